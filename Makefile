@@ -1,0 +1,66 @@
+# Catga: the two commands that matter are `make run` and `make test`; both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODES ?= 3
+SEEDS ?= 200
+# Every compiled *.test.js below these folders is part of `make test`.
+TEST_DIRS := node/dist/test operator/dist/test e2e/dist
+test_files = $(shell find $(TEST_DIRS) -name '*.test.js' 2>/dev/null | sort)
+
+.PHONY: help setup build run test test-unit test-operator tools images e2e-local e2e-kind bench soak sim clean lint
+
+help:
+	@echo "make run         local $(NODES)-node cluster with the built-in handlers (catga dev)"
+	@echo "make test        every test: unit, simulation, integration, operator, e2e-local"
+	@echo "make build       compile the TypeScript workspaces"
+	@echo "make tools       build helm, kube-apiserver, kube-controller-manager, etcd, porcupine checker into bin/"
+	@echo "make e2e-local   fault-injection scenarios on network namespaces, checked by Porcupine"
+	@echo "make e2e-kind    the same behaviour on a kind cluster (needs Docker and kind)"
+	@echo "make bench       benchmarks side by side with etcd"
+	@echo "make images      container images (needs Docker)"
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@npx tsc -p node && npx tsc -p operator && npx tsc -p e2e
+
+run: build
+	node node/dist/src/cli/main.js dev --nodes $(NODES)
+
+sim: build
+	node node/dist/src/cli/main.js sim --seeds $(SEEDS)
+
+tools: setup
+	@bash scripts/tools.sh
+
+test: build tools
+	@CATGA_SIM_SEEDS=$(SEEDS) node --test --test-concurrency=1 $(test_files)
+
+test-unit: build
+	@node --test $(shell find node/dist/test/unit -name '*.test.js' | sort)
+
+test-operator: build tools
+	@node --test --test-concurrency=1 $(shell find operator/dist/test -name '*.test.js' | sort)
+
+e2e-local: build tools
+	@node --test --test-concurrency=1 $(shell find e2e/dist -name '*.test.js' | sort)
+
+soak: build tools
+	@CATGA_SOAK_SECONDS=1800 node e2e/dist/local/soak.js
+
+e2e-kind:
+	@bash e2e/kind/run.sh
+
+bench: build
+	node node/dist/src/cli/main.js bench $(BENCH_ARGS)
+
+images:
+	docker build -t catga/node:dev -f node/Dockerfile .
+	docker build -t catga/operator:dev -f operator/Dockerfile .
+
+lint:
+	shellcheck scripts/*.sh .ci/run e2e/kind/*.sh
+
+clean:
+	rm -rf node/dist operator/dist e2e/dist
