@@ -290,9 +290,10 @@ export interface RaftCore {
   campaign(): void;
   /**
    * The driver took a snapshot of the state machine at `index` (≤ applied): the core keeps it to
-   * send to followers that fell behind and discards log entries up to `index - retain`.
+   * send to followers that fell behind, discards log entries up to `index - retain`, and returns
+   * the snapshot with its metadata (term and configuration as of `index`) for the driver to persist.
    */
-  compact(index: Index, data: Uint8Array, retain: number): void;
+  compact(index: Index, data: Uint8Array, retain: number): Snapshot;
   hasReady(): boolean;
   ready(): Ready;
   /** Acknowledges the last `ready()`: what it asked to persist is durable and applied. */
