@@ -1,0 +1,98 @@
+// The CatgaCluster API (catga.io/v1alpha1) as TypeScript types. They mirror
+// crds/catgaclusters.catga.io.yaml field for field; operator/test/api.test.ts walks both and fails on drift.
+import type { V1Affinity, V1EnvVar, V1ObjectMeta, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+
+export const API_GROUP = 'catga.io';
+export const API_VERSION = 'v1alpha1';
+export const API_GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+export const KIND = 'CatgaCluster';
+export const PLURAL = 'catgaclusters';
+
+/** A Kubernetes quantity: "500m", "1Gi", 2. */
+export type Quantity = string | number;
+
+export interface SecretKeyRef {
+  name: string;
+  key?: string;
+}
+
+export interface ResourceRequirements {
+  requests?: Record<string, Quantity>;
+  limits?: Record<string, Quantity>;
+}
+
+export interface StorageSpec {
+  size?: string;
+  storageClassName?: string;
+}
+
+export interface RaftTimings {
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+}
+
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+export interface CatgaClusterSpec {
+  replicas?: number;
+  image?: string;
+  imagePullPolicy?: ImagePullPolicy;
+  resources?: ResourceRequirements;
+  storage?: StorageSpec;
+  raft?: RaftTimings;
+  clusterSecretRef?: SecretKeyRef;
+  adminTokenRef?: SecretKeyRef;
+  apiTokensRef?: SecretKeyRef;
+  handlers?: string;
+  terminationGracePeriodSeconds?: number;
+  nodeSelector?: Record<string, string>;
+  tolerations?: V1Toleration[];
+  affinity?: V1Affinity;
+  topologySpreadConstraints?: V1TopologySpreadConstraint[];
+  env?: V1EnvVar[];
+}
+
+export type Phase = 'Pending' | 'Creating' | 'Available' | 'Scaling' | 'Upgrading' | 'Degraded';
+export type ConditionType = 'Available' | 'Progressing' | 'Degraded';
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** metav1.Condition. */
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface MemberStatus {
+  id: string;
+  address?: string;
+  voter: boolean;
+  matchIndex?: number;
+  healthy?: boolean;
+}
+
+export interface CatgaClusterStatus {
+  observedGeneration?: number;
+  phase?: Phase;
+  replicas?: number;
+  readyReplicas?: number;
+  selector?: string;
+  bootstrapExpect?: number;
+  leader?: string;
+  term?: number;
+  commitIndex?: number;
+  members?: MemberStatus[];
+  conditions?: Condition[];
+}
+
+export interface CatgaCluster {
+  apiVersion: typeof API_GROUP_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta;
+  spec: CatgaClusterSpec;
+  status?: CatgaClusterStatus;
+}
