@@ -1,0 +1,219 @@
+// The node's configuration: read once at start from flags and CATGA_* environment, validated,
+// and frozen. A bad value stops the process with a message that names the variable and what it
+// expects; nothing downstream re-validates.
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface NodeConfig {
+  readonly nodeId: string;
+  readonly dataDir: string;
+  readonly bindHost: string;
+  readonly httpPort: number;
+  readonly peerPort: number;
+  /** Address other members dial for this node's peer port (`host:port`). */
+  readonly advertisePeer: string;
+  readonly clusterId: string;
+  readonly clusterSecret: string;
+  readonly adminToken: string | null;
+  readonly apiTokens: readonly string[];
+  /** Static membership (`catga dev`, tests): id -> peer address. Empty when DNS is used. */
+  readonly staticPeers: Readonly<Record<string, string>>;
+  readonly dnsName: string | null;
+  readonly dnsServer: string | null;
+  readonly bootstrapExpect: number;
+  readonly handlers: readonly string[];
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly snapshotEntries: number;
+  readonly snapshotRetain: number;
+  readonly requestTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly maxBatchCommands: number;
+  readonly wsBacklogEvents: number;
+  readonly eventRingSize: number;
+  readonly idempotencyWindowMs: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly cpuProf: boolean;
+  /** Test-only: serve linearizable reads locally without ReadIndex (proves the e2e checker works). */
+  readonly unsafeLocalLinearizable: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+interface Spec {
+  readonly env: string;
+  readonly flag: string;
+  readonly help: string;
+}
+
+const SPECS = {
+  nodeId: { env: 'CATGA_NODE_ID', flag: 'node-id', help: 'this node\'s id (default: the host name; `X-<ordinal>` with DNS membership)' },
+  dataDir: { env: 'CATGA_DATA_DIR', flag: 'data-dir', help: 'data directory (default /var/lib/catga)' },
+  bindHost: { env: 'CATGA_BIND_HOST', flag: 'bind-host', help: 'address to listen on (default 0.0.0.0)' },
+  httpPort: { env: 'CATGA_HTTP_PORT', flag: 'http-port', help: 'HTTP API port (default 8080)' },
+  peerPort: { env: 'CATGA_PEER_PORT', flag: 'peer-port', help: 'peer (Raft) port (default 7080)' },
+  advertisePeer: { env: 'CATGA_ADVERTISE_PEER', flag: 'advertise-peer', help: 'host:port peers dial to reach this node' },
+  clusterId: { env: 'CATGA_CLUSTER_ID', flag: 'cluster-id', help: 'cluster id shared by all members (default "catga")' },
+  clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)' },
+  adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes' },
+  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens required on the client API (empty: open)' },
+  staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS)' },
+  dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS' },
+  dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
+  bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'initial voter count with DNS membership' },
+  handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules' },
+  tickMs: { env: 'CATGA_TICK_MS', flag: 'tick-ms', help: 'Raft tick in milliseconds (default 50)' },
+  electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
+  heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks (default 1)' },
+  snapshotEntries: { env: 'CATGA_SNAPSHOT_ENTRIES', flag: 'snapshot-entries', help: 'applied entries between snapshots (default 10000)' },
+  snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot (default 1000)' },
+  requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline (default 5000)' },
+  maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
+  maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
+  wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
+  eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume (default 100000)' },
+  idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered (default 600000)' },
+  shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period (default 10000)' },
+  logLevel: { env: 'CATGA_LOG_LEVEL', flag: 'log-level', help: 'debug, info, warn or error (default info)' },
+  cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit' },
+  unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads' },
+} as const satisfies Record<keyof NodeConfig, Spec>;
+
+/** `--flag value`, `--flag=value` and bare `--flag` (true) into a map. Unknown flags are an error. */
+export function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set<string>(Object.values(SPECS).map((s) => s.flag));
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (!known.has(name)) throw new ConfigError(`unknown flag --${name}`);
+    if (eq >= 0) out.set(name, arg.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out.set(name, argv[++i]!);
+    else out.set(name, 'true');
+  }
+  return out;
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): NodeConfig {
+  const flags = parseFlags(argv);
+  const raw = (key: keyof NodeConfig): string | undefined => {
+    const s = SPECS[key];
+    const v = flags.get(s.flag) ?? env[s.env];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const where = (key: keyof NodeConfig) => `${SPECS[key].env} (--${SPECS[key].flag})`;
+  const int = (key: keyof NodeConfig, def: number, min: number, max: number): number => {
+    const v = raw(key);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${where(key)}: expected an integer from ${min} to ${max}, got "${v}"`);
+    }
+    return n;
+  };
+  const bool = (key: keyof NodeConfig): boolean => {
+    const v = raw(key);
+    if (v === undefined) return false;
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new ConfigError(`${where(key)}: expected true/false, got "${v}"`);
+  };
+  const list = (key: keyof NodeConfig): string[] =>
+    (raw(key) ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+  const nodeId = raw('nodeId') ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(nodeId)) {
+    throw new ConfigError(`${where('nodeId')}: expected 1-63 letters, digits, '.', '_' or '-', got "${nodeId}"`);
+  }
+  const bindHost = raw('bindHost') ?? '0.0.0.0';
+  const httpPort = int('httpPort', 8080, 1, 65535);
+  const peerPort = int('peerPort', 7080, 1, 65535);
+
+  const staticPeers: Record<string, string> = {};
+  for (const item of list('staticPeers')) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=([^=\s]+:\d{1,5})$/.exec(item);
+    if (!m) throw new ConfigError(`${where('staticPeers')}: expected id=host:port, got "${item}"`);
+    staticPeers[m[1]!] = m[2]!;
+  }
+  const dnsName = raw('dnsName') ?? null;
+  const dnsServer = raw('dnsServer') ?? null;
+  if (dnsServer !== null && !/^[^\s:]+(:\d{1,5})?$/.test(dnsServer)) {
+    throw new ConfigError(`${where('dnsServer')}: expected host or host:port, got "${dnsServer}"`);
+  }
+  const hasStatic = Object.keys(staticPeers).length > 0;
+  if (hasStatic && dnsName !== null) {
+    throw new ConfigError(`${where('staticPeers')} and ${where('dnsName')} are exclusive: choose one membership source`);
+  }
+  if (hasStatic && !(nodeId in staticPeers)) {
+    throw new ConfigError(`${where('staticPeers')}: must list this node's own id "${nodeId}"`);
+  }
+  if (dnsName !== null && !/-\d+$/.test(nodeId)) {
+    throw new ConfigError(`${where('nodeId')}: with DNS membership the id must end in -<ordinal> (a StatefulSet pod name), got "${nodeId}"`);
+  }
+  const bootstrapExpect = int('bootstrapExpect', hasStatic ? Object.keys(staticPeers).length : 1, 1, 9);
+
+  const advertisePeer =
+    raw('advertisePeer') ??
+    (hasStatic ? staticPeers[nodeId]! : dnsName !== null ? `${nodeId}.${dnsName}:${peerPort}` : `127.0.0.1:${peerPort}`);
+
+  const clusterSecret = raw('clusterSecret') ?? 'catga-insecure-development-secret';
+  if (clusterSecret.length < 16) throw new ConfigError(`${where('clusterSecret')}: expected at least 16 characters`);
+  const adminToken = raw('adminToken') ?? null;
+  if (adminToken !== null && adminToken.length < 8) throw new ConfigError(`${where('adminToken')}: expected at least 8 characters`);
+
+  const logLevel = raw('logLevel') ?? 'info';
+  if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
+    throw new ConfigError(`${where('logLevel')}: expected debug, info, warn or error, got "${logLevel}"`);
+  }
+  const electionTicks = int('electionTicks', 10, 3, 1000);
+  const heartbeatTicks = int('heartbeatTicks', 1, 1, 1000);
+  if (heartbeatTicks >= electionTicks) {
+    throw new ConfigError(`${where('heartbeatTicks')}: must be below ${where('electionTicks')} (${electionTicks})`);
+  }
+
+  return Object.freeze({
+    nodeId,
+    dataDir: resolve(raw('dataDir') ?? '/var/lib/catga'),
+    bindHost,
+    httpPort,
+    peerPort,
+    advertisePeer,
+    clusterId: raw('clusterId') ?? 'catga',
+    clusterSecret,
+    adminToken,
+    apiTokens: list('apiTokens'),
+    staticPeers: Object.freeze(staticPeers),
+    dnsName,
+    dnsServer,
+    bootstrapExpect,
+    handlers: list('handlers'),
+    tickMs: int('tickMs', 50, 1, 10_000),
+    electionTicks,
+    heartbeatTicks,
+    snapshotEntries: int('snapshotEntries', 10_000, 16, 100_000_000),
+    snapshotRetain: int('snapshotRetain', 1_000, 0, 10_000_000),
+    requestTimeoutMs: int('requestTimeoutMs', 5_000, 50, 600_000),
+    maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),
+    maxBatchCommands: int('maxBatchCommands', 1_000, 1, 100_000),
+    wsBacklogEvents: int('wsBacklogEvents', 10_000, 16, 10_000_000),
+    eventRingSize: int('eventRingSize', 100_000, 16, 100_000_000),
+    idempotencyWindowMs: int('idempotencyWindowMs', 600_000, 1_000, 7 * 24 * 3_600_000),
+    shutdownGraceMs: int('shutdownGraceMs', 10_000, 100, 600_000),
+    logLevel,
+    cpuProf: bool('cpuProf'),
+    unsafeLocalLinearizable: bool('unsafeLocalLinearizable'),
+  });
+}
+
+/** One line per setting, for `catga node --help`. */
+export function configHelp(): string {
+  return Object.values(SPECS)
+    .map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}`)
+    .join('\n');
+}

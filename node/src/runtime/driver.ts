@@ -1,0 +1,401 @@
+// The Raft driver: the one owner of a node's Raft core. It turns timers, received messages,
+// proposals and read requests into core calls, and each Ready into I/O in the order Raft needs
+// (persist, then send, then apply, then advance). Every core call happens inside `run()`, never
+// while a save is in flight, so the core is only ever touched by one logical thread; callers get
+// promises that settle when their entry is applied or their read index is known.
+import { strict as assert } from 'node:assert';
+import type {
+  ConfChange, ConfState, Entry, Index, Message, NodeId, RaftCore, RaftStatus, Ready, Snapshot, SoftState, Term,
+} from '../raft/types.js';
+import type { RaftStorage } from '../storage/types.js';
+import type { PeerTransport } from '../transport/types.js';
+import type { Logger } from './logger.js';
+import { CatgaError } from './errors.js';
+
+/** The replicated state machine as the driver sees it (the mediator implements it). */
+export interface StateMachine {
+  /** Applies one committed normal entry with data; returns what the proposer is answered. Never throws. */
+  apply(entry: Entry): unknown;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array, index: Index): void;
+}
+
+export interface DriverOptions {
+  readonly core: RaftCore;
+  readonly storage: RaftStorage;
+  readonly transport: PeerTransport;
+  readonly stateMachine: StateMachine;
+  readonly log: Logger;
+  readonly tickMs: number;
+  readonly snapshotEntries: number;
+  readonly snapshotRetain: number;
+  /** Index the state machine already reflects at start (the recovered snapshot's index). */
+  readonly applied: Index;
+  readonly onSoftState?: (s: SoftState) => void;
+  /** The configuration changed (and once at start): the node points the transport at the members. */
+  readonly onConf: (c: ConfState) => void;
+  readonly onSnapshotTaken?: () => void;
+  /** Called when storage fails: the node must stop (a failed fsync cannot be retried safely). */
+  readonly onFatal: (err: unknown) => void;
+}
+
+/** Most proposals taken into one core call; the rest wait for the next turn of the loop. */
+export const MAX_PROPOSALS_PER_TURN = 4096;
+/** Most received messages stepped per turn, so ticks and Ready processing are never starved. */
+export const MAX_MESSAGES_PER_TURN = 8192;
+/** Most reads waiting on one node; beyond it reads are refused as overloaded. */
+export const MAX_PENDING_READS = 65_536;
+
+interface ProposalWaiter {
+  readonly term: Term;
+  readonly resolve: (v: { index: Index; result: unknown }) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface PendingProposal {
+  readonly data: Uint8Array;
+  readonly resolve: (v: { index: Index; result: unknown }) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface PendingRead {
+  readonly resolve: (index: Index) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface ApplyWaiter {
+  readonly index: Index;
+  readonly resolve: () => void;
+}
+
+type Control =
+  | { readonly kind: 'conf'; readonly cc: ConfChange; readonly resolve: (i: Index) => void; readonly reject: (e: unknown) => void }
+  | { readonly kind: 'transfer'; readonly to: NodeId; readonly resolve: () => void; readonly reject: (e: unknown) => void }
+  | { readonly kind: 'campaign' };
+
+export class RaftDriver {
+  private readonly core: RaftCore;
+  private readonly o: DriverOptions;
+  private inbox: Message[] = [];
+  private proposals: PendingProposal[] = [];
+  private controls: Control[] = [];
+  private readsQueued: PendingRead[] = [];
+  private readonly readsInFlight = new Map<string, PendingRead[]>();
+  private readSeq = 0;
+  private readonly waiters = new Map<Index, ProposalWaiter>();
+  private applyWaiters: ApplyWaiter[] = [];
+  private ticksDue = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private running = false;
+  private stopped = false;
+  private failed: unknown = null;
+  private appliedIndex: Index;
+  private snapshotIndex: Index;
+  private statusCache: RaftStatus | null = null;
+  private soft: SoftState;
+  private confKey = '';
+  private idleResolvers: Array<() => void> = [];
+
+  constructor(o: DriverOptions) {
+    this.o = o;
+    this.core = o.core;
+    this.appliedIndex = o.applied;
+    this.snapshotIndex = o.applied;
+    const st = this.core.status();
+    this.soft = { role: st.role, leader: st.leader, term: st.term };
+  }
+
+  start(): void {
+    this.o.transport.onMessage((m) => this.receive(m));
+    this.timer = setInterval(() => { this.ticksDue++; this.schedule(); }, this.o.tickMs);
+    this.publishConf();
+    this.schedule();
+  }
+
+  /** Cached per turn: status() is called by every request and every scrape. */
+  status(): RaftStatus {
+    if (this.statusCache === null) this.statusCache = this.core.status();
+    return this.statusCache;
+  }
+
+  get applied(): Index { return this.appliedIndex; }
+  get softState(): SoftState { return this.soft; }
+  get isLeader(): boolean { return this.soft.role === 'leader'; }
+
+  receive(m: Message): void {
+    if (this.stopped || this.inbox.length >= MAX_MESSAGES_PER_TURN * 4) return; // Raft tolerates loss
+    this.inbox.push(m);
+    this.schedule();
+  }
+
+  /** Appends `data` through Raft; resolves once it is committed and applied here, with its result. */
+  propose(data: Uint8Array): Promise<{ index: Index; result: unknown }> {
+    return new Promise((resolve, reject) => {
+      const err = this.refusal();
+      if (err) return reject(err);
+      this.proposals.push({ data, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves with an index that, once applied, makes a local read linearizable. */
+  readIndex(): Promise<Index> {
+    return new Promise((resolve, reject) => {
+      const err = this.refusal();
+      if (err) return reject(err);
+      if (this.readsQueued.length + this.readsInFlightCount() >= MAX_PENDING_READS) {
+        return reject(new CatgaError('OVERLOADED', 'too many reads in flight', 429));
+      }
+      this.readsQueued.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once the local state machine has applied `index`. */
+  waitApplied(index: Index): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.applyWaiters.push({ index, resolve }));
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<Index> {
+    return new Promise((resolve, reject) => {
+      const err = this.refusal();
+      if (err) return reject(err);
+      this.controls.push({ kind: 'conf', cc, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  transferLeadership(to: NodeId): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const err = this.refusal();
+      if (err) return reject(err);
+      this.controls.push({ kind: 'transfer', to, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  campaign(): void {
+    this.controls.push({ kind: 'campaign' });
+    this.schedule();
+  }
+
+  /** Resolves when no Ready is being processed (graceful shutdown flushes through this). */
+  idle(): Promise<void> {
+    if (!this.running && !this.scheduled) return Promise.resolve();
+    return new Promise((r) => this.idleResolvers.push(r));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.idle();
+    const err = new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
+    this.failAll(err);
+  }
+
+  private refusal(): CatgaError | null {
+    if (this.failed !== null) return new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503);
+    if (this.stopped) return new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
+    return null;
+  }
+
+  private readsInFlightCount(): number {
+    let n = 0;
+    for (const rs of this.readsInFlight.values()) n += rs.length;
+    return n;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.failed !== null) return;
+    this.scheduled = true;
+    setImmediate(() => { this.scheduled = false; void this.run(); });
+  }
+
+  private async run(): Promise<void> {
+    if (this.running || this.failed !== null) return;
+    this.running = true;
+    try {
+      for (;;) {
+        this.statusCache = null;
+        this.feedCore();
+        if (!this.core.hasReady()) break;
+        await this.handleReady(this.core.ready());
+        this.core.advance();
+        this.statusCache = null;
+        this.afterAdvance();
+        await this.maybeSnapshot();
+      }
+    } catch (err) {
+      this.failed = err;
+      this.o.log.error('raft_driver_failed', { err });
+      this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503));
+      this.o.onFatal(err);
+    } finally {
+      this.running = false;
+      this.statusCache = null;
+    }
+    if (this.failed !== null) return;
+    const more = this.inbox.length > 0 || this.proposals.length > 0 || this.controls.length > 0 ||
+      this.readsQueued.length > 0 || this.ticksDue > 0;
+    if (more && !this.stopped) this.schedule();
+    else for (const r of this.idleResolvers.splice(0)) r();
+  }
+
+  /** Hands everything that arrived since the last turn to the core. */
+  private feedCore(): void {
+    const core = this.core;
+    for (; this.ticksDue > 0; this.ticksDue--) core.tick();
+
+    const inbox = this.inbox;
+    const n = Math.min(inbox.length, MAX_MESSAGES_PER_TURN);
+    for (let i = 0; i < n; i++) {
+      const res = core.step(inbox[i]!);
+      if (!res.ok && res.code === 'INVALID_MESSAGE') this.o.log.warn('raft_message_refused', { from: inbox[i]!.from, type: inbox[i]!.type, reason: res.message });
+    }
+    this.inbox = n === inbox.length ? [] : inbox.slice(n);
+
+    for (const c of this.controls.splice(0)) this.control(c);
+
+    if (this.proposals.length > 0) {
+      const batch = this.proposals.length <= MAX_PROPOSALS_PER_TURN ? this.proposals : this.proposals.slice(0, MAX_PROPOSALS_PER_TURN);
+      this.proposals = batch === this.proposals ? [] : this.proposals.slice(MAX_PROPOSALS_PER_TURN);
+      const res = batch.length === 1 ? core.propose(batch[0]!.data) : core.proposeBatch(batch.map((p) => p.data));
+      if (!res.ok) {
+        const err = CatgaError.fromRaft(res);
+        for (const p of batch) p.reject(err);
+      } else {
+        const first = res.index - batch.length + 1;
+        for (let i = 0; i < batch.length; i++) {
+          const p = batch[i]!;
+          this.waiters.set(first + i, { term: res.term, resolve: p.resolve, reject: p.reject });
+        }
+      }
+    }
+
+    if (this.readsQueued.length > 0) {
+      const ctx = `${++this.readSeq}`;
+      const readers = this.readsQueued;
+      this.readsQueued = [];
+      const res = core.readIndex(ctx);
+      if (!res.ok) {
+        const err = CatgaError.fromRaft(res);
+        for (const r of readers) r.reject(err);
+      } else {
+        this.readsInFlight.set(ctx, readers);
+      }
+    }
+  }
+
+  private control(c: Control): void {
+    if (c.kind === 'campaign') { this.core.campaign(); return; }
+    if (c.kind === 'conf') {
+      const res = this.core.proposeConfChange(c.cc);
+      if (!res.ok) { c.reject(CatgaError.fromRaft(res)); return; }
+      this.waiters.set(res.index, { term: res.term, resolve: () => c.resolve(res.index), reject: c.reject });
+      return;
+    }
+    const res = this.core.transferLeadership(c.to);
+    if (res.ok) c.resolve(); else c.reject(CatgaError.fromRaft(res));
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      await this.o.storage.save(rd.snapshot, rd.entries, rd.hardState);
+    }
+    const transport = this.o.transport;
+    for (const m of rd.messages) transport.send(m);
+    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const readers = this.readsInFlight.get(rs.context);
+      if (readers === undefined) continue;
+      this.readsInFlight.delete(rs.context);
+      for (const r of readers) r.resolve(rs.index);
+    }
+    if (rd.softState !== null) this.changeSoftState(rd.softState);
+  }
+
+  private installSnapshot(s: Snapshot): void {
+    assert.ok(s.meta.index > this.appliedIndex, `snapshot ${s.meta.index} does not advance applied ${this.appliedIndex}`);
+    this.o.stateMachine.restore(s.data, s.meta.index);
+    this.appliedIndex = s.meta.index;
+    this.snapshotIndex = s.meta.index;
+    const unknown = new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
+    for (const [index, w] of this.waiters) {
+      if (index <= s.meta.index) { this.waiters.delete(index); w.reject(unknown); }
+    }
+    this.o.log.info('snapshot_installed', { index: s.meta.index, term: s.meta.term, bytes: s.data.length });
+  }
+
+  private applyEntry(e: Entry): void {
+    assert.equal(e.index, this.appliedIndex + 1, `apply out of order: ${e.index} after ${this.appliedIndex}`);
+    let result: unknown = null;
+    if (e.type === 'normal' && e.data.length > 0) result = this.o.stateMachine.apply(e);
+    this.appliedIndex = e.index;
+    const w = this.waiters.get(e.index);
+    if (w !== undefined) {
+      this.waiters.delete(e.index);
+      if (w.term === e.term) w.resolve({ index: e.index, result });
+      else w.reject(new CatgaError('PROPOSAL_DROPPED', 'a new leader replaced the entry before it committed; it was not applied', 503));
+    }
+  }
+
+  private changeSoftState(s: SoftState): void {
+    const prev = this.soft;
+    this.soft = s;
+    if (prev.role === 'leader' && s.role !== 'leader') {
+      // Reads in flight on a deposed leader cannot complete; let their callers retry at once.
+      const err = new CatgaError('NOT_LEADER', 'leadership changed during the read', 503);
+      for (const rs of this.readsInFlight.values()) for (const r of rs) r.reject(err);
+      this.readsInFlight.clear();
+    }
+    if (prev.leader !== s.leader || prev.term !== s.term) {
+      this.o.log.info('raft_state', { role: s.role, leader: s.leader, term: s.term });
+    }
+    this.o.onSoftState?.(s);
+  }
+
+  private afterAdvance(): void {
+    if (this.applyWaiters.length > 0) {
+      const applied = this.appliedIndex;
+      const keep: ApplyWaiter[] = [];
+      for (const w of this.applyWaiters) (w.index <= applied ? w.resolve() : keep.push(w));
+      this.applyWaiters = keep;
+    }
+    this.publishConf();
+  }
+
+  private publishConf(): void {
+    const conf = this.status().conf;
+    const key = JSON.stringify(conf);
+    if (key === this.confKey) return;
+    this.confKey = key;
+    this.o.log.info('raft_configuration', { voters: conf.voters, learners: conf.learners });
+    this.o.onConf(conf);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.o.snapshotEntries) return;
+    const index = this.appliedIndex;
+    const data = this.o.stateMachine.snapshot();
+    const snap = this.core.compact(index, data, this.o.snapshotRetain);
+    await this.o.storage.saveSnapshot(snap, Math.max(0, index - this.o.snapshotRetain));
+    this.snapshotIndex = index;
+    this.o.onSnapshotTaken?.();
+    this.o.log.info('snapshot_taken', { index, bytes: data.length });
+  }
+
+  private failAll(err: unknown): void {
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+    for (const p of this.proposals.splice(0)) p.reject(err);
+    for (const r of this.readsQueued.splice(0)) r.reject(err);
+    for (const rs of this.readsInFlight.values()) for (const r of rs) r.reject(err);
+    this.readsInFlight.clear();
+    for (const c of this.controls.splice(0)) if (c.kind !== 'campaign') c.reject(err);
+  }
+}

@@ -1,0 +1,54 @@
+// Joining an existing cluster: a node that is not in the first configuration (a StatefulSet pod
+// whose ordinal is at or above CATGA_BOOTSTRAP_EXPECT) asks the members it knows to add it, first
+// as a learner, then as a voter once it has caught up. Level-triggered: it repeats until it is a
+// voter, surviving leader changes and restarts, and stops by itself.
+import type { NodeId } from '../raft/types.js';
+import type { PeerTransport } from '../transport/types.js';
+import type { RaftDriver } from './driver.js';
+import type { Logger } from './logger.js';
+import { JOIN_ATTEMPT_MS, RPC } from './service.js';
+
+export const JOIN_INTERVAL_MS = 1_000;
+
+export interface JoinOptions {
+  readonly id: NodeId;
+  readonly address: string;
+  /** Members to ask (their peer addresses are already known to the transport). */
+  readonly seeds: readonly NodeId[];
+  readonly driver: RaftDriver;
+  readonly transport: PeerTransport;
+  readonly log: Logger;
+}
+
+/** Starts the join loop; returns a function that stops it. */
+export function startJoining(o: JoinOptions): () => void {
+  let stopped = false;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const enc = new TextEncoder();
+
+  const round = async (): Promise<void> => {
+    timer = null;
+    if (stopped) return;
+    const st = o.driver.status();
+    if (st.conf.voters.includes(o.id)) {
+      o.log.info('join_complete', { voters: st.conf.voters });
+      return;
+    }
+    const seeds = o.seeds.filter((s) => s !== o.id);
+    const leader = o.driver.softState.leader;
+    const target = leader !== null && leader !== o.id ? leader : seeds[attempt++ % Math.max(1, seeds.length)];
+    if (target !== undefined) {
+      const payload = enc.encode(JSON.stringify({ id: o.id, address: o.address, deadline: Date.now() + JOIN_ATTEMPT_MS }));
+      try {
+        const reply = JSON.parse(new TextDecoder().decode(await o.transport.request(target, RPC.join, payload, JOIN_ATTEMPT_MS + 500))) as { ok: boolean; code?: string };
+        if (!reply.ok && reply.code !== 'NOT_CAUGHT_UP') o.log.debug('join_attempt_refused', { via: target, code: reply.code });
+      } catch (err) {
+        o.log.debug('join_attempt_failed', { via: target, err });
+      }
+    }
+    if (!stopped) timer = setTimeout(() => void round(), JOIN_INTERVAL_MS);
+  };
+  timer = setTimeout(() => void round(), 0);
+  return () => { stopped = true; if (timer) clearTimeout(timer); };
+}

@@ -1,0 +1,86 @@
+// The node's Prometheus metrics (CONTRACT.md §6): one registry per node process, holding the Raft,
+// log, transport, command/query/event and WebSocket series plus prom-client's process defaults.
+// Gauges that mirror Raft state are read at scrape time, so the hot path never touches them.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RaftStatus, Role } from '../raft/types.js';
+
+const ROLES: readonly Role[] = ['follower', 'precandidate', 'candidate', 'leader'];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly leaderChanges: Counter;
+  readonly walFsync: Histogram;
+  readonly walTornRecords: Counter;
+  readonly commandDuration: Histogram<'type' | 'outcome'>;
+  readonly queryDuration: Histogram<'type' | 'consistency'>;
+  readonly eventsPublished: Counter<'type'>;
+  readonly wsClients: Gauge;
+  readonly wsSlowClosed: Counter;
+  readonly peerDrops: Counter<'peer'>;
+  readonly peerRejected: Counter<'reason'>;
+  readonly peerReconnects: Counter<'peer'>;
+  readonly snapshotsTaken: Counter;
+  readonly forwarded: Counter<'kind'>;
+
+  constructor(status: () => RaftStatus) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r });
+    new Gauge({
+      name: 'catga_raft_term', help: 'Current Raft term.', registers: [r],
+      collect() { this.set(status().term); },
+    });
+    new Gauge({
+      name: 'catga_raft_role', help: 'Current Raft role: 1 for the role this node has, 0 for the others.',
+      labelNames: ['role'], registers: [r],
+      collect() {
+        const role = status().role;
+        for (const x of ROLES) this.set({ role: x }, x === role ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'catga_raft_commit_index', help: 'Highest log index known to be committed.', registers: [r],
+      collect() { this.set(status().commit); },
+    });
+    new Gauge({
+      name: 'catga_raft_applied_index', help: 'Highest log index applied to the state machine.', registers: [r],
+      collect() { this.set(status().applied); },
+    });
+    new Gauge({
+      name: 'catga_raft_last_log_index', help: 'Index of the last entry in the local log.', registers: [r],
+      collect() { this.set(status().lastIndex); },
+    });
+    new Gauge({
+      name: 'catga_raft_peer_match_index', help: 'On the leader: highest index known replicated on each peer.',
+      labelNames: ['peer'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [peer, p] of Object.entries(status().progress)) this.set({ peer }, p.match);
+      },
+    });
+    this.leaderChanges = new Counter({ name: 'catga_raft_leader_changes_total', help: 'Times this node saw the leader change.', registers: [r] });
+    this.walFsync = new Histogram({
+      name: 'catga_wal_fsync_duration_seconds', help: 'Duration of write-ahead log fsyncs.', registers: [r],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    });
+    this.walTornRecords = new Counter({ name: 'catga_wal_torn_records_total', help: 'Torn tail records cut off during recovery.', registers: [r] });
+    this.commandDuration = new Histogram({
+      name: 'catga_command_duration_seconds', help: 'Command latency from request to applied result.',
+      labelNames: ['type', 'outcome'], buckets: LATENCY_BUCKETS, registers: [r],
+    });
+    this.queryDuration = new Histogram({
+      name: 'catga_query_duration_seconds', help: 'Query latency.',
+      labelNames: ['type', 'consistency'], buckets: LATENCY_BUCKETS, registers: [r],
+    });
+    this.eventsPublished = new Counter({
+      name: 'catga_events_published_total', help: 'Events applied on this node, by type.', labelNames: ['type'], registers: [r],
+    });
+    this.wsClients = new Gauge({ name: 'catga_ws_clients', help: 'Connected WebSocket event subscribers.', registers: [r] });
+    this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed for exceeding their backlog.', registers: [r] });
+    this.peerDrops = new Counter({ name: 'catga_peer_messages_dropped_total', help: 'Raft messages dropped on a full peer queue.', labelNames: ['peer'], registers: [r] });
+    this.peerRejected = new Counter({ name: 'catga_peer_handshakes_rejected_total', help: 'Peer connections refused at the handshake.', labelNames: ['reason'], registers: [r] });
+    this.peerReconnects = new Counter({ name: 'catga_peer_reconnects_total', help: 'Peer connection re-establishments.', labelNames: ['peer'], registers: [r] });
+    this.snapshotsTaken = new Counter({ name: 'catga_snapshots_total', help: 'State machine snapshots taken by this node.', registers: [r] });
+    this.forwarded = new Counter({ name: 'catga_forwarded_requests_total', help: 'Requests forwarded to the leader.', labelNames: ['kind'], registers: [r] });
+  }
+}

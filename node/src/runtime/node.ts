@@ -1,0 +1,204 @@
+// One Catga node, assembled: storage recovery, the mediator and its handlers, membership (static
+// or DNS), the Raft core and its driver, the peer transport, the HTTP server, and an orderly
+// shutdown. This is the only module that knows every other one; each of them stays testable alone.
+import { mkdirSync } from 'node:fs';
+import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
+import { createRaft, defaultRaftConfig } from '../raft/index.js';
+import { openFileStorage } from '../storage/index.js';
+import { createPeerTransport } from '../transport/index.js';
+import { initialConfiguration, ordinalOf, waitForInitialMembers } from '../membership/index.js';
+import { CatgaServer } from '../server/server.js';
+import type { NodeApi } from '../server/api.js';
+import type { NodeConfig } from './config.js';
+import { RaftDriver } from './driver.js';
+import { createLogger, type Logger } from './logger.js';
+import { NodeMetrics } from './metrics.js';
+import { NodeService } from './service.js';
+import { startJoining } from './join.js';
+import { createMediatorPort, type NodeMediator } from './mediator-port.js';
+
+export interface RunningNode {
+  readonly httpPort: number;
+  readonly api: NodeApi;
+  /** Graceful stop: refuse new work, hand leadership over, flush, close. */
+  shutdown(reason: string): Promise<void>;
+  /** Resolves when the node has stopped, for whatever reason. */
+  readonly stopped: Promise<void>;
+}
+
+/** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
+async function firstConfiguration(cfg: NodeConfig, log: Logger): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
+  if (Object.keys(cfg.staticPeers).length > 0) {
+    const voters = Object.keys(cfg.staticPeers);
+    return { conf: { voters, learners: [], addresses: { ...cfg.staticPeers } }, seeds: { ...cfg.staticPeers } };
+  }
+  if (cfg.dnsName === null) {
+    // A lone node: it is its own cluster.
+    return { conf: { voters: [cfg.nodeId], learners: [], addresses: { [cfg.nodeId]: cfg.advertisePeer } }, seeds: {} };
+  }
+  const name = cfg.nodeId.replace(/-\d+$/, '');
+  const conf = initialConfiguration(name, cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
+  const seeds: Record<NodeId, string> = { ...conf.addresses };
+  if (ordinalOf(cfg.nodeId) >= cfg.bootstrapExpect) return { conf: null, seeds };
+  await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, log: (event, fields) => log.info(event, fields) });
+  return { conf, seeds };
+}
+
+export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+  let term = 0;
+  const log = createLogger(cfg.nodeId, cfg.logLevel, () => term);
+  mkdirSync(cfg.dataDir, { recursive: true });
+
+  let driver: RaftDriver | null = null;
+  const metrics = new NodeMetrics(() => driver!.status());
+  const storage = openFileStorage(cfg.dataDir, { onFsync: (s: number) => metrics.walFsync.observe(s) });
+  const recovered = await storage.open();
+  if (recovered.tornRecordsDropped > 0) {
+    metrics.walTornRecords.inc(recovered.tornRecordsDropped);
+    log.warn('wal_torn_tail_dropped', { records: recovered.tornRecordsDropped });
+  }
+
+  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log);
+  const snap: Snapshot | null = recovered.snapshot;
+  if (snap !== null) mediator.stateMachine.restore(snap.data, snap.meta.index);
+
+  const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
+  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log) : { conf: null, seeds: initialSeeds(cfg) };
+  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
+
+  const core = createRaft(
+    {
+      ...defaultRaftConfig(cfg.nodeId, Math.random),
+      electionTicks: cfg.electionTicks,
+      heartbeatTicks: cfg.heartbeatTicks,
+    },
+    { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
+  );
+
+  const transport = createPeerTransport({
+    id: cfg.nodeId,
+    clusterId: cfg.clusterId,
+    secret: cfg.clusterSecret,
+    listenHost: cfg.bindHost,
+    listenPort: cfg.peerPort,
+    dnsServer: cfg.dnsServer,
+    metrics: {
+      onHandshakeRejected: (reason: string) => metrics.peerRejected.inc({ reason }),
+      onDrop: (peer: string) => metrics.peerDrops.inc({ peer }),
+      onReconnect: (peer: string) => metrics.peerReconnects.inc({ peer }),
+    },
+    log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>),
+  });
+
+  // A brand-new node outside the first configuration joins; so does a learner that restarted before
+  // its promotion. A node removed from the configuration stays out: removal is explicit.
+  let joining = (fresh && bootstrap === null) || core.status().conf.learners.includes(cfg.nodeId);
+  let lastLeader: string | null = null;
+  const d = new RaftDriver({
+    core,
+    storage,
+    transport,
+    stateMachine: mediator.stateMachine,
+    log,
+    tickMs: cfg.tickMs,
+    snapshotEntries: cfg.snapshotEntries,
+    snapshotRetain: cfg.snapshotRetain,
+    applied: snap?.meta.index ?? 0,
+    onSoftState: (s) => {
+      term = s.term;
+      if (s.leader !== lastLeader) {
+        if (s.leader !== null) metrics.leaderChanges.inc();
+        lastLeader = s.leader;
+      }
+    },
+    onConf: (c) => {
+      // Members of the configuration, plus (while joining) the seeds we ask to let us in.
+      const peers: Record<NodeId, string> = joining ? { ...seeds } : {};
+      for (const [id, addr] of Object.entries(c.addresses)) peers[id] = addr;
+      delete peers[cfg.nodeId];
+      transport.setPeers(peers);
+    },
+    onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
+    onFatal: (err) => {
+      log.error('fatal_storage_failure', { err });
+      void shutdown('storage failure', 1);
+    },
+  });
+  driver = d;
+  term = d.softState.term;
+  await transport.start();
+  d.start();
+
+  const service = new NodeService({
+    id: cfg.nodeId, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
+    unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
+  });
+  let shuttingDown = false;
+  const api: NodeApi = {
+    commands: (c, dl) => service.commands(c, dl),
+    query: (t, p, c, dl) => service.query(t, p, c, dl),
+    publish: (t, data, dl) => service.publish(t, data, dl),
+    subscribe: (f, t, deliver) => service.subscribe(f, t, deliver),
+    cluster: () => service.cluster(),
+    addMember: (id, a, v, dl) => service.addMember(id, a, v, dl),
+    removeMember: (id, dl) => service.removeMember(id, dl),
+    transferLeadership: (to, dl) => service.transferLeadership(to, dl),
+    readiness: () => service.readiness(),
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    isShuttingDown: () => shuttingDown,
+  };
+  const server = new CatgaServer({
+    api, log, metrics,
+    apiTokens: cfg.apiTokens, adminToken: cfg.adminToken,
+    requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes, maxBatchCommands: cfg.maxBatchCommands,
+    wsBacklogEvents: cfg.wsBacklogEvents,
+  });
+  const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
+
+  const stopJoining = joining
+    ? startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, seeds: Object.keys(seeds), driver: d, transport, log })
+    : () => {};
+
+  if (bootstrap !== null && bootstrap.voters.length === 1 && bootstrap.voters[0] === cfg.nodeId) d.campaign();
+  log.info('node_started', { http: `${cfg.bindHost}:${httpPort}`, peer: `${cfg.bindHost}:${cfg.peerPort}`, advertise: cfg.advertisePeer, bootstrap: bootstrap?.voters ?? null, joining });
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => { resolveStopped = r; });
+  let shutdownPromise: Promise<void> | null = null;
+
+  async function shutdown(reason: string, exitCode = 0): Promise<void> {
+    if (shutdownPromise) return shutdownPromise;
+    shuttingDown = true;
+    shutdownPromise = (async () => {
+      log.info('shutdown_started', { reason });
+      joining = false;
+      stopJoining();
+      const grace = Date.now() + cfg.shutdownGraceMs;
+      if (d.isLeader) {
+        try {
+          const r = await service.transferLeadership(null, Math.min(grace - 1_000, Date.now() + 5_000));
+          log.info('leadership_handed_over', { to: r.leader });
+        } catch (err) {
+          log.warn('leadership_handover_failed', { err });
+        }
+      }
+      await Promise.race([server.close(), new Promise((r) => setTimeout(r, Math.max(0, grace - Date.now() - 500)))]);
+      await d.stop();
+      await transport.close();
+      await storage.close();
+      log.info('shutdown_complete', { reason });
+      if (exitCode !== 0) process.exitCode = exitCode;
+      resolveStopped();
+    })();
+    return shutdownPromise;
+  }
+
+  return { httpPort, api, shutdown: (reason) => shutdown(reason), stopped };
+}
+
+/** Peers a restarted node may need before its log tells it the configuration (DNS mode: the first members). */
+function initialSeeds(cfg: NodeConfig): Record<NodeId, string> {
+  if (Object.keys(cfg.staticPeers).length > 0) return { ...cfg.staticPeers };
+  if (cfg.dnsName === null) return {};
+  return { ...initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort).addresses };
+}

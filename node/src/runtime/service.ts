@@ -1,0 +1,368 @@
+// The node's request paths: what a command, query, event publish or membership change does on
+// this node. A follower forwards writes to the leader over the peer link (never onward again, so
+// no loops); a refused or lost attempt is retried on the new leader within the request's deadline
+// only when retrying cannot apply a command twice (never sent, refused before append, dropped by a
+// new leader, or protected by idempotency keys). Linearizable reads go through ReadIndex.
+import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
+import type { PeerTransport } from '../transport/types.js';
+import type {
+  ClusterView, CommandInput, CommandOutcome, Consistency, EventSubscription, NodeApi, Readiness, WireEvent,
+} from '../server/api.js';
+import type { RaftDriver } from './driver.js';
+import { CatgaError, asCatgaError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { NodeMetrics } from './metrics.js';
+
+/** What the service needs from the mediator (validation, entry encoding, queries, events). */
+export interface MediatorPort {
+  /** Validates and encodes commands as one log entry; throws CatgaError 400/404 on bad input. */
+  encodeCommands(inputs: readonly CommandInput[], ts: number): Uint8Array;
+  encodePublish(type: string, data: unknown, ts: number): Uint8Array;
+  /** The per-command outcomes of an applied command entry (what `StateMachine.apply` returned). */
+  outcomes(applyResult: unknown): CommandOutcome[];
+  /** Validates a query before any waiting; throws CatgaError 400/404. */
+  checkQuery(type: string, payload: unknown): void;
+  query(type: string, payload: unknown): Promise<CommandOutcome>;
+  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void): EventSubscription;
+}
+
+/** Peer RPC kinds carried by the transport's request channel. */
+export const RPC = { propose: 'propose', query: 'query', member: 'member', transfer: 'transfer', join: 'join' } as const;
+
+/** How long to wait between attempts while there is no leader. */
+const RETRY_PAUSE_MS = 25;
+/** Most proposals a leader lets wait for a result (local and forwarded), beyond it: 429. */
+export const MAX_PENDING_PROPOSALS = 16_384;
+/** How long one join attempt may take on the member that serves it. */
+export const JOIN_ATTEMPT_MS = 2_000;
+/** A learner is promoted only once it is this close to the leader's last index. */
+export const PROMOTE_MAX_LAG = 64;
+
+type Wire<T> = { ok: true; value: T } | { ok: false; code: string; message: string; status: number; leader: string | null };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+function pack<T>(v: Wire<T>): Uint8Array { return enc.encode(JSON.stringify(v)); }
+function unpack<T>(b: Uint8Array): T {
+  const w = JSON.parse(dec.decode(b)) as Wire<T>;
+  if (w.ok) return w.value;
+  throw new CatgaError(w.code, w.message, w.status, w.leader);
+}
+
+function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
+
+/** Rejects with 503 TIMEOUT at `deadline`; the underlying work goes on (its outcome is unknown). */
+function withDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+  const left = deadline - Date.now();
+  if (left <= 0) return Promise.reject(new CatgaError('TIMEOUT', `${what}: the deadline passed`, 503));
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => { t = setTimeout(() => reject(new CatgaError('TIMEOUT', `${what}: no result within the deadline (the outcome is unknown)`, 503)), left); }),
+  ]);
+}
+
+export interface ServiceOptions {
+  readonly id: NodeId;
+  readonly advertisePeer: string;
+  readonly driver: RaftDriver;
+  readonly transport: PeerTransport;
+  readonly mediator: MediatorPort;
+  readonly metrics: NodeMetrics;
+  readonly log: Logger;
+  readonly unsafeLocalLinearizable: boolean;
+}
+
+export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> {
+  private readonly o: ServiceOptions;
+  private pendingProposals = 0;
+
+  constructor(o: ServiceOptions) {
+    this.o = o;
+    const t = o.transport;
+    t.onRequest(RPC.propose, (_from, payload) => this.serveForwarded(() => this.proposeHere(payload)));
+    t.onRequest(RPC.query, (_from, payload) => this.serveForwarded(async () => {
+      if (!o.driver.isLeader) throw this.notLeader();
+      const { type, payload: p } = JSON.parse(dec.decode(payload)) as { type: string; payload: unknown };
+      const index = o.driver.applied;
+      return { index, outcome: await o.mediator.query(type, p) };
+    }));
+    t.onRequest(RPC.member, (_from, payload) => this.serveForwarded(() => {
+      const { op, id, address, voter, deadline } = JSON.parse(dec.decode(payload)) as { op: 'add' | 'remove'; id: string; address: string; voter: boolean; deadline: number };
+      return op === 'add' ? this.addMemberHere(id, address, voter, deadline) : this.removeMemberHere(id, deadline);
+    }));
+    // A joining node asks any member it can reach; that member finds the leader for it.
+    t.onRequest(RPC.join, (_from, payload) => this.serveForwarded(() => {
+      const { id, address, deadline } = JSON.parse(dec.decode(payload)) as { id: string; address: string; deadline: number };
+      return this.addMember(id, address, true, Math.min(deadline, Date.now() + JOIN_ATTEMPT_MS));
+    }));
+    t.onRequest(RPC.transfer, (_from, payload) => this.serveForwarded(() => {
+      const { to, deadline } = JSON.parse(dec.decode(payload)) as { to: string | null; deadline: number };
+      return this.transferHere(to, deadline);
+    }));
+  }
+
+  // ---- commands and events -------------------------------------------------------------------
+
+  async commands(inputs: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }> {
+    const data = this.o.mediator.encodeCommands(inputs, Date.now());
+    const retrySafe = inputs.every((c) => c.idempotencyKey !== null);
+    const { index, result } = await this.submit(data, deadline, retrySafe);
+    return { index, outcomes: this.o.mediator.outcomes(result) };
+  }
+
+  async publish(type: string, data: unknown, deadline: number): Promise<{ index: number }> {
+    const entry = this.o.mediator.encodePublish(type, data, Date.now());
+    const { index } = await this.submit(entry, deadline, false);
+    return { index };
+  }
+
+  /**
+   * Gets `data` committed and applied by the leader, retrying across leader changes until the
+   * deadline. Ambiguous failures (a timeout after the entry may have been appended) are retried
+   * only when `retrySafe`; otherwise the client learns the outcome is unknown.
+   */
+  private async submit(data: Uint8Array, deadline: number, retrySafe: boolean): Promise<{ index: number; result: unknown }> {
+    const { driver, transport } = this.o;
+    let lastError: CatgaError | null = null;
+    while (Date.now() < deadline) {
+      const leader = driver.softState.leader;
+      try {
+        if (leader === this.o.id) return await withDeadline(this.proposeHere(data), deadline, 'command');
+        if (leader === null) { await sleep(RETRY_PAUSE_MS); continue; }
+        this.o.metrics.forwarded.inc({ kind: 'propose' });
+        const left = Math.max(1, deadline - Date.now());
+        return unpack(await transport.request(leader, RPC.propose, data, left));
+      } catch (err) {
+        const e = asCatgaError(err);
+        lastError = e;
+        if (!this.mayRetry(e, retrySafe)) throw e;
+        await sleep(e.code === 'NOT_LEADER' && e.leader !== null && e.leader !== leader ? 0 : RETRY_PAUSE_MS);
+      }
+    }
+    throw new CatgaError('NO_LEADER', `no leader committed the request within the deadline${lastError ? ` (last: ${lastError.code})` : ''}`, 503);
+  }
+
+  /** Refusals that prove nothing was appended, or any refusal when idempotency keys make retries safe. */
+  private mayRetry(e: CatgaError, retrySafe: boolean): boolean {
+    switch (e.code) {
+      case 'NOT_LEADER': case 'NO_LEADER': case 'TRANSFER_IN_PROGRESS': case 'PROPOSAL_DROPPED': case 'PEER_UNAVAILABLE':
+        return true;
+      case 'PEER_TIMEOUT': case 'TIMEOUT': case 'OUTCOME_UNKNOWN':
+        return retrySafe;
+      default:
+        return false;
+    }
+  }
+
+  private async proposeHere(data: Uint8Array): Promise<{ index: number; result: unknown }> {
+    if (!this.o.driver.isLeader) throw this.notLeader();
+    if (this.pendingProposals >= MAX_PENDING_PROPOSALS) throw new CatgaError('OVERLOADED', `more than ${MAX_PENDING_PROPOSALS} commands waiting to commit`, 429);
+    this.pendingProposals++;
+    try {
+      return await this.o.driver.propose(data);
+    } finally {
+      this.pendingProposals--;
+    }
+  }
+
+  private notLeader(): CatgaError {
+    const leader = this.o.driver.softState.leader;
+    return new CatgaError('NOT_LEADER', leader ? `the leader is ${leader}` : 'no leader is known', 503, leader);
+  }
+
+  /** Runs a forwarded call and packs its outcome, errors included, for the caller. */
+  private async serveForwarded<T>(f: () => Promise<T> | T): Promise<Uint8Array> {
+    try {
+      return pack<T>({ ok: true, value: await f() });
+    } catch (err) {
+      const e = asCatgaError(err);
+      return pack<T>({ ok: false, code: e.code, message: e.message, status: e.status, leader: e.leader });
+    }
+  }
+
+  // ---- queries -------------------------------------------------------------------------------
+
+  async query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }> {
+    const { driver, mediator } = this.o;
+    mediator.checkQuery(type, payload);
+    const here = async () => {
+      const index = driver.applied;
+      return { index, outcome: await mediator.query(type, payload) };
+    };
+    if (consistency === 'local' || (consistency === 'linearizable' && this.o.unsafeLocalLinearizable)) return here();
+    if (consistency === 'linearizable') {
+      const index = await this.readIndex(deadline);
+      await withDeadline(driver.waitApplied(index), deadline, 'linearizable read');
+      return here();
+    }
+    return this.onLeader('query', deadline, here,
+      (leader, left) => this.o.transport.request(leader, RPC.query, enc.encode(JSON.stringify({ type, payload })), left));
+  }
+
+  private async readIndex(deadline: number): Promise<number> {
+    let last: CatgaError | null = null;
+    while (Date.now() < deadline) {
+      if (this.o.driver.softState.leader === null) { await sleep(RETRY_PAUSE_MS); continue; }
+      try {
+        return await withDeadline(this.o.driver.readIndex(), deadline, 'linearizable read');
+      } catch (err) {
+        last = asCatgaError(err);
+        if (!last.retryable || last.code === 'TIMEOUT') throw last;
+        await sleep(RETRY_PAUSE_MS);
+      }
+    }
+    throw new CatgaError('NO_LEADER', `no leader confirmed a read index within the deadline${last ? ` (last: ${last.code})` : ''}`, 503);
+  }
+
+  /** Runs `here` on the leader: locally if this node leads, else through `remote`, retried on leader changes. */
+  private async onLeader<T>(what: string, deadline: number, here: () => Promise<T> | T,
+    remote: (leader: NodeId, leftMs: number) => Promise<Uint8Array>): Promise<T> {
+    let last: CatgaError | null = null;
+    while (Date.now() < deadline) {
+      const leader = this.o.driver.softState.leader;
+      try {
+        if (leader === this.o.id) return await here();
+        if (leader === null) { await sleep(RETRY_PAUSE_MS); continue; }
+        this.o.metrics.forwarded.inc({ kind: what });
+        return unpack<T>(await remote(leader, Math.max(1, deadline - Date.now())));
+      } catch (err) {
+        last = asCatgaError(err);
+        if (last.code !== 'NOT_LEADER' && last.code !== 'PEER_UNAVAILABLE' && last.code !== 'NO_LEADER') throw last;
+        await sleep(RETRY_PAUSE_MS);
+      }
+    }
+    throw new CatgaError('NO_LEADER', `${what}: no leader within the deadline${last ? ` (last: ${last.code})` : ''}`, 503);
+  }
+
+  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void): EventSubscription {
+    return this.o.mediator.subscribe(from, types, deliver);
+  }
+
+  // ---- cluster view and membership -----------------------------------------------------------
+
+  cluster(): ClusterView {
+    const st = this.o.driver.status();
+    const isLeader = st.role === 'leader';
+    const members = [
+      ...st.conf.voters.map((id) => ({ id, voter: true })),
+      ...st.conf.learners.map((id) => ({ id, voter: false })),
+    ].map(({ id, voter }) => {
+      const p = st.progress[id];
+      const self = id === st.id;
+      return {
+        id,
+        address: st.conf.addresses[id] ?? '',
+        voter,
+        matchIndex: self ? st.lastIndex : p?.match ?? 0,
+        healthy: self ? true : isLeader ? p?.recentActive ?? false : id === st.leader,
+      };
+    });
+    return {
+      id: st.id, role: st.role, term: st.term, leader: st.leader, commitIndex: st.commit,
+      appliedIndex: this.o.driver.applied, lastLogIndex: st.lastIndex, members,
+    };
+  }
+
+  readiness(): Readiness {
+    const st = this.o.driver.status();
+    const isLeader = st.role === 'leader';
+    if (st.leader === null) return { ready: false, reason: 'no leader is known', isLeader };
+    if (!(st.id in st.conf.addresses)) return { ready: false, reason: 'this node is not a member yet', isLeader };
+    const applied = this.o.driver.applied;
+    if (applied < st.commit) return { ready: false, reason: `applied index ${applied} is behind commit index ${st.commit}`, isLeader };
+    return { ready: true, reason: isLeader ? 'leader' : `following ${st.leader}`, isLeader };
+  }
+
+  addMember(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }> {
+    return this.onLeader('member', deadline, () => this.addMemberHere(id, address, voter, deadline),
+      (leader, left) => this.o.transport.request(leader, RPC.member, enc.encode(JSON.stringify({ op: 'add', id, address, voter, deadline })), left));
+  }
+
+  removeMember(id: string, deadline: number): Promise<{ index: number }> {
+    return this.onLeader('member', deadline, () => this.removeMemberHere(id, deadline),
+      (leader, left) => this.o.transport.request(leader, RPC.member, enc.encode(JSON.stringify({ op: 'remove', id, address: '', voter: false, deadline })), left));
+  }
+
+  /**
+   * Level-triggered: adds `id` as a learner if absent (or updates its address), and, when a voter
+   * is wanted, promotes it once it has caught up. Calling it again is harmless.
+   */
+  private async addMemberHere(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }> {
+    const driver = this.o.driver;
+    for (;;) {
+      if (!driver.isLeader) throw this.notLeader();
+      const st = driver.status();
+      let cc: ConfChange | null = null;
+      const known = id in st.conf.addresses;
+      if (!known) cc = { type: 'addLearner', node: id, address };
+      else if (st.conf.addresses[id] !== address) cc = { type: 'updateAddress', node: id, address };
+      else if (voter && st.conf.learners.includes(id) && this.caughtUp(st, id)) cc = { type: 'promote', node: id };
+      if (cc !== null) {
+        const index = await withDeadline(driver.proposeConfChange(cc), deadline, 'membership change');
+        this.o.log.info('member_change', { change: cc.type, member: id, index });
+        continue;
+      }
+      const done = !voter || st.conf.voters.includes(id);
+      if (done) return { index: st.commit };
+      if (Date.now() >= deadline) throw new CatgaError('NOT_CAUGHT_UP', `${id} was added as a learner but has not caught up yet; it is promoted when it has (retry)`, 503);
+      await sleep(50);
+    }
+  }
+
+  private caughtUp(st: RaftStatus, id: string): boolean {
+    const p = st.progress[id];
+    return p !== undefined && p.match + PROMOTE_MAX_LAG >= st.lastIndex && p.recentActive;
+  }
+
+  private async removeMemberHere(id: string, deadline: number): Promise<{ index: number }> {
+    const driver = this.o.driver;
+    if (!driver.isLeader) throw this.notLeader();
+    const st = driver.status();
+    if (!(id in st.conf.addresses)) return { index: st.commit };
+    if (id === this.o.id) {
+      // A leader does not remove itself: it hands over first, and the new leader does the removal.
+      await this.transferHere(null, deadline);
+      throw this.notLeader();
+    }
+    const index = await withDeadline(driver.proposeConfChange({ type: 'remove', node: id }), deadline, 'membership change');
+    this.o.log.info('member_change', { change: 'remove', member: id, index });
+    return { index };
+  }
+
+  transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }> {
+    const driver = this.o.driver;
+    // A pod's preStop hook asks every node: on a follower with no target there is nothing to do.
+    if (to === null && !driver.isLeader && driver.softState.leader !== null) return Promise.resolve({ leader: driver.softState.leader });
+    return this.onLeader('transfer', deadline, () => this.transferHere(to, deadline),
+      (leader, left) => this.o.transport.request(leader, RPC.transfer, enc.encode(JSON.stringify({ to, deadline })), left));
+  }
+
+  private async transferHere(to: string | null, deadline: number): Promise<{ leader: string }> {
+    const driver = this.o.driver;
+    if (!driver.isLeader) throw this.notLeader();
+    const st = driver.status();
+    const target = to ?? this.bestTransferTarget(st);
+    if (target === null) throw new CatgaError('NO_TRANSFER_TARGET', 'no other voter is healthy enough to take over', 409);
+    if (target === this.o.id) return { leader: target };
+    if (!st.conf.voters.includes(target)) throw new CatgaError('INVALID_MEMBER', `${target} is not a voter`, 400);
+    await driver.transferLeadership(target);
+    while (Date.now() < deadline) {
+      const leader = driver.softState.leader;
+      if (leader !== null && leader !== this.o.id) return { leader };
+      await sleep(20);
+    }
+    throw new CatgaError('TIMEOUT', `leadership did not move to ${target} within the deadline`, 503);
+  }
+
+  private bestTransferTarget(st: RaftStatus): string | null {
+    let best: string | null = null;
+    let bestMatch = -1;
+    for (const id of st.conf.voters) {
+      const p = st.progress[id];
+      if (id === st.id || p === undefined || !p.recentActive) continue;
+      if (p.match > bestMatch) { best = id; bestMatch = p.match; }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,83 @@
+// What the HTTP and WebSocket layer needs from a node, and nothing more: the server only parses,
+// authenticates, maps errors to status codes and writes JSON; the node does the work.
+import type { CatgaError } from '../runtime/errors.js';
+
+export type Consistency = 'local' | 'leader' | 'linearizable';
+export const CONSISTENCIES: readonly Consistency[] = ['local', 'leader', 'linearizable'];
+
+export interface CommandInput {
+  readonly type: string;
+  readonly payload: unknown;
+  readonly idempotencyKey: string | null;
+}
+
+/** One command's outcome: a value, or the handler's refusal (HTTP 409 with its code). */
+export type CommandOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
+export interface ClusterMemberView {
+  readonly id: string;
+  readonly address: string;
+  readonly voter: boolean;
+  readonly matchIndex: number;
+  readonly healthy: boolean;
+}
+
+export interface ClusterView {
+  readonly id: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastLogIndex: number;
+  readonly members: readonly ClusterMemberView[];
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason: string;
+  readonly isLeader: boolean;
+}
+
+/**
+ * An event ready for subscribers: `json` is its wire form `{"index","type","data","ts"}`
+ * (CONTRACT.md §2), serialized once per node however many subscribers receive it.
+ */
+export interface WireEvent {
+  readonly index: number;
+  readonly type: string;
+  readonly json: string;
+}
+
+export interface EventSubscription {
+  close(): void;
+}
+
+/**
+ * Throws CatgaError for anything a client should see as an error status; the message of an
+ * unexpected error is logged and answered as 500 INTERNAL.
+ */
+export interface NodeApi {
+  /** Validates every command before anything reaches the log (throws 400/404 CatgaError). */
+  commands(commands: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }>;
+  query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }>;
+  publish(type: string, data: unknown, deadline: number): Promise<{ index: number }>;
+  /**
+   * Replays retained events after `from` (all retained if null) and then follows live ones, in log
+   * order, filtered by `types`. Throws EVENTS_COMPACTED when `from` is older than what is retained.
+   * `deliver` gets batches (one per driver turn), synchronously from the apply path: it must only
+   * queue them.
+   */
+  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void): EventSubscription;
+  cluster(): ClusterView;
+  addMember(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }>;
+  removeMember(id: string, deadline: number): Promise<{ index: number }>;
+  transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }>;
+  readiness(): Readiness;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  isShuttingDown(): boolean;
+}
+
+export type { CatgaError };

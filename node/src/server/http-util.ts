@@ -1,0 +1,112 @@
+// Small HTTP helpers shared by the client API and the admin API: bounded body reading, the
+// contract's JSON success/error bodies, bearer-token checks and request deadlines.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { CatgaError } from '../runtime/errors.js';
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
+/** Longest deadline a client may ask for with `Request-Timeout`. */
+export const MAX_REQUEST_TIMEOUT_MS = 60_000;
+
+export function sendJson(res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
+  if (res.headersSent) { res.end(); return; }
+  res.writeHead(status, extra ? { ...JSON_HEADERS, ...extra, 'content-length': Buffer.byteLength(body) } : { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function okBody(value: unknown, index: number): string {
+  return `{"ok":true,"value":${value === undefined ? 'null' : JSON.stringify(value)},"index":${index}}`;
+}
+
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ ok: false, error: { code, message } });
+}
+
+export function sendError(res: ServerResponse, err: CatgaError): void {
+  const extra: Record<string, string> | undefined = err.status === 503 || err.status === 429 ? { 'retry-after': '1' } : undefined;
+  sendJson(res, err.status, errorBody(err.code, err.message), extra);
+}
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes with 413 (checked against
+ * Content-Length first, then while streaming), and parses it as JSON (400 on failure).
+ * An empty body is `{}`.
+ */
+export function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      req.resume();
+      reject(new CatgaError('BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit}`, 413));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new CatgaError('BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`, 413));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', (e) => { if (!failed) { failed = true; reject(new CatgaError('BAD_REQUEST', e.message, 400)); } });
+    req.on('end', () => {
+      if (failed) return;
+      if (size === 0) return resolve({});
+      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+      try {
+        resolve(JSON.parse(text));
+      } catch (e) {
+        reject(new CatgaError('INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`, 400));
+      }
+    });
+  });
+}
+
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function bearer(req: IncomingMessage): string | null {
+  const h = req.headers.authorization;
+  if (h === undefined) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1]! : '';
+}
+
+/** Client routes: open when no tokens are configured; else a listed token (or the admin token). */
+export function checkClientToken(req: IncomingMessage, tokens: readonly string[], admin: string | null): CatgaError | null {
+  if (tokens.length === 0) return null;
+  const t = bearer(req);
+  if (t === null) return new CatgaError('UNAUTHENTICATED', 'a bearer token is required (Authorization: Bearer <token>)', 401);
+  if (tokens.some((x) => tokenMatches(t, x)) || (admin !== null && tokenMatches(t, admin))) return null;
+  return new CatgaError('UNAUTHENTICATED', 'the bearer token is not valid', 401);
+}
+
+/** Admin routes: the admin token only; a valid client token is authenticated but not allowed. */
+export function checkAdminToken(req: IncomingMessage, tokens: readonly string[], admin: string | null): CatgaError | null {
+  if (admin === null) return new CatgaError('ADMIN_DISABLED', 'admin routes are disabled: the node has no CATGA_ADMIN_TOKEN', 403);
+  const t = bearer(req);
+  if (t === null) return new CatgaError('UNAUTHENTICATED', 'the admin token is required (Authorization: Bearer <token>)', 401);
+  if (tokenMatches(t, admin)) return null;
+  if (tokens.some((x) => tokenMatches(t, x))) return new CatgaError('FORBIDDEN', 'this token may not change the cluster', 403);
+  return new CatgaError('UNAUTHENTICATED', 'the bearer token is not valid', 401);
+}
+
+/** The request's deadline (epoch ms): `Request-Timeout` header or `?timeout=` in ms, else the default. */
+export function deadlineOf(req: IncomingMessage, query: URLSearchParams | null, defaultMs: number, now: number): number {
+  const raw = (req.headers['request-timeout'] as string | undefined) ?? query?.get('timeout') ?? null;
+  if (raw === null) return now + defaultMs;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_REQUEST_TIMEOUT_MS) {
+    throw new CatgaError('INVALID_TIMEOUT', `Request-Timeout must be an integer number of milliseconds from 1 to ${MAX_REQUEST_TIMEOUT_MS}`, 400);
+  }
+  return now + ms;
+}

@@ -1,0 +1,370 @@
+// The node's HTTP server (CONTRACT.md §2). The hot routes (commands, queries, events, probes,
+// metrics) are matched by hand on node:http — express's router costs ~4x on this path (TOOLS.md);
+// the admin routes, where convenience matters more than speed, go through express.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import express from 'express';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CatgaError, asCatgaError } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+import type { NodeMetrics } from '../runtime/metrics.js';
+import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
+import {
+  checkAdminToken, checkClientToken, deadlineOf, errorBody, okBody, readJson, sendError, sendJson,
+} from './http-util.js';
+
+export interface ServerOptions {
+  readonly api: NodeApi;
+  readonly log: Logger;
+  readonly metrics: NodeMetrics;
+  readonly apiTokens: readonly string[];
+  readonly adminToken: string | null;
+  readonly requestTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly maxBatchCommands: number;
+  /** Events sent to one subscriber but not yet written to its socket before it is closed as too slow. */
+  readonly wsBacklogEvents: number;
+}
+
+/** WebSocket close codes (application range). */
+export const WS_CLOSE = { SLOW_CONSUMER: 4008, EVENTS_COMPACTED: 4010, SHUTTING_DOWN: 1001 } as const;
+/** Longest command/query/event type name accepted in a path. */
+export const MAX_TYPE_LENGTH = 128;
+/** Longest Idempotency-Key accepted. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+function typeFromPath(raw: string): string {
+  let t: string;
+  try { t = decodeURIComponent(raw); } catch { throw new CatgaError('INVALID_TYPE', 'the type in the path is not valid percent-encoding', 400); }
+  if (t.length === 0 || t.length > MAX_TYPE_LENGTH || !TYPE_RE.test(t)) {
+    throw new CatgaError('INVALID_TYPE', `a type is 1-${MAX_TYPE_LENGTH} letters, digits, '.', '_', ':' or '-'`, 400);
+  }
+  return t;
+}
+
+function idempotencyKeyOf(v: unknown, where: string): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new CatgaError('INVALID_IDEMPOTENCY_KEY', `${where} must be a string of 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, 400);
+  }
+  return v;
+}
+
+function parseConsistency(v: string | null): Consistency {
+  if (v === null || v === '') return 'local';
+  if ((CONSISTENCIES as readonly string[]).includes(v)) return v as Consistency;
+  throw new CatgaError('INVALID_CONSISTENCY', `consistency must be one of ${CONSISTENCIES.join(', ')}`, 400);
+}
+
+export class CatgaServer {
+  private readonly o: ServerOptions;
+  private readonly http: Server;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
+  private readonly admin: express.Express;
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(o: ServerOptions) {
+    this.o = o;
+    this.admin = this.buildAdmin();
+    this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.route(req, res));
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    this.http.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n' + errorBody('BAD_REQUEST', 'malformed HTTP request'));
+      else socket.destroy();
+    });
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        const addr = this.http.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  /** Stops accepting connections; closes subscribers with 1001 and idle keep-alive sockets. */
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.close(WS_CLOSE.SHUTTING_DOWN, 'node shutting down');
+    const closed = new Promise<void>((r) => this.http.close(() => r()));
+    this.http.closeIdleConnections();
+    setTimeout(() => this.http.closeAllConnections(), 2_000).unref();
+    await closed;
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+
+    if (path.startsWith('/v1/commands')) {
+      if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
+      if (path === '/v1/commands') return void this.batch(req, res);
+      if (path.startsWith('/v1/commands/')) return void this.command(req, res, path.slice(13));
+    } else if (path.startsWith('/v1/queries/')) {
+      if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
+      return void this.query(req, res, path.slice(12), q < 0 ? null : new URLSearchParams(url.slice(q + 1)));
+    } else if (path.startsWith('/v1/events')) {
+      if (path === '/v1/events') {
+        if (method !== 'GET') return this.methodNotAllowed(res, 'GET');
+        return sendJson(res, 426, errorBody('UPGRADE_REQUIRED', 'GET /v1/events is a WebSocket endpoint'), { upgrade: 'websocket' });
+      }
+      if (path.startsWith('/v1/events/')) {
+        if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
+        return void this.publish(req, res, path.slice(11));
+      }
+    } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/')) {
+      return void this.admin(req, res);
+    } else if (path === '/healthz') {
+      return sendJson(res, 200, '{"ok":true,"value":"alive"}');
+    } else if (path === '/readyz') {
+      return this.readyz(res, q < 0 ? null : new URLSearchParams(url.slice(q + 1)));
+    } else if (path === '/metrics') {
+      return void this.metricsRoute(res);
+    }
+    sendJson(res, 404, errorBody('NOT_FOUND', `no route ${method} ${path}`));
+  }
+
+  private methodNotAllowed(res: ServerResponse, allow: string): void {
+    sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', `use ${allow}`), { allow });
+  }
+
+  /** Shared prologue of client routes: shutdown, auth, deadline, body. */
+  private async begin(req: IncomingMessage, query: URLSearchParams | null): Promise<{ body: unknown; deadline: number }> {
+    if (this.o.api.isShuttingDown()) throw new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
+    const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
+    if (denied) { req.resume(); throw denied; }
+    const deadline = deadlineOf(req, query, this.o.requestTimeoutMs, Date.now());
+    const body = await readJson(req, this.o.maxBodyBytes);
+    return { body, deadline };
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const e = asCatgaError(err);
+    if (e.status >= 500 && e.code === 'INTERNAL') this.o.log.error('request_failed', { err });
+    sendError(res, e);
+  }
+
+  private async command(req: IncomingMessage, res: ServerResponse, rawType: string): Promise<void> {
+    const started = process.hrtime.bigint();
+    let type = 'invalid';
+    let outcome = 'error';
+    try {
+      type = typeFromPath(rawType);
+      const key = idempotencyKeyOf(req.headers['idempotency-key'], 'the Idempotency-Key header');
+      const { body, deadline } = await this.begin(req, null);
+      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: key }], deadline);
+      const r = outcomes[0]!;
+      if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, index)); }
+      else { outcome = 'refused'; sendJson(res, 409, errorBody(r.error.code, r.error.message)); }
+    } catch (err) {
+      outcome = asCatgaError(err).code === 'UNKNOWN_TYPE' ? 'unknown' : 'error';
+      this.fail(res, err);
+    } finally {
+      this.o.metrics.commandDuration.observe({ type: outcome === 'unknown' ? 'unknown' : type, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let outcome = 'error';
+    try {
+      const { body, deadline } = await this.begin(req, null);
+      const list = (body as { commands?: unknown } | null)?.commands;
+      if (!Array.isArray(list)) throw new CatgaError('INVALID_BATCH', 'the body must be {"commands": [{"type", "payload", "idempotencyKey?"}, ...]}', 400);
+      if (list.length === 0) throw new CatgaError('INVALID_BATCH', 'the batch is empty', 400);
+      if (list.length > this.o.maxBatchCommands) {
+        throw new CatgaError('BATCH_TOO_LARGE', `a batch holds at most ${this.o.maxBatchCommands} commands, got ${list.length}`, 413);
+      }
+      const inputs: CommandInput[] = list.map((c: unknown, i: number) => {
+        if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new CatgaError('INVALID_BATCH', `commands[${i}] must be an object`, 400);
+        const o = c as { type?: unknown; payload?: unknown; idempotencyKey?: unknown };
+        if (typeof o.type !== 'string') throw new CatgaError('INVALID_BATCH', `commands[${i}].type must be a string`, 400);
+        return { type: typeFromPath(o.type), payload: o.payload ?? {}, idempotencyKey: idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`) };
+      });
+      const { index, outcomes } = await this.o.api.commands(inputs, deadline);
+      outcome = 'ok';
+      sendJson(res, 200, okBody(outcomes, index));
+    } catch (err) {
+      this.fail(res, err);
+    } finally {
+      this.o.metrics.commandDuration.observe({ type: 'batch', outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async query(req: IncomingMessage, res: ServerResponse, rawType: string, query: URLSearchParams | null): Promise<void> {
+    const started = process.hrtime.bigint();
+    let type = 'invalid';
+    let consistency: Consistency = 'local';
+    try {
+      type = typeFromPath(rawType);
+      consistency = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
+      const { body, deadline } = await this.begin(req, query);
+      const { index, outcome } = await this.o.api.query(type, body, consistency, deadline);
+      if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
+      else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
+    } catch (err) {
+      if (asCatgaError(err).code === 'UNKNOWN_TYPE') type = 'unknown';
+      this.fail(res, err);
+    } finally {
+      this.o.metrics.queryDuration.observe({ type, consistency }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async publish(req: IncomingMessage, res: ServerResponse, rawType: string): Promise<void> {
+    try {
+      const type = typeFromPath(rawType);
+      const { body, deadline } = await this.begin(req, null);
+      const { index } = await this.o.api.publish(type, body, deadline);
+      sendJson(res, 200, okBody(null, index));
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  private readyz(res: ServerResponse, query: URLSearchParams | null): void {
+    const r = this.o.api.readiness();
+    if (query?.has('leader')) {
+      if (r.isLeader) sendJson(res, 200, '{"ok":true,"value":"leader"}');
+      else sendJson(res, 503, errorBody('NOT_LEADER', 'this node is not the leader'));
+      return;
+    }
+    if (r.ready) sendJson(res, 200, JSON.stringify({ ok: true, value: r.reason }));
+    else sendJson(res, 503, errorBody('NOT_READY', r.reason));
+  }
+
+  private async metricsRoute(res: ServerResponse): Promise<void> {
+    try {
+      const m = await this.o.api.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) });
+      res.end(m.body);
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  // ---- WebSocket event stream ------------------------------------------------------------------
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refuse = (e: CatgaError): void => {
+      const body = errorBody(e.code, e.message);
+      socket.end(`HTTP/1.1 ${e.status} ${e.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    };
+    try {
+      const url = new URL(req.url ?? '/', 'http://node');
+      if (url.pathname !== '/v1/events') throw new CatgaError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`, 404);
+      if (this.o.api.isShuttingDown()) throw new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
+      const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
+      if (denied) throw denied;
+      const fromRaw = url.searchParams.get('from');
+      let from: number | null = null;
+      if (fromRaw !== null) {
+        from = Number(fromRaw);
+        if (!Number.isSafeInteger(from) || from < 0) throw new CatgaError('INVALID_FROM', '?from must be a non-negative integer log index', 400);
+      }
+      const typesRaw = url.searchParams.get('types');
+      const types = typesRaw === null ? null : new Set(typesRaw.split(',').map((t) => t.trim()).filter((t) => t.length > 0));
+      if (types !== null && types.size === 0) throw new CatgaError('INVALID_TYPES', '?types must list at least one event type', 400);
+
+      // Subscribe before the handshake so that EVENTS_COMPACTED can still be an HTTP status; events
+      // that arrive meanwhile wait in `early`.
+      let ws: WebSocket | null = null;
+      let early: WireEvent[] | null = [];
+      let inFlight = 0;
+      let closed = false;
+      const limit = this.o.wsBacklogEvents;
+      const onWritten = (n: number) => () => { inFlight -= n; };
+      const send = (events: readonly WireEvent[]): void => {
+        if (closed || ws === null) return;
+        if (inFlight + events.length > limit) {
+          closed = true;
+          this.o.metrics.wsSlowClosed.inc();
+          ws.close(WS_CLOSE.SLOW_CONSUMER, `SLOW_CONSUMER: more than ${limit} events unsent; resume with ?from=`);
+          return;
+        }
+        inFlight += events.length;
+        const frame = events.length === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
+        ws.send(frame, onWritten(events.length));
+      };
+      const sub = this.o.api.subscribe(from, types, (events) => {
+        if (early !== null) { for (const e of events) early.push(e); if (early.length > limit) { closed = true; } return; }
+        send(events);
+      });
+      this.wss.handleUpgrade(req, socket, head, (client) => {
+        ws = client;
+        this.sockets.add(client);
+        this.o.metrics.wsClients.inc();
+        client.on('close', () => {
+          closed = true;
+          sub.close();
+          this.sockets.delete(client);
+          this.o.metrics.wsClients.dec();
+        });
+        client.on('error', () => client.terminate());
+        client.on('message', () => { /* subscribers only listen; frames from them are ignored */ });
+        const pending = early!;
+        early = null;
+        if (closed) { client.close(WS_CLOSE.SLOW_CONSUMER, `SLOW_CONSUMER: more than ${limit} events unsent; resume with ?from=`); return; }
+        for (let i = 0; i < pending.length; i += 512) send(pending.slice(i, i + 512));
+      });
+    } catch (err) {
+      refuse(asCatgaError(err));
+    }
+  }
+
+  // ---- admin routes (express) ------------------------------------------------------------------
+
+  private buildAdmin(): express.Express {
+    const app = express();
+    app.disable('x-powered-by');
+    const api = this.o.api;
+    const guard: express.RequestHandler = (req, _res, next) => {
+      const denied = checkAdminToken(req, this.o.apiTokens, this.o.adminToken);
+      next(denied ?? undefined);
+    };
+    const deadline = (req: express.Request) => deadlineOf(req, null, this.o.requestTimeoutMs, Date.now());
+    app.get('/v1/cluster', (req, res, next) => {
+      const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
+      if (denied) return next(denied);
+      sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
+    });
+    app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
+      try {
+        const b = (req.body ?? {}) as { id?: unknown; address?: unknown; voter?: unknown };
+        if (typeof b.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(b.id)) throw new CatgaError('INVALID_MEMBER', 'id must be 1-63 letters, digits, ".", "_" or "-"', 400);
+        if (typeof b.address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b.address)) throw new CatgaError('INVALID_MEMBER', 'address must be host:port (the peer port)', 400);
+        if (b.voter !== undefined && typeof b.voter !== 'boolean') throw new CatgaError('INVALID_MEMBER', 'voter must be a boolean', 400);
+        const r = await api.addMember(b.id, b.address, b.voter === true, deadline(req));
+        sendJson(res, 200, okBody(api.cluster().members, r.index));
+      } catch (e) { next(e); }
+    });
+    app.delete('/v1/cluster/members/:id', guard, async (req, res, next) => {
+      try {
+        const r = await api.removeMember(String(req.params['id']), deadline(req));
+        sendJson(res, 200, okBody(api.cluster().members, r.index));
+      } catch (e) { next(e); }
+    });
+    app.post('/v1/cluster/transfer-leadership', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
+      try {
+        const to = (req.body as { to?: unknown } | undefined)?.to;
+        if (to !== undefined && to !== null && typeof to !== 'string') throw new CatgaError('INVALID_MEMBER', 'to must be a member id', 400);
+        const r = await api.transferLeadership(typeof to === 'string' ? to : null, deadline(req));
+        sendJson(res, 200, okBody(r, api.cluster().commitIndex));
+      } catch (e) { next(e); }
+    });
+    app.use((req, res) => sendJson(res, 404, errorBody('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+    const onError: express.ErrorRequestHandler = (err, _req, res, _next) => {
+      const e = err as { type?: string; status?: number; message?: string };
+      if (e.type === 'entity.parse.failed') return sendError(res, new CatgaError('INVALID_JSON', `request body is not valid JSON: ${e.message}`, 400));
+      if (e.type === 'entity.too.large') return sendError(res, new CatgaError('BODY_TOO_LARGE', 'request body too large', 413));
+      this.fail(res, err);
+    };
+    app.use(onError);
+    return app;
+  }
+}
