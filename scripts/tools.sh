@@ -33,12 +33,15 @@ module_hash() {
     xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
 
+# A binary's key: its pinned version, its module's hash, and this script's hash (the recipe);
+# a rebuild after a recipe change is cheap where the Go build cache is warm.
+RECIPE_HASH=$(sha256sum "$0" | cut -c1-8)
 tool_key() {
   case "$1" in
-    helm) echo "$HELM_VERSION" ;;
-    etcd) echo "$ETCD_VERSION-$(module_hash tools/etcd)" ;;
-    porcupine-check) module_hash e2e/linearizability ;;
-    kube-apiserver | kube-controller-manager) echo "$KUBE_VERSION-$(module_hash tools/kube)" ;;
+    helm) echo "$HELM_VERSION-$RECIPE_HASH" ;;
+    etcd) echo "$ETCD_VERSION-$(module_hash tools/etcd)-$RECIPE_HASH" ;;
+    porcupine-check) echo "$(module_hash e2e/linearizability)-$RECIPE_HASH" ;;
+    kube-apiserver | kube-controller-manager) echo "$KUBE_VERSION-$(module_hash tools/kube)-$RECIPE_HASH" ;;
     *) echo "tools: unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; exit 2 ;;
   esac
 }
@@ -100,7 +103,8 @@ build_tool() {
   start=$(date +%s)
   case "$name" in
     helm)
-      GOBIN=$BIN go install -p "$GO_PARALLEL" -trimpath -ldflags "-s -w" \
+      GOBIN=$BIN go install -p "$GO_PARALLEL" -trimpath \
+        -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
         "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
     etcd)
       (cd tools/etcd && go build -p "$GO_PARALLEL" -trimpath -ldflags "-s -w" -o "$BIN/etcd" .) ;;
