@@ -1,0 +1,56 @@
+// Configuration parsing: defaults, flags over environment, and refusals that name the variable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, parseFlags } from '../../../src/runtime/config.js';
+
+test('defaults give a lone node on the standard ports', () => {
+  const c = loadConfig([], { CATGA_NODE_ID: 'solo' });
+  assert.equal(c.nodeId, 'solo');
+  assert.equal(c.httpPort, 8080);
+  assert.equal(c.peerPort, 7080);
+  assert.equal(c.bootstrapExpect, 1);
+  assert.deepEqual(c.staticPeers, {});
+  assert.equal(c.unsafeLocalLinearizable, false);
+});
+
+test('flags win over environment, in both --flag value and --flag=value forms', () => {
+  const c = loadConfig(['--http-port', '9001', '--peer-port=9002'], { CATGA_NODE_ID: 'a', CATGA_HTTP_PORT: '1234' });
+  assert.equal(c.httpPort, 9001);
+  assert.equal(c.peerPort, 9002);
+});
+
+test('static peers must include this node and set the bootstrap size', () => {
+  const c = loadConfig([], { CATGA_NODE_ID: 'n2', CATGA_PEERS: 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003' });
+  assert.equal(c.bootstrapExpect, 3);
+  assert.equal(c.advertisePeer, '127.0.0.1:7002');
+  assert.throws(() => loadConfig([], { CATGA_NODE_ID: 'n9', CATGA_PEERS: 'n1=127.0.0.1:7001' }), /CATGA_PEERS.*own id "n9"/);
+});
+
+test('DNS membership derives the advertised peer address from the pod name', () => {
+  const c = loadConfig([], { CATGA_NODE_ID: 'db-2', CATGA_DNS_NAME: 'db-hl.ns.svc.cluster.local', CATGA_BOOTSTRAP_EXPECT: '3' });
+  assert.equal(c.advertisePeer, 'db-2.db-hl.ns.svc.cluster.local:7080');
+  assert.throws(() => loadConfig([], { CATGA_NODE_ID: 'db', CATGA_DNS_NAME: 'x' }), /CATGA_NODE_ID.*-<ordinal>/);
+});
+
+test('bad values stop the start with a message naming the variable and what it expects', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ CATGA_HTTP_PORT: 'eighty' }, /CATGA_HTTP_PORT \(--http-port\): expected an integer from 1 to 65535, got "eighty"/],
+    [{ CATGA_HTTP_PORT: '70000' }, /CATGA_HTTP_PORT/],
+    [{ CATGA_BOOTSTRAP_EXPECT: '0' }, /CATGA_BOOTSTRAP_EXPECT/],
+    [{ CATGA_CLUSTER_SECRET: 'short' }, /CATGA_CLUSTER_SECRET.*16 characters/],
+    [{ CATGA_LOG_LEVEL: 'loud' }, /CATGA_LOG_LEVEL/],
+    [{ CATGA_PEERS: 'n1=nowhere' }, /CATGA_PEERS.*id=host:port/],
+    [{ CATGA_HEARTBEAT_TICKS: '10', CATGA_ELECTION_TICKS: '10' }, /CATGA_HEARTBEAT_TICKS.*below/],
+    [{ CATGA_UNSAFE_LOCAL_LINEARIZABLE: 'maybe' }, /CATGA_UNSAFE_LOCAL_LINEARIZABLE.*true\/false/],
+    [{ CATGA_NODE_ID: 'bad id!' }, /CATGA_NODE_ID/],
+  ];
+  for (const [env, re] of cases) {
+    assert.throws(() => loadConfig([], { CATGA_NODE_ID: 'n1', ...env }), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
+  }
+});
+
+test('unknown flags and stray arguments are refused', () => {
+  assert.throws(() => parseFlags(['--no-such-flag']), /unknown flag --no-such-flag/);
+  assert.throws(() => parseFlags(['stray']), /unexpected argument/);
+  assert.equal(parseFlags(['--cpu-prof']).get('cpu-prof'), 'true');
+});
