@@ -201,7 +201,11 @@ export type RaftErrorCode =
   | 'INVALID_CONF_CHANGE'
   | 'UNCOMMITTED_LIMIT'
   | 'INVALID_MESSAGE'
-  | 'NO_LEADER';
+  | 'NO_LEADER'
+  /** `transferLeadership` to a node that is not a voter of the current configuration. */
+  | 'INVALID_TRANSFER_TARGET'
+  /** Too many ReadIndex requests are waiting on this leader (see MAX_PENDING_READS). */
+  | 'READ_INDEX_LIMIT';
 
 export interface RaftError {
   readonly ok: false;
@@ -230,6 +234,16 @@ export interface RaftConfig {
   readonly maxBytesPerMessage: number;
   /** Bound on proposed but uncommitted bytes on a leader; beyond it `propose` answers UNCOMMITTED_LIMIT. */
   readonly maxUncommittedBytes: number;
+  /**
+   * TEST-ONLY deliberate bugs, so the simulator can prove it catches them. Never set by the
+   * runtime. `grantVoteWithoutLogCheck`: votes ignore the candidate's log (breaks leader
+   * completeness). `commitPreviousTermByCount`: a leader commits entries of earlier terms by
+   * counting replicas (the Raft paper's figure 8 bug).
+   */
+  readonly faults?: {
+    readonly grantVoteWithoutLogCheck?: boolean;
+    readonly commitPreviousTermByCount?: boolean;
+  };
 }
 
 /** What a node starts from: what storage recovered (all empty on a brand-new node). */

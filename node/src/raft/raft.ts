@@ -1,0 +1,846 @@
+// The Raft state machine: roles and terms, elections (pre-vote, check-quorum, leader lease),
+// replication driven by per-follower progress, commitment, ReadIndex, leadership transfer and
+// membership changes. It does no I/O and reads no clock: time is `tick()`, randomness is the
+// injected `config.random`, and every effect leaves through `ready()`.
+
+import { bootstrapChanges, confChangeProblem, encodeConfChange } from './confchange.js';
+import { invariant } from './invariant.js';
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { hasQuorum, quorumIndex, voteOutcome } from './quorum.js';
+import { ReadOnly, type ReadRequest } from './readonly.js';
+import type {
+  Accepted,
+  AppendRequest,
+  AppendResponse,
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Heartbeat,
+  HeartbeatResponse,
+  Index,
+  InstallSnapshot,
+  Message,
+  NodeId,
+  Proposed,
+  RaftConfig,
+  RaftCore,
+  RaftError,
+  RaftErrorCode,
+  RaftRestore,
+  RaftStatus,
+  ReadState,
+  Ready,
+  Role,
+  Snapshot,
+  SoftState,
+  Term,
+  VoteRequest,
+  VoteResponse,
+} from './types.js';
+import { MAX_READ_CONTEXT_LENGTH, messageProblem } from './validate.js';
+
+/** Most committed entries one Ready hands out for applying (the rest follow in the next Ready). */
+export const MAX_COMMITTED_ENTRIES_PER_READY = 4096;
+
+const OK: Accepted = { ok: true };
+const NO_ENTRIES: readonly Entry[] = [];
+const NO_DATA = new Uint8Array(0);
+
+type Campaign = 'preVote' | 'vote';
+
+export class Raft implements RaftCore {
+  readonly id: NodeId;
+  readonly cfg: RaftConfig;
+  readonly log: RaftLog;
+  term: Term;
+  vote: NodeId | null;
+  role: Role = 'follower';
+  leader: NodeId | null = null;
+
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+
+  /** The configuration in force (the newest in the log) and the history version it came from. */
+  conf: ConfState;
+  confVersion: number;
+
+  /** Leader only: one entry per member other than this node, in configuration order. */
+  progress = new Map<NodeId, Progress>();
+  /** (Pre-)candidate only: answers received. */
+  readonly votes = new Map<NodeId, boolean>();
+  transferee: NodeId | null = null;
+  /** Leader only: index of the newest conf entry it proposed (or its first index as leader). */
+  pendingConfIndex: Index = 0;
+  uncommittedBytes = 0;
+  readonly readOnly = new ReadOnly();
+
+  msgs: Message[] = [];
+  readStates: ReadState[] = [];
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  /** The applying cursor handed out by the last ready(), until advance() acknowledges it. */
+  private outstandingApplying: Index | null = null;
+  private readonly matchScratch: number[] = [];
+
+  constructor(config: RaftConfig, restore: RaftRestore) {
+    checkConfig(config);
+    this.id = config.id;
+    this.cfg = config;
+    const hs = restore.hardState;
+    this.log = new RaftLog(restore.snapshot, restore.entries, hs.commit, restore.applied);
+    this.term = hs.term;
+    this.vote = hs.vote;
+    const hasConf = restore.snapshot !== null || this.log.confs.lastConfIndex() > 0;
+    if (!hasConf && restore.bootstrap !== null) {
+      invariant(this.log.lastIndex() === 0 && hs.term === 0, 'bootstrap configuration given for a non-empty log');
+      // A brand-new cluster writes its initial configuration as committed term-1 conf entries,
+      // identical on every initial member, so members that join later replicate it like any entry.
+      const entries: Entry[] = bootstrapChanges(restore.bootstrap).map((cc, i) => ({
+        term: 1,
+        index: i + 1,
+        type: 'conf',
+        data: encodeConfChange(cc),
+      }));
+      this.log.append(entries);
+      this.log.commitTo(entries.length);
+      this.term = 1;
+    }
+    this.conf = this.log.confs.current();
+    this.confVersion = this.log.confs.version;
+    this.prevHard = hs;
+    this.resetElectionTimer();
+    this.prevSoft = this.softState();
+  }
+
+  // ---- Inputs --------------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  step(msg: Message): Accepted {
+    const problem = messageProblem(msg, this.id);
+    if (problem !== null) return this.error('INVALID_MESSAGE', problem);
+    if (msg.type === 'appendResp' && !msg.reject && msg.term === this.term && this.role === 'leader' && msg.index > this.log.lastIndex()) {
+      return this.error('INVALID_MESSAGE', `acknowledges index ${msg.index} beyond the leader's last index`);
+    }
+    this.stepValid(msg);
+    return OK;
+  }
+
+  propose(data: Uint8Array): Proposed {
+    return this.proposeEntries([data], 'normal');
+  }
+
+  proposeBatch(data: readonly Uint8Array[]): Proposed {
+    if (data.length === 0) return this.error('INVALID_MESSAGE', 'empty proposal batch');
+    return this.proposeEntries(data, 'normal');
+  }
+
+  proposeConfChange(cc: ConfChange): Proposed {
+    const refused = this.refuseProposal();
+    if (refused !== null) return refused;
+    if (this.pendingConfIndex > this.log.committed) {
+      return this.error('CONF_CHANGE_PENDING', `conf change at ${this.pendingConfIndex} is not committed yet`);
+    }
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Ongaro's fix: a new leader first commits an entry of its own term, so a conf change of an
+      // earlier leader that it may not know about cannot combine with this one.
+      return this.error('CONF_CHANGE_PENDING', 'leader has not committed an entry in its term yet');
+    }
+    let data: Uint8Array;
+    try {
+      data = encodeConfChange(cc);
+    } catch {
+      return this.error('INVALID_CONF_CHANGE', 'malformed conf change');
+    }
+    const problem = confChangeProblem(this.conf, cc);
+    if (problem !== null) return this.error('INVALID_CONF_CHANGE', problem);
+    const result = this.proposeEntries([data], 'conf');
+    if (result.ok) this.pendingConfIndex = result.index;
+    return result;
+  }
+
+  readIndex(context: string): Accepted {
+    if (typeof context !== 'string' || context.length > MAX_READ_CONTEXT_LENGTH) {
+      return this.error('INVALID_MESSAGE', 'read context is not a string of bounded length');
+    }
+    if (this.role === 'leader') return this.leaderRead({ requester: this.id, context });
+    if (this.leader === null) return this.error('NO_LEADER', 'no known leader to serve the read');
+    this.send({ type: 'readIndex', from: this.id, to: this.leader, term: this.term, context });
+    return OK;
+  }
+
+  transferLeadership(to: NodeId): Accepted {
+    if (this.role !== 'leader') return this.error('NOT_LEADER', 'only the leader transfers leadership');
+    if (to === this.id) return OK;
+    const pr = this.progress.get(to);
+    if (pr === undefined || !pr.voter) return this.error('INVALID_TRANSFER_TARGET', `${to} is not a voter`);
+    if (this.transferee === to) return OK;
+    this.transferee = to;
+    // The transfer is abandoned when a whole election timeout passes without it completing.
+    this.electionElapsed = 0;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, false);
+    return OK;
+  }
+
+  campaign(): void {
+    if (this.role === 'leader') return;
+    this.startCampaign(this.cfg.preVote ? 'preVote' : 'vote', false);
+  }
+
+  compact(index: Index, data: Uint8Array, retain: number): Snapshot {
+    return this.log.compact(index, data, retain);
+  }
+
+  // ---- Ready / advance ------------------------------------------------------------------------
+
+  hasReady(): boolean {
+    if (this.msgs.length > 0 || this.readStates.length > 0) return true;
+    if (this.log.unstableSnapshot !== null || this.log.stable < this.log.lastIndex()) return true;
+    if (this.softChanged() || this.hardChanged()) return true;
+    return this.log.hasNextCommitted();
+  }
+
+  ready(): Ready {
+    invariant(this.outstandingApplying === null, 'ready() called again before advance()');
+    const softChanged = this.softChanged();
+    const hardChanged = this.hardChanged();
+    if (softChanged) this.prevSoft = this.softState();
+    if (hardChanged) this.prevHard = this.hardState();
+    const snapshot = this.log.unstableSnapshot;
+    this.log.unstableSnapshot = null;
+    const entries = this.log.unstableEntries();
+    this.log.stable = this.log.lastIndex();
+    const committedEntries = this.log.nextCommitted(MAX_COMMITTED_ENTRIES_PER_READY);
+    if (committedEntries.length > 0) this.log.applying = committedEntries[committedEntries.length - 1]!.index;
+    this.outstandingApplying = this.log.applying;
+    const messages = this.msgs;
+    const readStates = this.readStates;
+    this.msgs = [];
+    this.readStates = [];
+    return {
+      softState: softChanged ? this.prevSoft : null,
+      hardState: hardChanged ? this.prevHard : null,
+      snapshot,
+      entries,
+      committedEntries,
+      messages,
+      readStates,
+    };
+  }
+
+  advance(): void {
+    invariant(this.outstandingApplying !== null, 'advance() without a ready()');
+    this.log.applied = Math.max(this.log.applied, this.outstandingApplying);
+    this.outstandingApplying = null;
+  }
+
+  status(): RaftStatus {
+    const progress: Record<NodeId, ReturnType<Progress['view']>> = {};
+    for (const [id, pr] of this.progress) progress[id] = pr.view();
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      conf: this.conf,
+      progress,
+      transferee: this.transferee,
+    };
+  }
+
+  // ---- Terms and roles --------------------------------------------------------------------------
+
+  private stepValid(m: Message): void {
+    if (m.term > this.term) {
+      if ((m.type === 'vote' || m.type === 'preVote') && !m.transfer && this.inLease()) {
+        // Leader lease: we heard from a live leader within the election timeout, so this
+        // candidate is not needed (it may be a removed or partitioned node). Ignore it entirely.
+        return;
+      }
+      const keepsTerm = m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject);
+      if (!keepsTerm) {
+        const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+        this.becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < this.term) {
+      this.answerStaleTerm(m);
+      return;
+    }
+    switch (m.type) {
+      case 'vote':
+      case 'preVote':
+        this.handleVoteRequest(m);
+        return;
+      case 'readIndexResp':
+        if (!m.reject) this.readStates.push({ index: m.index, context: m.context });
+        return;
+      default:
+        break;
+    }
+    switch (this.role) {
+      case 'leader':
+        stepLeader(this, m);
+        return;
+      case 'candidate':
+      case 'precandidate':
+        stepCandidate(this, m);
+        return;
+      case 'follower':
+        stepFollower(this, m);
+        return;
+    }
+  }
+
+  /** A message from an older term: tell a stale leader or pre-candidate about our term, drop the rest. */
+  private answerStaleTerm(m: Message): void {
+    if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+      // Without this, a leader cut off by check-quorum or pre-vote would never learn the new term.
+      this.send({
+        type: 'appendResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: m.type === 'append' ? m.prevIndex : 0,
+        reject: true,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    } else if (m.type === 'preVote') {
+      this.send({ type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private inLease(): boolean {
+    return this.cfg.checkQuorum && this.leader !== null && this.electionElapsed < this.cfg.electionTicks;
+  }
+
+  private handleVoteRequest(m: VoteRequest): void {
+    const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
+    const canVote =
+      this.vote === m.from || (this.vote === null && this.leader === null) || (m.type === 'preVote' && m.term > this.term);
+    const logOk = this.cfg.faults?.grantVoteWithoutLogCheck === true || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    if (canVote && logOk) {
+      // A granted pre-vote answers in the campaign's future term, so the pre-candidate counts it.
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  becomeFollower(term: Term, leader: NodeId | null): void {
+    invariant(term >= this.term, 'term never decreases');
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.role = 'follower';
+    this.leader = leader;
+    this.resetRoleState();
+  }
+
+  private becomeLeader(): void {
+    invariant(this.role === 'candidate', 'only a candidate becomes leader');
+    this.role = 'leader';
+    this.leader = this.id;
+    this.resetRoleState();
+    this.rebuildProgress(true);
+    this.pendingConfIndex = this.log.lastIndex();
+    // The no-op entry of the new term: committing it commits every earlier entry (figure 8).
+    this.appendAndReplicate([{ term: this.term, index: this.log.lastIndex() + 1, type: 'normal', data: NO_DATA }]);
+  }
+
+  private resetRoleState(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetElectionTimer();
+    this.votes.clear();
+    this.transferee = null;
+    this.readOnly.clear();
+    this.progress.clear();
+    this.uncommittedBytes = 0;
+    this.pendingConfIndex = 0;
+  }
+
+  private resetElectionTimer(): void {
+    const r = this.cfg.random();
+    invariant(r >= 0 && r < 1, 'config.random must return a number in [0, 1)');
+    this.randomizedElectionTimeout = this.cfg.electionTicks + Math.floor(r * this.cfg.electionTicks);
+  }
+
+  private promotable(): boolean {
+    return this.conf.voters.includes(this.id);
+  }
+
+  private startCampaign(kind: Campaign, transfer: boolean): void {
+    if (!this.promotable()) return;
+    if (kind === 'preVote') {
+      // A pre-candidate keeps its term and vote: the campaign only asks whether it could win.
+      this.role = 'precandidate';
+      this.leader = null;
+      this.resetRoleState();
+    } else {
+      this.becomeFollower(this.term + 1, null);
+      this.role = 'candidate';
+      this.vote = this.id;
+    }
+    this.votes.set(this.id, true);
+    if (this.tallyVotes()) return;
+    const campaignTerm = kind === 'preVote' ? this.term + 1 : this.term;
+    const lastLogIndex = this.log.lastIndex();
+    const lastLogTerm = this.log.lastTerm();
+    for (const id of this.conf.voters) {
+      if (id === this.id) continue;
+      this.send({ type: kind, from: this.id, to: id, term: campaignTerm, lastLogIndex, lastLogTerm, transfer });
+    }
+  }
+
+  /** Acts on the votes so far; returns true when the campaign ended (won or lost). */
+  tallyVotes(): boolean {
+    switch (voteOutcome(this.conf.voters, this.votes)) {
+      case 'won':
+        if (this.role === 'precandidate') this.startCampaign('vote', false);
+        else this.becomeLeader();
+        return true;
+      case 'lost':
+        this.becomeFollower(this.term, null);
+        return true;
+      case 'pending':
+        return false;
+    }
+  }
+
+  // ---- Ticks ------------------------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.startCampaign(this.cfg.preVote ? 'preVote' : 'vote', false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !hasQuorum(this.conf.voters, (id) => id === this.id || this.progress.get(id)?.recentActive === true)) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      for (const pr of this.progress.values()) {
+        pr.recentActive = false;
+        if (pr.state === 'snapshot') {
+          // A snapshot unanswered for a whole election timeout was probably lost: probe again.
+          if (pr.snapshotStale) pr.becomeProbe();
+          else pr.snapshotStale = true;
+        }
+      }
+      this.transferee = null;
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat('');
+    }
+  }
+
+  // ---- Leader: proposals, replication, commitment -----------------------------------------------
+
+  private refuseProposal(): RaftError | null {
+    if (this.role !== 'leader') return this.error('NOT_LEADER', 'not the leader');
+    if (this.transferee !== null) return this.error('TRANSFER_IN_PROGRESS', `leadership is moving to ${this.transferee}`);
+    return null;
+  }
+
+  private proposeEntries(data: readonly Uint8Array[], type: Entry['type']): Proposed {
+    const refused = this.refuseProposal();
+    if (refused !== null) return refused;
+    let bytes = 0;
+    for (const d of data) {
+      if (!(d instanceof Uint8Array)) return this.error('INVALID_MESSAGE', 'proposal data must be bytes');
+      bytes += d.byteLength;
+    }
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.cfg.maxUncommittedBytes) {
+      return this.error('UNCOMMITTED_LIMIT', `${this.uncommittedBytes} bytes already wait for commit`);
+    }
+    const first = this.log.lastIndex() + 1;
+    const entries: Entry[] = new Array<Entry>(data.length);
+    for (let i = 0; i < data.length; i++) entries[i] = { term: this.term, index: first + i, type, data: data[i]! };
+    this.uncommittedBytes += bytes;
+    this.appendAndReplicate(entries);
+    return { ok: true, index: first, term: this.term };
+  }
+
+  private appendAndReplicate(entries: readonly Entry[]): void {
+    this.log.append(entries);
+    this.syncConf();
+    if (this.maybeCommit()) this.afterLeaderCommit();
+    else this.bcastAppend(false);
+  }
+
+  /**
+   * Sends `to` the next batch of entries (or a snapshot when they are compacted away). With
+   * `sendIfEmpty`, sends an empty append when there is nothing new (to carry the commit index or
+   * to find out where the follower stands). Returns whether anything was sent.
+   */
+  sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return this.sendSnapshot(to, pr);
+    const entries =
+      pr.next <= this.log.lastIndex()
+        ? this.log.slice(pr.next, this.cfg.maxEntriesPerMessage, this.cfg.maxBytesPerMessage)
+        : NO_ENTRIES;
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
+    pr.sentEntries(entries.length > 0 ? entries[entries.length - 1]!.index : undefined);
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    const snapshot = this.log.snapshot;
+    invariant(snapshot !== null, 'log compacted without a snapshot');
+    this.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot });
+    pr.becomeSnapshot(snapshot.meta.index);
+    return true;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
+  }
+
+  bcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.progress.keys()) this.sendAppend(id, sendIfEmpty);
+  }
+
+  bcastHeartbeat(context: string): void {
+    for (const [to, pr] of this.progress) {
+      // Never more than the follower is known to have: its log may still differ beyond `match`.
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit, context });
+    }
+  }
+
+  /** Advances the commit index to what a majority of voters has, if that entry is of this term. */
+  maybeCommit(): boolean {
+    const matches = this.matchScratch;
+    matches.length = 0;
+    const last = this.log.lastIndex();
+    for (const id of this.conf.voters) matches.push(id === this.id ? last : (this.progress.get(id)?.match ?? 0));
+    const index = quorumIndex(matches);
+    if (index <= this.log.committed) return false;
+    // Figure 8: an entry of an earlier term is never committed by counting replicas; it commits
+    // only when an entry of the current term above it does.
+    if (this.cfg.faults?.commitPreviousTermByCount !== true && this.log.term(index) !== this.term) return false;
+    const before = this.log.committed;
+    this.log.commitTo(index);
+    for (let i = before + 1; i <= index; i++) this.uncommittedBytes -= this.log.entry(i).data.byteLength;
+    this.uncommittedBytes = Math.max(0, this.uncommittedBytes);
+    if (this.log.term(before) !== this.term) this.serveDeferredReads();
+    return true;
+  }
+
+  /** After the commit index moved: tell everyone, and step down if this leader was removed. */
+  afterLeaderCommit(): void {
+    this.bcastAppend(true);
+    if (!this.promotable() && this.log.committed >= this.log.confs.lastConfIndex()) {
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  // ---- Leader: reads ------------------------------------------------------------------------------
+
+  leaderRead(request: ReadRequest): Accepted {
+    if (this.readOnly.full()) return this.error('READ_INDEX_LIMIT', 'too many reads are pending');
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Until an entry of this term commits, this leader's commit index may be behind the
+      // cluster's: the read waits for the no-op to commit.
+      this.readOnly.defer(request);
+      return OK;
+    }
+    if (this.conf.voters.length === 1 && this.conf.voters[0] === this.id) {
+      this.releaseRead(this.log.committed, request);
+      return OK;
+    }
+    const round = this.readOnly.start(request, this.log.committed, this.term, this.id, this.promotable());
+    this.bcastHeartbeat(round);
+    return OK;
+  }
+
+  private serveDeferredReads(): void {
+    for (const request of this.readOnly.takeDeferred()) this.leaderRead(request);
+  }
+
+  releaseRead(index: Index, request: ReadRequest): void {
+    if (request.requester === this.id) {
+      this.readStates.push({ index, context: request.context });
+    } else {
+      this.send({ type: 'readIndexResp', from: this.id, to: request.requester, term: this.term, context: request.context, index, reject: false });
+    }
+  }
+
+  // ---- Followers: append, heartbeat, snapshot -----------------------------------------------------
+
+  handleAppend(m: AppendRequest): void {
+    if (m.prevIndex < this.log.committed) {
+      this.sendAppendResp(m.from, this.log.committed, false, 0, 0);
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.entries);
+    if (lastNew >= 0) {
+      this.syncConf();
+      this.log.commitTo(Math.min(m.commit, lastNew));
+      this.sendAppendResp(m.from, lastNew, false, 0, 0);
+      return;
+    }
+    const hintIndex = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    this.sendAppendResp(m.from, m.prevIndex, true, hintIndex, this.log.term(hintIndex) ?? 0);
+  }
+
+  private sendAppendResp(to: NodeId, index: Index, reject: boolean, hintIndex: Index, hintTerm: Term): void {
+    this.send({ type: 'appendResp', from: this.id, to, term: this.term, index, reject, hintIndex, hintTerm });
+  }
+
+  handleHeartbeat(m: Heartbeat): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, context: m.context });
+  }
+
+  handleSnapshot(m: InstallSnapshot): void {
+    const { index, term } = m.snapshot.meta;
+    if (index <= this.log.committed) {
+      this.sendAppendResp(m.from, this.log.committed, false, 0, 0);
+    } else if (this.log.matchTerm(index, term)) {
+      // We already hold the snapshot's last entry, hence everything before it: just commit.
+      this.log.commitTo(index);
+      this.sendAppendResp(m.from, index, false, 0, 0);
+    } else {
+      this.log.restore(m.snapshot);
+      this.syncConf();
+      this.sendAppendResp(m.from, index, false, 0, 0);
+    }
+  }
+
+  handleAppendResp(m: AppendResponse, pr: Progress): void {
+    pr.recentActive = true;
+    if (m.reject) {
+      // Fast back-off: skip every entry of a term the follower cannot have.
+      const probeFrom = this.log.findConflictByTerm(m.hintIndex, m.hintTerm);
+      if (pr.maybeDecreaseTo(m.index, probeFrom)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === 'probe') {
+      pr.becomeReplicate();
+    } else if (pr.state === 'snapshot') {
+      if (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.log.firstIndex()) {
+        pr.becomeProbe();
+        pr.becomeReplicate();
+      }
+    } else {
+      pr.inflights.freeUpTo(m.index);
+    }
+    if (this.maybeCommit()) {
+      this.afterLeaderCommit();
+      if (this.role !== 'leader') return;
+    } else if (wasPaused) {
+      this.sendAppend(m.from, false);
+    }
+    // Pipelining: fill the in-flight window.
+    while (this.sendAppend(m.from, false));
+    if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  handleHeartbeatResp(m: HeartbeatResponse, pr: Progress): void {
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    if (m.context === '') return;
+    for (const read of this.readOnly.ack(m.context, m.from, this.conf.voters)) this.releaseRead(read.index, read.request);
+  }
+
+  handleVoteResponse(m: VoteResponse): void {
+    const expected = this.role === 'precandidate' ? 'preVoteResp' : 'voteResp';
+    if (m.type !== expected) return;
+    // A granted pre-vote carries the campaign term; anything else is from an older campaign.
+    if (m.type === 'preVoteResp' && !m.reject && m.term !== this.term + 1) return;
+    if (!this.votes.has(m.from)) this.votes.set(m.from, !m.reject);
+    this.tallyVotes();
+  }
+
+  timeoutNow(): void {
+    this.startCampaign('vote', true);
+  }
+
+  // ---- Configuration --------------------------------------------------------------------------
+
+  /** Picks up a configuration change caused by the last log mutation (append, truncation, restore). */
+  syncConf(): void {
+    if (this.log.confs.version === this.confVersion) return;
+    this.confVersion = this.log.confs.version;
+    this.conf = this.log.confs.current();
+    if (this.role !== 'leader') return;
+    this.rebuildProgress(false);
+    if (this.transferee !== null && !this.conf.voters.includes(this.transferee)) this.transferee = null;
+  }
+
+  /** Leader: one Progress per member other than itself, keeping what it knew of existing ones. */
+  private rebuildProgress(fresh: boolean): void {
+    const old = fresh ? new Map<NodeId, Progress>() : this.progress;
+    const next = new Map<NodeId, Progress>();
+    const add = (id: NodeId, voter: boolean): void => {
+      if (id === this.id) return;
+      let pr = old.get(id);
+      if (pr === undefined) {
+        pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight, voter);
+        // A new member counts as active until the next check-quorum round judges it.
+        pr.recentActive = true;
+      }
+      pr.voter = voter;
+      next.set(id, pr);
+    };
+    for (const id of this.conf.voters) add(id, true);
+    for (const id of this.conf.learners) add(id, false);
+    this.progress = next;
+  }
+
+  // ---- Output helpers -----------------------------------------------------------------------------
+
+  send(m: Message): void {
+    this.msgs.push(m);
+  }
+
+  private error(code: RaftErrorCode, message: string): RaftError {
+    return { ok: false, code, message, leader: this.leader };
+  }
+
+  private softChanged(): boolean {
+    const p = this.prevSoft;
+    return p.role !== this.role || p.leader !== this.leader || p.term !== this.term;
+  }
+
+  private hardChanged(): boolean {
+    const p = this.prevHard;
+    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.log.committed;
+  }
+
+  private softState(): SoftState {
+    return { role: this.role, leader: this.leader, term: this.term };
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+}
+
+// ---- Per-role message handling ------------------------------------------------------------------
+// Vote requests and read answers are handled before these, identically in every role.
+
+function stepLeader(r: Raft, m: Message): void {
+  switch (m.type) {
+    case 'appendResp': {
+      const pr = r.progress.get(m.from);
+      if (pr !== undefined) r.handleAppendResp(m, pr);
+      return;
+    }
+    case 'heartbeatResp': {
+      const pr = r.progress.get(m.from);
+      if (pr !== undefined) r.handleHeartbeatResp(m, pr);
+      return;
+    }
+    case 'readIndex': {
+      const request = { requester: m.from, context: m.context };
+      const accepted = r.leaderRead(request);
+      if (!accepted.ok) {
+        r.send({ type: 'readIndexResp', from: r.id, to: m.from, term: r.term, context: m.context, index: 0, reject: true });
+      }
+      return;
+    }
+    default:
+      // Same-term appends cannot come from another leader; late votes and others are moot.
+      return;
+  }
+}
+
+function stepCandidate(r: Raft, m: Message): void {
+  switch (m.type) {
+    case 'append':
+      r.becomeFollower(m.term, m.from);
+      r.handleAppend(m);
+      return;
+    case 'heartbeat':
+      r.becomeFollower(m.term, m.from);
+      r.handleHeartbeat(m);
+      return;
+    case 'snapshot':
+      r.becomeFollower(m.term, m.from);
+      r.handleSnapshot(m);
+      return;
+    case 'voteResp':
+    case 'preVoteResp':
+      r.handleVoteResponse(m);
+      return;
+    default:
+      return;
+  }
+}
+
+function stepFollower(r: Raft, m: Message): void {
+  switch (m.type) {
+    case 'append':
+      r.electionElapsed = 0;
+      r.leader = m.from;
+      r.handleAppend(m);
+      return;
+    case 'heartbeat':
+      r.electionElapsed = 0;
+      r.leader = m.from;
+      r.handleHeartbeat(m);
+      return;
+    case 'snapshot':
+      r.electionElapsed = 0;
+      r.leader = m.from;
+      r.handleSnapshot(m);
+      return;
+    case 'timeoutNow':
+      r.timeoutNow();
+      return;
+    default:
+      return;
+  }
+}
+
+// ---- Small pure helpers ---------------------------------------------------------------------------
+
+function checkConfig(c: RaftConfig): void {
+  const positive = (n: number): boolean => Number.isSafeInteger(n) && n > 0;
+  invariant(typeof c.id === 'string' && c.id.length > 0, 'config.id must be a non-empty string');
+  invariant(positive(c.electionTicks) && positive(c.heartbeatTicks), 'tick counts must be positive integers');
+  invariant(c.heartbeatTicks < c.electionTicks, 'heartbeatTicks must be below electionTicks');
+  invariant(positive(c.maxInflight) && positive(c.maxEntriesPerMessage), 'batch limits must be positive integers');
+  invariant(positive(c.maxBytesPerMessage) && positive(c.maxUncommittedBytes), 'byte limits must be positive integers');
+  invariant(typeof c.random === 'function', 'config.random must be a function');
+}
+
