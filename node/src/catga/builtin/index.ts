@@ -1,0 +1,6 @@
+// The modules every node loads before any user module (CONTRACT.md §3).
+import type { ModuleDefinition } from '../api.js';
+import { kvModule } from './kv.js';
+import { ordersModule } from './orders.js';
+
+export const builtinModules: readonly ModuleDefinition[] = Object.freeze([kvModule, ordersModule]);

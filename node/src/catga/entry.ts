@@ -1,0 +1,86 @@
+// The log entry envelope: what the HTTP layer proposes to Raft and what apply() decodes, on every
+// node. One JSON document per entry, payloads embedded as JSON values (never as strings inside
+// JSON), short keys:
+//   command batch  {"v":1,"ts":<ms>,"c":[{"t":"<type>","p":<payload>,"k":"<idempotency key>"?}, …]}
+//   published event {"v":1,"ts":<ms>,"e":{"t":"<type>","d":<data>}}
+// An empty entry is Raft's no-op. `ts` is the proposer's clock, read once when encoding: it is the
+// only time a handler ever sees.
+import { ErrorCodes, fail, ok, type Result } from './result.js';
+import type { JsonValue } from './schema.js';
+
+export const ENTRY_FORMAT_VERSION = 1;
+
+export interface CommandRequest {
+  readonly type: string;
+  readonly payload: unknown;
+  readonly idempotencyKey?: string | undefined;
+}
+
+export interface CommandEntry {
+  readonly kind: 'commands';
+  readonly ts: number;
+  readonly commands: readonly CommandRequest[];
+}
+
+export interface EventEntry {
+  readonly kind: 'event';
+  readonly ts: number;
+  readonly type: string;
+  readonly data: JsonValue;
+}
+
+export type DecodedEntry = CommandEntry | EventEntry;
+
+interface WireCommand {
+  t: string;
+  p: unknown;
+  k?: string;
+}
+
+/** Encodes a batch (one or more commands) as one entry. Inputs must already be validated. */
+export function encodeCommandEntry(entry: { readonly commands: readonly CommandRequest[]; readonly ts: number }): Uint8Array {
+  const wire: WireCommand[] = new Array(entry.commands.length);
+  for (let i = 0; i < entry.commands.length; i++) {
+    const command = entry.commands[i] as CommandRequest;
+    wire[i] = command.idempotencyKey === undefined ? { t: command.type, p: command.payload } : { t: command.type, p: command.payload, k: command.idempotencyKey };
+  }
+  return Buffer.from(JSON.stringify({ v: ENTRY_FORMAT_VERSION, ts: entry.ts, c: wire }), 'utf8');
+}
+
+export function encodeEventEntry(entry: { readonly type: string; readonly data: JsonValue; readonly ts: number }): Uint8Array {
+  return Buffer.from(JSON.stringify({ v: ENTRY_FORMAT_VERSION, ts: entry.ts, e: { t: entry.type, d: entry.data } }), 'utf8');
+}
+
+function invalid(message: string): Result<DecodedEntry> {
+  return fail(ErrorCodes.INVALID_ENTRY, message);
+}
+
+/** Decodes a non-empty entry. A malformed entry is an INVALID_ENTRY failure (the same on every node). */
+export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return invalid('entry is not JSON');
+  }
+  if (doc === null || typeof doc !== 'object') return invalid('entry is not an object');
+  const { v, ts, c, e } = doc as { v?: unknown; ts?: unknown; c?: unknown; e?: unknown };
+  if (v !== ENTRY_FORMAT_VERSION) return invalid(`unknown entry format ${JSON.stringify(v)}`);
+  if (typeof ts !== 'number' || !Number.isFinite(ts)) return invalid('entry has no timestamp');
+  if (Array.isArray(c)) {
+    const commands: CommandRequest[] = new Array(c.length);
+    for (let i = 0; i < c.length; i++) {
+      const wire = c[i] as Partial<WireCommand> | null;
+      if (wire === null || typeof wire !== 'object' || typeof wire.t !== 'string') return invalid(`command ${i} has no type`);
+      if (wire.k !== undefined && typeof wire.k !== 'string') return invalid(`command ${i} has a malformed idempotency key`);
+      commands[i] = { type: wire.t, payload: wire.p, idempotencyKey: wire.k };
+    }
+    return ok({ kind: 'commands', ts, commands });
+  }
+  if (e !== null && typeof e === 'object') {
+    const { t, d } = e as { t?: unknown; d?: unknown };
+    if (typeof t !== 'string') return invalid('event has no type');
+    return ok({ kind: 'event', ts, type: t, data: (d ?? null) as JsonValue });
+  }
+  return invalid('entry is neither a command batch nor an event');
+}

@@ -1,0 +1,96 @@
+// The replicated idempotency table: key → first result of the command that carried it. Time is
+// the entries' own timestamps (a monotonic "replicated clock" = the largest entry ts applied so
+// far), so expiry happens at the same entry on every node and survives snapshots.
+import assert from 'node:assert/strict';
+import type { Result } from './result.js';
+
+export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 60 * 60 * 1000;
+export const DEFAULT_IDEMPOTENCY_MAX_KEYS = 100_000;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
+export interface IdempotencyOptions {
+  /** A key is forgotten once the replicated clock is this far past the entry that recorded it. */
+  readonly windowMs?: number;
+  /** Bound on keys held; beyond it the oldest key is forgotten early (counted in `evictedEarly`). */
+  readonly maxKeys?: number;
+}
+
+export interface IdempotencyRecord {
+  /** Replicated clock when the key was recorded. */
+  readonly at: number;
+  /** Index of the entry whose result this is. */
+  readonly index: number;
+  readonly result: Result<unknown>;
+}
+
+type SnapshotRow = [key: string, at: number, index: number, result: Result<unknown>];
+
+export class IdempotencyTable {
+  readonly windowMs: number;
+  readonly maxKeys: number;
+  /** Insertion order is clock order, because the clock never goes back. */
+  private readonly records = new Map<string, IdempotencyRecord>();
+  private clockMs = 0;
+  private evicted = 0;
+
+  constructor(options: IdempotencyOptions = {}) {
+    this.windowMs = options.windowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
+    this.maxKeys = options.maxKeys ?? DEFAULT_IDEMPOTENCY_MAX_KEYS;
+    assert.ok(this.windowMs > 0, 'idempotency windowMs must be positive');
+    assert.ok(Number.isSafeInteger(this.maxKeys) && this.maxKeys > 0, 'idempotency maxKeys must be a positive integer');
+  }
+
+  get clock(): number {
+    return this.clockMs;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** Keys forgotten before their window ended because the table was full (not replicated). */
+  get evictedEarly(): number {
+    return this.evicted;
+  }
+
+  /** Moves the replicated clock to an entry's timestamp and forgets expired keys. */
+  advance(entryTs: number): void {
+    if (entryTs > this.clockMs) this.clockMs = entryTs;
+    const horizon = this.clockMs - this.windowMs;
+    for (const [key, record] of this.records) {
+      if (record.at > horizon) break;
+      this.records.delete(key);
+    }
+  }
+
+  lookup(key: string): IdempotencyRecord | undefined {
+    return this.records.get(key);
+  }
+
+  record(key: string, index: number, result: Result<unknown>): void {
+    assert.ok(!this.records.has(key), 'idempotency key recorded twice');
+    if (this.records.size >= this.maxKeys) {
+      const oldest = this.records.keys().next().value as string;
+      this.records.delete(oldest);
+      this.evicted++;
+    }
+    this.records.set(key, { at: this.clockMs, index, result });
+  }
+
+  snapshot(): { clock: number; keys: SnapshotRow[] } {
+    const keys: SnapshotRow[] = [];
+    for (const [key, record] of this.records) keys.push([key, record.at, record.index, record.result]);
+    return { clock: this.clockMs, keys };
+  }
+
+  restore(image: unknown): void {
+    const { clock, keys } = (image ?? {}) as { clock?: unknown; keys?: unknown };
+    assert.ok(typeof clock === 'number' && Array.isArray(keys), 'idempotency snapshot is malformed');
+    this.records.clear();
+    this.clockMs = clock;
+    for (const row of keys as SnapshotRow[]) {
+      assert.ok(Array.isArray(row) && typeof row[0] === 'string' && typeof row[1] === 'number' && typeof row[2] === 'number', 'idempotency snapshot row is malformed');
+      this.records.set(row[0], { at: row[1], index: row[2], result: row[3] });
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// The `catga` package's main export: the mediator API for handler authors, and the state machine,
+// codec and event ring the node runtime and HTTP server drive.
+export {
+  catgaApi,
+  command,
+  defineModule,
+  DefinitionError,
+  MAX_EVENTS_PER_COMMAND,
+  MODULE_NAME_PATTERN,
+  query,
+  TYPE_NAME_PATTERN,
+  type Behavior,
+  type CatgaApi,
+  type CommandCall,
+  type CommandContext,
+  type CommandDefinition,
+  type EventContext,
+  type EventHandler,
+  type Logger,
+  type ModuleDefinition,
+  type QueryCall,
+  type QueryContext,
+  type QueryDefinition,
+} from './api.js';
+export { ErrorCodes, fail, httpStatusFor, ok, toWire, type Failure, type Issue, type Ok, type Result, type WireResult } from './result.js';
+export { checkSchema, SchemaError, t, validate, type Infer, type JsonValue, type Schema } from './schema.js';
+export type { ReadStore, Store } from './store.js';
+export { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest, type DecodedEntry } from './entry.js';
+export { EventLog, eventsFrame, type CatgaEvent, type EventListener, type EventLogOptions, type Follower } from './events.js';
+export { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyOptions } from './idempotency.js';
+export type { CommandOutcome, EventHandlerOutcome, MediatorObserver, QueryOutcome } from './observer.js';
+export {
+  DEFAULT_MAX_BATCH_COMMANDS,
+  DEFAULT_MAX_ENTRY_BYTES,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  Mediator,
+  parseBatchBody,
+  silentLogger,
+  type AppliedEntry,
+  type CommandInput,
+  type CommandResult,
+  type MediatorOptions,
+} from './mediator.js';
+export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
+export { builtinModules } from './builtin/index.js';
+export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';
+export { OrderCodes, ordersModule, type Order } from './builtin/orders.js';

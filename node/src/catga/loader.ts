@@ -1,0 +1,57 @@
+// Loading user handler modules (CATGA_HANDLERS: comma-separated paths). A module's default export
+// (or its `module` export) is either a module definition, or a function `(catga) => definition`
+// that receives the mediator's API object: such a module needs no import at all, so it runs as
+// plain .mjs next to a node started from node/dist or from a container image alike.
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { catgaApi, defineModule, type CatgaApi, type ModuleDefinition } from './api.js';
+
+/** Bound on modules named in CATGA_HANDLERS. */
+export const MAX_HANDLER_MODULES = 64;
+
+export class LoadError extends Error {
+  constructor(
+    readonly code: 'HANDLER_MODULE_NOT_FOUND' | 'HANDLER_MODULE_INVALID' | 'TOO_MANY_HANDLER_MODULES',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Splits a CATGA_HANDLERS value into paths (empty or unset: none). */
+export function parseHandlerPaths(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((path) => path.trim())
+    .filter((path) => path.length > 0);
+}
+
+/** Imports each module (relative paths resolve against `cwd`) and checks its definition. Throws LoadError. */
+export async function loadHandlerModules(paths: readonly string[], cwd: string = process.cwd()): Promise<ModuleDefinition[]> {
+  if (paths.length > MAX_HANDLER_MODULES) throw new LoadError('TOO_MANY_HANDLER_MODULES', `at most ${MAX_HANDLER_MODULES} handler modules, got ${paths.length}`);
+  const modules: ModuleDefinition[] = [];
+  for (const path of paths) {
+    const file = isAbsolute(path) ? path : resolve(cwd, path);
+    let exports: { default?: unknown; module?: unknown };
+    try {
+      exports = (await import(pathToFileURL(file).href)) as typeof exports;
+    } catch (error) {
+      const code = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' ? 'HANDLER_MODULE_NOT_FOUND' : 'HANDLER_MODULE_INVALID';
+      throw new LoadError(code, `cannot import handler module ${file}: ${(error as Error).message}`);
+    }
+    modules.push(definitionOf(exports.default ?? exports.module, file));
+  }
+  return modules;
+}
+
+function definitionOf(exported: unknown, file: string): ModuleDefinition {
+  let definition = exported;
+  try {
+    if (typeof exported === 'function') definition = (exported as (api: CatgaApi) => unknown)(catgaApi);
+    if (definition === null || typeof definition !== 'object') throw new Error('the default export is neither a module definition nor a function returning one');
+    return defineModule(definition as ModuleDefinition);
+  } catch (error) {
+    throw new LoadError('HANDLER_MODULE_INVALID', `handler module ${file}: ${(error as Error).message}`);
+  }
+}

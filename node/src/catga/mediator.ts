@@ -1,0 +1,423 @@
+// The mediator: the replicated state machine the runtime drives, and the edge checks the HTTP
+// layer runs before proposing. Three faces:
+//  - edge (any node, before Raft): prepareCommand / prepareBatch / preparePublish validate and
+//    encode an entry, or answer a 400/404/413-ready Failure; checkQuery before a ReadIndex;
+//  - replicated (every node, in log order): apply(entry) → one result per command + the events
+//    raised; snapshot() / restore(data, index);
+//  - reads (this node): query(type, payload).
+// apply is deterministic: its only inputs are the entry (index, term, bytes with the proposer's
+// timestamp) and the state built by earlier entries. A handler that throws, returns garbage or
+// breaks a limit yields HANDLER_ERROR for that command and changes nothing.
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
+import { EventDispatcher } from './dispatcher.js';
+import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
+import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
+import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyOptions } from './idempotency.js';
+import type { MediatorObserver } from './observer.js';
+import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
+import { ErrorCodes, fail, ok, type Failure, type Issue, type Result } from './result.js';
+import { jsonDepthExceeds, validate, type JsonValue } from './schema.js';
+import { freezeJson, Transaction } from './store.js';
+import type { Entry } from '../raft/types.js';
+
+export const DEFAULT_MAX_BATCH_COMMANDS = 1_000;
+/** Bound on one encoded entry; keep it below the Raft core's maxBytesPerMessage. */
+export const DEFAULT_MAX_ENTRY_BYTES = 1024 * 1024;
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+/** A command as the HTTP layer hands it over (`idempotencyKey` null or absent: none). */
+export interface CommandInput {
+  readonly type: string;
+  readonly payload: unknown;
+  readonly idempotencyKey?: string | null | undefined;
+}
+
+/**
+ * Checks the shape of a batch body `{"commands": [{"type", "payload", "idempotencyKey?"}]}` (the
+ * payloads themselves are checked by `prepareCommands`).
+ */
+export function parseBatchBody(body: unknown): Result<CommandInput[]> {
+  const list = body !== null && typeof body === 'object' ? (body as { commands?: unknown }).commands : undefined;
+  if (!Array.isArray(list)) return fail(ErrorCodes.INVALID_PAYLOAD, 'commands must be an array', [{ path: 'commands', message: 'must be an array' }]);
+  const commands: CommandInput[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i] as { type?: unknown; payload?: unknown; idempotencyKey?: unknown } | null;
+    const where = `commands[${i}]`;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return fail(ErrorCodes.INVALID_PAYLOAD, `${where} must be an object`, [{ path: where, message: 'must be an object' }]);
+    if (typeof item.type !== 'string') return fail(ErrorCodes.INVALID_PAYLOAD, `${where}.type must be a string`, [{ path: `${where}.type`, message: 'must be a string' }]);
+    const key = item.idempotencyKey ?? null;
+    if (key !== null && typeof key !== 'string') return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `${where}.idempotencyKey must be a string`);
+    commands[i] = { type: item.type, payload: item.payload, idempotencyKey: key };
+  }
+  return ok(commands);
+}
+
+export interface MediatorOptions {
+  readonly modules: readonly ModuleDefinition[];
+  /** User behaviours, outermost first. */
+  readonly behaviors?: readonly Behavior[];
+  /** Must be the same on every node: expiry changes replicated state. */
+  readonly idempotency?: IdempotencyOptions;
+  readonly events?: EventLogOptions;
+  readonly maxBatchCommands?: number;
+  readonly maxEntryBytes?: number;
+  readonly queryTimeoutMs?: number;
+  readonly maxEventHandlersInFlight?: number;
+  readonly observer?: MediatorObserver;
+  readonly logger?: Logger;
+}
+
+/** One command's outcome in an applied entry. */
+export interface CommandResult {
+  readonly type: string;
+  readonly result: Result<unknown>;
+  /** Index of the entry that produced `result`: an earlier one when `duplicate`. */
+  readonly index: number;
+  /** The idempotency key matched: nothing was applied, `result` is the first one. */
+  readonly duplicate: boolean;
+}
+
+export interface AppliedEntry {
+  readonly index: number;
+  /** `none`: Raft no-op or configuration entry; `invalid`: undecodable bytes (see `error`). */
+  readonly kind: 'none' | 'commands' | 'event' | 'invalid';
+  /** One per command of a `commands` entry, in order; empty otherwise. */
+  readonly results: readonly CommandResult[];
+  /** Events raised by the entry, in order, already appended to `events` and dispatched. */
+  readonly events: readonly CatgaEvent[];
+  readonly error?: Failure;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+const consoleLogger: Logger = {
+  info: (message, fields) => console.log(JSON.stringify({ level: 'info', message, ...fields })),
+  warn: (message, fields) => console.error(JSON.stringify({ level: 'warn', message, ...fields })),
+  error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
+};
+
+const NO_EVENTS: readonly CatgaEvent[] = Object.freeze([]);
+const NO_RESULTS: readonly CommandResult[] = Object.freeze([]);
+
+/** Raised inside a handler's context (emit limits); becomes that command's HANDLER_ERROR. */
+class ContextError extends Error {}
+
+interface PendingEvent {
+  readonly type: string;
+  readonly data: JsonValue;
+  readonly json: string;
+}
+
+class LiveCommandContext implements CommandContext {
+  pending: PendingEvent[] | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly term: number,
+    readonly ts: number,
+    readonly position: number,
+    readonly type: string,
+    readonly store: Transaction,
+  ) {}
+
+  emit(type: string, data: JsonValue): void {
+    if (typeof type !== 'string' || !TYPE_NAME_PATTERN.test(type)) throw new ContextError(`emit: event type ${JSON.stringify(type)} does not match ${TYPE_NAME_PATTERN}`);
+    const pending = (this.pending ??= []);
+    if (pending.length >= MAX_EVENTS_PER_COMMAND) throw new ContextError(`emit: more than ${MAX_EVENTS_PER_COMMAND} events from one command`);
+    const frozen = freezeJson(data === undefined ? null : data);
+    pending.push({ type, data: frozen, json: JSON.stringify(frozen) });
+  }
+}
+
+/** An absent body (no payload at all) reads as `{}`. */
+function orEmpty(payload: unknown): unknown {
+  return payload === undefined ? {} : payload;
+}
+
+function isResult(value: unknown): value is Result<unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as { ok?: unknown; code?: unknown; message?: unknown };
+  return candidate.ok === true || (candidate.ok === false && typeof candidate.code === 'string' && typeof candidate.message === 'string');
+}
+
+function handlerError(error: unknown): Failure {
+  const message = error instanceof Error ? error.message : String(error);
+  return { ok: false, code: ErrorCodes.HANDLER_ERROR, message: `handler threw: ${message}` };
+}
+
+function invalidPayload(issues: readonly Issue[]): Failure {
+  const first = issues[0] as Issue;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return fail(ErrorCodes.INVALID_PAYLOAD, `${first.path} ${first.message}${more}`, issues);
+}
+
+export class Mediator {
+  readonly registry: Registry;
+  /** Events of recent entries, for subscribers (see events.ts). */
+  readonly events: EventLog;
+  readonly idempotency: IdempotencyTable;
+  readonly maxBatchCommands: number;
+  readonly maxEntryBytes: number;
+  readonly queryTimeoutMs: number;
+  private readonly dispatcher: EventDispatcher;
+  private readonly commandBehaviors: readonly Behavior[];
+  private readonly queryBehaviors: readonly Behavior[];
+  private readonly observer: MediatorObserver;
+  private readonly logger: Logger;
+  private applied = 0;
+
+  constructor(options: MediatorOptions) {
+    this.logger = options.logger ?? consoleLogger;
+    this.observer = options.observer ?? {};
+    this.registry = new Registry(options.modules, this.logger);
+    this.events = new EventLog(options.events);
+    this.idempotency = new IdempotencyTable(options.idempotency);
+    this.dispatcher = new EventDispatcher(this.registry, this.logger, this.observer, options.maxEventHandlersInFlight);
+    const behaviors = options.behaviors ?? [];
+    this.commandBehaviors = behaviors.filter((b) => typeof b.command === 'function');
+    this.queryBehaviors = behaviors.filter((b) => typeof b.query === 'function');
+    this.maxBatchCommands = options.maxBatchCommands ?? DEFAULT_MAX_BATCH_COMMANDS;
+    this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    assert.ok(this.maxBatchCommands > 0 && this.maxEntryBytes > 0 && this.queryTimeoutMs > 0, 'mediator limits must be positive');
+  }
+
+  /** Index of the last entry applied (or restored from a snapshot). */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  // ---- Edge: validation and encoding, before anything reaches the log ---------------------------
+
+  /**
+   * Validates commands (one, or a batch) and encodes them as ONE entry to propose, or answers a
+   * 400/404/413-ready Failure. Issue paths are `payload.x` for a single command and
+   * `commands[i].payload.x` in a batch.
+   */
+  prepareCommands(commands: readonly CommandInput[], ts: number): Result<Uint8Array> {
+    if (commands.length === 0) return fail(ErrorCodes.EMPTY_BATCH, 'commands must not be empty');
+    if (commands.length > this.maxBatchCommands) return fail(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${this.maxBatchCommands} commands, got ${commands.length}`);
+    const single = commands.length === 1;
+    const requests: CommandRequest[] = new Array(commands.length);
+    for (let i = 0; i < commands.length; i++) {
+      const { type, idempotencyKey } = commands[i] as CommandInput;
+      const payload = orEmpty((commands[i] as CommandInput).payload);
+      const key = idempotencyKey ?? undefined;
+      const failure = this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
+      if (failure !== null) return failure;
+      requests[i] = { type, payload, idempotencyKey: key };
+    }
+    return this.sized(encodeCommandEntry({ commands: requests, ts }));
+  }
+
+  /** Validates a directly published event (`POST /v1/events/{type}`) and encodes its entry. */
+  preparePublish(type: string, data: unknown, ts: number): Result<Uint8Array> {
+    if (!TYPE_NAME_PATTERN.test(type)) return fail(ErrorCodes.INVALID_TYPE, `event type ${JSON.stringify(type)} does not match ${TYPE_NAME_PATTERN}`);
+    if (data === undefined || jsonDepthExceeds(data)) return fail(ErrorCodes.INVALID_PAYLOAD, 'event data must be a JSON value of bounded depth', [{ path: 'data', message: 'must be a JSON value of bounded depth' }]);
+    return this.sized(encodeEventEntry({ type, data: data as JsonValue, ts }));
+  }
+
+  /** Validates a query before any ReadIndex round: null when it may run. */
+  checkQuery(type: string, payload: unknown): Failure | null {
+    const bound = this.registry.queries.get(type);
+    if (bound === undefined) return fail(ErrorCodes.UNKNOWN_QUERY, `no query handler for ${JSON.stringify(type)}`);
+    const issues = validate(bound.definition.schema, orEmpty(payload));
+    return issues.length === 0 ? null : invalidPayload(issues);
+  }
+
+  private checkCommand(type: string, payload: unknown, idempotencyKey: string | undefined, path: string): Failure | null {
+    const bound = this.registry.commands.get(type);
+    if (bound === undefined) return fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(type)}`);
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `an idempotency key has 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    }
+    const issues = validate(bound.definition.schema, payload, path);
+    return issues.length === 0 ? null : invalidPayload(issues);
+  }
+
+  private sized(data: Uint8Array): Result<Uint8Array> {
+    if (data.byteLength > this.maxEntryBytes) return fail(ErrorCodes.ENTRY_TOO_LARGE, `the entry would take ${data.byteLength} bytes, more than the limit of ${this.maxEntryBytes}`);
+    return ok(data);
+  }
+
+  // ---- Replicated: apply, snapshot, restore ------------------------------------------------------
+
+  /**
+   * Applies one committed entry, in log order, on every node. The driver may skip no-op and
+   * configuration entries (they are no-ops here too); an index that does not increase is a broken
+   * invariant and stops the process.
+   */
+  apply(entry: Entry): AppliedEntry {
+    assert.ok(entry.index > this.applied, `apply: entry ${entry.index} after applied index ${this.applied}`);
+    this.applied = entry.index;
+    if (entry.type === 'conf' || entry.data.byteLength === 0) {
+      this.events.append(entry.index, NO_EVENTS);
+      return { index: entry.index, kind: 'none', results: NO_RESULTS, events: NO_EVENTS };
+    }
+    const decoded = decodeEntry(entry.data);
+    if (!decoded.ok) return this.invalidEntry(entry.index, decoded);
+    const envelope = decoded.value;
+    this.idempotency.advance(envelope.ts);
+    let applied: AppliedEntry;
+    if (envelope.kind === 'event') {
+      let frozen: JsonValue;
+      try {
+        frozen = freezeJson(envelope.data);
+      } catch (error) {
+        return this.invalidEntry(entry.index, fail(ErrorCodes.INVALID_ENTRY, `event data: ${(error as Error).message}`));
+      }
+      const event = makeEvent(entry.index, envelope.type, frozen, envelope.ts, JSON.stringify(frozen));
+      applied = { index: entry.index, kind: 'event', results: NO_RESULTS, events: [event] };
+    } else {
+      const results: CommandResult[] = new Array(envelope.commands.length);
+      const events: CatgaEvent[] = [];
+      for (let position = 0; position < envelope.commands.length; position++) {
+        results[position] = this.applyCommand(entry, envelope.ts, position, envelope.commands[position] as CommandRequest, events);
+      }
+      applied = { index: entry.index, kind: 'commands', results, events };
+    }
+    this.events.append(entry.index, applied.events);
+    if (applied.events.length > 0) this.dispatcher.dispatch(applied.events);
+    return applied;
+  }
+
+  private invalidEntry(index: number, error: Failure): AppliedEntry {
+    this.logger.error('undecodable log entry skipped', { index, code: error.code, message: error.message });
+    this.events.append(index, NO_EVENTS);
+    return { index, kind: 'invalid', results: NO_RESULTS, events: NO_EVENTS, error };
+  }
+
+  private applyCommand(entry: Entry, ts: number, position: number, command: CommandRequest, events: CatgaEvent[]): CommandResult {
+    const started = this.observer.commandApplied === undefined ? 0 : performance.now();
+    const key = command.idempotencyKey;
+    if (key !== undefined) {
+      const seen = this.idempotency.lookup(key);
+      if (seen !== undefined) {
+        this.observer.commandApplied?.(command.type, 'duplicate', (performance.now() - started) / 1000);
+        return { type: command.type, result: seen.result, index: seen.index, duplicate: true };
+      }
+    }
+    const bound = this.registry.commands.get(command.type);
+    const result = bound === undefined ? fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(command.type)}`) : this.runCommand(bound, entry, ts, position, command, events);
+    if (key !== undefined) this.idempotency.record(key, entry.index, result);
+    if (this.observer.commandApplied !== undefined) {
+      const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';
+      this.observer.commandApplied(command.type, outcome, (performance.now() - started) / 1000);
+    }
+    return { type: command.type, result, index: entry.index, duplicate: false };
+  }
+
+  private runCommand(bound: BoundCommand, entry: Entry, ts: number, position: number, command: CommandRequest, events: CatgaEvent[]): Result<unknown> {
+    const store = new Transaction(bound.state);
+    const ctx = new LiveCommandContext(entry.index, entry.term, ts, position, command.type, store);
+    let result: Result<unknown>;
+    try {
+      result = this.commandPipeline(bound, ctx, command.payload);
+      if (!isResult(result)) {
+        const what = result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function' ? 'a Promise (command handlers must be synchronous)' : 'no Result';
+        result = fail(ErrorCodes.HANDLER_ERROR, `handler returned ${what}`);
+      }
+    } catch (error) {
+      result = handlerError(error);
+    }
+    if (!result.ok) {
+      if (result.code === ErrorCodes.HANDLER_ERROR) this.logger.warn('command handler failed', { type: command.type, index: entry.index, position, message: result.message });
+      return result;
+    }
+    store.commit();
+    if (ctx.pending !== null) {
+      for (const pending of ctx.pending) events.push(makeEvent(entry.index, pending.type, pending.data, ts, pending.json));
+    }
+    return result;
+  }
+
+  private commandPipeline(bound: BoundCommand, ctx: LiveCommandContext, payload: unknown): Result<unknown> {
+    const behaviors = this.commandBehaviors;
+    if (behaviors.length === 0) return bound.definition.handle(ctx, payload as never);
+    const call = { type: ctx.type, payload, ctx };
+    let next = 0;
+    const proceed = (): Result<unknown> => {
+      const behavior = behaviors[next++];
+      return behavior === undefined ? bound.definition.handle(ctx, payload as never) : (behavior.command as NonNullable<Behavior['command']>)(call, proceed);
+    };
+    return proceed();
+  }
+
+  /** The state machine image after every entry applied so far: module states and the idempotency table. */
+  snapshot(): Uint8Array {
+    const modules: Record<string, unknown> = {};
+    for (const [name, state] of this.registry.states) modules[name] = state.dump();
+    const image = { format: SNAPSHOT_FORMAT_VERSION, index: this.applied, idempotency: this.idempotency.snapshot(), modules };
+    return Buffer.from(JSON.stringify(image), 'utf8');
+  }
+
+  /** Replaces all state with a snapshot's (at start, or when a leader sends one). Events restart at `index`. */
+  restore(data: Uint8Array, index: number): void {
+    const image = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as {
+      format?: unknown;
+      index?: unknown;
+      idempotency?: unknown;
+      modules?: Record<string, unknown>;
+    };
+    assert.equal(image.format, SNAPSHOT_FORMAT_VERSION, 'restore: unknown snapshot format');
+    // The image records the last entry the mediator saw; the driver may have applied no-ops after it.
+    assert.ok(typeof image.index === 'number' && image.index <= index, 'restore: snapshot image is newer than its index');
+    assert.ok(image.modules !== null && typeof image.modules === 'object', 'restore: snapshot has no module states');
+    for (const state of this.registry.states.values()) state.load([]);
+    for (const [name, entries] of Object.entries(image.modules)) this.registry.stateOf(name).load(entries);
+    this.idempotency.restore(image.idempotency);
+    this.applied = index;
+    this.events.reset(index);
+  }
+
+  // ---- Reads -------------------------------------------------------------------------------------
+
+  /** Runs a query on this node's applied state, bounded by the query timeout. Never rejects. */
+  async query(type: string, payload: unknown): Promise<Result<unknown>> {
+    const started = this.observer.queryServed === undefined ? 0 : performance.now();
+    const failure = this.checkQuery(type, payload);
+    let result: Result<unknown>;
+    if (failure !== null) result = failure;
+    else result = await this.runQuery(this.registry.queries.get(type) as BoundQuery, { type, payload: orEmpty(payload) });
+    if (this.observer.queryServed !== undefined) {
+      const outcome = result.ok ? 'ok' : result.code === ErrorCodes.QUERY_TIMEOUT ? 'timeout' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';
+      this.observer.queryServed(type, outcome, (performance.now() - started) / 1000);
+    }
+    return result;
+  }
+
+  private async runQuery(bound: BoundQuery, call: QueryCall): Promise<Result<unknown>> {
+    const controller = new AbortController();
+    const ctx: QueryContext = { store: bound.state, appliedIndex: this.applied, signal: controller.signal };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Result<unknown>>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve(fail(ErrorCodes.QUERY_TIMEOUT, `query ${call.type} took longer than ${this.queryTimeoutMs} ms`));
+      }, this.queryTimeoutMs);
+    });
+    const behaviors = this.queryBehaviors;
+    let next = 0;
+    const proceed = async (): Promise<Result<unknown>> => {
+      const behavior = behaviors[next++];
+      if (behavior === undefined) return bound.definition.handle(ctx, call.payload as never);
+      return (behavior.query as NonNullable<Behavior['query']>)(call, proceed);
+    };
+    try {
+      const result = await Promise.race([proceed(), timeout]);
+      return isResult(result) ? result : fail(ErrorCodes.HANDLER_ERROR, 'query handler returned no Result');
+    } catch (error) {
+      return handlerError(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves once asynchronous event handlers have settled (shutdown, tests). */
+  eventHandlersIdle(): Promise<void> {
+    return this.dispatcher.idle();
+  }
+}

@@ -1,0 +1,67 @@
+// Which handler serves which type: built from the loaded modules once at start, refusing
+// duplicate modules or command/query types. Also owns the module states the handlers are bound to.
+import { DefinitionError, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition } from './api.js';
+import { ModuleState } from './store.js';
+
+export interface BoundCommand {
+  readonly module: string;
+  readonly definition: CommandDefinition;
+  readonly state: ModuleState;
+}
+
+export interface BoundQuery {
+  readonly module: string;
+  readonly definition: QueryDefinition;
+  readonly state: ModuleState;
+}
+
+export interface BoundEventHandler {
+  readonly module: string;
+  readonly handler: EventHandler;
+  readonly ctx: EventContext;
+}
+
+export class Registry {
+  readonly commands = new Map<string, BoundCommand>();
+  readonly queries = new Map<string, BoundQuery>();
+  /** Event type → handlers; type `*` holds the handlers of every event. */
+  readonly eventHandlers = new Map<string, BoundEventHandler[]>();
+  /** Module name → state. Also holds states restored from a snapshot for modules not loaded now. */
+  readonly states = new Map<string, ModuleState>();
+
+  constructor(modules: readonly ModuleDefinition[], logger: Logger) {
+    for (const module of modules) {
+      if (this.states.has(module.name)) throw new DefinitionError(`module ${module.name} is loaded twice`);
+      const state = new ModuleState();
+      this.states.set(module.name, state);
+      for (const [type, definition] of Object.entries(module.commands ?? {})) {
+        const other = this.commands.get(type);
+        if (other !== undefined) throw new DefinitionError(`command ${type} is defined by modules ${other.module} and ${module.name}`);
+        this.commands.set(type, { module: module.name, definition, state });
+      }
+      for (const [type, definition] of Object.entries(module.queries ?? {})) {
+        const other = this.queries.get(type);
+        if (other !== undefined) throw new DefinitionError(`query ${type} is defined by modules ${other.module} and ${module.name}`);
+        this.queries.set(type, { module: module.name, definition, state });
+      }
+      const ctx: EventContext = Object.freeze({ module: module.name, log: logger });
+      for (const [type, handlers] of Object.entries(module.events ?? {})) {
+        const list = this.eventHandlers.get(type) ?? [];
+        for (const handler of Array.isArray(handlers) ? (handlers as readonly EventHandler[]) : [handlers as EventHandler]) {
+          list.push({ module: module.name, handler, ctx });
+        }
+        this.eventHandlers.set(type, list);
+      }
+    }
+  }
+
+  /** The state of `module`, created empty if no loaded module owns it (snapshot restore). */
+  stateOf(module: string): ModuleState {
+    let state = this.states.get(module);
+    if (state === undefined) {
+      state = new ModuleState();
+      this.states.set(module, state);
+    }
+    return state;
+  }
+}
