@@ -1,0 +1,37 @@
+// Owns observation of leadership during a run: polls every member's GET /v1/cluster and counts
+// leader changes (distinct (term, leader) pairs seen after the first).
+import type { LocalCluster } from './cluster.js';
+
+export const MONITOR_INTERVAL_MS = 250;
+
+export class LeaderMonitor {
+  private readonly seen = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+
+  constructor(private readonly cluster: LocalCluster) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), MONITOR_INTERVAL_MS);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return; // one poll at a time: a slow node never piles requests up
+    this.polling = true;
+    try {
+      const views = await Promise.all(this.cluster.memberNodes().map((n) => this.cluster.view(n)));
+      for (const v of views) if (v !== null && v.leader !== null) this.seen.add(`${v.term}/${v.leader}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  get leaderChanges(): number {
+    return Math.max(0, this.seen.size - 1);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
