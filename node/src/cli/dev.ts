@@ -1,11 +1,10 @@
 // `catga dev --nodes N`: a local cluster on 127.0.0.1, one `catga node` child process per member,
 // data under ./.catga/ (kept across runs, so a restarted cluster picks up where it stopped).
 // Ctrl-C stops every node gracefully.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
+import { LocalCluster } from './local-cluster.js';
 
 interface DevOptions {
   nodes: number;
@@ -47,40 +46,21 @@ export async function runDevCli(argv: string[]): Promise<number> {
   const o = parse(argv);
   const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true });
-  const secret = persistentSecret(dir, 'cluster-secret');
-  const admin = persistentSecret(dir, 'admin-token');
-  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-  const peers = ids.map((id, i) => `${id}=127.0.0.1:${o.peerBase + i}`).join(',');
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const children: ChildProcess[] = [];
-
-  process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
-  ids.forEach((id, i) => {
-    const env = {
-      ...process.env,
-      CATGA_NODE_ID: id,
-      CATGA_DATA_DIR: join(dir, id),
-      CATGA_BIND_HOST: '127.0.0.1',
-      CATGA_HTTP_PORT: String(o.httpBase + i),
-      CATGA_PEER_PORT: String(o.peerBase + i),
-      CATGA_PEERS: peers,
-      CATGA_CLUSTER_ID: 'catga-dev',
-      CATGA_CLUSTER_SECRET: secret,
-      CATGA_ADMIN_TOKEN: admin,
-    };
-    const child = spawn(process.execPath, [main, 'node'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.length > 0) process.stdout.write(`[${id}] ${line}\n`);
-    });
-    children.push(child);
-    process.stdout.write(`  ${id}: http://127.0.0.1:${o.httpBase + i}  (peer 127.0.0.1:${o.peerBase + i})\n`);
+  const adminToken = persistentSecret(dir, 'admin-token');
+  const cluster = await LocalCluster.create({
+    dir, members: o.nodes, httpBase: o.httpBase, peerBase: o.peerBase,
+    clusterId: 'catga-dev', secret: persistentSecret(dir, 'cluster-secret'), adminToken,
+    output: (id, chunk) => {
+      for (const line of chunk.split('\n')) if (line.length > 0) process.stdout.write(`[${id}] ${line}\n`);
+    },
   });
-  process.stdout.write(`  admin token: ${admin}\n  try: curl -s -XPOST http://127.0.0.1:${o.httpBase}/v1/commands/kv.put -d '{"key":"a","value":"1"}'\n`);
-
-  const exits = children.map((c) => new Promise<number>((r) => c.on('exit', (code) => r(code ?? 1))));
-  const stop = (): void => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); };
+  process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
+  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${m.url}  (peer port ${m.peerPort})\n`);
+  process.stdout.write(`  admin token: ${adminToken}\n  try: curl -s -XPOST ${cluster.members[0]!.url}/v1/commands/kv.put -d '{"key":"a","value":"1"}'\n`);
+  cluster.startAll();
+  const stop = (): void => { void cluster.stopAll('SIGTERM'); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const codes = await Promise.all(exits);
+  const codes = await cluster.exited();
   return codes.every((c) => c === 0) ? 0 : 1;
 }

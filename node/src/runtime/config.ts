@@ -61,10 +61,10 @@ const SPECS = {
   clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)' },
   adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes' },
   apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens required on the client API (empty: open)' },
-  staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS)' },
+  staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS); the first CATGA_BOOTSTRAP_EXPECT form the first configuration, the others join' },
   dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS' },
   dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
-  bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'initial voter count with DNS membership' },
+  bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'size of the first configuration (ordinals 0..n-1, or the first n static peers)' },
   handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules' },
   tickMs: { env: 'CATGA_TICK_MS', flag: 'tick-ms', help: 'Raft tick in milliseconds (default 50)' },
   electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
@@ -157,6 +157,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     throw new ConfigError(`${where('nodeId')}: with DNS membership the id must end in -<ordinal> (a StatefulSet pod name), got "${nodeId}"`);
   }
   const bootstrapExpect = int('bootstrapExpect', hasStatic ? Object.keys(staticPeers).length : 1, 1, 9);
+  if (hasStatic && bootstrapExpect > Object.keys(staticPeers).length) {
+    throw new ConfigError(`${where('bootstrapExpect')}: at most the ${Object.keys(staticPeers).length} members listed in ${where('staticPeers')}`);
+  }
 
   const advertisePeer =
     raw('advertisePeer') ??

@@ -6,7 +6,7 @@ import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig } from '../raft/index.js';
 import { openFileStorage } from '../storage/index.js';
 import { createPeerTransport } from '../transport/index.js';
-import { initialConfiguration, ordinalOf, waitForInitialMembers } from '../membership/index.js';
+import { hostResolver, initialConfiguration, ordinalOf, waitForInitialMembers } from '../membership/index.js';
 import { CatgaServer } from '../server/server.js';
 import type { NodeApi } from '../server/api.js';
 import type { NodeConfig } from './config.js';
@@ -28,9 +28,13 @@ export interface RunningNode {
 
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
 async function firstConfiguration(cfg: NodeConfig, log: Logger): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
-  if (Object.keys(cfg.staticPeers).length > 0) {
-    const voters = Object.keys(cfg.staticPeers);
-    return { conf: { voters, learners: [], addresses: { ...cfg.staticPeers } }, seeds: { ...cfg.staticPeers } };
+  const listed = Object.keys(cfg.staticPeers);
+  if (listed.length > 0) {
+    const voters = listed.slice(0, cfg.bootstrapExpect);
+    const addresses: Record<NodeId, string> = {};
+    for (const id of voters) addresses[id] = cfg.staticPeers[id]!;
+    const seeds = { ...addresses };
+    return { conf: voters.includes(cfg.nodeId) ? { voters, learners: [], addresses } : null, seeds };
   }
   if (cfg.dnsName === null) {
     // A lone node: it is its own cluster.
@@ -40,7 +44,7 @@ async function firstConfiguration(cfg: NodeConfig, log: Logger): Promise<{ conf:
   const conf = initialConfiguration(name, cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (ordinalOf(cfg.nodeId) >= cfg.bootstrapExpect) return { conf: null, seeds };
-  await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, log: (event, fields) => log.info(event, fields) });
+  await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
   return { conf, seeds };
 }
 
@@ -81,13 +85,13 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     secret: cfg.clusterSecret,
     listenHost: cfg.bindHost,
     listenPort: cfg.peerPort,
-    dnsServer: cfg.dnsServer,
+    resolveHost: hostResolver(cfg.dnsServer),
     metrics: {
-      onHandshakeRejected: (reason: string) => metrics.peerRejected.inc({ reason }),
-      onDrop: (peer: string) => metrics.peerDrops.inc({ peer }),
-      onReconnect: (peer: string) => metrics.peerReconnects.inc({ peer }),
+      onHandshakeRejected: (reason) => metrics.peerRejected.inc({ reason }),
+      onDrop: (peer, count) => metrics.peerDrops.inc({ peer }, count),
+      onReconnect: (peer) => metrics.peerReconnects.inc({ peer }),
     },
-    log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>),
+    log: (event, fields) => log.info(event, fields as Record<string, unknown>),
   });
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
@@ -138,7 +142,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     commands: (c, dl) => service.commands(c, dl),
     query: (t, p, c, dl) => service.query(t, p, c, dl),
     publish: (t, data, dl) => service.publish(t, data, dl),
-    subscribe: (f, t, deliver) => service.subscribe(f, t, deliver),
+    subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),
     addMember: (id, a, v, dl) => service.addMember(id, a, v, dl),
     removeMember: (id, dl) => service.removeMember(id, dl),
@@ -198,7 +202,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
 
 /** Peers a restarted node may need before its log tells it the configuration (DNS mode: the first members). */
 function initialSeeds(cfg: NodeConfig): Record<NodeId, string> {
-  if (Object.keys(cfg.staticPeers).length > 0) return { ...cfg.staticPeers };
+  const listed = Object.keys(cfg.staticPeers);
+  if (listed.length > 0) return Object.fromEntries(listed.slice(0, cfg.bootstrapExpect).map((id) => [id, cfg.staticPeers[id]!]));
   if (cfg.dnsName === null) return {};
   return { ...initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort).addresses };
 }

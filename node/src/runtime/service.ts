@@ -23,7 +23,7 @@ export interface MediatorPort {
   /** Validates a query before any waiting; throws CatgaError 400/404. */
   checkQuery(type: string, payload: unknown): void;
   query(type: string, payload: unknown): Promise<CommandOutcome>;
-  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void): EventSubscription;
+  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
 }
 
 /** Peer RPC kinds carried by the transport's request channel. */
@@ -235,8 +235,8 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     throw new CatgaError('NO_LEADER', `${what}: no leader within the deadline${last ? ` (last: ${last.code})` : ''}`, 503);
   }
 
-  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void): EventSubscription {
-    return this.o.mediator.subscribe(from, types, deliver);
+  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription {
+    return this.o.mediator.subscribe(from, types, deliver, onCompacted);
   }
 
   // ---- cluster view and membership -----------------------------------------------------------

@@ -66,11 +66,13 @@ export interface NodeApi {
   publish(type: string, data: unknown, deadline: number): Promise<{ index: number }>;
   /**
    * Replays retained events after `from` (all retained if null) and then follows live ones, in log
-   * order, filtered by `types`. Throws EVENTS_COMPACTED when `from` is older than what is retained.
+   * order, filtered by `types`. Throws EVENTS_COMPACTED when `from` is older than what is retained;
+   * `onCompacted` is called if the feed breaks later (a snapshot from the leader replaced the
+   * state this node was following): the subscriber must resume.
    * `deliver` gets batches (one per driver turn), synchronously from the apply path: it must only
    * queue them.
    */
-  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void): EventSubscription;
+  subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
   cluster(): ClusterView;
   addMember(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;

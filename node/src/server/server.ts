@@ -291,10 +291,15 @@ export class CatgaServer {
         const frame = events.length === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
         ws.send(frame, onWritten(events.length));
       };
+      const compacted = (): void => {
+        if (closed) return;
+        closed = true;
+        ws?.close(WS_CLOSE.EVENTS_COMPACTED, 'EVENTS_COMPACTED: this node installed a snapshot; resume with ?from=');
+      };
       const sub = this.o.api.subscribe(from, types, (events) => {
         if (early !== null) { for (const e of events) early.push(e); if (early.length > limit) { closed = true; } return; }
         send(events);
-      });
+      }, compacted);
       this.wss.handleUpgrade(req, socket, head, (client) => {
         ws = client;
         this.sockets.add(client);
