@@ -1,0 +1,239 @@
+// The binary encoding of Raft messages (the `Message` union of raft/types.ts).
+//
+// Layout: [tag u8][from str][to str][term varint] then the type's fields in declaration order.
+// Numbers are unsigned LEB128 varints (≤ 2^53 - 1), booleans one byte (0/1), strings and byte
+// strings a varint length then the bytes. Entries: [term][index][type u8: 0 normal, 1 conf][data].
+// A snapshot carries meta.index, meta.term, the ConfState (voters, learners, then address
+// pairs in the map's order) and its data. The encoding is canonical: whatever decodes re-encodes
+// to the same bytes. Decoded `data` fields are views into the input buffer (no copy).
+import type { ConfState, Entry, EntryType, Message, MessageType } from '../raft/types.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { CodecError } from './errors.js';
+
+/** Longest node id, address or ReadIndex context accepted on the wire. */
+export const MAX_STRING_BYTES = 1024;
+/** Most voters + learners a ConfState on the wire may name. */
+export const MAX_CONF_MEMBERS = 1024;
+
+const TAG_OF: Readonly<Record<MessageType, number>> = {
+  vote: 1,
+  preVote: 2,
+  voteResp: 3,
+  preVoteResp: 4,
+  append: 5,
+  appendResp: 6,
+  heartbeat: 7,
+  heartbeatResp: 8,
+  snapshot: 9,
+  timeoutNow: 10,
+  readIndex: 11,
+  readIndexResp: 12,
+};
+/** Every tag byte in 1..MAX_MESSAGE_TAG is a Raft message; the frame layer uses the rest. */
+export const MAX_MESSAGE_TAG = 12;
+
+const ENTRY_TYPE_CODE: Readonly<Record<EntryType, number>> = { normal: 0, conf: 1 };
+/** Smallest encoded entry: term, index, type and data length of one byte each. */
+const MIN_ENTRY_BYTES = 4;
+
+export function encodeMessageInto(w: ByteWriter, msg: Message): void {
+  w.u8(TAG_OF[msg.type]);
+  w.string(msg.from);
+  w.string(msg.to);
+  w.varint(msg.term);
+  switch (msg.type) {
+    case 'vote':
+    case 'preVote':
+      w.varint(msg.lastLogIndex);
+      w.varint(msg.lastLogTerm);
+      w.bool(msg.transfer);
+      return;
+    case 'voteResp':
+    case 'preVoteResp':
+      w.bool(msg.reject);
+      return;
+    case 'append': {
+      w.varint(msg.prevIndex);
+      w.varint(msg.prevTerm);
+      w.varint(msg.commit);
+      const entries = msg.entries;
+      w.varint(entries.length);
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
+        w.varint(e.term);
+        w.varint(e.index);
+        w.u8(ENTRY_TYPE_CODE[e.type]);
+        w.bytes(e.data);
+      }
+      return;
+    }
+    case 'appendResp':
+      w.varint(msg.index);
+      w.bool(msg.reject);
+      w.varint(msg.hintIndex);
+      w.varint(msg.hintTerm);
+      return;
+    case 'heartbeat':
+      w.varint(msg.commit);
+      w.string(msg.context);
+      return;
+    case 'heartbeatResp':
+    case 'readIndex':
+      w.string(msg.context);
+      return;
+    case 'snapshot': {
+      const { meta, data } = msg.snapshot;
+      w.varint(meta.index);
+      w.varint(meta.term);
+      encodeConfState(w, meta.conf);
+      w.bytes(data);
+      return;
+    }
+    case 'timeoutNow':
+      return;
+    case 'readIndexResp':
+      w.string(msg.context);
+      w.varint(msg.index);
+      w.bool(msg.reject);
+      return;
+  }
+}
+
+function encodeConfState(w: ByteWriter, conf: ConfState): void {
+  w.varint(conf.voters.length);
+  for (const id of conf.voters) w.string(id);
+  w.varint(conf.learners.length);
+  for (const id of conf.learners) w.string(id);
+  const ids = Object.keys(conf.addresses);
+  w.varint(ids.length);
+  for (const id of ids) {
+    w.string(id);
+    w.string(conf.addresses[id]!);
+  }
+}
+
+/** Reads one message that must end exactly at `r.end`. */
+export function decodeMessageFrom(r: ByteReader): Message {
+  const tag = r.u8();
+  const from = r.string(MAX_STRING_BYTES);
+  const to = r.string(MAX_STRING_BYTES);
+  const term = r.varint();
+  let msg: Message;
+  switch (tag) {
+    case 1:
+    case 2:
+      msg = {
+        type: tag === 1 ? 'vote' : 'preVote',
+        from,
+        to,
+        term,
+        lastLogIndex: r.varint(),
+        lastLogTerm: r.varint(),
+        transfer: r.bool(),
+      };
+      break;
+    case 3:
+    case 4:
+      msg = { type: tag === 3 ? 'voteResp' : 'preVoteResp', from, to, term, reject: r.bool() };
+      break;
+    case 5: {
+      const prevIndex = r.varint();
+      const prevTerm = r.varint();
+      const commit = r.varint();
+      const count = r.boundedVarint(Math.floor(r.remaining / MIN_ENTRY_BYTES), 'entry count');
+      const entries: Entry[] = new Array(count);
+      for (let i = 0; i < count; i++) {
+        const entryTerm = r.varint();
+        const index = r.varint();
+        const typeCode = r.u8();
+        if (typeCode > 1) throw new CodecError(`bad entry type ${typeCode}`);
+        entries[i] = { term: entryTerm, index, type: typeCode === 0 ? 'normal' : 'conf', data: r.bytes(r.remaining) };
+      }
+      msg = { type: 'append', from, to, term, prevIndex, prevTerm, entries, commit };
+      break;
+    }
+    case 6:
+      msg = {
+        type: 'appendResp',
+        from,
+        to,
+        term,
+        index: r.varint(),
+        reject: r.bool(),
+        hintIndex: r.varint(),
+        hintTerm: r.varint(),
+      };
+      break;
+    case 7:
+      msg = { type: 'heartbeat', from, to, term, commit: r.varint(), context: r.string(MAX_STRING_BYTES) };
+      break;
+    case 8:
+      msg = { type: 'heartbeatResp', from, to, term, context: r.string(MAX_STRING_BYTES) };
+      break;
+    case 9: {
+      const index = r.varint();
+      const snapTerm = r.varint();
+      const conf = decodeConfState(r);
+      msg = { type: 'snapshot', from, to, term, snapshot: { meta: { index, term: snapTerm, conf }, data: r.bytes(r.remaining) } };
+      break;
+    }
+    case 10:
+      msg = { type: 'timeoutNow', from, to, term };
+      break;
+    case 11:
+      msg = { type: 'readIndex', from, to, term, context: r.string(MAX_STRING_BYTES) };
+      break;
+    case 12:
+      msg = {
+        type: 'readIndexResp',
+        from,
+        to,
+        term,
+        context: r.string(MAX_STRING_BYTES),
+        index: r.varint(),
+        reject: r.bool(),
+      };
+      break;
+    default:
+      throw new CodecError(`unknown message tag ${tag}`);
+  }
+  r.expectEnd();
+  return msg;
+}
+
+function decodeIdList(r: ByteReader, what: string): string[] {
+  const count = r.boundedVarint(Math.min(MAX_CONF_MEMBERS, r.remaining), what);
+  const ids: string[] = new Array(count);
+  for (let i = 0; i < count; i++) ids[i] = r.string(MAX_STRING_BYTES);
+  return ids;
+}
+
+function decodeConfState(r: ByteReader): ConfState {
+  const voters = decodeIdList(r, 'voter count');
+  const learners = decodeIdList(r, 'learner count');
+  const count = r.boundedVarint(Math.min(MAX_CONF_MEMBERS, r.remaining), 'address count');
+  const addresses: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    const id = r.string(MAX_STRING_BYTES);
+    if (Object.prototype.hasOwnProperty.call(addresses, id)) throw new CodecError(`duplicate address for ${id}`);
+    // defineProperty: an id such as "__proto__" must become an own key, not a prototype.
+    Object.defineProperty(addresses, id, {
+      value: r.string(MAX_STRING_BYTES),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return { voters, learners, addresses };
+}
+
+export function encodeMessage(msg: Message): Uint8Array {
+  const w = new ByteWriter(64);
+  encodeMessageInto(w, msg);
+  return w.copy();
+}
+
+/** Decodes exactly one message filling `buf`; throws `CodecError` (code BAD_FRAME) otherwise. */
+export function decodeMessage(buf: Uint8Array): Message {
+  return decodeMessageFrom(new ByteReader(buf));
+}

@@ -1,0 +1,250 @@
+// One connection a peer dialed to us: the handshake as the listener, then delivery of the Raft
+// messages and requests it carries. Answers to requests go back on this same connection; nothing
+// else is ever sent on it. A malformed frame closes this connection only.
+import { WebSocket, type RawData } from 'ws';
+import type { Message, NodeId } from '../raft/types.js';
+import type { ByteReader } from './bytes.js';
+import { ByteWriter } from './bytes.js';
+import { decodeMessageFrom, MAX_MESSAGE_TAG } from './codec.js';
+import type { TransportContext } from './context.js';
+import { CodecError, errorCodeOf } from './errors.js';
+import {
+  beginRecord,
+  endRecord,
+  forEachRecord,
+  readRequest,
+  readSingleRecord,
+  TAG_REQUEST,
+  type RequestRecord,
+  writeErrorResponse,
+  writeOkResponse,
+} from './frames.js';
+import {
+  CLOSE_CODES,
+  computeProof,
+  newNonce,
+  PROTOCOL_VERSION,
+  proofMatches,
+  readAuth,
+  readHelloBody,
+  readHelloVersion,
+  writeChallenge,
+  writeWelcome,
+  type HandshakeRejectReason,
+} from './handshake.js';
+import { Liveness } from './liveness.js';
+import { closeWithin } from './socket-close.js';
+
+export type RequestHandler = (from: NodeId, payload: Uint8Array) => Promise<Uint8Array>;
+
+/** What an inbound connection needs from the transport that accepted it. */
+export interface InboundHost {
+  readonly ctx: TransportContext;
+  /** The handshake succeeded: `conn.peer` is authenticated. */
+  authenticated(conn: InboundConnection): void;
+  /** The socket is gone (after a refusal, a bad frame, the peer leaving, or close()). */
+  closed(conn: InboundConnection): void;
+  deliver(msg: Message): void;
+  requestHandler(kind: string): RequestHandler | undefined;
+}
+
+/** Room for a response record's prefix, tag, id and status within maxFrameBytes. */
+const RESPONSE_OVERHEAD_BYTES = 32;
+
+type InboundState = 'hello' | 'auth' | 'open' | 'closed';
+
+export class InboundConnection {
+  private state: InboundState = 'hello';
+  /** The authenticated peer id; '' until the handshake completes. */
+  peer: NodeId = '';
+  private claimedId: NodeId = '';
+  private expectedProof: Buffer | null = null;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private liveness: Liveness | null = null;
+  private serving = 0;
+  private readonly out = new ByteWriter(256);
+
+  constructor(
+    private readonly host: InboundHost,
+    readonly ws: WebSocket,
+    readonly remoteAddress: string,
+  ) {
+    const ctx = host.ctx;
+    this.handshakeTimer = setTimeout(() => this.refuse('handshake_timeout', 'no handshake in time'), ctx.limits.handshakeTimeoutMs);
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onSocketMessage(data as Buffer, isBinary));
+    ws.on('close', () => this.onSocketClose());
+    ws.on('error', (err: Error) => ctx.log('inbound_socket_error', { peer: this.peer, remoteAddress, error: err.message }));
+  }
+
+  get authenticatedPeer(): NodeId | null {
+    return this.state === 'open' ? this.peer : null;
+  }
+
+  /** Closes this connection (replaced by a newer one, peer removed, or transport closing). */
+  close(code: number, reason: string): Promise<void> {
+    this.stop();
+    return closeWithin(this.ws, code, reason, this.host.ctx.limits.closeGraceMs);
+  }
+
+  private onSocketMessage(data: Buffer, isBinary: boolean): void {
+    try {
+      if (!isBinary) throw new CodecError('text frame');
+      switch (this.state) {
+        case 'hello':
+          this.onHello(readSingleRecord(data));
+          return;
+        case 'auth':
+          this.onAuth(readSingleRecord(data));
+          return;
+        case 'open':
+          forEachRecord(data, this.onRecord);
+          return;
+        case 'closed':
+          return;
+      }
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      if (this.state === 'open') {
+        this.host.ctx.metrics.onBadFrame?.(this.peer);
+        this.host.ctx.log('peer_bad_frame', { peer: this.peer, direction: 'inbound', error: err.message });
+        void this.close(CLOSE_CODES.bad_frame, 'bad frame');
+      } else {
+        this.refuse('bad_frame', err.message);
+      }
+    }
+  }
+
+  private onHello(r: ByteReader): void {
+    const ctx = this.host.ctx;
+    const version = readHelloVersion(r);
+    if (version !== PROTOCOL_VERSION) {
+      this.refuse('version_mismatch', `protocol version ${version}, we speak ${PROTOCOL_VERSION}`);
+      return;
+    }
+    const hello = readHelloBody(r);
+    if (hello.clusterId !== ctx.clusterId) {
+      this.refuse('cluster_mismatch', `cluster ${JSON.stringify(hello.clusterId)}`);
+      return;
+    }
+    if (hello.listenerId !== ctx.id) {
+      this.refuse('node_id_mismatch', `dialer wanted ${JSON.stringify(hello.listenerId)}, we are ${ctx.id}`);
+      return;
+    }
+    if (hello.dialerId === '' || hello.dialerId === ctx.id) {
+      this.refuse('node_id_mismatch', `dialer claims id ${JSON.stringify(hello.dialerId)}`);
+      return;
+    }
+    this.claimedId = hello.dialerId;
+    const binding = {
+      clusterId: ctx.clusterId,
+      listenerId: ctx.id,
+      dialerId: hello.dialerId,
+      dialerNonce: hello.nonce,
+      listenerNonce: newNonce(),
+    };
+    this.expectedProof = computeProof(ctx.secret, 'dialer', binding);
+    this.state = 'auth';
+    this.sendRecord((w) =>
+      writeChallenge(w, { listenerId: ctx.id, nonce: binding.listenerNonce, proof: computeProof(ctx.secret, 'listener', binding) }),
+    );
+  }
+
+  private onAuth(r: ByteReader): void {
+    const proof = readAuth(r);
+    if (!proofMatches(this.expectedProof!, proof)) {
+      this.refuse('auth_failed', `dialer claiming ${this.claimedId} does not know the cluster secret`);
+      return;
+    }
+    clearTimeout(this.handshakeTimer);
+    this.expectedProof = null;
+    this.peer = this.claimedId;
+    this.state = 'open';
+    this.sendRecord(writeWelcome);
+    this.liveness = new Liveness(this.ws, this.host.ctx.limits.pingIntervalMs, () => {
+      this.host.ctx.log('inbound_dead', { peer: this.peer });
+      void this.close(CLOSE_CODES.dead, 'no pong');
+    });
+    this.host.authenticated(this);
+  }
+
+  private readonly onRecord = (r: ByteReader): void => {
+    const tag = r.buf[r.pos]!;
+    if (tag >= 1 && tag <= MAX_MESSAGE_TAG) {
+      const msg = decodeMessageFrom(r);
+      if (msg.from !== this.peer || msg.to !== this.host.ctx.id) {
+        throw new CodecError(`message ${msg.from}→${msg.to} on the connection from ${this.peer}`);
+      }
+      this.host.deliver(msg);
+    } else if (tag === TAG_REQUEST) {
+      r.pos++;
+      this.serve(readRequest(r));
+    } else {
+      throw new CodecError(`unexpected tag ${tag} on an inbound connection`);
+    }
+  };
+
+  /** Runs the handler for one request and answers on this connection (if it is still open). */
+  private serve(req: RequestRecord): void {
+    const { id, kind } = req;
+    const handler = this.host.requestHandler(kind);
+    if (handler === undefined) {
+      this.sendRecord((w) => writeErrorResponse(w, id, 'UNKNOWN_REQUEST_KIND', `no handler for ${kind}`));
+      return;
+    }
+    if (this.serving >= this.host.ctx.limits.maxOutstandingRequests) {
+      this.sendRecord((w) => writeErrorResponse(w, id, 'PEER_OVERLOADED', `${this.serving} requests in progress`));
+      return;
+    }
+    this.serving++;
+    let answer: Promise<Uint8Array>;
+    try {
+      answer = handler(this.peer, req.payload);
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then(
+      (payload) => {
+        this.serving--;
+        if (payload.length > this.host.ctx.limits.maxFrameBytes - RESPONSE_OVERHEAD_BYTES) {
+          this.sendRecord((w) => writeErrorResponse(w, id, 'PAYLOAD_TOO_LARGE', `answer of ${payload.length} bytes`));
+        } else {
+          this.sendRecord((w) => writeOkResponse(w, id, payload));
+        }
+      },
+      (err: unknown) => {
+        this.serving--;
+        const message = err instanceof Error ? err.message : String(err);
+        this.sendRecord((w) => writeErrorResponse(w, id, errorCodeOf(err), message));
+      },
+    );
+  }
+
+  private onSocketClose(): void {
+    this.stop();
+    this.host.closed(this);
+  }
+
+  private refuse(reason: HandshakeRejectReason, detail: string): void {
+    if (this.state === 'closed') return;
+    const ctx = this.host.ctx;
+    ctx.metrics.onHandshakeRejected?.(reason, 'inbound');
+    ctx.log('handshake_rejected', { direction: 'inbound', reason, detail, remoteAddress: this.remoteAddress, claimedId: this.claimedId });
+    void this.close(CLOSE_CODES[reason], reason);
+  }
+
+  private stop(): void {
+    this.state = 'closed';
+    clearTimeout(this.handshakeTimer);
+    this.liveness?.stop();
+    this.liveness = null;
+  }
+
+  private sendRecord(write: (w: ByteWriter) => void): void {
+    const w = this.out;
+    w.truncate(0);
+    const body = beginRecord(w);
+    write(w);
+    endRecord(w, body);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(w.copy(), { binary: true });
+  }
+}

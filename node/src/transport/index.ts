@@ -1,0 +1,53 @@
+// The peer transport's public surface: the factory the runtime calls, and the types and codes it
+// needs. Everything else in this folder is internal.
+import { hostResolver } from '../membership/dns.js';
+import type { NodeId } from '../raft/types.js';
+import { systemResolveHost, type HostResolver, type TransportLog, type TransportMetrics } from './context.js';
+import { resolveLimits, type TransportLimits } from './limits.js';
+import { WsPeerTransport } from './ws-transport.js';
+
+export type { PeerTransport } from './types.js';
+export type { HostResolver, TransportLog, TransportMetrics } from './context.js';
+export type { HandshakeRejectReason } from './handshake.js';
+export type { LinkStats } from './outbound-link.js';
+export type { TransportLimits } from './limits.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export { CodecError, PeerError, type PeerErrorCode } from './errors.js';
+export { encodeMessage, decodeMessage } from './codec.js';
+export { parseHostPort, formatHostPort, type HostPort } from './address.js';
+export { WsPeerTransport } from './ws-transport.js';
+
+export interface PeerTransportOptions extends Partial<TransportLimits> {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  /** CATGA_CLUSTER_SECRET: the HMAC key of the handshake; never sent. */
+  readonly secret: string;
+  readonly listenHost: string;
+  /** 0 picks a free port (see `transport.port`). */
+  readonly listenPort: number;
+  readonly metrics?: TransportMetrics;
+  readonly log?: TransportLog;
+  /** CATGA_DNS_SERVER (`ip[:port]`): peer host names are resolved there on every (re)connect. */
+  readonly dnsServer?: string | null;
+  /** Overrides how a peer's host name is resolved on every (re)connect (wins over dnsServer). */
+  readonly resolveHost?: HostResolver;
+}
+
+export function createPeerTransport(opts: PeerTransportOptions): WsPeerTransport {
+  if (opts.id === '') throw new RangeError('transport id must not be empty');
+  if (opts.secret === '') throw new RangeError('transport secret must not be empty');
+  const { id, clusterId, secret, listenHost, listenPort, metrics, log, resolveHost, dnsServer, ...limits } = opts;
+  return new WsPeerTransport(
+    {
+      id,
+      clusterId,
+      secret,
+      limits: resolveLimits(limits),
+      metrics: metrics ?? {},
+      log: log ?? (() => {}),
+      resolveHost: resolveHost ?? (dnsServer ? hostResolver(dnsServer) : systemResolveHost),
+    },
+    listenHost,
+    listenPort,
+  );
+}
