@@ -1,0 +1,130 @@
+// The real file system behind the storage seam: node:fs/promises, plus process liveness for the
+// data-directory lock (pid + kernel start time from /proc, so a reused pid is not taken for the
+// process that wrote a lock).
+import { readFileSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import type { FileHandle, FileSystem, OpenMode } from './fs.js';
+import { errorCode } from './fs.js';
+
+const FLAGS: Record<OpenMode, string> = { read: 'r', readWrite: 'r+', createExclusive: 'wx', createOrTruncate: 'w' };
+
+class NodeFileHandle implements FileHandle {
+  constructor(private readonly fh: fsp.FileHandle) {}
+
+  async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    let written = (await this.fh.writev(chunks as Uint8Array[], position)).bytesWritten;
+    // A short writev is legal; finish the rest chunk by chunk.
+    while (written < total) {
+      let skip = written;
+      for (const c of chunks) {
+        if (skip >= c.length) {
+          skip -= c.length;
+          continue;
+        }
+        const rest = c.subarray(skip);
+        const r = await this.fh.write(rest, 0, rest.length, position + written);
+        written += r.bytesWritten;
+        break;
+      }
+    }
+  }
+
+  async read(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const r = await this.fh.read(buf, got, length - got, position + got);
+      if (r.bytesRead === 0) break;
+      got += r.bytesRead;
+    }
+    return buf.subarray(0, got);
+  }
+
+  async size(): Promise<number> {
+    return (await this.fh.stat()).size;
+  }
+
+  datasync(): Promise<void> {
+    return this.fh.datasync();
+  }
+
+  sync(): Promise<void> {
+    return this.fh.sync();
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.fh.truncate(length);
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
+/** Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or null without /proc. */
+function procStartTime(pid: number | 'self'): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null; // field 22 overall; fields here start at field 3
+  } catch {
+    return null;
+  }
+}
+
+export class NodeFileSystem implements FileSystem {
+  private readonly token = `${process.pid}-${procStartTime('self') ?? '0'}`;
+
+  async mkdirp(dir: string): Promise<void> {
+    await fsp.mkdir(dir, { recursive: true });
+  }
+
+  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    return new NodeFileHandle(await fsp.open(path, FLAGS[mode]));
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return fsp.readFile(path);
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    return fsp.readdir(dir);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return fsp.rename(from, to);
+  }
+
+  unlink(path: string): Promise<void> {
+    return fsp.unlink(path);
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  processToken(): string {
+    return this.token;
+  }
+
+  async isProcessAlive(token: string): Promise<boolean> {
+    const m = /^(\d+)-(\d+)$/.exec(token);
+    if (m === null) return false;
+    const pid = Number(m[1]);
+    const start = m[2]!;
+    if (start !== '0') return procStartTime(pid) === start;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return errorCode(err) === 'EPERM';
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// Recovery: reads a data directory (without changing it) and either returns what it holds, plus
+// what the caller must tidy (a torn tail, leftover files), or refuses with an error naming the file
+// and byte offset. Rules:
+//  - segment sequence numbers must be contiguous; a hole is a missing segment;
+//  - every segment but the last was fsynced before the next was created: any bad byte in it is
+//    corruption;
+//  - in the last segment, a record that runs past the end of the file, or a run of zeros up to
+//    the end, is a torn write: cut off and counted. A complete record that does not verify, with
+//    non-zero bytes after it, is corruption, not a tear (we refuse rather than guess and drop
+//    acknowledged data);
+//  - the snapshot in force is the one the last snapshot mark names; its file must verify.
+import { posix } from 'node:path';
+import type { Snapshot } from '../raft/types.js';
+import { readFrame } from './codec.js';
+import { StorageError, corrupt } from './errors.js';
+import type { FileSystem } from './fs.js';
+import { LogReplay, type Replayed } from './replay.js';
+import { SEGMENT_HEADER_BYTES, checkSegmentHeader, isZero, parseSegmentName, segmentName } from './segment.js';
+import { TEMP_SUFFIX, parseSnapshotName, readSnapshotFile, snapshotName } from './snapshot-file.js';
+import type { SegmentState } from './wal.js';
+
+/** Plausibility bound for a record length read from disk (independent of the configured write limit). */
+export const MAX_READABLE_RECORD_BYTES = 1 << 30;
+
+export interface RecoveredDir {
+  readonly replayed: Replayed;
+  readonly snapshot: Snapshot | null;
+  readonly snapshotFile: string | null;
+  readonly segments: SegmentState[];
+  /** Valid length of the last segment. */
+  readonly validLength: number;
+  /** A last segment whose creation was torn: to be rewritten from scratch. */
+  readonly rewriteSeq: number | null;
+  readonly tornRecords: number;
+  /** Leftover files to remove once recovery succeeded: temp files, snapshots not in force. */
+  readonly garbage: string[];
+}
+
+export async function recoverDir(fs: FileSystem, dir: string): Promise<RecoveredDir> {
+  const names = await fs.readdir(dir);
+  const seqs = names
+    .map(parseSegmentName)
+    .filter((s): s is number => s !== null)
+    .sort((a, b) => a - b);
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i] !== seqs[i - 1]! + 1) {
+      const file = posix.join(dir, segmentName(seqs[i - 1]! + 1));
+      throw new StorageError(
+        'STORAGE_MISSING_SEGMENT',
+        `WAL segment ${file} is missing (between ${segmentName(seqs[i - 1]!)} and ${segmentName(seqs[i]!)}); refusing to start, data left untouched`,
+        { file, offset: 0 },
+      );
+    }
+  }
+  const snapshotNames = names.filter((n) => parseSnapshotName(n) !== null);
+  if (seqs.length === 0 && snapshotNames.length > 0) {
+    throw new StorageError('STORAGE_MISSING_SEGMENT', `${dir} holds snapshot files but no WAL segment; refusing to start, data left untouched`, {
+      file: dir,
+    });
+  }
+
+  const replay = new LogReplay();
+  const segments: SegmentState[] = [];
+  let validLength = 0;
+  let rewriteSeq: number | null = null;
+  let tornRecords = 0;
+  for (let i = 0; i < seqs.length; i++) {
+    const seq = seqs[i]!;
+    const last = i === seqs.length - 1;
+    const file = posix.join(dir, segmentName(seq));
+    const buf = await fs.readFile(file);
+    if (last && (buf.length < SEGMENT_HEADER_BYTES || isZero(buf, 0, buf.length))) {
+      // The creation of the newest segment was cut short: nothing in it was ever acknowledged.
+      rewriteSeq = seq;
+      tornRecords++;
+      break;
+    }
+    checkSegmentHeader(buf, file, seq);
+    const segment: SegmentState = { seq, maxLiveIndex: 0 };
+    segments.push(segment);
+    let off = SEGMENT_HEADER_BYTES;
+    while (off < buf.length) {
+      const r = readFrame(buf, off, buf.length, MAX_READABLE_RECORD_BYTES);
+      if (r.status === 'ok') {
+        replay.apply(r.record, { file, offset: off });
+        if (r.record.kind === 'entry') segment.maxLiveIndex = Math.max(segment.maxLiveIndex, r.record.entry.index);
+        else if (r.record.kind === 'snapshot' && r.record.mark.reset) for (const s of segments) s.maxLiveIndex = 0;
+        off = r.next;
+        continue;
+      }
+      if (last && (r.status === 'truncated' || isZero(buf, off, buf.length))) {
+        tornRecords++;
+        break;
+      }
+      throw corrupt(file, off, r.status === 'truncated' ? 'record runs past the end of a sealed segment' : r.reason);
+    }
+    validLength = off;
+  }
+
+  const replayed = replay.finish();
+  let snapshot: Snapshot | null = null;
+  let snapshotFile: string | null = null;
+  if (replayed.mark !== null) {
+    snapshotFile = snapshotName(replayed.mark.index, replayed.mark.term);
+    const path = posix.join(dir, snapshotFile);
+    if (!names.includes(snapshotFile)) {
+      throw new StorageError('STORAGE_CORRUPT', `snapshot ${path} named by the WAL is missing; refusing to start, data left untouched`, {
+        file: path,
+        offset: 0,
+      });
+    }
+    snapshot = await readSnapshotFile(fs, path);
+    if (snapshot.meta.index !== replayed.mark.index || snapshot.meta.term !== replayed.mark.term) {
+      throw corrupt(path, 12, `snapshot holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not what its name says`);
+    }
+  }
+  const garbage = names.filter((n) => n.endsWith(TEMP_SUFFIX) || (parseSnapshotName(n) !== null && n !== snapshotFile));
+  return { replayed, snapshot, snapshotFile, segments, validLength, rewriteSeq, tornRecords, garbage };
+}

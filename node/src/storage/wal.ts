@@ -1,0 +1,161 @@
+// The segmented write-ahead log's files: the active segment we append to, rollover to a new
+// segment past `maxSegmentBytes`, one write + one fdatasync per batch, and removal of whole
+// segments that compaction made dead. What goes in the records is file-storage.ts's business.
+import { posix } from 'node:path';
+import { invariant } from './errors.js';
+import type { FileHandle, FileSystem } from './fs.js';
+import { encodeSegmentHeader, segmentName } from './segment.js';
+
+/** A segment and the highest entry index in it that may still be live (0 once dead). */
+export interface SegmentState {
+  readonly seq: number;
+  maxLiveIndex: number;
+}
+
+export interface WalOptions {
+  readonly maxSegmentBytes: number;
+  readonly onFsync: ((seconds: number) => void) | undefined;
+}
+
+/** Where recovery left the log: the segments present, and the end of the valid bytes of the last one. */
+export interface WalStart {
+  readonly segments: SegmentState[];
+  /** Valid length of the last segment; bytes beyond it (a torn tail) are cut off. */
+  readonly validLength: number;
+  /** A torn last segment file to rewrite from scratch (its creation was interrupted). */
+  readonly rewriteSeq: number | null;
+}
+
+export class Wal {
+  private fsyncs = 0;
+  private bytes = 0;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    private readonly opts: WalOptions,
+    private readonly segments: SegmentState[],
+    private handle: FileHandle,
+    private size: number,
+    /** Whether the active segment holds a batch: one that holds only its checkpoint is never rolled. */
+    private activeHoldsBatch: boolean,
+  ) {}
+
+  /**
+   * Opens the log where recovery left it: cuts a torn tail, or creates the first (or a torn
+   * last) segment, whose records start with `checkpoint`.
+   */
+  static async open(fs: FileSystem, dir: string, opts: WalOptions, start: WalStart, checkpoint: Buffer): Promise<Wal> {
+    const last = start.segments[start.segments.length - 1];
+    if (last !== undefined && start.rewriteSeq === null) {
+      const handle = await fs.open(posix.join(dir, segmentName(last.seq)), 'readWrite');
+      if ((await handle.size()) !== start.validLength) {
+        await handle.truncate(start.validLength);
+        await handle.sync();
+      }
+      return new Wal(fs, dir, opts, start.segments, handle, start.validLength, true);
+    }
+    const seq = start.rewriteSeq ?? 1;
+    invariant(last === undefined || last.seq === seq - 1, 'a rewritten segment follows the last valid one');
+    const segments = [...start.segments, { seq, maxLiveIndex: 0 }];
+    const handle = await fs.open(posix.join(dir, segmentName(seq)), 'createOrTruncate');
+    const wal = new Wal(fs, dir, opts, segments, handle, 0, false);
+    await wal.writeNewSegment([encodeSegmentHeader(seq), checkpoint]);
+    return wal;
+  }
+
+  /** Fsyncs so far (file and directory). */
+  get fsyncCount(): number {
+    return this.fsyncs;
+  }
+
+  get bytesWritten(): number {
+    return this.bytes;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /**
+   * Appends `chunks` (whole records, `length` bytes in all) and makes them durable. A batch that
+   * does not fit the active segment starts a new one (unless the active one holds nothing but its
+   * checkpoint), which begins with `checkpoint()`: the state before this batch.
+   */
+  async append(chunks: readonly Uint8Array[], length: number, checkpoint: () => Buffer): Promise<void> {
+    if (this.size + length > this.opts.maxSegmentBytes && this.activeHoldsBatch) {
+      await this.rollover(chunks, checkpoint());
+      return;
+    }
+    this.activeHoldsBatch = true;
+    await this.handle.writev(chunks, this.size);
+    this.size += length;
+    this.bytes += length;
+    await this.timedSync(() => this.handle.datasync());
+  }
+
+  private async rollover(chunks: readonly Uint8Array[], checkpoint: Buffer): Promise<void> {
+    const seq = this.activeSeq + 1;
+    const next = await this.fs.open(posix.join(this.dir, segmentName(seq)), 'createExclusive');
+    const previous = this.handle;
+    this.handle = next;
+    this.size = 0;
+    this.segments.push({ seq, maxLiveIndex: 0 });
+    this.activeHoldsBatch = true;
+    await this.writeNewSegment([encodeSegmentHeader(seq), checkpoint, ...chunks]);
+    await previous.close();
+  }
+
+  /** First write of a new segment: data, fsync of the file, fsync of the directory (the new name). */
+  private async writeNewSegment(chunks: readonly Uint8Array[]): Promise<void> {
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    await this.handle.writev(chunks, 0);
+    this.size = length;
+    this.bytes += length;
+    await this.timedSync(() => this.handle.sync());
+    await this.timedSync(() => this.fs.syncDir(this.dir));
+  }
+
+  private async timedSync(sync: () => Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    await sync();
+    this.fsyncs++;
+    this.opts.onFsync?.((performance.now() - t0) / 1000);
+  }
+
+  private get activeSeq(): number {
+    return this.segments[this.segments.length - 1]!.seq;
+  }
+
+  /** The records just appended held entries up to `maxIndex` (in the active segment). */
+  noteEntries(maxIndex: number): void {
+    const active = this.segments[this.segments.length - 1]!;
+    active.maxLiveIndex = Math.max(active.maxLiveIndex, maxIndex);
+  }
+
+  /** A leader's snapshot reset the log: every entry written so far is dead. */
+  noteReset(): void {
+    for (const s of this.segments) s.maxLiveIndex = 0;
+  }
+
+  /**
+   * Removes, oldest first, the segments before the active one whose entries are all at or below
+   * `upTo`, then fsyncs the directory. Oldest first keeps the survivors contiguous even if a crash
+   * keeps only some of the unlinks. Returns how many were removed.
+   */
+  async removeCovered(upTo: number): Promise<number> {
+    let removed = 0;
+    while (this.segments.length > 1 && this.segments[0]!.maxLiveIndex <= upTo) {
+      await this.fs.unlink(posix.join(this.dir, segmentName(this.segments[0]!.seq)));
+      this.segments.shift();
+      removed++;
+    }
+    if (removed > 0) await this.timedSync(() => this.fs.syncDir(this.dir));
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
