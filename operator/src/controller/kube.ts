@@ -1,0 +1,129 @@
+// The Kubernetes API calls the reconciler makes, behind one small class: typed clients, merge
+// patches, and "not found" as null instead of an exception.
+import {
+  AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  type CoreV1Event, type V1Lease, type V1PersistentVolumeClaim, type V1Pod, type V1PodDisruptionBudget, type V1Secret,
+  type V1Service, type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterStatus } from '../api/types.js';
+import { FIELD_MANAGER } from '../specs/names.js';
+import type { LeaseStore } from '../runtime/leader_election.js';
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export function httpStatusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+async function orNull<T>(promise: Promise<T>): Promise<T | null> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (httpStatusOf(err) === 404) return null;
+    throw err;
+  }
+}
+
+async function ignoreNotFound(promise: Promise<unknown>): Promise<void> {
+  await orNull(promise);
+}
+
+/** Status fields that can disappear are sent as null so the merge patch removes them. */
+function withNulls(status: CatgaClusterStatus): Record<string, unknown> {
+  return { leader: null, term: null, commitIndex: null, ...status };
+}
+
+export class KubeClient {
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly policy: PolicyV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly coordination: CoordinationV1Api;
+
+  constructor(readonly config: KubeConfig) {
+    this.core = config.makeApiClient(CoreV1Api);
+    this.apps = config.makeApiClient(AppsV1Api);
+    this.policy = config.makeApiClient(PolicyV1Api);
+    this.custom = config.makeApiClient(CustomObjectsApi);
+    this.coordination = config.makeApiClient(CoordinationV1Api);
+  }
+
+  getCluster(namespace: string, name: string): Promise<CatgaCluster | null> {
+    return orNull(this.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name }) as Promise<CatgaCluster>);
+  }
+
+  async patchClusterStatus(namespace: string, name: string, status: CatgaClusterStatus): Promise<void> {
+    await this.custom.patchNamespacedCustomObjectStatus(
+      { group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name, body: { status: withNulls(status) }, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+
+  getService(namespace: string, name: string): Promise<V1Service | null> {
+    return orNull(this.core.readNamespacedService({ namespace, name }));
+  }
+  createService(body: V1Service): Promise<V1Service> {
+    return this.core.createNamespacedService({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
+  }
+  patchService(namespace: string, name: string, body: object): Promise<V1Service> {
+    return this.core.patchNamespacedService({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+
+  getPdb(namespace: string, name: string): Promise<V1PodDisruptionBudget | null> {
+    return orNull(this.policy.readNamespacedPodDisruptionBudget({ namespace, name }));
+  }
+  createPdb(body: V1PodDisruptionBudget): Promise<V1PodDisruptionBudget> {
+    return this.policy.createNamespacedPodDisruptionBudget({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
+  }
+  patchPdb(namespace: string, name: string, body: object): Promise<V1PodDisruptionBudget> {
+    return this.policy.patchNamespacedPodDisruptionBudget({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+
+  getSecret(namespace: string, name: string): Promise<V1Secret | null> {
+    return orNull(this.core.readNamespacedSecret({ namespace, name }));
+  }
+  createSecret(body: V1Secret): Promise<V1Secret> {
+    return this.core.createNamespacedSecret({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
+  }
+
+  getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet | null> {
+    return orNull(this.apps.readNamespacedStatefulSet({ namespace, name }));
+  }
+  createStatefulSet(body: V1StatefulSet): Promise<V1StatefulSet> {
+    return this.apps.createNamespacedStatefulSet({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
+  }
+  patchStatefulSet(namespace: string, name: string, body: object): Promise<V1StatefulSet> {
+    return this.apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+
+  async patchPodLabels(namespace: string, name: string, labels: Record<string, string | null>): Promise<void> {
+    await ignoreNotFound(this.core.patchNamespacedPod({ namespace, name, body: { metadata: { labels } }, fieldManager: FIELD_MANAGER }, MERGE_PATCH));
+  }
+
+  /** Deletes the pod only if it is still the incarnation `uid` (a recreated pod is left alone). */
+  async deletePod(namespace: string, name: string, uid: string): Promise<void> {
+    await ignoreNotFound(this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid } } }));
+  }
+
+  async listPvcs(namespace: string): Promise<V1PersistentVolumeClaim[]> {
+    return (await this.core.listNamespacedPersistentVolumeClaim({ namespace })).items;
+  }
+  async deletePvc(namespace: string, name: string): Promise<void> {
+    await ignoreNotFound(this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }));
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+  }
+
+  async createEvent(body: CoreV1Event): Promise<void> {
+    await this.core.createNamespacedEvent({ namespace: body.metadata.namespace!, body });
+  }
+
+  leaseStore(namespace: string, name: string): LeaseStore {
+    return {
+      read: () => orNull(this.coordination.readNamespacedLease({ namespace, name })),
+      create: (body: V1Lease) => this.coordination.createNamespacedLease({ namespace, body }),
+      replace: (body: V1Lease) => this.coordination.replaceNamespacedLease({ namespace, name, body }),
+    };
+  }
+}

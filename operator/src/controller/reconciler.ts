@@ -1,0 +1,252 @@
+// One reconcile pass of a CatgaCluster, level-triggered and idempotent: ensure the owned objects,
+// observe pods and each node's view of Raft, move the leader label, take the ONE next step the
+// planner chooses (with an Event), and write the status. Every pass starts from what it sees, so
+// a restarted operator resumes wherever the last one stopped.
+import type { V1Pod, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { CatgaCluster, CatgaClusterStatus } from '../api/types.js';
+import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
+import type { CrashHook } from '../runtime/crash.js';
+import type { Logger } from '../runtime/log.js';
+import type { OperatorMetrics } from '../runtime/metrics.js';
+import {
+  type ClusterRef, CONTAINER_NAME, ENV_BOOTSTRAP_EXPECT, LABEL_ROLE, ROLE_LEADER, clusterRef, generatedSecretName, ordinalOf, pvcName, selectorString,
+} from '../specs/names.js';
+import { podDisruptionBudget } from '../specs/pdb.js';
+import { adminTokenSource, generatedSecret, needsGeneratedSecret, randomCredentials } from '../specs/secret.js';
+import { clientService, headlessService, leaderService } from '../specs/services.js';
+import { statefulSet } from '../specs/statefulset.js';
+import type { ClusterView, NodeAdmin } from './admin_client.js';
+import { ensureObject } from './ensure.js';
+import type { EventRecorder } from './events.js';
+import type { KubeClient } from './kube.js';
+import { podView, type PeerAddressMode } from './observe.js';
+import { planReconcile, type Action, type Observed, type Plan, type PodView } from './plan.js';
+import { buildStatus } from './status.js';
+
+/** A cluster is re-examined this often while it exists: the leader label follows within about this. */
+export const RESYNC_MS = 1_000;
+/** Bound of one `GET /v1/cluster` poll of a pod during a pass. */
+export const POLL_TIMEOUT_MS = 1_500;
+
+export interface ReconcilerDeps {
+  readonly kube: KubeClient;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  readonly metrics: OperatorMetrics;
+  readonly crash: CrashHook;
+  /** The admin API client for a cluster whose admin token is `token`. */
+  readonly admin: (token: string | undefined, timeoutMs?: number) => NodeAdmin;
+  /** Pods of a cluster from the informer cache. */
+  readonly pods: (namespace: string, clusterName: string) => V1Pod[];
+  readonly peerAddressMode: PeerAddressMode;
+  readonly now: () => number;
+}
+
+function secretValue(secret: V1Secret | null, key: string): string | undefined {
+  const data = secret?.data?.[key];
+  return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
+}
+
+/** The initial size: recorded in status, else read back from the StatefulSet, else spec.replicas (creation). */
+function bootstrapExpectOf(cluster: CatgaCluster, sts: V1StatefulSet | null, spec: ResolvedSpec): number {
+  const recorded = cluster.status?.bootstrapExpect;
+  if (recorded !== undefined && recorded >= 1) return recorded;
+  const container = sts?.spec?.template.spec?.containers.find((c) => c.name === CONTAINER_NAME);
+  const fromEnv = Number(container?.env?.find((e) => e.name === ENV_BOOTSTRAP_EXPECT)?.value);
+  return Number.isInteger(fromEnv) && fromEnv >= 1 ? fromEnv : spec.replicas;
+}
+
+function stableJson(status: CatgaClusterStatus | undefined): string {
+  return JSON.stringify(status ?? {});
+}
+
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** One pass; returns when to look again (ms), or null when the cluster is gone. */
+  async reconcile(namespace: string, name: string): Promise<number | null> {
+    const { kube } = this.deps;
+    const cluster = await kube.getCluster(namespace, name);
+    if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) return null;
+    const ref = clusterRef(cluster);
+    const spec = resolveSpec(cluster.spec ?? {});
+    const log = this.deps.log.child({ cluster: `${namespace}/${name}` });
+
+    const adminToken = await this.ensureSecret(cluster, ref, spec);
+    await this.ensureServices(ref);
+    const sts = await this.ensureStatefulSet(cluster, ref, spec);
+    const bootstrapExpect = bootstrapExpectOf(cluster, sts, spec);
+
+    const pods = this.deps.pods(namespace, name);
+    const observed = await this.observe(ref, spec, sts, pods, adminToken, cluster.status);
+    const plan = planReconcile(observed);
+    await this.ensurePdb(ref, spec, plan, observed);
+    await this.syncLeaderLabel(cluster, pods, plan);
+    if (plan.action.kind !== 'none') {
+      log.info('action', { action: plan.action, phase: plan.phase });
+      await this.execute(cluster, ref, plan.action, pods, adminToken, observed);
+      this.deps.metrics.actions.inc({ action: plan.action.kind });
+    }
+    await this.writeStatus(cluster, observed, plan, bootstrapExpect);
+    return RESYNC_MS;
+  }
+
+  private async ensureSecret(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<string | undefined> {
+    const { kube } = this.deps;
+    if (needsGeneratedSecret(spec) && (await kube.getSecret(ref.namespace, generatedSecretName(ref.name))) === null) {
+      await kube.createSecret(generatedSecret(ref, spec, randomCredentials()));
+      await this.deps.events.record(cluster, 'Normal', 'SecretGenerated', `generated ${generatedSecretName(ref.name)} with the credentials the spec does not reference`);
+    }
+    const source = adminTokenSource(ref, spec);
+    const token = secretValue(await kube.getSecret(ref.namespace, source.name), source.key);
+    if (token === undefined) this.deps.log.warn('admin token secret missing', { secret: `${ref.namespace}/${source.name}`, key: source.key });
+    return token;
+  }
+
+  private async ensureServices(ref: ClusterRef): Promise<void> {
+    const { kube } = this.deps;
+    for (const svc of [headlessService(ref), clientService(ref), leaderService(ref)]) {
+      const svcName = svc.metadata!.name!;
+      await ensureObject({
+        read: () => kube.getService(ref.namespace, svcName),
+        create: (obj) => kube.createService(obj),
+        patch: (body) => kube.patchService(ref.namespace, svcName, body),
+      }, svc, { spec: { selector: svc.spec!.selector, ports: svc.spec!.ports, publishNotReadyAddresses: svc.spec!.publishNotReadyAddresses ?? false } });
+    }
+  }
+
+  private async ensureStatefulSet(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<V1StatefulSet> {
+    const { kube } = this.deps;
+    const current = await kube.getStatefulSet(ref.namespace, ref.name);
+    const bootstrapExpect = bootstrapExpectOf(cluster, current, spec);
+    const replicas = current?.spec?.replicas ?? spec.replicas;
+    const desired = statefulSet({ ref, spec, replicas, bootstrapExpect });
+    const { outcome, object } = await ensureObject({
+      read: async () => current,
+      create: (obj) => kube.createStatefulSet(obj),
+      patch: (body) => kube.patchStatefulSet(ref.namespace, ref.name, body),
+    }, desired, { spec: { template: desired.spec!.template, updateStrategy: desired.spec!.updateStrategy, persistentVolumeClaimRetentionPolicy: desired.spec!.persistentVolumeClaimRetentionPolicy } });
+    if (outcome === 'created') await this.deps.events.record(cluster, 'Normal', 'Created', `created StatefulSet ${ref.name} with ${replicas} replicas`);
+    if (outcome === 'patched') await this.deps.events.record(cluster, 'Normal', 'PodTemplateChanged', `updated the pod template of StatefulSet ${ref.name}; pods roll one at a time`);
+    return object;
+  }
+
+  private async observe(ref: ClusterRef, spec: ResolvedSpec, sts: V1StatefulSet, pods: V1Pod[], token: string | undefined, status: CatgaClusterStatus | undefined): Promise<Observed> {
+    const admin = this.deps.admin(token, POLL_TIMEOUT_MS);
+    const views = await Promise.all(pods.map(async (pod): Promise<PodView | null> => {
+      const bare = podView(pod, ref, this.deps.peerAddressMode, null);
+      if (bare === null || bare.endpoint === null) return bare;
+      let view: ClusterView | null = null;
+      try {
+        view = await admin.getCluster(bare.endpoint);
+      } catch (err) {
+        this.deps.log.debug('pod poll failed', { pod: bare.name, error: (err as Error).message });
+      }
+      return { ...bare, view };
+    }));
+    const pvcs = await this.deps.kube.listPvcs(ref.namespace);
+    const pvcOrdinals = pvcs.map((c) => c.metadata?.name ?? '').map((n) => {
+      const ordinal = ordinalOf(`data-${ref.name}`, n);
+      return ordinal >= 0 && n === pvcName(ref.name, ordinal) ? ordinal : -1;
+    }).filter((n) => n >= 0);
+    const generationSeen = sts.status?.observedGeneration !== undefined && sts.status.observedGeneration === sts.metadata?.generation;
+    return {
+      clusterName: ref.name,
+      desiredReplicas: spec.replicas,
+      statefulSetReplicas: sts.spec?.replicas ?? 0,
+      updateRevision: generationSeen ? sts.status?.updateRevision : undefined,
+      pods: views.filter((v): v is PodView => v !== null),
+      pvcOrdinals,
+      everAvailable: status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') === true || status?.leader !== undefined,
+      nowMs: this.deps.now(),
+    };
+  }
+
+  /** The PDB counts the voters there are now, never more than spec.replicas, so it never allows losing a majority. */
+  private async ensurePdb(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, observed: Observed): Promise<void> {
+    const { kube } = this.deps;
+    const voters = plan.leader?.view.members.filter((m) => m.voter).length ?? observed.statefulSetReplicas;
+    const pdb = podDisruptionBudget(ref, Math.max(1, Math.min(spec.replicas, voters)));
+    const pdbName = pdb.metadata!.name!;
+    await ensureObject({
+      read: () => kube.getPdb(ref.namespace, pdbName),
+      create: (obj) => kube.createPdb(obj),
+      patch: (body) => kube.patchPdb(ref.namespace, pdbName, body),
+    }, pdb, { spec: pdb.spec });
+  }
+
+  /** catga.io/role=leader on the leader's pod only. */
+  private async syncLeaderLabel(cluster: CatgaCluster, pods: V1Pod[], plan: Plan): Promise<void> {
+    const namespace = cluster.metadata.namespace!;
+    const leaderName = plan.leader?.pod.name ?? null;
+    for (const pod of pods) {
+      const podName = pod.metadata!.name!;
+      const labelled = pod.metadata?.labels?.[LABEL_ROLE] === ROLE_LEADER;
+      if (podName === leaderName && !labelled) {
+        await this.deps.kube.patchPodLabels(namespace, podName, { [LABEL_ROLE]: ROLE_LEADER });
+      } else if (podName !== leaderName && labelled) {
+        await this.deps.kube.patchPodLabels(namespace, podName, { [LABEL_ROLE]: null });
+      }
+    }
+    if (plan.leader !== null && cluster.status?.leader !== plan.leader.view.id) {
+      await this.deps.events.record(cluster, 'Normal', 'LeaderElected', `${plan.leader.view.id} leads in term ${plan.leader.view.term}`);
+    }
+  }
+
+  private async execute(cluster: CatgaCluster, ref: ClusterRef, action: Action, pods: V1Pod[], token: string | undefined, observed: Observed): Promise<void> {
+    const { kube, events, crash } = this.deps;
+    const admin = this.deps.admin(token);
+    switch (action.kind) {
+      case 'none':
+        return;
+      case 'scaleStatefulSet':
+        await kube.patchStatefulSet(ref.namespace, ref.name, { spec: { replicas: action.replicas } });
+        await events.record(cluster, 'Normal', action.reason, `StatefulSet replicas ${observed.statefulSetReplicas} -> ${action.replicas}`);
+        return;
+      case 'addLearner':
+        await admin.addMember(action.endpoint, { id: action.id, address: action.address, voter: false });
+        await events.record(cluster, 'Normal', 'MemberAdded', `added ${action.id} (${action.address}) as a learner`);
+        crash('after-member-add');
+        return;
+      case 'promote':
+        await admin.addMember(action.endpoint, { id: action.id, address: action.address, voter: true });
+        await events.record(cluster, 'Normal', 'MemberPromoted', `promoted caught-up learner ${action.id} to voter`);
+        crash('after-member-add');
+        return;
+      case 'removeMember':
+        await admin.removeMember(action.endpoint, action.id);
+        await events.record(cluster, 'Normal', 'MemberRemoved', `removed ${action.id} from the Raft configuration`);
+        crash('after-member-remove');
+        return;
+      case 'transferLeadership':
+        await admin.transferLeadership(action.endpoint, action.to);
+        await events.record(cluster, 'Normal', 'Switchover', `leadership moving from ${action.from} to ${action.to}`);
+        return;
+      case 'deletePvc':
+        await kube.deletePvc(ref.namespace, pvcName(ref.name, action.ordinal));
+        await events.record(cluster, 'Normal', 'VolumeDeleted', `deleted ${pvcName(ref.name, action.ordinal)} of a removed member so a later scale-up starts clean`);
+        return;
+      case 'deletePod': {
+        const uid = pods.find((p) => p.metadata?.name === action.name)?.metadata?.uid;
+        if (uid === undefined) return;
+        await kube.deletePod(ref.namespace, action.name, uid);
+        await events.record(cluster, 'Normal', 'RollingUpdate', `restarting ${action.name} (revision ${action.revision ?? 'unknown'}) on the new pod template`);
+        return;
+      }
+    }
+  }
+
+  private async writeStatus(cluster: CatgaCluster, observed: Observed, plan: Plan, bootstrapExpect: number): Promise<void> {
+    const previous = cluster.status;
+    const status = buildStatus({
+      previous, observed, plan, generation: cluster.metadata.generation ?? 0,
+      selector: selectorString(cluster.metadata.name!), bootstrapExpect, nowIso: new Date(this.deps.now()).toISOString(),
+    });
+    if (stableJson(previous) === stableJson(status)) return;
+    await this.deps.kube.patchClusterStatus(cluster.metadata.namespace!, cluster.metadata.name!, status);
+    const wasDegraded = previous?.conditions?.find((c) => c.type === 'Degraded');
+    if (plan.degraded !== null && (wasDegraded?.status !== 'True' || wasDegraded.reason !== plan.degraded.reason)) {
+      await this.deps.events.record(cluster, 'Warning', plan.degraded.reason, plan.degraded.message);
+    }
+  }
+}
