@@ -1,0 +1,50 @@
+// Test helpers for the mediator: a Mediator with the built-ins, and a tiny "log" that encodes,
+// numbers and applies entries the way the runtime does.
+import assert from 'node:assert/strict';
+import { builtinModules, Mediator, silentLogger, type AppliedEntry, type CommandInput, type MediatorOptions, type ModuleDefinition } from '../../../src/catga/index.js';
+import type { Entry } from '../../../src/raft/types.js';
+
+export function newMediator(extra: readonly ModuleDefinition[] = [], options: Partial<MediatorOptions> = {}): Mediator {
+  return new Mediator({ modules: [...builtinModules, ...extra], logger: silentLogger, ...options });
+}
+
+export function entry(index: number, data: Uint8Array, term = 1): Entry {
+  return { index, term, type: 'normal', data };
+}
+
+/** Proposes and applies entries on one mediator, numbering them from its applied index. */
+export class TestLog {
+  readonly entries: Entry[] = [];
+  constructor(
+    readonly mediator: Mediator,
+    public now = 1_700_000_000_000,
+  ) {}
+
+  commands(commands: readonly CommandInput[], ts = this.now): AppliedEntry {
+    const data = this.mediator.prepareCommands(commands, ts);
+    assert.ok(data.ok, `prepare failed: ${JSON.stringify(data)}`);
+    return this.append(data.value);
+  }
+
+  send(type: string, payload: unknown, idempotencyKey?: string, ts = this.now): AppliedEntry {
+    return this.commands([{ type, payload, idempotencyKey }], ts);
+  }
+
+  publish(type: string, data: unknown, ts = this.now): AppliedEntry {
+    const bytes = this.mediator.preparePublish(type, data, ts);
+    assert.ok(bytes.ok);
+    return this.append(bytes.value);
+  }
+
+  append(data: Uint8Array): AppliedEntry {
+    const e = entry(this.mediator.appliedIndex + 1, data);
+    this.entries.push(e);
+    return this.mediator.apply(e);
+  }
+}
+
+/** The single command result of an applied entry. */
+export function only(applied: AppliedEntry): AppliedEntry['results'][number] {
+  assert.equal(applied.results.length, 1);
+  return applied.results[0] as AppliedEntry['results'][number];
+}
