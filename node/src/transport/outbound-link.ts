@@ -130,7 +130,12 @@ export class OutboundLink {
     const w = this.queue;
     const start = w.pos;
     const body = beginRecord(w);
-    encodeMessageInto(w, msg);
+    try {
+      encodeMessageInto(w, msg);
+    } catch (err) {
+      w.truncate(start); // an invalid message must not leave half a record in the queue
+      throw err;
+    }
     if (!this.admit(start, endRecord(w, body))) return false;
     this.queuedRaft++;
     return true;
