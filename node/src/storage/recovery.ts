@@ -4,14 +4,14 @@
 //  - segment sequence numbers must be contiguous; a hole is a missing segment;
 //  - every segment but the last was fsynced before the next was created: any bad byte in it is
 //    corruption;
-//  - in the last segment, a record that runs past the end of the file, or a run of zeros up to
-//    the end, is a torn write: cut off and counted. A complete record that does not verify, with
-//    non-zero bytes after it, is corruption, not a tear (we refuse rather than guess and drop
-//    acknowledged data);
+//  - in the last segment, a bad record (cut short, zeros, checksum mismatch) after which no valid
+//    record follows is a torn write: cut off and counted. If a valid record follows it, the bad one
+//    is corruption before the tail (a flipped length field can make a record look cut short): we
+//    refuse rather than drop the acknowledged records after it;
 //  - the snapshot in force is the one the last snapshot mark names; its file must verify.
 import { posix } from 'node:path';
 import type { Snapshot } from '../raft/types.js';
-import { readFrame } from './codec.js';
+import { FRAME_HEADER_BYTES, readFrame } from './codec.js';
 import { StorageError, corrupt } from './errors.js';
 import type { FileSystem } from './fs.js';
 import { LogReplay, type Replayed } from './replay.js';
@@ -88,11 +88,13 @@ export async function recoverDir(fs: FileSystem, dir: string): Promise<Recovered
         off = r.next;
         continue;
       }
-      if (last && (r.status === 'truncated' || isZero(buf, off, buf.length))) {
+      const after = last ? validFrameAfter(buf, off) : -1;
+      if (last && after < 0) {
         tornRecords++;
         break;
       }
-      throw corrupt(file, off, r.status === 'truncated' ? 'record runs past the end of a sealed segment' : r.reason);
+      const what = r.status === 'truncated' ? 'record runs past the end of the segment' : r.reason;
+      throw corrupt(file, off, after < 0 ? `${what} (sealed segment)` : `${what}, with a valid record after it at offset ${after}`);
     }
     validLength = off;
   }
@@ -116,4 +118,12 @@ export async function recoverDir(fs: FileSystem, dir: string): Promise<Recovered
   }
   const garbage = names.filter((n) => n.endsWith(TEMP_SUFFIX) || (parseSnapshotName(n) !== null && n !== snapshotFile));
   return { replayed, snapshot, snapshotFile, segments, validLength, rewriteSeq, tornRecords, garbage };
+}
+
+/** Offset of the first complete, verified record after the bad one at `bad`, or -1 (then the bad one is a torn tail). */
+function validFrameAfter(buf: Buffer, bad: number): number {
+  for (let p = bad + 1; p + FRAME_HEADER_BYTES <= buf.length; p++) {
+    if (readFrame(buf, p, buf.length, MAX_READABLE_RECORD_BYTES).status === 'ok') return p;
+  }
+  return -1;
 }
