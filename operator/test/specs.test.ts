@@ -23,7 +23,7 @@ const labels = { ...selector, 'app.kubernetes.io/component': 'node', 'app.kubern
 test('headless Service publishes not-ready pods on http and peer ports', () => {
   assert.deepEqual(headlessService(ref), {
     apiVersion: 'v1', kind: 'Service',
-    metadata: { name: 'demo-hl', namespace: 'ns1', labels, ownerReferences: owner },
+    metadata: { name: 'demo-hl', namespace: 'ns1', labels: { ...labels, 'catga.io/service': 'headless' }, ownerReferences: owner },
     spec: {
       clusterIP: 'None', publishNotReadyAddresses: true, selector,
       ports: [

@@ -2,7 +2,7 @@
 // patches, and "not found" as null instead of an exception.
 import {
   AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions,
-  type CoreV1Event, type V1Lease, type V1PersistentVolumeClaim, type V1Pod, type V1PodDisruptionBudget, type V1Secret,
+  type CoreV1Event, type V1Lease, type V1PersistentVolumeClaim, type V1PodDisruptionBudget, type V1Secret,
   type V1Service, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterStatus } from '../api/types.js';
@@ -109,10 +109,6 @@ export class KubeClient {
   }
   async deletePvc(namespace: string, name: string): Promise<void> {
     await ignoreNotFound(this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }));
-  }
-
-  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
-    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
   }
 
   async createEvent(body: CoreV1Event): Promise<void> {

@@ -16,7 +16,13 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(kc: KubeConfig, readonly path: string, list: () => Promise<KubernetesListObject<T>>, labelSelector: string | undefined,
     private readonly log: Logger, onChange: (obj: T) => void) {
-    this.informer = makeInformer<T>(kc, path, list, labelSelector);
+    const listAndMark = async (): Promise<KubernetesListObject<T>> => {
+      const result = await list();
+      this.synced = true;
+      this.failures = 0;
+      return result;
+    };
+    this.informer = makeInformer<T>(kc, path, listAndMark, labelSelector);
     this.informer.on('add', onChange);
     this.informer.on('update', onChange);
     this.informer.on('delete', onChange);
@@ -24,10 +30,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   start(): void {
-    this.informer.start().then(() => {
-      this.synced = true;
-      this.failures = 0;
-    }, (err: unknown) => this.restartLater(err));
+    this.informer.start().catch((err: unknown) => this.restartLater(err));
   }
 
   list(namespace?: string): readonly T[] {

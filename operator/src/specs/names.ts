@@ -13,6 +13,8 @@ export const DATA_DIR = '/var/lib/catga';
 
 export const LABEL_CLUSTER = 'catga.io/cluster';
 export const LABEL_ROLE = 'catga.io/role';
+/** Which of the cluster's Services an object is (headless, client, leader): what a ServiceMonitor selects on. */
+export const LABEL_SERVICE = 'catga.io/service';
 export const ROLE_LEADER = 'leader';
 export const FIELD_MANAGER = 'catga-operator';
 

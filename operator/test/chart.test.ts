@@ -1,0 +1,97 @@
+// The Helm chart: lint, render, and check the rendered objects (RBAC covers exactly what the
+// operator calls, the Deployment runs the operator, optional ServiceMonitor, dashboard JSON),
+// and the chart's CRD is the same bytes as crds/ (a symlink Helm follows, or a copy).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import yaml from 'js-yaml';
+import { CHART_DIR, CRD_PATH, HELM_BIN } from './repo_paths.js';
+
+const KUBE_VERSION = '1.31.0';
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+}
+
+function helm(...args: string[]): string {
+  assert.ok(existsSync(HELM_BIN), `${HELM_BIN} is missing: run \`make tools\` first`);
+  return execFileSync(HELM_BIN, args, { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function render(...set: string[]): Obj[] {
+  const out = helm('template', 'rel', CHART_DIR, '--namespace', 'ops', '--include-crds', '--kube-version', KUBE_VERSION, ...set.flatMap((s) => ['--set', s]));
+  return yaml.loadAll(out).filter((d): d is Obj => d !== null && typeof d === 'object');
+}
+
+const byKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
+
+test('the chart CRD is byte-equal to crds/catgaclusters.catga.io.yaml', () => {
+  assert.deepEqual(readFileSync(resolve(CHART_DIR, 'crds/catgaclusters.catga.io.yaml')), readFileSync(CRD_PATH));
+});
+
+test('helm lint passes', () => {
+  const out = helm('lint', CHART_DIR, '--kube-version', KUBE_VERSION, '--strict');
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+test('rendered defaults: CRD, RBAC, Deployment, metrics Service, dashboard; no ServiceMonitor', () => {
+  const objs = render();
+  assert.deepEqual(objs.map((o) => o.kind).sort(), [
+    'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+  ]);
+  const crd = byKind(objs, 'CustomResourceDefinition')[0]!;
+  assert.equal(crd.metadata.name, 'catgaclusters.catga.io');
+  const deployment = byKind(objs, 'Deployment')[0]! as Obj & { spec: { template: { spec: { serviceAccountName: string; containers: { image: string; env: { name: string }[]; readinessProbe: { httpGet: { path: string } } }[] } } } };
+  const pod = deployment.spec.template.spec;
+  assert.equal(pod.serviceAccountName, byKind(objs, 'ServiceAccount')[0]!.metadata.name);
+  assert.equal(pod.containers[0]!.image, 'catga/operator:0.1.0');
+  assert.equal(pod.containers[0]!.readinessProbe.httpGet.path, '/readyz');
+  assert.ok(pod.containers[0]!.env.some((e) => e.name === 'CATGA_OPERATOR_NAMESPACE'));
+  assert.equal(deployment.metadata.namespace, 'ops');
+});
+
+test('RBAC is least privilege: exactly the verbs the operator uses, the Lease only in its namespace', () => {
+  const objs = render();
+  const rules = (byKind(objs, 'ClusterRole')[0]! as Obj & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
+  const grants = new Map<string, string[]>();
+  for (const r of rules) for (const g of r.apiGroups) for (const res of r.resources) grants.set(`${g}/${res}`, [...r.verbs].sort());
+  assert.deepEqual(Object.fromEntries(grants), {
+    'catga.io/catgaclusters': ['get', 'list', 'watch'],
+    'catga.io/catgaclusters/status': ['get', 'patch'],
+    'apps/statefulsets': ['create', 'get', 'list', 'patch', 'watch'],
+    '/pods': ['delete', 'get', 'list', 'patch', 'watch'],
+    '/services': ['create', 'get', 'patch'],
+    '/secrets': ['create', 'get'],
+    '/persistentvolumeclaims': ['delete', 'list'],
+    '/events': ['create'],
+    'policy/poddisruptionbudgets': ['create', 'get', 'patch'],
+  });
+  for (const r of rules) assert.ok(!r.verbs.includes('*') && !r.resources.includes('*'), 'no wildcards');
+  const role = byKind(objs, 'Role')[0]! as Obj & { rules: { resources: string[] }[] };
+  assert.equal(role.metadata.namespace, 'ops');
+  assert.deepEqual(role.rules.map((r) => r.resources), [['leases']]);
+});
+
+test('serviceMonitor.enabled adds monitors for the operator and for the nodes', () => {
+  const monitors = byKind(render('serviceMonitor.enabled=true'), 'ServiceMonitor') as (Obj & { spec: { selector: { matchLabels: Record<string, string> } } })[];
+  assert.equal(monitors.length, 2);
+  assert.ok(monitors.some((m) => m.spec.selector.matchLabels['catga.io/service'] === 'headless'));
+});
+
+test('the Grafana dashboard is valid JSON covering the CONTRACT.md §6 metrics', () => {
+  const cm = byKind(render(), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
+  assert.equal(cm.metadata.labels!['grafana_dashboard'], '1');
+  const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets: { expr: string }[] }[] };
+  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  for (const metric of ['catga_raft_term', 'catga_raft_role', 'catga_raft_commit_index', 'catga_raft_applied_index', 'catga_raft_leader_changes_total',
+    'catga_raft_peer_match_index', 'catga_command_duration_seconds', 'catga_query_duration_seconds', 'catga_events_published_total',
+    'catga_ws_clients', 'catga_wal_fsync_duration_seconds']) {
+    assert.ok(exprs.includes(metric), `dashboard uses ${metric}`);
+  }
+  assert.equal(render('grafanaDashboard.enabled=false').filter((o) => o.kind === 'ConfigMap').length, 0);
+});
