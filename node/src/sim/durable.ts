@@ -1,0 +1,48 @@
+// The simulator's seam to a node's durable store: what each Ready persists and what a restart
+// recovers. The in-memory store here makes every save durable at once; a store built on the real
+// storage code over a fault-injecting file system can implement the same interface (its methods
+// may return promises; the simulator awaits them only when they do).
+import type { Entry, HardState, Index, Snapshot } from '../raft/types.js';
+import type { Recovered } from '../storage/types.js';
+import { SimLog } from './log.js';
+
+export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0 };
+
+export interface DurableStore {
+  /** Persists one Ready's durable part in order: snapshot (replaces the log), entries, hard state. */
+  save(snapshot: Snapshot | null, entries: readonly Entry[], hardState: HardState | null): void | Promise<void>;
+  /** Persists a snapshot the node took itself and drops entries at or below `compactTo`. */
+  saveSnapshot(snapshot: Snapshot, compactTo: Index): void | Promise<void>;
+  /** The node crashed: everything not yet durable is gone. */
+  crash(): void;
+  /** What a restarting node finds. */
+  recover(): Recovered | Promise<Recovered>;
+}
+
+export class MemoryDurableStore implements DurableStore {
+  private hardState: HardState = EMPTY_HARD_STATE;
+  private readonly log = new SimLog();
+
+  save(snapshot: Snapshot | null, entries: readonly Entry[], hardState: HardState | null): void {
+    if (snapshot !== null) this.log.installSnapshot(snapshot);
+    if (entries.length > 0) this.log.append(entries);
+    if (hardState !== null) this.hardState = hardState;
+  }
+
+  saveSnapshot(snapshot: Snapshot, compactTo: Index): void {
+    this.log.compact(snapshot, compactTo);
+  }
+
+  crash(): void {
+    // Every save completed synchronously, so nothing is pending: a crash loses nothing here.
+  }
+
+  recover(): Recovered {
+    return {
+      hardState: this.hardState,
+      snapshot: this.log.snapshot,
+      entries: this.log.entriesAfterSnapshot(),
+      tornRecordsDropped: 0,
+    };
+  }
+}
