@@ -15,7 +15,7 @@ import { FRAME_HEADER_BYTES, readFrame } from './codec.js';
 import { StorageError, corrupt } from './errors.js';
 import type { FileSystem } from './fs.js';
 import { LogReplay, type Replayed } from './replay.js';
-import { SEGMENT_HEADER_BYTES, checkSegmentHeader, isZero, parseSegmentName, segmentName } from './segment.js';
+import { SEGMENT_HEADER_BYTES, checkSegmentHeader, encodeSegmentHeader, isZero, parseSegmentName, segmentName } from './segment.js';
 import { TEMP_SUFFIX, parseSnapshotName, readSnapshotFile, snapshotName } from './snapshot-file.js';
 import type { SegmentState } from './wal.js';
 
@@ -69,7 +69,7 @@ export async function recoverDir(fs: FileSystem, dir: string): Promise<Recovered
     const last = i === seqs.length - 1;
     const file = posix.join(dir, segmentName(seq));
     const buf = await fs.readFile(file);
-    if (last && (buf.length < SEGMENT_HEADER_BYTES || isZero(buf, 0, buf.length))) {
+    if (last && isTornCreation(buf, seq)) {
       // The creation of the newest segment was cut short: nothing in it was ever acknowledged.
       rewriteSeq = seq;
       tornRecords++;
@@ -126,4 +126,17 @@ function validFrameAfter(buf: Buffer, bad: number): number {
     if (readFrame(buf, p, buf.length, MAX_READABLE_RECORD_BYTES).status === 'ok') return p;
   }
   return -1;
+}
+
+/**
+ * Whether segment `seq` is one whose creation a crash cut short: its header is a prefix of the
+ * expected one (then nothing, or zeros) and no valid record follows.
+ */
+function isTornCreation(buf: Buffer, seq: number): boolean {
+  const want = encodeSegmentHeader(seq);
+  const n = Math.min(buf.length, SEGMENT_HEADER_BYTES);
+  let k = 0;
+  while (k < n && buf[k] === want[k]) k++;
+  if (k === SEGMENT_HEADER_BYTES || !isZero(buf, k, n)) return false;
+  return validFrameAfter(buf, SEGMENT_HEADER_BYTES - 1) < 0;
 }

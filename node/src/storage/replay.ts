@@ -5,8 +5,10 @@
 // dead (a `reset` mark, from a leader's snapshot, kills the whole log before it); an entry record at
 // an index already present replaces it and every later entry (that is how a conflicting suffix is
 // truncated: no separate record, no rewrite of the file). An entry beyond the last + 1 is a gap.
-// The very first entry record seen may start anywhere (older segments were removed by compaction);
-// `finish` then checks that the run joins the final snapshot.
+// Entries below the run (in segments compaction removed) are unknown, not missing: the first entry
+// record seen may start anywhere, and an entry below the run's first index replaces the whole run.
+// `finish` then checks that the run joins the final snapshot: if the unknown part was not covered
+// by it, entries are missing. (A gap above the run's last entry can never be valid.)
 import type { Entry, HardState } from '../raft/types.js';
 import type { SnapshotMark, WalRecord } from './codec.js';
 import { StorageError } from './errors.js';
@@ -80,7 +82,11 @@ export class LogReplay {
     const lo = this.entries[0]!.index;
     const hi = this.entries[n - 1]!.index;
     if (e.index > hi + 1) throw missing(where, `log gap: entry ${e.index} follows entry ${hi}`);
-    if (e.index < lo) throw missing(where, `entry ${e.index} replaces entries before ${lo}, which are missing`);
+    if (e.index < lo) {
+      this.entries = [e];
+      this.runStart = where;
+      return;
+    }
     this.entries.length = e.index - lo;
     this.entries.push(e);
   }
