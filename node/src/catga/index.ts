@@ -41,6 +41,7 @@ export {
   type CommandResult,
   type MediatorOptions,
 } from './mediator.js';
+export { loggingBehavior } from './behaviors.js';
 export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';

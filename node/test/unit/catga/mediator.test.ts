@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { command, defineModule, ErrorCodes, fail, httpStatusFor, ok, query, t, type Behavior, type CommandContext } from '../../../src/catga/index.js';
+import { command, defineModule, ErrorCodes, fail, httpStatusFor, loggingBehavior, ok, query, t, type Behavior, type CommandContext } from '../../../src/catga/index.js';
 import { entry, newMediator, only, TestLog } from './helpers.js';
 
 /** A module whose handlers misbehave on request, to prove failures change nothing. */
@@ -405,4 +405,18 @@ test('state values are frozen: a handler cannot change committed state behind th
   const mutated = only(log.send('sneaky.mutate', {})).result;
   assert.equal(!mutated.ok && mutated.code, 'HANDLER_ERROR');
   assert.match(!mutated.ok ? mutated.message : '', /read only|read-only|Cannot assign/);
+});
+
+test('the logging behaviour logs each command with its index and outcome, and each query', async () => {
+  const lines: string[] = [];
+  const logger = { info: (message: string, fields?: Record<string, unknown>) => lines.push(`${message} ${JSON.stringify(fields)}`), warn() {}, error() {} };
+  const log = new TestLog(newMediator([], { behaviors: [loggingBehavior(logger)] }));
+  log.send('kv.put', { key: 'a', value: 1 });
+  log.send('kv.cas', { key: 'a', expected: 2, value: 1 });
+  await log.mediator.query('kv.get', { key: 'a' });
+  assert.deepEqual(lines, [
+    'command applied {"type":"kv.put","index":1,"position":0,"outcome":"ok"}',
+    'command applied {"type":"kv.cas","index":2,"position":0,"outcome":"failed","code":"CAS_MISMATCH"}',
+    'query served {"type":"kv.get","outcome":"ok"}',
+  ]);
 });
