@@ -16,6 +16,7 @@ import {
   beginRecord,
   endRecord,
   forEachRecord,
+  MAX_KIND_BYTES,
   readResponse,
   readSingleRecord,
   recordBodyLength,
@@ -143,6 +144,7 @@ export class OutboundLink {
 
   request(kind: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const limits = this.ctx.limits;
+    assert(Buffer.byteLength(kind) <= MAX_KIND_BYTES, `request kind longer than ${MAX_KIND_BYTES} bytes`);
     if (!this.accepting()) return this.fail('PEER_UNAVAILABLE', `not connected to ${this.peer} (${this.state})`);
     if (this.requests.size >= limits.maxOutstandingRequests || this.queuedRecords + this.inflightRecords >= limits.maxQueuedMessages) {
       return this.fail('PEER_OVERLOADED', `too many outstanding requests to ${this.peer}`);

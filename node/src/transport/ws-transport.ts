@@ -2,7 +2,8 @@
 // (following setPeers), accepts and authenticates inbound connections, and routes what arrives
 // to the Raft message handler and the request handlers.
 import assert from 'node:assert';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import { parseHostPort } from './address.js';
@@ -16,7 +17,10 @@ import type { PeerTransport } from './types.js';
 
 export class WsPeerTransport implements PeerTransport, InboundHost {
   private state: 'new' | 'started' | 'closed' = 'new';
-  private server: WebSocketServer | null = null;
+  private http: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  /** Every TCP connection to the peer port, upgraded or not, so close() can end them all. */
+  private readonly sockets = new Set<Socket>();
   private readonly links = new Map<NodeId, OutboundLink>();
   /** Every inbound socket until it closes; the authenticated ones also by peer (one per peer). */
   private readonly inbound = new Set<InboundConnection>();
@@ -34,21 +38,36 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
 
   async start(): Promise<void> {
     assert(this.state === 'new', 'start() called twice');
-    const server = new WebSocketServer({
-      host: this.listenHost,
-      port: this.listenPort,
+    const limits = this.ctx.limits;
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('catga peer port: WebSocket only\n');
+    });
+    // A connection that never finishes its HTTP upgrade is cut off like a stalled handshake.
+    http.headersTimeout = limits.handshakeTimeoutMs;
+    http.requestTimeout = limits.handshakeTimeoutMs;
+    http.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    const wss = new WebSocketServer({
+      server: http,
       path: PEER_PATH,
       perMessageDeflate: false,
-      maxPayload: this.ctx.limits.maxFrameBytes,
+      maxPayload: limits.maxFrameBytes,
       clientTracking: false,
     });
-    this.server = server;
+    this.http = http;
+    this.wss = wss;
     await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
+      http.once('error', reject);
+      http.listen(this.listenPort, this.listenHost, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-    server.on('error', (err: Error) => this.ctx.log('peer_server_error', { error: err.message }));
-    server.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress ?? ''));
+    http.on('error', (err: Error) => this.ctx.log('peer_server_error', { error: err.message }));
+    wss.on('error', (err: Error) => this.ctx.log('peer_server_error', { error: err.message }));
+    wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress ?? ''));
     this.state = 'started';
     this.ctx.log('peer_listening', { host: this.listenHost, port: this.port });
     for (const link of this.links.values()) link.start();
@@ -56,8 +75,8 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
 
   /** The bound peer port (useful with listenPort 0). */
   get port(): number {
-    assert(this.server !== null, 'transport not started');
-    return (this.server.address() as AddressInfo).port;
+    assert(this.http !== null, 'transport not started');
+    return (this.http.address() as AddressInfo).port;
   }
 
   setPeers(addresses: Readonly<Record<NodeId, string>>): void {
@@ -67,7 +86,10 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
     }
     for (const [peer, address] of Object.entries(addresses)) {
       if (peer === this.ctx.id || this.links.has(peer)) continue;
-      assert(parseHostPort(address) !== null, `peer ${peer}: address ${address} is not host:port`);
+      if (parseHostPort(address) === null) {
+        this.ctx.log('peer_bad_address', { peer, address }); // messages to it are dropped and counted
+        continue;
+      }
       const link = new OutboundLink(this.ctx, peer, address);
       this.links.set(peer, link);
       if (this.state === 'started') link.start();
@@ -108,13 +130,16 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    const server = this.server;
-    this.server = null;
+    const http = this.http;
+    this.wss?.close();
     for (const link of this.links.values()) this.track(link.close());
     this.links.clear();
     for (const conn of this.inbound) this.track(conn.close(CLOSE_GOING_AWAY, 'shutting down'));
-    if (server !== null) this.track(new Promise<void>((resolve) => server.close(() => resolve())));
+    const httpClosed = new Promise<void>((resolve) => (http === null ? resolve() : http.close(() => resolve())));
     while (this.closing.size > 0) await Promise.all([...this.closing]);
+    // What is left never upgraded (or never finished closing): cut it off.
+    for (const socket of this.sockets) socket.destroy();
+    await httpClosed;
     this.ctx.log('peer_transport_closed', {});
   }
 
