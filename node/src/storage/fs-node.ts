@@ -63,12 +63,16 @@ class NodeFileHandle implements FileHandle {
   }
 }
 
-/** Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or null without /proc. */
+/**
+ * Start time of a running `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat); null if
+ * there is no such process, it is a zombie (killed, not yet reaped), or there is no /proc.
+ */
 function procStartTime(pid: number | 'self'): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null; // field 22 overall; fields here start at field 3
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3, the state
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null;
   } catch {
     return null;
   }

@@ -4,9 +4,16 @@ import { FRAME_HEADER_BYTES } from './codec.js';
 import { SEGMENT_HEADER_BYTES } from './segment.js';
 
 const MiB = 1024 * 1024;
+/** Room for an entry record with a few bytes of data. */
+const MIN_RECORD_BYTES = FRAME_HEADER_BYTES + 64;
+/** Room for a header, a checkpoint and a record. A segment holding one batch bigger than this may exceed it. */
+const MIN_SEGMENT_BYTES = SEGMENT_HEADER_BYTES + 256;
 
 export interface StorageOptions {
-  /** A segment is closed and a new one started once the next batch would pass this size. */
+  /**
+   * A segment is closed and a new one started once the next batch would pass this size (a single
+   * batch bigger than a segment gets a segment of its own, larger than this).
+   */
   readonly maxSegmentBytes: number;
   /** Largest record (frame included): a bigger entry is refused before anything is written. */
   readonly maxRecordBytes: number;
@@ -42,8 +49,8 @@ export function resolveOptions(opts: Partial<StorageOptions> | undefined): Stora
       throw new StorageError('STORAGE_INVALID_ARGUMENT', `storage option ${k} must be a positive integer, got ${String(v)}`);
     }
   }
-  if (o.maxRecordBytes <= FRAME_HEADER_BYTES + 32 || o.maxRecordBytes + SEGMENT_HEADER_BYTES > o.maxSegmentBytes) {
-    throw new StorageError('STORAGE_INVALID_ARGUMENT', `maxRecordBytes ${o.maxRecordBytes} must be above 40 and fit in a segment of maxSegmentBytes ${o.maxSegmentBytes}`);
+  if (o.maxRecordBytes < MIN_RECORD_BYTES || o.maxSegmentBytes < MIN_SEGMENT_BYTES) {
+    throw new StorageError('STORAGE_INVALID_ARGUMENT', `maxRecordBytes must be at least ${MIN_RECORD_BYTES} and maxSegmentBytes at least ${MIN_SEGMENT_BYTES}`);
   }
   return o;
 }
