@@ -6,7 +6,7 @@ import type { NodeId, RaftConfig, RaftCore, RaftRestore } from './types.js';
 export type * from './types.js';
 export { decodeConfChange, encodeConfChange } from './confchange.js';
 export { RaftInvariantError } from './invariant.js';
-export { MAX_COMMITTED_ENTRIES_PER_READY } from './raft.js';
+export { MAX_COMMITTED_ENTRIES_PER_READY, MAX_ENTRIES_PER_PROPOSAL } from './raft.js';
 export { MAX_PENDING_READS } from './readonly.js';
 export { MAX_READ_CONTEXT_LENGTH } from './validate.js';
 

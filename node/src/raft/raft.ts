@@ -44,6 +44,9 @@ import { MAX_READ_CONTEXT_LENGTH, messageProblem } from './validate.js';
 /** Most committed entries one Ready hands out for applying (the rest follow in the next Ready). */
 export const MAX_COMMITTED_ENTRIES_PER_READY = 4096;
 
+/** Most entries one proposeBatch() may append. */
+export const MAX_ENTRIES_PER_PROPOSAL = 65_536;
+
 const OK: Accepted = { ok: true };
 const NO_ENTRIES: readonly Entry[] = [];
 const NO_DATA = new Uint8Array(0);
@@ -138,6 +141,9 @@ export class Raft implements RaftCore {
 
   proposeBatch(data: readonly Uint8Array[]): Proposed {
     if (data.length === 0) return this.error('INVALID_MESSAGE', 'empty proposal batch');
+    if (data.length > MAX_ENTRIES_PER_PROPOSAL) {
+      return this.error('UNCOMMITTED_LIMIT', `a batch holds at most ${MAX_ENTRIES_PER_PROPOSAL} entries`);
+    }
     return this.proposeEntries(data, 'normal');
   }
 
@@ -551,8 +557,11 @@ export class Raft implements RaftCore {
     if (this.cfg.faults?.commitPreviousTermByCount !== true && this.log.term(index) !== this.term) return false;
     const before = this.log.committed;
     this.log.commitTo(index);
-    for (let i = before + 1; i <= index; i++) this.uncommittedBytes -= this.log.entry(i).data.byteLength;
-    this.uncommittedBytes = Math.max(0, this.uncommittedBytes);
+    for (let i = before + 1; i <= index; i++) {
+      const e = this.log.entry(i);
+      if (e.term === this.term) this.uncommittedBytes -= e.data.byteLength;
+    }
+    invariant(this.uncommittedBytes >= 0, 'uncommitted byte count went negative');
     if (this.log.term(before) !== this.term) this.serveDeferredReads();
     return true;
   }

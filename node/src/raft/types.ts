@@ -175,8 +175,9 @@ export type MessageType = Message['type'];
 
 /**
  * What the driver must do, in this order, before calling `advance()`:
- *  1. persist `snapshot` (if any), then `entries` (an entry at an index already on disk replaces
- *     it and everything after it), then `hardState` (if any) — durably (fsync);
+ *  1. persist `snapshot` (if any; it replaces the whole log: drop EVERY persisted entry, also those
+ *     after the snapshot index), then `entries` (an entry at an index already on disk replaces it
+ *     and everything after it), then `hardState` (if any) — durably (fsync);
  *  2. send `messages`;
  *  3. install `snapshot` into the state machine (if any), then apply `committedEntries` in order;
  *  4. hand `readStates` to waiting readers (each is served once applied index ≥ its index);

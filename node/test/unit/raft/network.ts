@@ -117,7 +117,7 @@ export class Cluster {
       if (this.options.keepReadies === true) n.readies.push(rd);
       if (rd.snapshot !== null) {
         n.disk.snapshot = rd.snapshot;
-        n.disk.entries = n.disk.entries.filter((e) => e.index > rd.snapshot!.meta.index);
+        n.disk.entries = [];
       }
       if (rd.entries.length > 0) {
         const first = rd.entries[0]!.index;
