@@ -15,7 +15,7 @@ export interface SrvTarget {
 }
 
 export interface PeerDns {
-  /** IPv4 addresses of `host` (A records); [] when it does not resolve (yet). */
+  /** Addresses of `host` (A records; the system resolver also gives AAAA); [] when it does not resolve (yet). */
   addresses(host: string): Promise<string[]>;
   /** SRV targets of `name`; [] when there are none. */
   srv(name: string): Promise<SrvTarget[]>;
@@ -43,7 +43,7 @@ export function createPeerDns(dnsServer: string | null): PeerDns {
   if (dnsServer === null) {
     const system = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
     return {
-      addresses: (host) => orEmpty(lookup(host, { all: true, family: 4 }).then((all) => all.map((a) => a.address))),
+      addresses: (host) => orEmpty(lookup(host, { all: true }).then((all) => all.map((a) => a.address))),
       srv: (name) => orEmpty(system.resolveSrv(name)),
     };
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import type { Message, NodeId } from '../../../src/raft/types.js';
-import { ByteReader, ByteWriter } from '../../../src/transport/bytes.js';
+import { ByteWriter } from '../../../src/transport/bytes.js';
 import { PEER_PATH } from '../../../src/transport/context.js';
 import { beginRecord, endRecord, readSingleRecord } from '../../../src/transport/frames.js';
 import {
@@ -146,8 +146,6 @@ export async function rawDial(
 export function frameOf(body: Uint8Array): Buffer {
   return record((w) => w.raw(body));
 }
-
-export { ByteReader };
 
 /**
  * A TCP relay in front of a listener: it forwards both ways until `stopReading()`, after which it

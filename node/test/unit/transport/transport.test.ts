@@ -144,7 +144,7 @@ test('a garbage frame closes only that connection; the others keep working', asy
   }
   await waitFor('later messages', () => b.received.length === 100);
   assert.deepStrictEqual(appendIndexes(b.received, 'a'), Array.from({ length: 50 }, (_, i) => i + 1));
-  assert.equal(Object.keys(a.counters.drops).length, 0);
+  assert.equal(a.counters.drops.get('b') ?? 0, 0, 'nothing dropped on the healthy connections');
   await closeAll(trio);
 });
 
@@ -221,14 +221,25 @@ test('coalescing: messages queued in one tick share WebSocket frames; batch size
   }
 });
 
-test('setPeers drops removed peers and redials moved ones; sends to unknown peers are dropped', async () => {
-  const [a, b] = await nodes(['a', 'b']);
+test('setPeers redials a peer whose address changed, forgets removed peers, and drops sends to unknown ones', async () => {
+  const resolveHost = async (host: string): Promise<string> => (host === 'b-moved.test' ? '127.0.0.1' : host);
+  const [a, b] = await nodes(['a', 'b'], { resolveHost });
   wireAll([a!, b!]);
   a!.transport.send(smallAppend('a', 'b', 1));
   await waitFor('delivered', () => b!.received.length === 1);
+  const firstFrames = a!.transport.peerStats('b')!.sentFrames;
+
+  a!.transport.setPeers({ b: `b-moved.test:${b!.transport.port}` }); // same listener, new address: a new link
+  assert.equal(a!.transport.peerStats('b')!.sentFrames, 0, 'a fresh link');
+  assert.ok(firstFrames > 0);
+  a!.transport.send(smallAppend('a', 'b', 2));
+  await waitFor('delivered over the new link', () => b!.received.length === 2);
+
   a!.transport.setPeers({});
   assert.equal(a!.transport.peerStats('b'), null);
-  a!.transport.send(smallAppend('a', 'b', 2));
+  a!.transport.send(smallAppend('a', 'b', 3));
   assert.equal(a!.counters.drops.get('b'), 1);
+  await assert.rejects(a!.transport.request('b', 'x', new Uint8Array(0), 100), (e: unknown) => e instanceof PeerError && e.code === 'PEER_UNAVAILABLE');
+  assert.equal(b!.received.length, 2);
   await closeAll([a!, b!]);
 });
