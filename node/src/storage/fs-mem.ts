@@ -104,50 +104,68 @@ interface LastWrite {
   readonly length: number;
 }
 
-export class MemFileSystem implements FileSystem {
-  private readonly dirs = new Map<string, MemDir>();
-  private readonly random: () => number;
-  private generation = 1;
-  private crashed = false;
-  private mutations = 0;
-  private crashAt = Infinity;
-  private fsyncFailures = 0;
-  private lastWrite: LastWrite | null = null;
+/** The machine: its disk and fault plan, shared by the successive processes (views) that run on it. */
+export class MemMachine {
+  readonly dirs = new Map<string, MemDir>();
+  generation = 1;
+  crashed = false;
+  mutations = 0;
+  crashAt = Infinity;
+  fsyncFailures = 0;
+  lastWrite: LastWrite | null = null;
 
-  constructor(opts: MemFsOptions) {
-    this.random = opts.random;
+  constructor(readonly random: () => number) {}
+}
+
+/**
+ * One process's view of a simulated machine. After `crash()` every operation through this view
+ * (and through files it opened) fails, so a dead process can never touch the disk again; `restart()`
+ * gives the next process its view.
+ */
+export class MemFileSystem implements FileSystem {
+  private readonly m: MemMachine;
+  private readonly generation: number;
+
+  constructor(opts: MemFsOptions | { readonly machine: MemMachine }) {
+    this.m = 'machine' in opts ? opts.machine : new MemMachine(opts.random);
+    this.generation = this.m.generation;
+  }
+
+  /** A new process on the same machine (after a crash, or to open the same disk twice). */
+  restart(): MemFileSystem {
+    return new MemFileSystem({ machine: this.m });
   }
 
   /** Mutating operations so far (writes, syncs, creates, renames, unlinks, truncates). */
   get mutationCount(): number {
-    return this.mutations;
+    return this.m.mutations;
   }
 
   /** Whether a planned crash point was reached (every operation now fails until `crash()`). */
   get halted(): boolean {
-    return this.crashed;
+    return this.m.crashed;
   }
 
   /** The `n`-th mutating operation from now fails with SIMULATED_CRASH, and so does everything after it. */
   crashAfter(n: number): void {
     invariant(n >= 1, 'crashAfter needs n >= 1');
-    this.crashAt = this.mutations + n;
+    this.m.crashAt = this.m.mutations + n;
   }
 
   /** The next `count` fsyncs (file or directory) fail with EIO and make nothing durable. */
   failFsync(count = Infinity): void {
-    this.fsyncFailures = count;
+    this.m.fsyncFailures = count;
   }
 
   /**
    * The machine loses power: unsynced data is gone, a random prefix of the unsynced directory
    * operations survives, the last unsynced write is torn per `tear`. Processes die: their locks
-   * are stale and their open handles dead.
+   * are stale, their views and open handles dead; continue with `restart()`.
    */
   crash(tear: TearMode = 'none'): void {
-    const torn = this.lastWrite;
-    for (const dir of this.dirs.values()) {
-      const keep = Math.floor(this.random() * (dir.pending.length + 1));
+    const torn = this.m.lastWrite;
+    for (const dir of this.m.dirs.values()) {
+      const keep = Math.floor(this.m.random() * (dir.pending.length + 1));
       const durable = new Map(dir.durable);
       for (const op of dir.pending.slice(0, keep)) {
         for (const [name, inode] of op) {
@@ -159,23 +177,23 @@ export class MemFileSystem implements FileSystem {
       dir.sync();
     }
     const tornBytes = torn !== null && tear !== 'none' ? this.tornContent(torn, tear) : null;
-    for (const dir of this.dirs.values()) {
+    for (const dir of this.m.dirs.values()) {
       for (const inode of dir.current.values()) {
         inode.reset(inode === torn?.inode && tornBytes !== null ? tornBytes : Buffer.from(inode.durable()));
       }
     }
-    this.lastWrite = null;
-    this.crashed = false;
-    this.crashAt = Infinity;
-    this.fsyncFailures = 0;
-    this.generation++;
+    this.m.lastWrite = null;
+    this.m.crashed = false;
+    this.m.crashAt = Infinity;
+    this.m.fsyncFailures = 0;
+    this.m.generation++;
   }
 
   /** Durable bytes of the torn file plus a random prefix of its last write (then zeros, in `zeros` mode). */
   private tornContent(w: LastWrite, tear: TearMode): Buffer | null {
     const durable = w.inode.durable();
     if (w.pos > durable.length) return null; // a hole before the write: nothing contiguous survives
-    const keep = Math.floor(this.random() * w.length);
+    const keep = Math.floor(this.m.random() * w.length);
     const end = w.pos + (tear === 'zeros' ? w.length : keep);
     const out = Buffer.alloc(Math.max(durable.length, end));
     durable.copy(out);
@@ -187,26 +205,26 @@ export class MemFileSystem implements FileSystem {
   /** Counts a mutating operation and fails it if a planned crash point is reached. */
   private mutate(): void {
     this.check();
-    this.mutations++;
-    if (this.mutations >= this.crashAt) {
-      this.crashed = true;
+    this.m.mutations++;
+    if (this.m.mutations >= this.m.crashAt) {
+      this.m.crashed = true;
       throw new FsError('SIMULATED_CRASH', 'the simulated machine crashed');
     }
   }
 
   private check(generation = this.generation): void {
-    if (this.crashed || generation !== this.generation) throw new FsError('SIMULATED_CRASH', 'the simulated machine crashed');
+    if (this.m.crashed || generation !== this.m.generation) throw new FsError('SIMULATED_CRASH', 'the simulated machine crashed');
   }
 
   private fsyncFault(): void {
-    if (this.fsyncFailures > 0) {
-      this.fsyncFailures--;
+    if (this.m.fsyncFailures > 0) {
+      this.m.fsyncFailures--;
       throw new FsError('EIO', 'injected fsync failure');
     }
   }
 
   private dir(path: string): MemDir {
-    const d = this.dirs.get(posix.normalize(path));
+    const d = this.m.dirs.get(posix.normalize(path));
     if (d === undefined) throw new FsError('ENOENT', `no such directory: ${path}`);
     return d;
   }
@@ -221,7 +239,7 @@ export class MemFileSystem implements FileSystem {
     this.check();
     // Directories are created durable at once: the storage never depends on a parent's fsync.
     const norm = posix.normalize(dir);
-    if (!this.dirs.has(norm)) this.dirs.set(norm, new MemDir());
+    if (!this.m.dirs.has(norm)) this.m.dirs.set(norm, new MemDir());
   }
 
   async open(path: string, mode: OpenMode): Promise<FileHandle> {
@@ -259,7 +277,7 @@ export class MemFileSystem implements FileSystem {
       fs.mutate();
       fs.fsyncFault();
       inode.sync();
-      if (fs.lastWrite?.inode === inode) fs.lastWrite = null;
+      if (fs.m.lastWrite?.inode === inode) fs.m.lastWrite = null;
     };
     return {
       async writev(chunks, position) {
@@ -270,7 +288,7 @@ export class MemFileSystem implements FileSystem {
           inode.write(c, pos);
           pos += c.length;
         }
-        fs.lastWrite = { inode, pos: position, length: pos - position };
+        fs.m.lastWrite = { inode, pos: position, length: pos - position };
       },
       async read(position, length) {
         usable();
@@ -286,7 +304,7 @@ export class MemFileSystem implements FileSystem {
         writable();
         fs.mutate();
         inode.truncate(length);
-        if (fs.lastWrite?.inode === inode) fs.lastWrite = null;
+        if (fs.m.lastWrite?.inode === inode) fs.m.lastWrite = null;
       },
       async close() {
         closed = true;
@@ -339,7 +357,7 @@ export class MemFileSystem implements FileSystem {
   }
 
   async isProcessAlive(token: string): Promise<boolean> {
-    return token === `mem-${this.generation}`;
+    return token === `mem-${this.m.generation}`;
   }
 
   /** Test helper: the live bytes of a file (throws ENOENT). */

@@ -103,7 +103,7 @@ async function runUntilCrash(s: FileRaftStorage, fs: MemFileSystem, random: () =
 
 async function crashSeed(seed: number): Promise<void> {
   const random = prng(seed);
-  const fs = new MemFileSystem({ random: prng(seed ^ 0x5eed) });
+  let fs = new MemFileSystem({ random: prng(seed ^ 0x5eed) });
   let state: ModelState = EMPTY_STATE;
   for (let crash = 0; crash < 2; crash++) {
     const s = openFileStorage(DIR, OPTS, fs);
@@ -113,11 +113,13 @@ async function crashSeed(seed: number): Promise<void> {
     const { allowed } = await runUntilCrash(s, fs, random, state);
     const tear = TEARS[randInt(random, 0, 2)]!;
     fs.crash(tear);
+    fs = fs.restart();
     const recovered = await openFileStorage(DIR, OPTS, fs).open();
     const got = describe(recovered);
     assert.ok(allowed.has(got), `seed ${seed} crash ${crash} (tear ${tear}): recovered state is not acknowledged-prefix + attempted suffix:\n${got}\nallowed:\n${[...allowed].join('\n')}`);
     state = { hardState: recovered.hardState, snapshot: recovered.snapshot, entries: recovered.entries };
     fs.crash(); // drop the recovering process (and its lock) before the next round
+    fs = fs.restart();
   }
 }
 

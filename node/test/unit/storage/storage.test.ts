@@ -242,7 +242,8 @@ test('a directory held by a live process is refused; after that process dies it 
   await s.save(null, entries(1, 2, 1), null);
   await assert.rejects(reopen(fs), (e: StorageError) => e.code === 'STORAGE_LOCKED' && e.message.includes('live process'));
   fs.crash(); // the holder dies without releasing
-  const { r } = await reopen(fs);
+  await assert.rejects(s.save(null, [entry(3, 1)], null), (e: StorageError) => e.code === 'STORAGE_FAILED'); // a dead process writes nothing
+  const { r } = await reopen(fs.restart());
   assert.equal(r.entries.length, 2);
 });
 
