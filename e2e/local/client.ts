@@ -2,6 +2,7 @@
 // member nodes and record every operation in the History with its outcome as the client learned
 // it (applied / not applied / unknown). Loops are bounded by a deadline and an operation cap.
 import { Agent } from 'node:http';
+import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CatgaNode } from './cluster.js';
 import type { History } from './history.js';
@@ -17,6 +18,8 @@ export interface WorkloadOptions {
   readonly thinkMs: number;
   readonly maxOpsPerClient: number;
   readonly random: () => number;
+  /** Optional trace of every exchange (one line each) kept with a failed run's files. */
+  readonly trace?: Writable;
   /** Nodes the clients send to; called per operation so it follows kills and membership. */
   readonly targets: () => readonly CatgaNode[];
 }
@@ -26,19 +29,20 @@ export const MAX_SOCKETS_PER_NODE = 16;
 type Outcome =
   | { readonly kind: 'ok'; readonly response: HttpResponse }
   | { readonly kind: 'mismatch' }
-  | { readonly kind: 'failed' }
-  | { readonly kind: 'unknown' };
+  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'unknown'; readonly reason: string };
 
 /** Maps one HTTP exchange to what the client can conclude about its effect. */
 export function classify(result: HttpResponse | HttpError): Outcome {
-  if (result instanceof HttpError) return result.neverSent ? { kind: 'failed' } : { kind: 'unknown' };
+  if (result instanceof HttpError) return { kind: result.neverSent ? 'failed' : 'unknown', reason: result.code };
   const body = result.body as { ok?: boolean; error?: { code?: string } } | null;
   if (result.status === 200 && body?.ok === true) return { kind: 'ok', response: result };
   if (result.status === 409 && body?.error?.code === 'CAS_MISMATCH') return { kind: 'mismatch' };
+  const reason = `${result.status} ${body?.error?.code ?? '?'}`;
   // 503 may come after the entry was proposed (deadline passed while committing): unknown. Other
   // 4xx are refusals before anything reached the log. Other 5xx: unknown.
-  if (result.status >= 400 && result.status < 500) return { kind: 'failed' };
-  return { kind: 'unknown' };
+  if (result.status >= 400 && result.status < 500) return { kind: 'failed', reason };
+  return { kind: 'unknown', reason };
 }
 
 export class Workload {
@@ -89,17 +93,23 @@ export class Workload {
   }
 
   private async send(node: CatgaNode, path: string, payload: unknown): Promise<HttpResponse | HttpError> {
+    const body = JSON.stringify(payload);
+    const started = this.history.now();
+    let result: HttpResponse | HttpError;
     try {
-      return await httpCall(`${node.url}${path}`, {
+      result = await httpCall(`${node.url}${path}`, {
         method: 'POST',
-        body: JSON.stringify(payload),
+        body,
         timeoutMs: this.options.requestTimeoutMs,
         agent: this.agentFor(node),
       });
     } catch (err) {
-      if (err instanceof HttpError) return err;
-      throw err;
+      if (!(err instanceof HttpError)) throw err;
+      result = err;
     }
+    const answer = result instanceof HttpError ? result.code : `${result.status} ${result.raw}`;
+    this.options.trace?.write(`${started} ${this.history.now()} ${node.id} ${path} ${body} -> ${answer}\n`);
+    return result;
   }
 
   /** Returns true when the outcome is unknown (the caller must take a new client id). */
@@ -115,10 +125,10 @@ export class Workload {
       return false;
     }
     if (outcome.kind === 'unknown') {
-      this.history.add({ client, op: 'put', key, value, ok: null, call, return: null });
+      this.history.add({ client, op: 'put', key, value, ok: null, call, return: null }, outcome.reason);
       return true;
     }
-    this.history.addFailure();
+    this.history.addFailure(outcome.kind === 'failed' ? outcome.reason : 'put answered CAS_MISMATCH');
     return false;
   }
 
@@ -139,10 +149,10 @@ export class Workload {
         this.history.add({ client, op: 'cas', key, value, expected, ok: false, call, return: end });
         return false;
       case 'unknown':
-        this.history.add({ client, op: 'cas', key, value, expected, ok: null, call, return: null });
+        this.history.add({ client, op: 'cas', key, value, expected, ok: null, call, return: null }, outcome.reason);
         return true;
       case 'failed':
-        this.history.addFailure();
+        this.history.addFailure(outcome.reason);
         return false;
     }
   }
@@ -158,7 +168,7 @@ export class Workload {
       this.history.add({ client, op: 'get', key, ok: true, result, call, return: end });
       this.lastSeen.set(key, result);
     } else {
-      this.history.add({ client, op: 'get', key, ok: false, call, return: end });
+      this.history.add({ client, op: 'get', key, ok: false, call, return: end }, outcome.kind === 'mismatch' ? 'get answered CAS_MISMATCH' : outcome.reason);
     }
     return false;
   }

@@ -9,10 +9,12 @@ import type { CatgaNode } from './cluster.js';
 export const EVENT_TYPE = 'kv.changed';
 export const MAX_EVENTS_PER_SUBSCRIBER = 2_000_000;
 const RECONNECT_DELAY_MS = 300;
+const MAX_ANOMALIES = 5;
 
 interface WireEvent {
   index: number;
   type: string;
+  data: unknown;
 }
 
 export interface SubscriberReport {
@@ -21,14 +23,19 @@ export interface SubscriberReport {
   readonly missing: number;
   readonly outOfOrder: number;
   readonly reconnects: number;
+  /** The first few out-of-order deliveries, described. */
+  readonly anomalies: readonly string[];
 }
 
 class Subscriber {
   readonly indexes: number[] = [];
   private readonly seen = new Set<number>();
+  private dataAtLast = new Set<string>();
+  private connectionOfLast = -1;
   lastIndex = 0;
   outOfOrder = 0;
   reconnects = 0;
+  readonly anomalies: string[] = [];
   private socket: WebSocket | null = null;
   private stopped = false;
   private cutTimer: NodeJS.Timeout | null = null;
@@ -69,11 +76,24 @@ class Subscriber {
     const parsed = JSON.parse(text) as WireEvent | WireEvent[];
     for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
       if (event.type !== EVENT_TYPE) continue;
-      if (event.index <= this.lastIndex || this.seen.has(event.index)) this.outOfOrder++;
-      else if (this.indexes.length < MAX_EVENTS_PER_SUBSCRIBER) {
+      // Several events of one log entry share its index and arrive together on one connection;
+      // anything else at or below the last index is out of order or a duplicate delivery.
+      const data = JSON.stringify(event.data);
+      const sameEntry = event.index === this.lastIndex && this.connectionOfLast === this.reconnects && !this.dataAtLast.has(data);
+      if (sameEntry) {
+        this.dataAtLast.add(data);
+      } else if (event.index <= this.lastIndex) {
+        this.outOfOrder++;
+        if (this.anomalies.length < MAX_ANOMALIES) {
+          const kind = event.index === this.lastIndex ? 'duplicate of the last index' : 'out of order';
+          this.anomalies.push(`${kind}: index ${event.index} after ${this.lastIndex} on connection ${this.reconnects} (${data.slice(0, 80)})`);
+        }
+      } else if (this.indexes.length < MAX_EVENTS_PER_SUBSCRIBER) {
         this.indexes.push(event.index);
         this.seen.add(event.index);
         this.lastIndex = event.index;
+        this.connectionOfLast = this.reconnects;
+        this.dataAtLast = new Set([data]);
       }
     }
   }
@@ -95,7 +115,7 @@ class Subscriber {
   report(ackedIndexes: readonly number[]): SubscriberReport {
     let missing = 0;
     for (const index of ackedIndexes) if (!this.seen.has(index)) missing++;
-    return { node: this.node.id, received: this.indexes.length, missing, outOfOrder: this.outOfOrder, reconnects: this.reconnects };
+    return { node: this.node.id, received: this.indexes.length, missing, outOfOrder: this.outOfOrder, reconnects: this.reconnects, anomalies: this.anomalies };
   }
 }
 

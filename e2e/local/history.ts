@@ -49,7 +49,16 @@ export class History {
     return this.nextClientId++;
   }
 
-  add(record: HistoryRecord): void {
+  /** Why operations failed or ended unknown: "503 NO_LEADER", "TIMEOUT", ... -> count. */
+  readonly reasons = new Map<string, number>();
+
+  private countReason(reason: string | undefined): void {
+    if (reason !== undefined) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+  }
+
+  /** `reason`: why a record is failed or unknown (counted for the report). */
+  add(record: HistoryRecord, reason?: string): void {
+    this.countReason(reason);
     assert.ok(this.records.length < MAX_HISTORY_RECORDS, `history over ${MAX_HISTORY_RECORDS} records`);
     assert.ok(record.return === null ? record.ok === null : record.return >= record.call, 'return before call');
     this.records.push(record);
@@ -67,7 +76,8 @@ export class History {
   }
 
   /** Counts an operation that definitely failed and is not written (it had no effect). */
-  addFailure(): void {
+  addFailure(reason: string): void {
+    this.countReason(reason);
     this.operations++;
     this.failures++;
   }

@@ -1,7 +1,7 @@
 // Owns one fault scenario run end to end: start a cluster, start subscribers, the leader monitor
 // and the clients, let a nemesis inject faults for most of the traffic window, heal everything,
 // then run the durability, event and linearizability checks and return one summary row.
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCluster, type CatgaNode, type ClusterOptions } from './cluster.js';
 import { History } from './history.js';
@@ -84,8 +84,10 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
   const originals = cluster.nodes.slice(0, scenario.size);
   const subscribers = new EventSubscribers(originals, cluster.random, EVENT_CUT_EVERY_MS);
   const monitor = new LeaderMonitor(cluster);
+  let trace: WriteStream | undefined;
   try {
     mkdirSync(cluster.runDir, { recursive: true });
+    trace = createWriteStream(`${cluster.runDir}/requests.log`);
     subscribers.start();
     monitor.start();
     const trafficMs = seconds * 1000;
@@ -113,6 +115,7 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
       maxOpsPerClient: MAX_OPS_PER_CLIENT,
       random: cluster.random,
       targets: () => originals.filter((n) => !n.removed),
+      trace,
     });
     const traffic = workload.run();
     await scenario.nemesis(ctx);
@@ -135,10 +138,11 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
     });
     const measured = recoveries.filter((r): r is number => r !== null);
     const details = [...durability.details];
+    details.push(`outcomes: ${[...history.reasons].map(([r, n]) => `${r} x${n}`).join(', ') || 'all definite'}`);
     if (lin.verdict !== 'Ok') details.push(`checker: ${lin.stdout}; ${lin.stderr}; see ${lin.htmlPath}`);
     if (recoveries.some((r) => r === null)) details.push('a fault was never followed by an acknowledged write');
     for (const r of eventReports) {
-      if (r.missing > 0 || r.outOfOrder > 0) details.push(`events on ${r.node}: ${r.missing} missing, ${r.outOfOrder} out of order (of ${r.received}, ${r.reconnects} reconnects)`);
+      if (r.missing > 0 || r.outOfOrder > 0) details.push(`events on ${r.node}: ${r.missing} missing, ${r.outOfOrder} out of order (of ${r.received}, ${r.reconnects} reconnects) ${r.anomalies.join(', ')}`);
     }
     const result: ScenarioResult = {
       name: scenario.name,
@@ -166,6 +170,7 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
   } finally {
     monitor.stop();
     subscribers.stop();
+    await new Promise((resolve) => (trace === undefined ? resolve(null) : trace.end(resolve)));
     await cluster.destroy(!passed);
   }
 }
