@@ -28,8 +28,14 @@ type SnapshotRow = [key: string, at: number, index: number, result: Result<unkno
 export class IdempotencyTable {
   readonly windowMs: number;
   readonly maxKeys: number;
-  /** Insertion order is clock order, because the clock never goes back. */
   private readonly records = new Map<string, IdempotencyRecord>();
+  /**
+   * Keys in the order they were recorded (= clock order, the clock never goes back), consumed
+   * from `head`. A plain queue, because iterating a Map from its front after many deletions costs
+   * time proportional to the deleted slots.
+   */
+  private order: string[] = [];
+  private head = 0;
   private clockMs = 0;
   private evicted = 0;
 
@@ -57,9 +63,10 @@ export class IdempotencyTable {
   advance(entryTs: number): void {
     if (entryTs > this.clockMs) this.clockMs = entryTs;
     const horizon = this.clockMs - this.windowMs;
-    for (const [key, record] of this.records) {
-      if (record.at > horizon) break;
-      this.records.delete(key);
+    while (this.head < this.order.length) {
+      const key = this.order[this.head] as string;
+      if ((this.records.get(key) as IdempotencyRecord).at > horizon) break;
+      this.forgetOldest();
     }
   }
 
@@ -70,16 +77,32 @@ export class IdempotencyTable {
   record(key: string, index: number, result: Result<unknown>): void {
     assert.ok(!this.records.has(key), 'idempotency key recorded twice');
     if (this.records.size >= this.maxKeys) {
-      const oldest = this.records.keys().next().value as string;
-      this.records.delete(oldest);
+      this.forgetOldest();
       this.evicted++;
     }
     this.records.set(key, { at: this.clockMs, index, result });
+    this.order.push(key);
+  }
+
+  private forgetOldest(): void {
+    const key = this.order[this.head] as string;
+    this.order[this.head] = '';
+    this.head++;
+    this.records.delete(key);
+    if (this.head >= 1024 && this.head * 2 >= this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+    assert.equal(this.order.length - this.head, this.records.size, 'idempotency queue and table disagree');
   }
 
   snapshot(): { clock: number; keys: SnapshotRow[] } {
     const keys: SnapshotRow[] = [];
-    for (const [key, record] of this.records) keys.push([key, record.at, record.index, record.result]);
+    for (let i = this.head; i < this.order.length; i++) {
+      const key = this.order[i] as string;
+      const record = this.records.get(key) as IdempotencyRecord;
+      keys.push([key, record.at, record.index, record.result]);
+    }
     return { clock: this.clockMs, keys };
   }
 
@@ -87,10 +110,14 @@ export class IdempotencyTable {
     const { clock, keys } = (image ?? {}) as { clock?: unknown; keys?: unknown };
     assert.ok(typeof clock === 'number' && Array.isArray(keys), 'idempotency snapshot is malformed');
     this.records.clear();
+    this.order = [];
+    this.head = 0;
     this.clockMs = clock;
     for (const row of keys as SnapshotRow[]) {
       assert.ok(Array.isArray(row) && typeof row[0] === 'string' && typeof row[1] === 'number' && typeof row[2] === 'number', 'idempotency snapshot row is malformed');
+      assert.ok(!this.records.has(row[0]), 'idempotency snapshot repeats a key');
       this.records.set(row[0], { at: row[1], index: row[2], result: row[3] });
+      this.order.push(row[0]);
     }
   }
 }
