@@ -1,0 +1,134 @@
+// The operator against a real kube-apiserver + kube-controller-manager, without pods running
+// (no kubelet): the CRD's validation, the objects the operator creates and owns, the scale
+// subresource, the Lease, metrics, and garbage collection when the CatgaCluster is deleted.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
+import { Clusters, OperatorProcess, eventReasons, eventually, installCrd } from './support.js';
+
+const NS = 'apitest';
+let cp: ControlPlane;
+let kc: KubeConfig;
+let clusters: Clusters;
+let operator: OperatorProcess | undefined;
+
+before(async () => {
+  cp = await startControlPlane();
+  kc = cp.kubeConfig();
+  await installCrd(kc);
+  await cp.createNamespace(NS);
+  clusters = new Clusters(kc, NS);
+});
+
+after(async () => {
+  await operator?.stop();
+  await cp?.stop();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return String((err as { body?: unknown }).body ?? (err as Error).message);
+  }
+  assert.fail('the API server accepted an invalid CatgaCluster');
+}
+
+test('invalid specs are rejected by the API server with the schema message', async () => {
+  assert.match(await rejection(clusters.create('bad-0', { replicas: 0 })), /spec\.replicas.*should be greater than or equal to 1/);
+  assert.match(await rejection(clusters.create('bad-10', { replicas: 10 })), /spec\.replicas.*should be less than or equal to 9/);
+  assert.match(await rejection(clusters.create('bad-hb', { raft: { electionTicks: 5, heartbeatTicks: 5 } })), /heartbeatTicks must be smaller than spec\.raft\.electionTicks/);
+  assert.match(await rejection(clusters.create('bad-env', { env: [{ name: 'CATGA_NODE_ID', value: 'x' }] })), /must not set the CATGA_\* variables/);
+  assert.match(await rejection(clusters.create('bad-q', { resources: { requests: { cpu: 'lots' } } })), /spec\.resources\.requests\.cpu/);
+  assert.match(await rejection(clusters.create('bad-size', { storage: { size: 'big' } })), /spec\.storage\.size/);
+  await clusters.create('immut', { storage: { size: '1Gi', storageClassName: 'fast' } });
+  assert.match(await rejection(clusters.patchSpec('immut', { storage: { size: '2Gi', storageClassName: 'fast' } })), /spec\.storage\.size is immutable/);
+  assert.match(await rejection(clusters.patchSpec('immut', { storage: { size: '1Gi', storageClassName: 'slow' } })), /storageClassName is immutable/);
+  const defaulted = await clusters.get('immut');
+  assert.equal(defaulted.spec.replicas, 3);
+  assert.equal(defaulted.spec.raft?.tickMs, 100);
+  await clusters.delete('immut');
+});
+
+test('the operator creates and owns Services, StatefulSet, PDB and Secret, and reports status', async () => {
+  operator = OperatorProcess.start({ kubeconfigPath: cp.kubeconfigPath, leaseNamespace: NS });
+  const created = await clusters.create('demo', { replicas: 3 });
+  const uid = created.metadata.uid!;
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const sts = await eventually('the StatefulSet', 30_000, () => apps.readNamespacedStatefulSet({ namespace: NS, name: 'demo' }));
+  assert.equal(sts.spec!.replicas, 3);
+  assert.equal(sts.spec!.podManagementPolicy, 'Parallel');
+  assert.equal(sts.spec!.updateStrategy!.type, 'OnDelete');
+  assert.equal(sts.spec!.serviceName, 'demo-hl');
+  assert.deepEqual(sts.metadata!.ownerReferences!.map((o) => o.uid), [uid]);
+  const env = sts.spec!.template.spec!.containers[0]!.env!;
+  assert.equal(env.find((e) => e.name === 'CATGA_CLUSTER_ID')!.value, uid);
+  assert.equal(env.find((e) => e.name === 'CATGA_BOOTSTRAP_EXPECT')!.value, '3');
+  for (const name of ['demo', 'demo-hl', 'demo-leader']) {
+    const svc = await core.readNamespacedService({ namespace: NS, name });
+    assert.deepEqual(svc.metadata!.ownerReferences!.map((o) => o.uid), [uid], name);
+  }
+  assert.equal((await core.readNamespacedService({ namespace: NS, name: 'demo-hl' })).spec!.publishNotReadyAddresses, true);
+  const pdb = await eventually('the PDB', 10_000, () => kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ namespace: NS, name: 'demo' }));
+  assert.equal(pdb.spec!.maxUnavailable, 1);
+  const secret = await core.readNamespacedSecret({ namespace: NS, name: 'demo-credentials' });
+  assert.ok(secret.data!['cluster-secret'] && secret.data!['admin-token']);
+
+  const status = await eventually('status with a selector', 20_000, async () => {
+    const s = (await clusters.get('demo')).status;
+    return s?.selector !== undefined && s.phase !== undefined ? s : undefined;
+  });
+  assert.equal(status.phase, 'Creating', 'no pods run without a kubelet, so no leader');
+  assert.equal(status.bootstrapExpect, 3);
+  assert.equal(status.observedGeneration, created.metadata.generation);
+  assert.equal(status.conditions!.find((c) => c.type === 'Available')!.status, 'False');
+  assert.equal(status.conditions!.find((c) => c.type === 'Progressing')!.reason, 'WaitingForLeader');
+  const reasons = await eventReasons(kc, NS, 'demo');
+  assert.ok(reasons.includes('Created') && reasons.includes('SecretGenerated'), reasons.join(','));
+
+  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'catga-operator' });
+  assert.ok(lease.spec!.holderIdentity);
+  const port = await operator.httpPort();
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(metrics, /catga_operator_reconciles_total\{outcome="ok"\} [1-9]/);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+});
+
+test('scale subresource: growing scales the StatefulSet; shrinking waits for Raft, never shrinks blindly', async () => {
+  const apps = kc.makeApiClient(AppsV1Api);
+  await clusters.scale('demo', 5);
+  await eventually('StatefulSet replicas 5', 20_000, async () => (await apps.readNamespacedStatefulSet({ namespace: NS, name: 'demo' })).spec!.replicas === 5);
+  assert.ok((await eventReasons(kc, NS, 'demo')).includes('ScaleUp'));
+  await clusters.scale('demo', 3);
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.equal((await apps.readNamespacedStatefulSet({ namespace: NS, name: 'demo' })).spec!.replicas, 5,
+    'without a leader to remove members from Raft, the StatefulSet keeps its pods');
+  assert.equal(env(await apps.readNamespacedStatefulSet({ namespace: NS, name: 'demo' }), 'CATGA_BOOTSTRAP_EXPECT'), '3', 'the initial size never changes');
+});
+
+function env(sts: Awaited<ReturnType<AppsV1Api['readNamespacedStatefulSet']>>, name: string): string | undefined {
+  return sts.spec!.template.spec!.containers[0]!.env!.find((e) => e.name === name)?.value;
+}
+
+test('deleting the CatgaCluster removes everything it created (garbage collector)', async () => {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await clusters.delete('demo');
+  await eventually('owned objects to be collected', 60_000, async () => {
+    const sts = await apps.listNamespacedStatefulSet({ namespace: NS });
+    const svcs = await core.listNamespacedService({ namespace: NS, labelSelector: 'catga.io/cluster=demo' });
+    const secrets = await core.listNamespacedSecret({ namespace: NS, labelSelector: 'catga.io/cluster=demo' });
+    const pdbs = await kc.makeApiClient(PolicyV1Api).listNamespacedPodDisruptionBudget({ namespace: NS });
+    return sts.items.length + svcs.items.length + secrets.items.length + pdbs.items.length === 0;
+  });
+});
+
+test('the operator shuts down gracefully on SIGTERM and releases its lease', async () => {
+  assert.ok(operator!.running);
+  assert.equal(await operator!.stop(), 0);
+  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'catga-operator' });
+  assert.equal(lease.spec!.holderIdentity ?? '', '');
+  operator = undefined;
+});
