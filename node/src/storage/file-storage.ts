@@ -107,9 +107,10 @@ export class FileStorage implements FileRaftStorage {
   async open(): Promise<Recovered> {
     if (this.phase !== 'new') throw new StorageError('STORAGE_NOT_OPEN', `storage for ${this.dir} was already opened`);
     this.phase = 'opening';
-    await this.fs.mkdirp(this.dir);
-    const lock = await lockDir(this.fs, this.dir);
+    let lock: DirLock | null = null;
     try {
+      await this.fs.mkdirp(this.dir);
+      lock = await lockDir(this.fs, this.dir);
       const found = await recoverDir(this.fs, this.dir);
       for (const name of found.garbage) await this.fs.unlink(posix.join(this.dir, name));
       if (found.garbage.length > 0) await this.fs.syncDir(this.dir);
@@ -130,7 +131,7 @@ export class FileStorage implements FileRaftStorage {
       return { hardState, snapshot: found.snapshot, entries, tornRecordsDropped: found.tornRecords };
     } catch (err) {
       this.phase = 'closed';
-      await lock.release().catch(() => undefined);
+      await lock?.release().catch(() => undefined);
       throw err;
     }
   }

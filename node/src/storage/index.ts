@@ -17,3 +17,4 @@ export type { RaftStorage, Recovered } from './types.js';
 export function openFileStorage(dir: string, opts?: Partial<StorageOptions>, fs?: FileSystem): FileRaftStorage {
   return new FileStorage(dir, resolveOptions(opts), fs ?? new NodeFileSystem());
 }
+export { SimulatedDiskStore, SIM_DISK_OPTIONS } from './sim-disk.js';
