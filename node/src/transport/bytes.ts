@@ -47,6 +47,12 @@ export class ByteWriter {
     this.pos = pos;
   }
 
+  /** Empty writer only: gives back a buffer that grew beyond `maxBytes` (after a rare huge record). */
+  shrinkTo(maxBytes: number): void {
+    assert(this.pos === 0, 'shrinkTo on a non-empty writer');
+    if (this.buf.length > maxBytes) this.buf = Buffer.allocUnsafe(INITIAL_WRITER_BYTES);
+  }
+
   ensure(extra: number): void {
     const need = this.pos + extra;
     if (need <= this.buf.length) return;

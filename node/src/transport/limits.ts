@@ -4,7 +4,10 @@
 export interface TransportLimits {
   /** Records (Raft messages + requests) queued or handed to the socket but not yet written. */
   readonly maxQueuedMessages: number;
-  /** Bytes of those records. A single record bigger than this is still admitted into an empty queue. */
+  /**
+   * Bytes of those records up to `maxBatchBytes` each. Larger records (snapshots, big appends)
+   * have their own budget of `maxFrameBytes`: the worst case per peer is the sum of the two.
+   */
   readonly maxQueuedBytes: number;
   /** Largest WebSocket message sent or accepted; also the largest single record (a snapshot). */
   readonly maxFrameBytes: number;

@@ -41,6 +41,10 @@ import { formatHostPort, parseHostPort, type HostPort } from './address.js';
 import { Liveness } from './liveness.js';
 import { closeWithin } from './socket-close.js';
 
+/** The send queue's buffer starts at this size, and is given back when it grew beyond the other. */
+const QUEUE_INITIAL_BYTES = 16 * 1024;
+const QUEUE_RETAINED_BYTES = 1024 * 1024;
+
 type LinkState =
   | 'idle' // created, transport not started
   | 'resolving' // looking up the peer's host name
@@ -83,7 +87,7 @@ export class OutboundLink {
   private dialerNonce: Uint8Array = Buffer.alloc(0);
 
   /** Records not yet handed to the socket, back to back as they go on the wire. */
-  private readonly queue = new ByteWriter(16 * 1024);
+  private readonly queue = new ByteWriter(QUEUE_INITIAL_BYTES);
   private queuedRecords = 0;
   /** Handed to the socket, write not yet completed: still our memory. */
   private inflightBytes = 0;
@@ -91,6 +95,9 @@ export class OutboundLink {
   /** Of the records queued or in flight, how many are Raft messages (what a lost connection drops). */
   private queuedRaft = 0;
   private inflightRaft = 0;
+  /** Of the bytes queued or in flight, those of records larger than a batch (each alone in its frame). */
+  private queuedLargeBytes = 0;
+  private inflightLargeBytes = 0;
   private flushHandle: NodeJS.Immediate | null = null;
   private sentFrames = 0;
 
@@ -184,15 +191,23 @@ export class OutboundLink {
     return this.state === 'resolving' || this.state === 'challenge' || this.state === 'welcome' || this.state === 'open';
   }
 
-  /** Keeps the record just written at [start, queue.pos) if it fits the bounds, else removes it. */
+  /**
+   * Keeps the record just written at [start, queue.pos) if it fits the bounds, else removes it.
+   * Records up to a batch in size share maxQueuedBytes; larger ones (snapshots, big appends) have
+   * a budget of their own, maxFrameBytes, so that neither kind can starve the other.
+   */
   private admit(start: number, size: number): boolean {
     const limits = this.ctx.limits;
-    const queuedBefore = start + this.inflightBytes;
-    const fits = size <= limits.maxFrameBytes && (queuedBefore === 0 || queuedBefore + size <= limits.maxQueuedBytes);
+    const large = size > limits.maxBatchBytes;
+    const largeBytes = this.queuedLargeBytes + this.inflightLargeBytes;
+    const fits = large
+      ? largeBytes + size <= limits.maxFrameBytes
+      : start + this.inflightBytes - largeBytes + size <= limits.maxQueuedBytes;
     if (!fits) {
       this.queue.truncate(start);
       return false;
     }
+    if (large) this.queuedLargeBytes += size;
     this.queuedRecords++;
     if (this.state === 'open' && this.flushHandle === null) this.flushHandle = setImmediate(this.flush);
     return true;
@@ -221,21 +236,26 @@ export class OutboundLink {
         records++;
       }
       const chunk = w.copy(start, end);
+      const large = chunk.length > maxBatchBytes ? chunk.length : 0;
       this.inflightBytes += chunk.length;
+      this.inflightLargeBytes += large;
       this.inflightRecords += records;
       this.inflightRaft += raft;
       this.sentFrames++;
       ws.send(chunk, { binary: true }, () => {
         if (attempt !== this.attemptId) return; // accounting was reset when that socket went away
         this.inflightBytes -= chunk.length;
+        this.inflightLargeBytes -= large;
         this.inflightRecords -= records;
         this.inflightRaft -= raft;
       });
       start = end;
     }
     w.truncate(0);
+    w.shrinkTo(QUEUE_RETAINED_BYTES); // after a snapshot went through, do not keep its buffer
     this.queuedRecords = 0;
     this.queuedRaft = 0;
+    this.queuedLargeBytes = 0;
   };
 
   /** Empties the queue (counting the Raft messages in it as dropped) and fails every request. */
@@ -247,8 +267,11 @@ export class OutboundLink {
     const lost = this.queuedRaft + this.inflightRaft;
     if (lost > 0) this.ctx.metrics.onDrop?.(this.peer, lost);
     this.queue.truncate(0);
+    this.queue.shrinkTo(QUEUE_RETAINED_BYTES);
     this.queuedRecords = 0;
     this.queuedRaft = 0;
+    this.queuedLargeBytes = 0;
+    this.inflightLargeBytes = 0;
     this.inflightBytes = 0;
     this.inflightRecords = 0;
     this.inflightRaft = 0;

@@ -243,3 +243,31 @@ test('setPeers redials a peer whose address changed, forgets removed peers, and 
   assert.equal(b!.received.length, 2);
   await closeAll([a!, b!]);
 });
+
+test('a large snapshot gets through amid steady small messages; one beyond maxFrameBytes is dropped and counted', async () => {
+  const limits = { maxQueuedBytes: 64 * 1024, maxBatchBytes: 32 * 1024, maxFrameBytes: 4 * 1024 * 1024 };
+  const [a, b] = await nodes(['a', 'b'], limits);
+  wireAll([a!, b!]);
+  const heartbeat = (commit: number): Message => ({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit, context: '' });
+  const snapshot = (size: number): Message => ({
+    type: 'snapshot',
+    from: 'a',
+    to: 'b',
+    term: 1,
+    snapshot: { meta: { index: 9, term: 1, conf: { voters: ['a', 'b'], learners: [], addresses: {} } }, data: new Uint8Array(size).fill(7) },
+  });
+  for (let i = 1; i <= 100; i++) a!.transport.send(heartbeat(i));
+  a!.transport.send(snapshot(2 * 1024 * 1024));
+  for (let i = 101; i <= 200; i++) a!.transport.send(heartbeat(i));
+  await waitFor('all delivered', () => b!.received.length === 201);
+  assert.deepStrictEqual(
+    b!.received.map((m) => m.type),
+    [...Array<string>(100).fill('heartbeat'), 'snapshot', ...Array<string>(100).fill('heartbeat')],
+  );
+  const got = b!.received[100]!;
+  assert.ok(got.type === 'snapshot' && got.snapshot.data.length === 2 * 1024 * 1024 && got.snapshot.data.every((x) => x === 7));
+
+  a!.transport.send(snapshot(5 * 1024 * 1024));
+  assert.equal(a!.counters.drops.get('b'), 1);
+  await closeAll([a!, b!]);
+});
