@@ -23,7 +23,7 @@ export interface SimContext {
    * Asked once a Ready is durable and recorded, before its messages go out: true crashes the
    * node right there (the process died between fsync and send).
    */
-  crashBeforeSend(node: SimNode, commitAdvanced: boolean): boolean;
+  crashBeforeSend(node: SimNode, becameLeader: boolean, leaderProgress: boolean): boolean;
 }
 
 export class SimNode {
@@ -137,8 +137,10 @@ export class SimNode {
       const dropped = this.log.append(rd.entries);
       if (dropped > 0) this.checkCoreAgreesOnLastIndex(core, dropped);
     }
+    let becameLeader = false;
     if (rd.softState !== null) {
       const soft = rd.softState;
+      becameLeader = soft.role === 'leader' && (this.role !== 'leader' || soft.term !== this.term);
       if (soft.role !== this.role || soft.term !== this.term || soft.leader !== this.leader) {
         trace.record(now, 'role', this.id, null, `${soft.role} term=${soft.term} leader=${soft.leader ?? '-'}`);
       }
@@ -159,7 +161,7 @@ export class SimNode {
       }
       this.hardState = next;
     }
-    if (checker.failed || this.ctx.crashBeforeSend(this, commitAdvanced)) return;
+    if (checker.failed || this.ctx.crashBeforeSend(this, becameLeader, commitAdvanced || rd.entries.length > 0)) return;
 
     for (const msg of rd.messages) {
       const outcome = network.send(msg, now);
