@@ -58,6 +58,8 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
     });
     this.http = http;
     this.wss = wss;
+    // ws re-emits the HTTP server's errors (EADDRINUSE too): without a listener they would throw.
+    wss.on('error', (err: Error) => this.ctx.log('peer_server_error', { error: err.message }));
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(this.listenPort, this.listenHost, () => {
@@ -65,8 +67,6 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
         resolve();
       });
     });
-    http.on('error', (err: Error) => this.ctx.log('peer_server_error', { error: err.message }));
-    wss.on('error', (err: Error) => this.ctx.log('peer_server_error', { error: err.message }));
     wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress ?? ''));
     this.state = 'started';
     this.ctx.log('peer_listening', { host: this.listenHost, port: this.port });

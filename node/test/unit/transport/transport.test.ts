@@ -6,6 +6,7 @@ import type { Message } from '../../../src/raft/types.js';
 import { PeerError } from '../../../src/transport/errors.js';
 import { CLOSE_CODES } from '../../../src/transport/handshake.js';
 import { encodeMessage } from '../../../src/transport/codec.js';
+import { createPeerTransport } from '../../../src/transport/index.js';
 import { closeAll, frameOf, rawDial, SECRET, StallableRelay, startNode, waitFor, wireAll, type TestNode } from './harness.js';
 import { smallAppend } from './samples.js';
 
@@ -270,4 +271,12 @@ test('a large snapshot gets through amid steady small messages; one beyond maxFr
   a!.transport.send(snapshot(5 * 1024 * 1024));
   assert.equal(a!.counters.drops.get('b'), 1);
   await closeAll([a!, b!]);
+});
+
+test('start() on a port in use rejects with EADDRINUSE and close() still works', async () => {
+  const [a] = await nodes(['a']);
+  const clash = createPeerTransport({ id: 'b', clusterId: 'c', secret: 's', listenHost: '127.0.0.1', listenPort: a!.transport.port });
+  await assert.rejects(clash.start(), (e: unknown) => (e as { code?: string }).code === 'EADDRINUSE');
+  await clash.close();
+  await closeAll([a!]);
 });
