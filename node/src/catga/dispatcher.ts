@@ -60,18 +60,18 @@ export class EventDispatcher {
     if (outcome !== null && typeof outcome === 'object' && typeof (outcome as Promise<void>).then === 'function') {
       this.inFlight++;
       (outcome as Promise<void>).then(
-        () => this.settled(event, null, bound),
-        (error: unknown) => this.settled(event, error, bound),
+        () => this.settled(bound, event, false, undefined),
+        (error: unknown) => this.settled(bound, event, true, error),
       );
       return;
     }
     this.observer.eventHandled?.(event.type, 'ok');
   }
 
-  private settled(event: CatgaEvent, error: unknown, bound: BoundEventHandler): void {
+  private settled(bound: BoundEventHandler, event: CatgaEvent, rejected: boolean, error: unknown): void {
     this.inFlight--;
-    if (error === null) this.observer.eventHandled?.(event.type, 'ok');
-    else this.failed(bound, event, error);
+    if (rejected) this.failed(bound, event, error);
+    else this.observer.eventHandled?.(event.type, 'ok');
     if (this.inFlight === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -22,6 +22,8 @@ export interface CatgaClientOptions {
   readonly timeoutMs?: number;
   /** Longest pause between WebSocket reconnects. */
   readonly reconnectMaxMs?: number;
+  /** WebSocket ping interval; a connection without a pong for one interval is replaced. */
+  readonly heartbeatMs?: number;
 }
 
 export interface CallOptions {
@@ -106,7 +108,7 @@ export class CatgaClient {
   /** GET /v1/events over WebSocket, resuming automatically after disconnects. */
   subscribe(options: SubscribeOptions, onEvent: (event: ClientEvent) => void): Subscription {
     if (this.lifetime.signal.aborted) throw new Error('the client is closed');
-    const subscription = new Subscription(this.endpoints, this.options.token, options, onEvent, this.options.reconnectMaxMs);
+    const subscription = new Subscription(this.endpoints, this.options.token, options, onEvent, this.options.reconnectMaxMs, this.options.heartbeatMs);
     this.subscriptions.add(subscription);
     void subscription.ended.then(() => this.subscriptions.delete(subscription));
     return subscription;

@@ -24,6 +24,8 @@ export interface SubscribeOptions {
 
 export const RECONNECT_BASE_MS = 100;
 export const DEFAULT_RECONNECT_MAX_MS = 5_000;
+/** A connection that answers no ping within this long is considered dead and replaced. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
 /** Bound on the body of a refused upgrade the client reads for its error code. */
 const MAX_REFUSAL_BYTES = 4_096;
 /** Close codes after which resuming cannot help. */
@@ -57,6 +59,7 @@ export class Subscription {
     private readonly options: SubscribeOptions,
     private readonly onEvent: (event: ClientEvent) => void,
     private readonly reconnectMaxMs: number = DEFAULT_RECONNECT_MAX_MS,
+    private readonly heartbeatMs: number = DEFAULT_HEARTBEAT_MS,
   ) {
     this.last = options.from ?? null;
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
@@ -91,7 +94,21 @@ export class Subscription {
     ws.on('error', () => {
       /* the close event that follows decides what to do */
     });
+    // Half-open connections (a node that vanished without a FIN) are found by ping/pong.
+    let alive = true;
+    let heartbeat: NodeJS.Timeout | null = null;
+    ws.on('open', () => {
+      heartbeat = setInterval(() => {
+        if (!alive) return ws.terminate();
+        alive = false;
+        ws.ping();
+      }, this.heartbeatMs);
+    });
+    ws.on('pong', () => {
+      alive = true;
+    });
     ws.on('close', (code: number, reason: Buffer) => {
+      if (heartbeat !== null) clearInterval(heartbeat);
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return this.resolveEnded(null);

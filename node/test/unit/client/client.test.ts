@@ -73,7 +73,7 @@ async function fakeNode(): Promise<[FakeNode, string]> {
   return [node, url];
 }
 
-function client(endpoints: string[], options: { timeoutMs?: number; token?: string; reconnectMaxMs?: number } = {}): CatgaClient {
+function client(endpoints: string[], options: { timeoutMs?: number; token?: string; reconnectMaxMs?: number; heartbeatMs?: number } = {}): CatgaClient {
   const c = new CatgaClient({ endpoints, ...options });
   cleanups.push(() => c.close());
   return c;
@@ -304,4 +304,21 @@ test('subscribe: a 401 on upgrade is final; close() ends everything', async () =
   const closedCall = await c.query('kv.get', { key: 'a' });
   assert.ok(!closedCall.ok);
   assert.equal(closedCall.error.code, 'CLIENT_CLOSED');
+});
+
+test('subscribe: a silent connection (no pong) is replaced and resumed', async () => {
+  const [node, url] = await fakeNode();
+  const got: number[] = [];
+  const subscription = client([url], { reconnectMaxMs: 20, heartbeatMs: 100 }).subscribe({ from: 0 }, (e) => got.push(e.index));
+  await waitFor(() => node.sockets.length === 1);
+  node.sockets[0]?.send(JSON.stringify(event(1)));
+  await waitFor(() => got.length === 1);
+  // The server stops reading: pings go unanswered, as with a peer that vanished.
+  (node.sockets[0] as unknown as { _socket: { pause(): void } })._socket.pause();
+  await waitFor(() => node.sockets.length === 2);
+  assert.equal(node.upgrades[1]?.searchParams.get('from'), '0');
+  node.sockets[1]?.send(JSON.stringify([event(1), event(2)]));
+  await waitFor(() => got.length === 2);
+  assert.deepEqual(got, [1, 2]);
+  await subscription.close();
 });
