@@ -73,7 +73,7 @@ export type EventHandler = (event: CatgaEvent, ctx: EventContext) => void | Prom
 export interface ModuleDefinition {
   /** Namespace of the module's state; unique among loaded modules. */
   readonly name: string;
-  // `any` payloads: each entry is typed by `command()`/`query()`; the map only needs the shape.
+  // Each entry is typed by `command()`/`query()` (method parameters are bivariant, so any schema fits).
   readonly commands?: Readonly<Record<string, CommandDefinition<Schema, unknown>>>;
   readonly queries?: Readonly<Record<string, QueryDefinition<Schema, unknown>>>;
   /** Event type (or `*` for every event) → handler(s). */

@@ -28,13 +28,6 @@ export function makeEvent(index: number, type: string, data: JsonValue, ts: numb
   return { index, type, data, ts, json };
 }
 
-/** Joins events into one WebSocket frame: a JSON array (the client accepts arrays and objects). */
-export function eventsFrame(events: readonly CatgaEvent[]): string {
-  let frame = '[';
-  for (let i = 0; i < events.length; i++) frame += (i === 0 ? '' : ',') + (events[i] as CatgaEvent).json;
-  return frame + ']';
-}
-
 export const DEFAULT_EVENT_LOG_MAX_EVENTS = 100_000;
 /** Bound on the ring's size, counted in UTF-16 code units of the events' JSON form. */
 export const DEFAULT_EVENT_LOG_MAX_CHARS = 64 * 1024 * 1024;

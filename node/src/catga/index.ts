@@ -22,11 +22,11 @@ export {
   type QueryContext,
   type QueryDefinition,
 } from './api.js';
-export { ErrorCodes, fail, httpStatusFor, ok, toWire, type Failure, type Issue, type Ok, type Result, type WireResult } from './result.js';
+export { ErrorCodes, fail, httpStatusFor, ok, type Failure, type Issue, type Ok, type Result } from './result.js';
 export { checkSchema, SchemaError, t, validate, type Infer, type JsonValue, type Schema } from './schema.js';
 export type { ReadStore, Store } from './store.js';
 export { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest, type DecodedEntry } from './entry.js';
-export { EventLog, eventsFrame, type CatgaEvent, type EventListener, type EventLogOptions, type Follower } from './events.js';
+export { EventLog, type CatgaEvent, type EventListener, type EventLogOptions, type Follower } from './events.js';
 export { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyOptions } from './idempotency.js';
 export type { CommandOutcome, EventHandlerOutcome, MediatorObserver, QueryOutcome } from './observer.js';
 export {
@@ -34,7 +34,6 @@ export {
   DEFAULT_MAX_ENTRY_BYTES,
   DEFAULT_QUERY_TIMEOUT_MS,
   Mediator,
-  parseBatchBody,
   silentLogger,
   type AppliedEntry,
   type CommandInput,

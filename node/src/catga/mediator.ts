@@ -35,26 +35,6 @@ export interface CommandInput {
   readonly idempotencyKey?: string | null | undefined;
 }
 
-/**
- * Checks the shape of a batch body `{"commands": [{"type", "payload", "idempotencyKey?"}]}` (the
- * payloads themselves are checked by `prepareCommands`).
- */
-export function parseBatchBody(body: unknown): Result<CommandInput[]> {
-  const list = body !== null && typeof body === 'object' ? (body as { commands?: unknown }).commands : undefined;
-  if (!Array.isArray(list)) return fail(ErrorCodes.INVALID_PAYLOAD, 'commands must be an array', [{ path: 'commands', message: 'must be an array' }]);
-  const commands: CommandInput[] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const item = list[i] as { type?: unknown; payload?: unknown; idempotencyKey?: unknown } | null;
-    const where = `commands[${i}]`;
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) return fail(ErrorCodes.INVALID_PAYLOAD, `${where} must be an object`, [{ path: where, message: 'must be an object' }]);
-    if (typeof item.type !== 'string') return fail(ErrorCodes.INVALID_PAYLOAD, `${where}.type must be a string`, [{ path: `${where}.type`, message: 'must be a string' }]);
-    const key = item.idempotencyKey ?? null;
-    if (key !== null && typeof key !== 'string') return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `${where}.idempotencyKey must be a string`);
-    commands[i] = { type: item.type, payload: item.payload, idempotencyKey: key };
-  }
-  return ok(commands);
-}
-
 export interface MediatorOptions {
   readonly modules: readonly ModuleDefinition[];
   /** User behaviours, outermost first. */

@@ -77,10 +77,3 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 export function httpStatusFor(code: string): number {
   return STATUS_BY_CODE[code] ?? 409;
 }
-
-/** A result in the HTTP body form of CONTRACT.md §2 (without the `index`, which the caller adds). */
-export type WireResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
-
-export function toWire<T>(result: Result<T>): WireResult<T> {
-  return result.ok ? result : { ok: false, error: { code: result.code, message: result.message } };
-}

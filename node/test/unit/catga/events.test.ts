@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EventLog, eventsFrame, type CatgaEvent } from '../../../src/catga/index.js';
+import { EventLog, type CatgaEvent } from '../../../src/catga/index.js';
 import { makeEvent } from '../../../src/catga/events.js';
 
 function ev(index: number, type = 't', data: unknown = { index }): CatgaEvent {
@@ -12,10 +12,9 @@ function indexes(result: ReturnType<EventLog['since']>): number[] {
   return result.value.map((e) => e.index);
 }
 
-test('the wire form is exactly {index,type,data,ts}; frames are JSON arrays', () => {
+test('the wire form is exactly {index,type,data,ts}', () => {
   const event = ev(3, 'kv.changed', { key: 'a"b' });
   assert.deepEqual(JSON.parse(event.json), { index: 3, type: 'kv.changed', data: { key: 'a"b' }, ts: 1003 });
-  assert.deepEqual(JSON.parse(eventsFrame([ev(1), ev(2)])), [JSON.parse(ev(1).json), JSON.parse(ev(2).json)]);
 });
 
 test('since returns events after an index, filtered by type', () => {
