@@ -290,10 +290,6 @@ export class MemFileSystem implements FileSystem {
         }
         fs.m.lastWrite = { inode, pos: position, length: pos - position };
       },
-      async read(position, length) {
-        usable();
-        return Buffer.from(inode.buf.subarray(Math.min(position, inode.len), Math.min(position + length, inode.len)));
-      },
       async size() {
         usable();
         return inode.len;

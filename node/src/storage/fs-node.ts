@@ -31,17 +31,6 @@ class NodeFileHandle implements FileHandle {
     }
   }
 
-  async read(position: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const r = await this.fh.read(buf, got, length - got, position + got);
-      if (r.bytesRead === 0) break;
-      got += r.bytesRead;
-    }
-    return buf.subarray(0, got);
-  }
-
   async size(): Promise<number> {
     return (await this.fh.stat()).size;
   }

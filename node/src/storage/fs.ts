@@ -6,7 +6,6 @@
 export interface FileHandle {
   /** Writes `chunks` back to back starting at `position` (all bytes or an error). */
   writev(chunks: readonly Uint8Array[], position: number): Promise<void>;
-  read(position: number, length: number): Promise<Buffer>;
   size(): Promise<number>;
   /** fdatasync: the file's data (and its size) are durable once this resolves. */
   datasync(): Promise<void>;

@@ -4,7 +4,7 @@
 // operation, loses what was not fsynced (tearing the last write by a random mode), recovers, and
 // checks that the recovered state is exactly the state after some record of the attempted saves
 // at or after the last acknowledged one: every acknowledged save is there, nothing contradicts it.
-// Two crash rounds per seed. CATGA_STORAGE_CRASH_SEEDS raises the count (default 1000 seeds = 2000 crash points).
+// Two crash rounds per seed, some with a second crash during recovery. CATGA_STORAGE_CRASH_SEEDS raises the count (default 1000 seeds = 2000 crash points).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HardState } from '../../../src/raft/types.js';
@@ -114,6 +114,15 @@ async function crashSeed(seed: number): Promise<void> {
     const tear = TEARS[randInt(random, 0, 2)]!;
     fs.crash(tear);
     fs = fs.restart();
+    if (random() < 0.3) {
+      // Crash again inside recovery (cutting the torn tail, removing leftovers, creating a segment).
+      fs.crashAfter(randInt(random, 1, 4));
+      await openFileStorage(DIR, OPTS, fs)
+        .open()
+        .catch(() => undefined);
+      fs.crash(TEARS[randInt(random, 0, 2)]!);
+      fs = fs.restart();
+    }
     const recovered = await openFileStorage(DIR, OPTS, fs).open();
     const got = describe(recovered);
     assert.ok(allowed.has(got), `seed ${seed} crash ${crash} (tear ${tear}): recovered state is not acknowledged-prefix + attempted suffix:\n${got}\nallowed:\n${[...allowed].join('\n')}`);
