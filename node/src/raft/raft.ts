@@ -39,7 +39,7 @@ import type {
   VoteRequest,
   VoteResponse,
 } from './types.js';
-import { MAX_READ_CONTEXT_LENGTH, messageProblem } from './validate.js';
+import { confStateProblem, MAX_READ_CONTEXT_LENGTH, messageProblem } from './validate.js';
 
 /** Most committed entries one Ready hands out for applying (the rest follow in the next Ready). */
 export const MAX_COMMITTED_ENTRIES_PER_READY = 4096;
@@ -99,6 +99,8 @@ export class Raft implements RaftCore {
     const hasConf = restore.snapshot !== null || this.log.confs.lastConfIndex() > 0;
     if (!hasConf && restore.bootstrap !== null) {
       invariant(this.log.lastIndex() === 0 && hs.term === 0, 'bootstrap configuration given for a non-empty log');
+      const problem = confStateProblem(restore.bootstrap);
+      invariant(problem === null, `bootstrap configuration: ${problem}`);
       // A brand-new cluster writes its initial configuration as committed term-1 conf entries,
       // identical on every initial member, so members that join later replicate it like any entry.
       const entries: Entry[] = bootstrapChanges(restore.bootstrap).map((cc, i) => ({
@@ -461,7 +463,7 @@ export class Raft implements RaftCore {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat('');
+      this.bcastHeartbeat(this.readOnly.newestRound());
     }
   }
 

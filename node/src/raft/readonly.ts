@@ -88,6 +88,14 @@ export class ReadOnly {
     return done;
   }
 
+  /**
+   * Id of the newest unconfirmed round, '' if none. Regular heartbeats carry it, so a round whose
+   * own heartbeats were lost is still confirmed by a later heartbeat quorum.
+   */
+  newestRound(): string {
+    return this.rounds.length > 0 ? this.rounds[this.rounds.length - 1]!.id : '';
+  }
+
   /** Leadership lost: every pending read is dropped (readers retry; see RaftCore.readIndex). */
   clear(): void {
     this.rounds = [];

@@ -103,3 +103,15 @@ test('a single voter answers ReadIndex at once; a new leader waits for its no-op
   const commit = c.core('a').status().commit;
   assert.deepEqual(c.node('a').readStates, [{ index: commit, context: 'early' }]);
 });
+
+test('a read whose heartbeat round was lost is confirmed by the next regular heartbeat', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  c.elect('a');
+  c.drop = (m) => m.type === 'heartbeat';
+  assert.ok(c.core('a').readIndex('lost-round').ok);
+  c.stabilize();
+  assert.deepEqual(c.node('a').readStates, []);
+  c.heal();
+  c.tick(['a']);
+  assert.deepEqual(c.node('a').readStates.map((r) => r.context), ['lost-round']);
+});
