@@ -1,6 +1,6 @@
 // The mediator: the replicated state machine the runtime drives, and the edge checks the HTTP
 // layer runs before proposing. Three faces:
-//  - edge (any node, before Raft): prepareCommand / prepareBatch / preparePublish validate and
+//  - edge (any node, before Raft): prepareCommands (one or a batch) / preparePublish validate and
 //    encode an entry, or answer a 400/404/413-ready Failure; checkQuery before a ReadIndex;
 //  - replicated (every node, in log order): apply(entry) → one result per command + the events
 //    raised; snapshot() / restore(data, index);
