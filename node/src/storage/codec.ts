@@ -33,7 +33,7 @@ export type WalRecord =
   | { readonly kind: 'snapshot'; readonly mark: SnapshotMark };
 
 export function writeU64(buf: Buffer, n: number, off: number): void {
-  invariant(Number.isSafeInteger(n) && n >= 0, `u64 field out of range: ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0) invariant(false, `u64 field out of range: ${n}`);
   buf.writeUInt32LE(n % TWO_32, off);
   buf.writeUInt32LE(Math.floor(n / TWO_32), off + 4);
 }
