@@ -36,6 +36,10 @@ export class RaftLog {
     this.offset = snapshot?.meta.index ?? 0;
     this.offsetTerm = snapshot?.meta.term ?? 0;
     this.confs = new ConfHistory(this.offset, snapshot?.meta.conf);
+    // Storage may keep a few entries the snapshot covers (compact's `retain`): they are not needed.
+    let skip = 0;
+    while (skip < entries.length && entries[skip]!.index <= this.offset) skip++;
+    if (skip > 0) entries = entries.slice(skip);
     for (let i = 0; i < entries.length; i++) {
       invariant(entries[i]!.index === this.offset + 1 + i, 'restored entries are not contiguous after the snapshot');
       if (i > 0) invariant(entries[i]!.term >= entries[i - 1]!.term, 'restored entry terms decrease');

@@ -217,6 +217,7 @@ export class Raft implements RaftCore {
 
   ready(): Ready {
     invariant(this.outstandingApplying === null, 'ready() called again before advance()');
+    invariant(this.term >= this.prevHard.term && this.log.committed >= this.prevHard.commit, 'term or commit went backwards');
     const softChanged = this.softChanged();
     const hardChanged = this.hardChanged();
     if (softChanged) this.prevSoft = this.softState();

@@ -163,6 +163,14 @@ test('a lagging follower behind the compaction point gets a snapshot and catches
   c.stabilize();
   assert.equal(node.applied.get(r.index), 'after');
   c.checkSafety();
+  // The leader restarts from its snapshot plus a disk that still holds entries the snapshot covers.
+  c.node('a').disk.snapshot = snap;
+  c.restart('a');
+  assert.equal(c.core('a').status().firstIndex, applied + 1);
+  assert.equal(c.core('a').status().lastIndex, r.index);
+  c.tickAll(30);
+  assert.equal(c.leaders().length, 1);
+  c.checkSafety();
 });
 
 test('a snapshot lost in transit is sent again after an election timeout', () => {
