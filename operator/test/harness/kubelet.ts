@@ -437,7 +437,8 @@ export class Kubelet {
     }
     await this.teardown(rt, Math.max(0, deadline - Date.now()));
     try {
-      await this.core.deleteNamespacedPod({ name: rt.name, namespace: this.options.namespace, gracePeriodSeconds: 0, body: { preconditions: { uid: rt.uid } } });
+      // The grace period goes in the body: with a body, the API server ignores the query's.
+      await this.core.deleteNamespacedPod({ name: rt.name, namespace: this.options.namespace, body: { gracePeriodSeconds: 0, preconditions: { uid: rt.uid } } });
     } catch (error) {
       if (!isStatus(error, 404, 409)) throw error; // gone already, or a new pod of that name
     }
