@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CatgaNode, LocalCluster } from './cluster.js';
+import type { ClusterView } from './cluster.js';
 import type { History } from './history.js';
-import { httpCall } from './http.js';
+import { getValue, httpCall, type Endpoint } from './http.js';
 import { readValue } from './client.js';
 
 export const PORCUPINE_CHECK = process.env['CATGA_PORCUPINE_CHECK'] ??
@@ -50,17 +50,17 @@ export interface DurabilityResult {
   readonly details: string[];
 }
 
-async function waitApplied(cluster: LocalCluster, node: CatgaNode, index: number, timeoutMs: number): Promise<boolean> {
+async function waitApplied(node: Endpoint, index: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const view = await cluster.view(node);
+    const view = await getValue<ClusterView>(`${node.url}/v1/cluster`, 2_000);
     if (view !== null && view.appliedIndex >= index) return true;
     await sleep(100);
   }
   return false;
 }
 
-async function localRead(node: CatgaNode, key: string): Promise<string | null | undefined> {
+async function localRead(node: Endpoint, key: string): Promise<string | null | undefined> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const res = await httpCall(`${node.url}/v1/queries/kv.get?consistency=local`, {
@@ -80,7 +80,7 @@ async function localRead(node: CatgaNode, key: string): Promise<string | null | 
  * hold its highest-index acknowledged value or the value of a write whose outcome is unknown
  * (which may have been applied later); and every member must hold the same value.
  */
-export async function checkDurability(cluster: LocalCluster, history: History, timeoutMs: number): Promise<DurabilityResult> {
+export async function checkDurability(nodes: readonly Endpoint[], history: History, timeoutMs: number): Promise<DurabilityResult> {
   const latest = new Map<string, { value: string; index: number }>();
   for (const w of history.acked) {
     const cur = latest.get(w.key);
@@ -90,8 +90,8 @@ export async function checkDurability(cluster: LocalCluster, history: History, t
   const details: string[] = [];
   let lost = 0;
   const valuesByKey = new Map<string, Set<string | null>>();
-  for (const node of cluster.memberNodes()) {
-    if (!(await waitApplied(cluster, node, target, timeoutMs))) {
+  for (const node of nodes) {
+    if (!(await waitApplied(node, target, timeoutMs))) {
       details.push(`${node.id} did not apply index ${target} within ${timeoutMs} ms`);
       lost += latest.size;
       continue;

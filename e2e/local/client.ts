@@ -4,12 +4,12 @@
 import { Agent } from 'node:http';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CatgaNode } from './cluster.js';
 import type { History } from './history.js';
-import { HttpError, httpCall, type HttpResponse } from './http.js';
+import { HttpError, httpCall, type Endpoint, type HttpResponse } from './http.js';
 
 export interface WorkloadOptions {
-  readonly durationMs: number;
+  /** Hard cap on the run; `stop()` normally ends it sooner. */
+  readonly maxDurationMs: number;
   readonly clients: number;
   /** Shared keys every client reads and writes (the linearizability check is per key). */
   readonly keys: number;
@@ -21,7 +21,7 @@ export interface WorkloadOptions {
   /** Optional trace of every exchange (one line each) kept with a failed run's files. */
   readonly trace?: Writable;
   /** Nodes the clients send to; called per operation so it follows kills and membership. */
-  readonly targets: () => readonly CatgaNode[];
+  readonly targets: () => readonly Endpoint[];
 }
 
 export const MAX_SOCKETS_PER_NODE = 16;
@@ -53,16 +53,19 @@ export class Workload {
 
   constructor(private readonly history: History, private readonly options: WorkloadOptions) {}
 
+  private deadline = 0;
+
+  /** Runs the clients until `stop()`, the time cap or the operation cap. */
   async run(): Promise<void> {
-    const deadline = Date.now() + this.options.durationMs;
+    this.deadline = Date.now() + this.options.maxDurationMs;
     try {
-      await Promise.all(Array.from({ length: this.options.clients }, () => this.client(deadline)));
+      await Promise.all(Array.from({ length: this.options.clients }, () => this.client()));
     } finally {
       for (const agent of this.agents.values()) agent.destroy();
     }
   }
 
-  private agentFor(node: CatgaNode): Agent {
+  private agentFor(node: Endpoint): Agent {
     let agent = this.agents.get(node.url);
     if (agent === undefined) {
       agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_NODE });
@@ -71,10 +74,15 @@ export class Workload {
     return agent;
   }
 
-  private async client(deadline: number): Promise<void> {
+  /** Clients finish their operation in flight and stop. */
+  stop(): void {
+    this.deadline = 0;
+  }
+
+  private async client(): Promise<void> {
     const { random, thinkMs } = this.options;
     let clientId = this.history.newClientId();
-    for (let n = 0; n < this.options.maxOpsPerClient && Date.now() < deadline; n++) {
+    for (let n = 0; n < this.options.maxOpsPerClient && Date.now() < this.deadline; n++) {
       const targets = this.options.targets();
       const node = targets[Math.floor(random() * targets.length)];
       if (node === undefined) break;
@@ -92,7 +100,7 @@ export class Workload {
     return `k${Math.floor(this.options.random() * this.options.keys)}`;
   }
 
-  private async send(node: CatgaNode, path: string, payload: unknown): Promise<HttpResponse | HttpError> {
+  private async send(node: Endpoint, path: string, payload: unknown): Promise<HttpResponse | HttpError> {
     const body = JSON.stringify(payload);
     const started = this.history.now();
     let result: HttpResponse | HttpError;
@@ -113,7 +121,7 @@ export class Workload {
   }
 
   /** Returns true when the outcome is unknown (the caller must take a new client id). */
-  private async put(client: number, node: CatgaNode, key: string, unique: boolean): Promise<boolean> {
+  private async put(client: number, node: Endpoint, key: string, unique: boolean): Promise<boolean> {
     const value = `${client}.${this.history.now()}`;
     const call = this.history.now();
     const outcome = classify(await this.send(node, '/v1/commands/kv.put', { key, value }));
@@ -132,7 +140,7 @@ export class Workload {
     return false;
   }
 
-  private async cas(client: number, node: CatgaNode): Promise<boolean> {
+  private async cas(client: number, node: Endpoint): Promise<boolean> {
     const key = this.sharedKey();
     const expected = this.lastSeen.get(key) ?? null;
     const value = `${client}.${this.history.now()}`;
@@ -158,7 +166,7 @@ export class Workload {
   }
 
   /** A failed read observed nothing: it is recorded as failed (dropped by the checker), never unknown. */
-  private async get(client: number, node: CatgaNode): Promise<boolean> {
+  private async get(client: number, node: Endpoint): Promise<boolean> {
     const key = this.sharedKey();
     const call = this.history.now();
     const outcome = classify(await this.send(node, '/v1/queries/kv.get?consistency=linearizable', { key }));

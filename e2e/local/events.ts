@@ -4,7 +4,7 @@
 // indexes strictly increasing (log order, no duplicates).
 import WebSocket from 'ws';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CatgaNode } from './cluster.js';
+import type { Endpoint } from './http.js';
 
 export const EVENT_TYPE = 'kv.changed';
 export const MAX_EVENTS_PER_SUBSCRIBER = 2_000_000;
@@ -40,7 +40,7 @@ class Subscriber {
   private stopped = false;
   private cutTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly node: CatgaNode, private readonly random: () => number, private cutEveryMs: number) {}
+  constructor(readonly node: Endpoint, private readonly random: () => number, private cutEveryMs: number) {}
 
   start(): void {
     this.connect();
@@ -48,10 +48,12 @@ class Subscriber {
 
   private connect(): void {
     if (this.stopped) return;
-    const url = `ws://${this.node.host.ip}:8080/v1/events?types=${EVENT_TYPE}&from=${this.lastIndex}`;
+    const url = `${this.node.url.replace(/^http/, 'ws')}/v1/events?types=${EVENT_TYPE}&from=${this.lastIndex}`;
     const socket = new WebSocket(url, { handshakeTimeout: 2_000 });
     this.socket = socket;
-    socket.on('message', (data) => this.receive(data.toString()));
+    socket.on('message', (data) => {
+      if (this.socket === socket) this.receive(data.toString()); // never from a connection already cut
+    });
     socket.on('error', () => undefined); // 'close' follows and reconnects
     socket.on('close', () => {
       if (this.socket !== socket) return;
@@ -122,7 +124,7 @@ class Subscriber {
 export class EventSubscribers {
   private readonly subscribers: Subscriber[];
 
-  constructor(nodes: readonly CatgaNode[], random: () => number, cutEveryMs: number) {
+  constructor(nodes: readonly Endpoint[], random: () => number, cutEveryMs: number) {
     this.subscribers = nodes.map((n) => new Subscriber(n, random, cutEveryMs));
   }
 

@@ -5,6 +5,12 @@ import { request as httpRequest, Agent } from 'node:http';
 
 export const MAX_RESPONSE_BYTES = 1 << 20;
 
+/** A node as a client sees it: its id and its HTTP base URL (a local namespace or a port-forward). */
+export interface Endpoint {
+  readonly id: string;
+  readonly url: string;
+}
+
 export interface HttpResponse {
   readonly status: number;
   readonly body: unknown;

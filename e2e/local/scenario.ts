@@ -1,18 +1,20 @@
 // Owns one fault scenario run end to end: start a cluster, start subscribers, the leader monitor
 // and the clients, let a nemesis inject faults for most of the traffic window, heal everything,
-// then run the durability, event and linearizability checks and return one summary row.
+// then run the durability, event and linearizability checks (report.ts) and return one row.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCluster, type CatgaNode, type ClusterOptions } from './cluster.js';
 import { History } from './history.js';
 import { Workload } from './client.js';
-import { EventSubscribers, type SubscriberReport } from './events.js';
+import { EventSubscribers } from './events.js';
 import { LeaderMonitor } from './monitor.js';
-import { checkDurability, checkLinearizable, type Verdict } from './checks.js';
+import { evaluateRun, runPassed, type FaultMark, type ScenarioResult } from './report.js';
 
 export const TRAFFIC_SECONDS = Number(process.env['CATGA_E2E_SECONDS'] ?? 30);
 /** The nemesis acts during this share of the traffic window; the rest runs on a healed cluster. */
 export const FAULT_SHARE = 0.75;
+/** Hard cap on traffic, as a multiple of the window (a nemesis that overruns stays bounded). */
+export const MAX_TRAFFIC_FACTOR = 5;
 export const CLIENTS_PER_NODE = 2;
 export const SHARED_KEYS = 6;
 export const REQUEST_TIMEOUT_MS = 3_000;
@@ -42,26 +44,6 @@ export interface Scenario {
   readonly nemesis: (ctx: NemesisContext) => Promise<void>;
 }
 
-export interface ScenarioResult {
-  readonly name: string;
-  readonly nodes: number;
-  readonly seconds: number;
-  readonly operations: number;
-  readonly acked: number;
-  readonly failures: number;
-  readonly unknowns: number;
-  readonly leaderChanges: number;
-  readonly faults: number;
-  readonly recoverMaxMs: number | null;
-  readonly recoverAvgMs: number | null;
-  readonly verdict: Verdict;
-  readonly lostWrites: number;
-  readonly divergentKeys: number;
-  readonly missingEvents: number;
-  readonly eventsOutOfOrder: number;
-  readonly details: string[];
-  readonly runDir: string;
-}
 
 /** Undoes every fault: network rules, paused and killed processes. */
 export async function healEverything(cluster: LocalCluster): Promise<void> {
@@ -83,7 +65,7 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
   const history = new History();
   const originals = cluster.nodes.slice(0, scenario.size);
   const subscribers = new EventSubscribers(originals, cluster.random, EVENT_CUT_EVERY_MS);
-  const monitor = new LeaderMonitor(cluster);
+  const monitor = new LeaderMonitor(() => cluster.memberNodes());
   let trace: WriteStream | undefined;
   try {
     mkdirSync(cluster.runDir, { recursive: true });
@@ -91,8 +73,9 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
     subscribers.start();
     monitor.start();
     const trafficMs = seconds * 1000;
-    const faultEnd = Date.now() + trafficMs * FAULT_SHARE;
-    const marks: Array<{ label: string; atNs: number }> = [];
+    const trafficStart = Date.now();
+    const faultEnd = trafficStart + trafficMs * FAULT_SHARE;
+    const marks: FaultMark[] = [];
     const ctx: NemesisContext = {
       cluster,
       random: cluster.random,
@@ -107,7 +90,7 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
       leader: () => cluster.waitForLeader(SETTLE_TIMEOUT_MS),
     };
     const workload = new Workload(history, {
-      durationMs: trafficMs,
+      maxDurationMs: trafficMs * MAX_TRAFFIC_FACTOR,
       clients: CLIENTS_PER_NODE * scenario.size,
       keys: SHARED_KEYS,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -121,51 +104,27 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
     await scenario.nemesis(ctx);
     marks.push({ label: 'heal', atNs: history.now() });
     await healEverything(cluster);
+    // Traffic runs its full window and, if the nemesis overran it, a healed tail after it.
+    const healedTailMs = trafficMs * (1 - FAULT_SHARE);
+    await sleep(Math.max(trafficStart + trafficMs - Date.now(), healedTailMs));
+    workload.stop();
     await traffic;
     await cluster.waitForLeader(SETTLE_TIMEOUT_MS);
     monitor.stop();
 
-    const durability = await checkDurability(cluster, history, SETTLE_TIMEOUT_MS);
-    const ackedIndexes = history.acked.map((w) => w.index);
-    const eventReports: SubscriberReport[] = await subscribers.finish(ackedIndexes, SETTLE_TIMEOUT_MS);
-    const historyPath = `${cluster.runDir}/history.jsonl`;
-    history.writeJsonl(historyPath);
-    const lin = await checkLinearizable(historyPath);
-
-    const recoveries = marks.map((m) => {
-      const at = history.firstAckedWriteAfter(m.atNs);
-      return at === null ? null : (at - m.atNs) / 1e6;
-    });
-    const measured = recoveries.filter((r): r is number => r !== null);
-    const details = [...durability.details];
-    details.push(`outcomes: ${[...history.reasons].map(([r, n]) => `${r} x${n}`).join(', ') || 'all definite'}`);
-    if (lin.verdict !== 'Ok') details.push(`checker: ${lin.stdout}; ${lin.stderr}; see ${lin.htmlPath}`);
-    if (recoveries.some((r) => r === null)) details.push('a fault was never followed by an acknowledged write');
-    for (const r of eventReports) {
-      if (r.missing > 0 || r.outOfOrder > 0) details.push(`events on ${r.node}: ${r.missing} missing, ${r.outOfOrder} out of order (of ${r.received}, ${r.reconnects} reconnects) ${r.anomalies.join(', ')}`);
-    }
-    const result: ScenarioResult = {
+    const result = await evaluateRun({
       name: scenario.name,
       nodes: scenario.size,
       seconds,
-      operations: history.operations,
-      acked: history.acked.length,
-      failures: history.failures,
-      unknowns: history.unknowns,
+      endpoints: cluster.memberNodes(),
+      history,
+      marks,
       leaderChanges: monitor.leaderChanges,
-      faults: marks.length - 1,
-      recoverMaxMs: measured.length === 0 ? null : Math.max(...measured),
-      recoverAvgMs: measured.length === 0 ? null : measured.reduce((a, b) => a + b, 0) / measured.length,
-      verdict: lin.verdict,
-      lostWrites: durability.lost,
-      divergentKeys: durability.divergentKeys,
-      missingEvents: eventReports.reduce((a, r) => a + r.missing, 0),
-      eventsOutOfOrder: eventReports.reduce((a, r) => a + r.outOfOrder, 0),
-      details,
-      runDir: cluster.runDir,
-    };
-    passed = result.verdict === 'Ok' && result.lostWrites === 0 && result.divergentKeys === 0 &&
-      result.missingEvents === 0 && result.eventsOutOfOrder === 0;
+      subscribers,
+      historyPath: `${cluster.runDir}/history.jsonl`,
+      settleTimeoutMs: SETTLE_TIMEOUT_MS,
+    });
+    passed = runPassed(result);
     return result;
   } finally {
     monitor.stop();
@@ -175,15 +134,3 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
   }
 }
 
-/** The summary table: one row per scenario. */
-export function formatTable(results: readonly ScenarioResult[]): string {
-  const ms = (v: number | null): string => (v === null ? '-' : String(Math.round(v)));
-  const header = ['scenario', 'nodes', 's', 'ops', 'acked', 'failures', 'unknowns', 'leader changes', 'faults',
-    'recover max ms', 'recover avg ms', 'porcupine', 'lost writes', 'missing events'];
-  const rows = results.map((r) => [r.name, String(r.nodes), String(r.seconds), String(r.operations), String(r.acked),
-    String(r.failures), String(r.unknowns), String(r.leaderChanges), String(r.faults), ms(r.recoverMaxMs),
-    ms(r.recoverAvgMs), r.verdict, String(r.lostWrites + r.divergentKeys), String(r.missingEvents + r.eventsOutOfOrder)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}

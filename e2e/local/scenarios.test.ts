@@ -5,7 +5,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nodeMainExists, NODE_MAIN } from './cluster.js';
 import { checkerExists, PORCUPINE_CHECK } from './checks.js';
-import { formatTable, runScenario, TRAFFIC_SECONDS, type ScenarioResult } from './scenario.js';
+import { runScenario, TRAFFIC_SECONDS } from './scenario.js';
+import { formatTable, type ScenarioResult } from './report.js';
 import { SCENARIOS } from './nemesis.js';
 import { runStaleReadProbe } from './stale-read.js';
 

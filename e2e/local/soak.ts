@@ -2,16 +2,13 @@
 // rounds of CATGA_SOAK_ROUND_SECONDS (default 120) on a fresh 5-node cluster each, until
 // CATGA_SOAK_SECONDS (default 1800) of traffic have run; every round is checked like a CI
 // scenario (rounds keep each Porcupine check tractable). Exits 1 at the first failed round.
-import { formatTable, runScenario, type ScenarioResult } from './scenario.js';
+import { runScenario } from './scenario.js';
+import { formatTable, runPassed, type ScenarioResult } from './report.js';
 import { MIXED } from './nemesis.js';
 
 const TOTAL_SECONDS = Number(process.env['CATGA_SOAK_SECONDS'] ?? 1800);
 const ROUND_SECONDS = Number(process.env['CATGA_SOAK_ROUND_SECONDS'] ?? 120);
 const SEED = Number(process.env['CATGA_E2E_SEED'] ?? Date.now() % 1_000_000);
-
-function passed(r: ScenarioResult): boolean {
-  return r.verdict === 'Ok' && r.lostWrites === 0 && r.divergentKeys === 0 && r.missingEvents === 0 && r.eventsOutOfOrder === 0;
-}
 
 async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
@@ -20,7 +17,7 @@ async function main(): Promise<number> {
     const result = await runScenario({ ...MIXED, name: `mixed round ${round}` }, SEED + round, seconds);
     results.push(result);
     console.log(formatTable(results));
-    if (!passed(result)) {
+    if (!runPassed(result)) {
       console.error(`round ${round} (seed ${SEED + round}) failed: ${result.details.join('; ')}; files in ${result.runDir}`);
       return 1;
     }
