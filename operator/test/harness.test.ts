@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as dns } from 'node:dns';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { Kubelet, startControlPlane, waitFor, type ControlPlane } from './harness/index.js';
@@ -13,13 +13,20 @@ const NAMESPACE = 'smoke';
 const POD_PORT = 8080;
 const WAIT_MS = 45_000;
 
-// A pod's process: serves /readyz on its pod IP (from the downward API env) and writes a file
-// into its data volume; exits on SIGTERM.
+// A pod's process: serves /readyz on its pod IP (from the downward API env), /healthz failing
+// while a file "sick" is in its data volume (removed at start), and writes a file there; exits on
+// SIGTERM.
 const SERVER_SCRIPT = `
+const fs = require('node:fs');
 const http = require('node:http');
-require('node:fs').writeFileSync(process.env.DATA_DIR + '/hello', process.env.POD_NAME);
-http.createServer((req, res) => { res.writeHead(req.url === '/readyz' ? 200 : 404); res.end(process.env.POD_NAME); })
-  .listen(${POD_PORT}, process.env.POD_IP);
+const sick = process.env.DATA_DIR + '/sick';
+fs.rmSync(sick, { force: true });
+fs.writeFileSync(process.env.DATA_DIR + '/hello', process.env.POD_NAME);
+http.createServer((req, res) => {
+  const status = req.url === '/readyz' ? 200 : req.url === '/healthz' ? (fs.existsSync(sick) ? 500 : 200) : 404;
+  res.writeHead(status);
+  res.end(process.env.POD_NAME);
+}).listen(${POD_PORT}, process.env.POD_IP);
 process.on('SIGTERM', () => process.exit(0));
 `;
 
@@ -44,6 +51,7 @@ const statefulSet: V1StatefulSet = {
               { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
             ],
             readinessProbe: { httpGet: { path: '/readyz', port: 'http' as never }, periodSeconds: 1 },
+            livenessProbe: { httpGet: { path: '/healthz', port: POD_PORT as never }, failureThreshold: 2 },
             volumeMounts: [{ name: 'data', mountPath: '/var/lib/web' }],
           },
         ],
@@ -62,6 +70,7 @@ before(async () => {
   await controlPlane.createNamespace(NAMESPACE);
   kubelet = await Kubelet.start(controlPlane, {
     namespace: NAMESPACE,
+    livenessPeriodMs: 250,
     spawn: (context) => {
       const dataDir = context.mounts.find((m) => m.mountPath === '/var/lib/web')!.hostPath;
       dataDirs.set(context.pod.metadata!.name!, dataDir);
@@ -127,13 +136,17 @@ test('a StatefulSet of 2 pods becomes Ready through the kubelet fixture', { time
   assert.throws(() => process.kill(oldPid, 0), /ESRCH/, 'the old process is gone');
   assert.equal(readFileSync(`${dataDirs.get('web-1')}/hello`, 'utf8'), 'web-1');
 
-  // A crashed process is restarted in place; the pod is Ready again with a restart counted.
-  kubelet!.kill('web-0');
-  await waitFor('web-0 restarted and Ready', async () => {
+  // A crashed process, then one failing its liveness probe, is restarted in place; the pod is
+  // Ready again with each restart counted.
+  const restartedReady = (restarts: number) => async () => {
     const pod = await core.readNamespacedPod({ name: 'web-0', namespace: NAMESPACE });
     const status = pod.status?.containerStatuses?.[0];
-    return status?.restartCount === 1 && status.ready === true;
-  }, { timeoutMs: WAIT_MS, intervalMs: 200 });
+    return status?.restartCount === restarts && status.ready === true;
+  };
+  kubelet!.kill('web-0');
+  await waitFor('web-0 restarted after a crash', restartedReady(1), { timeoutMs: WAIT_MS, intervalMs: 200 });
+  writeFileSync(`${dataDirs.get('web-0')}/sick`, '');
+  await waitFor('web-0 restarted after failing liveness', restartedReady(2), { timeoutMs: WAIT_MS, intervalMs: 200 });
 
   const pids = ['web-0', 'web-1'].map((name) => kubelet!.pid(name)!);
   const dir = controlPlane!.dir;

@@ -1,10 +1,10 @@
 // The kubelet test fixture: plays the scheduler and the kubelet for the pods of one namespace.
 // It binds each pod to its own Node, starts a real process for it (a callback decides which),
-// gives it a loopback address and a DNS name, reports phase, IP, container state and the
-// readiness its readinessProbe (httpGet) observes, restarts the process when it exits (with
-// back-off; restartPolicy is treated as Always), and on deletion runs the preStop httpGet hook,
-// sends SIGTERM, SIGKILL after the grace period, then removes the pod. PersistentVolumeClaims are
-// bound by volumes.ts. Nothing else is faked: every write goes through the real API server.
+// gives it a loopback address and a DNS name, reports phase, IP, container state and readiness
+// (readinessProbe httpGet, see prober.ts), restarts the process with back-off when it exits or
+// its livenessProbe fails (restartPolicy is treated as Always), and on deletion runs the preStop
+// httpGet hook, sends SIGTERM, SIGKILL after the grace period, then removes the pod.
+// PersistentVolumeClaims are bound by volumes.ts. Every write goes through the real API server.
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { LoopbackIpPool } from './ip-pool.js';
 import { resolveEnv } from './pod-env.js';
 import { resolveMounts, type PodMount } from './pod-volumes.js';
 import { runHttpGet } from './probes.js';
+import { ContainerProber } from './prober.js';
 import { isRunning, terminate } from './process.js';
 import { VolumeProvisioner } from './volumes.js';
 import { waitFor } from './wait.js';
@@ -66,6 +67,8 @@ export interface KubeletOptions {
   probePeriodMs?: number;
   /** Per readiness probe request (default 1 s). */
   probeTimeoutMs?: number;
+  /** Liveness probe period (default: the probe's periodSeconds, as a kubelet does). */
+  livenessPeriodMs?: number;
   /** First restart delay after the process exits; doubles per crash up to RESTART_BACKOFF_MAX_MS (default 500 ms). */
   restartBackoffMs?: number;
   /** Keep the fixture's temp dir (process logs, volumes) after stop(). Also CATGA_HARNESS_KEEP=1. */
@@ -106,6 +109,7 @@ interface PodRuntime {
   readySince: string;
   /** Ready as last written to the API server. */
   publishedReady: boolean;
+  prober?: ContainerProber;
   probing: boolean;
   terminating: boolean;
   finished: boolean;
@@ -373,6 +377,11 @@ export class Kubelet {
     rt.startedAt = now();
     rt.firstStartedAt ??= rt.startedAt;
     rt.startedAtMs = Date.now();
+    rt.prober = new ContainerProber(container, rt.ip, rt.startedAtMs, {
+      readinessPeriodMs: this.probePeriodMs,
+      readinessTimeoutMs: this.probeTimeoutMs,
+      livenessPeriodMs: this.options.livenessPeriodMs,
+    });
     this.setReady(rt, false);
     let exited = false;
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
@@ -465,26 +474,23 @@ export class Kubelet {
 
   private probeAll(): void {
     for (const rt of this.runtimes.values()) {
-      if (rt.probing || rt.terminating || !rt.child || !rt.ip) continue;
-      const container = rt.pod.spec!.containers[0]!;
-      const probe = container.readinessProbe?.httpGet;
-      if (probe === undefined) {
-        this.updateReadiness(rt, rt.child, true);
-        continue;
-      }
+      const { child, prober } = rt;
+      if (rt.probing || rt.terminating || !child || !prober) continue;
       rt.probing = true;
-      const child = rt.child;
-      void runHttpGet(probe, container, rt.ip, this.probeTimeoutMs).then((ready) => {
+      void prober.tick(Date.now()).then(({ ready, unhealthy }) => {
         rt.probing = false;
-        this.updateReadiness(rt, child, ready);
+        if (rt.child !== child || rt.terminating) return;
+        if (unhealthy) {
+          // As a kubelet does: the container is killed (grace period applies) and restarted.
+          const graceSeconds = rt.pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+          void terminate(child, graceSeconds * 1000);
+          return;
+        }
+        if (rt.ready === ready) return;
+        this.setReady(rt, ready);
+        this.requestSync(rt);
       });
     }
-  }
-
-  private updateReadiness(rt: PodRuntime, child: ChildProcess, ready: boolean): void {
-    if (rt.child !== child || rt.ready === ready) return;
-    this.setReady(rt, ready);
-    this.requestSync(rt);
   }
 
   private podStatus(rt: PodRuntime): V1PodStatus {
