@@ -8,6 +8,9 @@ const IDS = ['n1', 'n2', 'n3'];
 const PAYLOAD_BYTES = 128;
 /** Batches proposed before the network is drained: lets pipelining and batching work. */
 const BATCHES_IN_FLIGHT = 8;
+/** Compaction cadence: entries kept before compacting, and entries retained after it. */
+const COMPACT_EVERY = 50_000;
+const COMPACT_RETAIN = 1000;
 
 function cluster(): Map<string, RaftCore> {
   let seed = 1;
@@ -59,9 +62,9 @@ function run(batchSize: number, seconds: number): number {
       if (!r.ok) throw new Error(`proposal refused: ${r.code}`);
     }
     committed += settle(nodes);
-    // Keep memory flat: the driver would snapshot periodically too.
-    const applied = leader.status().applied;
-    if (applied > 10_000) for (const core of nodes.values()) core.compact(core.status().applied, payload, 1000);
+    // Keep memory flat, as a driver snapshotting periodically would.
+    const { applied, firstIndex } = leader.status();
+    if (applied - firstIndex > COMPACT_EVERY) for (const core of nodes.values()) core.compact(core.status().applied, payload, COMPACT_RETAIN);
   }
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   return committed / elapsed;

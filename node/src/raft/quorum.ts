@@ -16,12 +16,17 @@ export function majority(voters: number): number {
  */
 export function quorumIndex(matches: number[]): Index {
   if (matches.length === 0) return 0;
-  matches.sort(descending);
+  // Insertion sort, descending: voter sets are tiny and this runs on every acknowledgement.
+  for (let i = 1; i < matches.length; i++) {
+    const v = matches[i]!;
+    let j = i - 1;
+    while (j >= 0 && matches[j]! < v) {
+      matches[j + 1] = matches[j]!;
+      j--;
+    }
+    matches[j + 1] = v;
+  }
   return matches[majority(matches.length) - 1]!;
-}
-
-function descending(a: number, b: number): number {
-  return b - a;
 }
 
 /** Tallies the answers of `voters`; a node missing from `votes` has not answered yet. */
