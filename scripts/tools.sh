@@ -18,7 +18,7 @@ ETCD_VERSION=v3.6.6
 # Build parallelism: the machines have 2 cores shared with other work; kube-apiserver needs GBs.
 GO_PARALLEL=${TOOLS_GO_PARALLEL:-2}
 
-export GOFLAGS=-mod=mod
+export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 export GOMAXPROCS=${GOMAXPROCS:-$GO_PARALLEL}
 ALL_TOOLS=(helm etcd porcupine-check kube-apiserver kube-controller-manager)
