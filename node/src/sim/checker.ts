@@ -19,6 +19,7 @@ export type Invariant =
   | 'APPLIED_BEYOND_COMMIT'
   | 'SNAPSHOT_INTEGRITY'
   | 'DURABLE_CONTRACT'
+  | 'MESSAGE_VALIDATION'
   | 'CORE_THREW'
   | 'LIVENESS';
 

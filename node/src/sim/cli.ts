@@ -1,17 +1,21 @@
 // `catga sim`: runs seeded simulations of the Raft core and reports every seed that broke an
 // invariant with a replayable trace. The last line printed is always `N seeds, V violations`.
+import { memoryStore, simulatedDiskStore } from './durable.js';
 import { runSeed, type CoreFaults, type SeedResult } from './simulator.js';
 
-const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--fault NAME]...
+const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
   --seeds N   number of seeds to run, S .. S+N-1 (default ${200}; 1 when --seed is given alone)
   --nodes     initial voters, 3 or 5 (default 3)
   --steps K   tick budget per seed (default ${2000})
   --seed S    first seed (default 1)
   --trace     print every event as it happens (use with --seed S to replay one seed)
+  --disk-every D  seeds divisible by D run on the real storage code over a crashing in-memory
+              disk (default ${10}; 0 never, 1 always)
   --fault     test only: run the core with a deliberate bug (grantVoteWithoutLogCheck, commitPreviousTermByCount)`;
 
 export const DEFAULT_SEEDS = 200;
 export const DEFAULT_STEPS = 2000;
+export const DEFAULT_DISK_EVERY = 10;
 /** Events a violation report shows. */
 export const REPORT_EVENTS = 150;
 const MAX_SEEDS = 10_000_000;
@@ -24,7 +28,13 @@ export interface SimCliOptions {
   readonly nodes: number;
   readonly steps: number;
   readonly trace: boolean;
+  readonly diskEvery: number;
   readonly faults: CoreFaults | null;
+}
+
+/** Whether `seed` runs on the real storage code (a function of the seed, so a replay does too). */
+export function usesDisk(o: SimCliOptions, seed: number): boolean {
+  return o.diskEvery > 0 && seed % o.diskEvery === 0;
 }
 
 class UsageError extends Error {
@@ -43,6 +53,7 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions {
   let nodes = 3;
   let steps = DEFAULT_STEPS;
   let trace = false;
+  let diskEvery = DEFAULT_DISK_EVERY;
   const faults: Record<string, boolean> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -63,6 +74,9 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions {
       case '--trace':
         trace = true;
         break;
+      case '--disk-every':
+        diskEvery = intArg(arg, argv[++i], 0, MAX_SEEDS);
+        break;
       case '--fault': {
         const name = argv[++i];
         if (!FAULT_NAMES.includes(name as (typeof FAULT_NAMES)[number])) {
@@ -81,20 +95,22 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions {
     nodes,
     steps,
     trace,
+    diskEvery,
     faults: Object.keys(faults).length === 0 ? null : (faults as CoreFaults),
   };
 }
 
 export function replayCommand(o: SimCliOptions, seed: number): string {
   const faults = o.faults === null ? '' : Object.keys(o.faults).map((f) => ` --fault ${f}`).join('');
-  return `catga sim --seed ${seed} --nodes ${o.nodes} --steps ${o.steps}${faults} --trace`;
+  const disk = o.diskEvery === DEFAULT_DISK_EVERY ? '' : ` --disk-every ${o.diskEvery}`;
+  return `catga sim --seed ${seed} --nodes ${o.nodes} --steps ${o.steps}${disk}${faults} --trace`;
 }
 
 export function describeViolation(o: SimCliOptions, r: SeedResult): string[] {
   const v = r.violation;
   if (v === null) return [];
   return [
-    `seed ${r.seed}: VIOLATION ${v.invariant} at ${v.node}: ${v.detail}`,
+    `seed ${r.seed}${usesDisk(o, r.seed) ? ' (storage on simulated disk)' : ''}: VIOLATION ${v.invariant} at ${v.node}: ${v.detail}`,
     `  last ${r.recent.length} events (trace ${r.fingerprint}):`,
     ...r.recent.map((line) => `    ${line}`),
     `  replay: ${replayCommand(o, r.seed)}`,
@@ -124,6 +140,7 @@ export async function runSimCli(argv: string[], print: (line: string) => void = 
       traceCapacity: REPORT_EVENTS,
       traceSink: o.trace ? print : null,
       faults: o.faults,
+      store: usesDisk(o, seed) ? simulatedDiskStore : memoryStore,
     });
     ticks += result.stats.ticks;
     commits += result.stats.maxCommit;

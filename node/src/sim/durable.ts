@@ -1,8 +1,9 @@
 // The simulator's seam to a node's durable store: what each Ready persists and what a restart
-// recovers. The in-memory store here makes every save durable at once; a store built on the real
-// storage code over a fault-injecting file system can implement the same interface (its methods
-// may return promises; the simulator awaits them only when they do).
-import type { Entry, HardState, Index, Snapshot } from '../raft/types.js';
+// recovers. The in-memory store makes every save durable at once; the storage package's
+// SimulatedDiskStore runs the real storage code over a crashing in-memory disk behind the same
+// interface (its methods return promises; the simulator awaits them only when they do).
+import type { Entry, HardState, Index, NodeId, Snapshot } from '../raft/types.js';
+import { SimulatedDiskStore } from '../storage/index.js';
 import type { Recovered } from '../storage/types.js';
 import { SimLog } from './log.js';
 
@@ -18,6 +19,17 @@ export interface DurableStore {
   /** What a restarting node finds. */
   recover(): Recovered | Promise<Recovered>;
 }
+
+/** Makes one node's store; `random` is a seeded source the store may use for its own faults. */
+export type StoreFactory = (id: NodeId, random: () => number) => DurableStore;
+
+export const memoryStore: StoreFactory = () => new MemoryDurableStore();
+
+/**
+ * The real storage code (WAL, hard state and snapshot files) on the storage package's crashing
+ * in-memory disk: a crash loses what was not fsynced and may tear the last write.
+ */
+export const simulatedDiskStore: StoreFactory = (_id, random) => new SimulatedDiskStore(random);
 
 export class MemoryDurableStore implements DurableStore {
   private hardState: HardState = EMPTY_HARD_STATE;

@@ -5,9 +5,10 @@
 // commits a fresh proposal on every live member and answers a ReadIndex read. The run stops at
 // the first violation; the same seed and options always replay the same events.
 import { defaultRaftConfig } from '../raft/index.js';
-import type { ConfChange, ConfState, NodeId, RaftConfig, Term } from '../raft/types.js';
+import type { ConfChange, ConfState, Message, NodeId, RaftConfig, RaftCore, Term } from '../raft/types.js';
 import { SafetyChecker, PROPOSAL_ID_BYTES, type Violation } from './checker.js';
-import { MemoryDurableStore, type DurableStore } from './durable.js';
+import { memoryStore, type StoreFactory } from './durable.js';
+import { corruptMessage } from './garbage.js';
 import { CLEAN_LINKS, SimNetwork, TICK_UNITS, MAX_SIM_NODES, type LinkFaults } from './network.js';
 import { SimNode, type SimContext } from './node.js';
 import { Prng } from './prng.js';
@@ -29,8 +30,8 @@ export interface SimOptions {
   /** Receives every event as a line (`--trace`), or null. */
   readonly traceSink: ((line: string) => void) | null;
   readonly faults: CoreFaults | null;
-  /** Durable store per node id; the in-memory store when absent. */
-  readonly store?: (id: NodeId) => DurableStore;
+  /** Makes each node's durable store; the in-memory store when absent. */
+  readonly store?: StoreFactory;
 }
 
 export interface SeedStats {
@@ -88,6 +89,8 @@ interface FaultProfile {
   readonly transfer: number;
   readonly compact: number;
   readonly clockSkew: number;
+  /** Chance a delivery is preceded by a corrupted copy the core must refuse untouched. */
+  readonly garbage: number;
 }
 
 const HEAL_PROFILE: FaultProfile = {
@@ -104,6 +107,7 @@ const HEAL_PROFILE: FaultProfile = {
   transfer: 0,
   compact: 0.02,
   clockSkew: 0,
+  garbage: 0,
 };
 
 interface LivenessProbe {
@@ -127,6 +131,7 @@ class Simulation implements SimContext {
   private readonly queue = new EventQueue();
   private readonly prng: Prng;
   private readonly corePrng: Prng;
+  private readonly storePrng: Prng;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly initialConf: ConfState;
   private readonly pendingRestarts = new Map<NodeId, number>();
@@ -152,6 +157,7 @@ class Simulation implements SimContext {
     const root = new Prng(options.seed);
     this.prng = root.fork();
     this.corePrng = root.fork();
+    this.storePrng = root.fork();
     this.network = new SimNetwork(root.fork(), this.queue);
     this.trace = new Trace(options.traceCapacity, options.traceSink);
     const voters: NodeId[] = [];
@@ -244,10 +250,25 @@ class Simulation implements SimContext {
       this.trace.record(this.time, 'cut', msg.to, msg, 'in flight');
       return undefined;
     }
+    if (this.profile.garbage > 0 && this.prng.chance(this.profile.garbage)) this.stepGarbage(node.core, msg);
     this.trace.record(this.time, 'deliver', msg.to, msg, '');
     const accepted = node.core.step(msg);
     if (!accepted.ok) this.trace.record(this.time, 'refused', msg.to, msg, accepted.code);
     return node.drain();
+  }
+
+  /** Feeds a corrupted copy of `msg`: it must be refused as INVALID_MESSAGE with no state change. */
+  private stepGarbage(core: RaftCore, msg: Message): void {
+    const { message, how } = corruptMessage(msg, this.prng);
+    const statusBefore = JSON.stringify(core.status());
+    const readyBefore = core.hasReady();
+    const result = core.step(message);
+    this.trace.record(this.time, 'garbage', msg.to, msg, how);
+    if (result.ok || result.code !== 'INVALID_MESSAGE') {
+      this.checker.fail('MESSAGE_VALIDATION', msg.to, `a message with ${how} was not refused as INVALID_MESSAGE (${result.ok ? 'accepted' : result.code})`);
+    } else if (JSON.stringify(core.status()) !== statusBefore || core.hasReady() !== readyBefore) {
+      this.checker.fail('MESSAGE_VALIDATION', msg.to, `a message with ${how} was refused but changed the core's state`);
+    }
   }
 
   // ---- nodes ------------------------------------------------------------------------------------
@@ -262,7 +283,8 @@ class Simulation implements SimContext {
 
   private async spawn(id: NodeId, bootstrap: ConfState | null): Promise<void> {
     this.network.register(id);
-    const store = this.options.store === undefined ? new MemoryDurableStore() : this.options.store(id);
+    const storeRandom = this.storePrng.fork();
+    const store = (this.options.store ?? memoryStore)(id, () => storeRandom.next());
     const node = new SimNode(id, bootstrap, store, this.coreConfig(id), this);
     this.nodes.set(id, node);
     await this.boot(node);
@@ -388,6 +410,7 @@ class Simulation implements SimContext {
       transfer: p.next() * 0.02,
       compact: p.next() * 0.05,
       clockSkew: p.next() * 0.1,
+      garbage: harsh ? p.next() * 0.02 : 0,
     };
     this.network.faults = this.profile.links;
     this.probe = null;

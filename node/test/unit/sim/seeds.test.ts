@@ -2,32 +2,40 @@
 // quarter as many of 5 nodes must all pass every safety invariant and every post-heal liveness check.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeViolation, DEFAULT_STEPS, REPORT_EVENTS } from '../../../src/sim/cli.js';
+import { DEFAULT_DISK_EVERY, DEFAULT_STEPS, describeViolation, REPORT_EVENTS, usesDisk, type SimCliOptions } from '../../../src/sim/cli.js';
+import { memoryStore, simulatedDiskStore } from '../../../src/sim/durable.js';
 import { runSeed } from '../../../src/sim/simulator.js';
 
 const SEEDS = Number(process.env['CATGA_SIM_SEEDS'] ?? 200);
 /** 5-node seeds start far from the 3-node ones so that they explore other schedules. */
 const FIVE_NODE_FIRST_SEED = 1_000_001;
 
-async function runMany(first: number, count: number, nodes: number): Promise<{ failures: string[]; commits: number; heals: number }> {
+/** Runs like `catga sim` would: every DEFAULT_DISK_EVERY-th seed on the real storage code. */
+async function runMany(first: number, count: number, nodes: number): Promise<{ failures: string[]; commits: number; heals: number; diskSeeds: number }> {
+  const o: SimCliOptions = { seeds: count, firstSeed: first, nodes, steps: DEFAULT_STEPS, trace: false, diskEvery: DEFAULT_DISK_EVERY, faults: null };
   const failures: string[] = [];
   let commits = 0;
   let heals = 0;
+  let diskSeeds = 0;
   for (let seed = first; seed < first + count; seed++) {
-    const r = await runSeed({ seed, nodes, steps: DEFAULT_STEPS, traceCapacity: REPORT_EVENTS, traceSink: null, faults: null });
+    const disk = usesDisk(o, seed);
+    if (disk) diskSeeds++;
+    const r = await runSeed({
+      seed, nodes, steps: DEFAULT_STEPS, traceCapacity: REPORT_EVENTS, traceSink: null, faults: null,
+      store: disk ? simulatedDiskStore : memoryStore,
+    });
     commits += r.stats.maxCommit;
     heals += r.stats.heals;
-    if (r.violation !== null) {
-      failures.push(describeViolation({ seeds: 1, firstSeed: seed, nodes, steps: DEFAULT_STEPS, trace: false, faults: null }, r).join('\n'));
-    }
+    if (r.violation !== null) failures.push(describeViolation(o, r).join('\n'));
   }
-  return { failures, commits, heals };
+  return { failures, commits, heals, diskSeeds };
 }
 
 test(`${SEEDS} seeds with 3 nodes: no violations`, { timeout: 300_000 }, async () => {
   assert.ok(Number.isSafeInteger(SEEDS) && SEEDS > 0, 'CATGA_SIM_SEEDS must be a positive integer');
-  const { failures, commits, heals } = await runMany(1, SEEDS, 3);
+  const { failures, commits, heals, diskSeeds } = await runMany(1, SEEDS, 3);
   assert.deepEqual(failures, [], failures.slice(0, 3).join('\n\n'));
+  assert.equal(diskSeeds, Math.floor(SEEDS / DEFAULT_DISK_EVERY));
   // The runs did real work: entries committed and fault phases healed in every seed.
   assert.ok(commits > SEEDS * 50, `only ${commits} entries committed`);
   assert.ok(heals >= SEEDS, `only ${heals} heals verified`);
