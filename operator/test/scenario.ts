@@ -1,0 +1,150 @@
+// A whole test world for operator scenarios: a real control plane, the CRD, the harness kubelet
+// running real `catga node` processes for the pods of one namespace, the operator as a process,
+// and helpers to read the cluster's state and drive writes through the nodes' HTTP API.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { CatgaCluster } from '../src/api/types.js';
+import { DATA_DIR, LABEL_CLUSTER, LABEL_ROLE, ROLE_LEADER } from '../src/specs/names.js';
+import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
+import { Kubelet, type PodProcessContext } from './harness/kubelet.js';
+import { Clusters, OperatorProcess, eventually, installCrd } from './support.js';
+import { REPO_ROOT } from './repo_paths.js';
+
+export const NODE_MAIN = resolve(REPO_ROOT, 'node/dist/src/cli/main.js');
+/** Bound of one HTTP call a test makes to a node. */
+export const NODE_CALL_TIMEOUT_MS = 3_000;
+
+/** Starts `catga node` for a pod the way its container would run: the pod's env, bound to the pod IP. */
+function spawnNode(ctx: PodProcessContext) {
+  const data = ctx.mounts.find((m) => m.mountPath === DATA_DIR)?.hostPath;
+  if (data === undefined) throw new Error(`pod ${ctx.pod.metadata?.name} has no ${DATA_DIR} volume`);
+  const fd = openSync(ctx.logFile, 'a');
+  const child = spawn(process.execPath, [NODE_MAIN, 'node'], {
+    stdio: ['ignore', fd, fd],
+    env: { PATH: process.env['PATH'] ?? '', ...ctx.env, CATGA_BIND_HOST: ctx.podIP, CATGA_DNS_SERVER: ctx.dnsServer, CATGA_DATA_DIR: data },
+  });
+  closeSync(fd);
+  return child;
+}
+
+export interface World {
+  readonly cp: ControlPlane;
+  readonly kc: KubeConfig;
+  readonly ns: string;
+  readonly kubelet: Kubelet;
+  readonly clusters: Clusters;
+  operator: OperatorProcess;
+  startOperator(env?: Record<string, string>): OperatorProcess;
+  stop(): Promise<void>;
+}
+
+export async function startWorld(ns: string): Promise<World> {
+  const cp = await startControlPlane();
+  try {
+    const kc = cp.kubeConfig();
+    await installCrd(kc);
+    await cp.createNamespace(ns);
+    const kubelet = await Kubelet.start(cp, { namespace: ns, spawn: spawnNode, onError: () => undefined });
+    const startOperator = (env: Record<string, string> = {}): OperatorProcess =>
+      OperatorProcess.start({ kubeconfigPath: cp.kubeconfigPath, leaseNamespace: ns, env });
+    const world: World = {
+      cp, kc, ns, kubelet, clusters: new Clusters(kc, ns), operator: startOperator(), startOperator,
+      stop: async () => {
+        await world.operator.stop();
+        await kubelet.stop();
+        await cp.stop();
+      },
+    };
+    return world;
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+}
+
+export async function clusterPods(w: World, name: string): Promise<V1Pod[]> {
+  return (await w.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: w.ns, labelSelector: `${LABEL_CLUSTER}=${name}` })).items;
+}
+
+/** Names of the pods labelled leader. */
+export async function labelledLeaders(w: World, name: string): Promise<string[]> {
+  return (await clusterPods(w, name)).filter((p) => p.metadata?.labels?.[LABEL_ROLE] === ROLE_LEADER).map((p) => p.metadata!.name!);
+}
+
+export async function waitAvailable(w: World, name: string, replicas: number, timeoutMs: number): Promise<CatgaCluster> {
+  return eventually(`${name} Available with ${replicas} voters`, timeoutMs, async () => {
+    const c = await w.clusters.get(name);
+    const s = c.status;
+    const voters = s?.members?.filter((m) => m.voter).length;
+    return s?.phase === 'Available' && s.readyReplicas === replicas && voters === replicas && s.observedGeneration === c.metadata.generation ? c : undefined;
+  });
+}
+
+async function nodeCall(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: { ok: boolean; value?: unknown } }> {
+  const res = await fetch(url, {
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(NODE_CALL_TIMEOUT_MS),
+  });
+  return { status: res.status, json: (await res.json()) as { ok: boolean; value?: unknown } };
+}
+
+/**
+ * Writes kv.put commands with unique keys through whichever pods are up, retrying each with its
+ * Idempotency-Key until acknowledged, until stop() — then reports every acknowledged key.
+ */
+export class Writer {
+  private stopped = false;
+  readonly acked: string[] = [];
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly w: World, private readonly cluster: string, private readonly pauseMs = 20) {
+    this.loop = this.run();
+  }
+
+  private async endpoints(): Promise<string[]> {
+    const pods = await clusterPods(this.w, this.cluster);
+    return pods.filter((p) => p.status?.podIP && p.metadata?.deletionTimestamp === undefined).map((p) => `http://${p.status!.podIP}:8080`);
+  }
+
+  private async run(): Promise<void> {
+    let n = 0;
+    let endpoints: string[] = [];
+    while (!this.stopped) {
+      const key = `w-${n++}`;
+      for (let attempt = 0; !this.stopped; attempt++) {
+        if (endpoints.length === 0 || attempt > 0) endpoints = await this.endpoints().catch(() => []);
+        const url = endpoints[(n + attempt) % Math.max(1, endpoints.length)];
+        if (url !== undefined) {
+          try {
+            const r = await nodeCall(`${url}/v1/commands/kv.put`, { key, value: n }, { 'idempotency-key': key });
+            if (r.status === 200 && r.json.ok) {
+              this.acked.push(key);
+              break;
+            }
+          } catch {
+            // unreachable pod or timeout: retried with the same idempotency key
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, this.pauseMs));
+    }
+  }
+
+  async stop(): Promise<string[]> {
+    this.stopped = true;
+    await this.loop;
+    return this.acked;
+  }
+}
+
+/** Keys of `keys` that a linearizable read on `endpoint` does not find. */
+export async function missingKeys(endpoint: string, keys: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const key of keys) {
+    const r = await nodeCall(`${endpoint}/v1/queries/kv.get?consistency=linearizable`, { key });
+    if (!r.json.ok || r.json.value === null) missing.push(key);
+  }
+  return missing;
+}
