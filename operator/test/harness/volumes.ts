@@ -80,7 +80,13 @@ export class VolumeProvisioner {
         claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: this.namespace, name, uid },
       },
     };
-    await this.core.createPersistentVolume({ body: volume });
+    try {
+      await this.core.createPersistentVolume({ body: volume });
+    } catch (error) {
+      if ((error as { code?: number }).code === 409) return; // created before a relist
+      this.volumeOfClaim.delete(uid); // the claim's next event retries
+      throw error;
+    }
   }
 
   private async reclaim(claim: V1PersistentVolumeClaim): Promise<void> {
