@@ -9,18 +9,24 @@ import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { hasQuorum, quorumIndex, voteOutcome } from './quorum.js';
 import { ReadOnly, type ReadRequest } from './readonly.js';
+import {
+  bcastAppend,
+  bcastHeartbeat,
+  handleAppend,
+  handleAppendResp,
+  handleHeartbeat,
+  handleHeartbeatResp,
+  handleSnapshot,
+  sendAppend,
+  sendTimeoutNow,
+} from './replication.js';
 import type {
   Accepted,
-  AppendRequest,
-  AppendResponse,
   ConfChange,
   ConfState,
   Entry,
   HardState,
-  Heartbeat,
-  HeartbeatResponse,
   Index,
-  InstallSnapshot,
   Message,
   NodeId,
   Proposed,
@@ -48,7 +54,6 @@ export const MAX_COMMITTED_ENTRIES_PER_READY = 4096;
 export const MAX_ENTRIES_PER_PROPOSAL = 65_536;
 
 const OK: Accepted = { ok: true };
-const NO_ENTRIES: readonly Entry[] = [];
 const NO_DATA = new Uint8Array(0);
 
 type Campaign = 'preVote' | 'vote';
@@ -192,8 +197,8 @@ export class Raft implements RaftCore {
     this.transferee = to;
     // The transfer is abandoned when a whole election timeout passes without it completing.
     this.electionElapsed = 0;
-    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, false);
+    if (pr.match === this.log.lastIndex()) sendTimeoutNow(this, to);
+    else sendAppend(this, to, false);
     return OK;
   }
 
@@ -464,11 +469,11 @@ export class Raft implements RaftCore {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(this.readOnly.newestRound());
+      bcastHeartbeat(this, this.readOnly.newestRound());
     }
   }
 
-  // ---- Leader: proposals, replication, commitment -----------------------------------------------
+  // ---- Leader: proposals and commitment -----------------------------------------------
 
   private refuseProposal(): RaftError | null {
     if (this.role !== 'leader') return this.error('NOT_LEADER', 'not the leader');
@@ -499,52 +504,7 @@ export class Raft implements RaftCore {
     this.log.append(entries);
     this.syncConf();
     if (this.maybeCommit()) this.afterLeaderCommit();
-    else this.bcastAppend(false);
-  }
-
-  /**
-   * Sends `to` the next batch of entries (or a snapshot when they are compacted away). With
-   * `sendIfEmpty`, sends an empty append when there is nothing new (to carry the commit index or
-   * to find out where the follower stands). Returns whether anything was sent.
-   */
-  sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined) return this.sendSnapshot(to, pr);
-    const entries =
-      pr.next <= this.log.lastIndex()
-        ? this.log.slice(pr.next, this.cfg.maxEntriesPerMessage, this.cfg.maxBytesPerMessage)
-        : NO_ENTRIES;
-    if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
-    pr.sentEntries(entries.length > 0 ? entries[entries.length - 1]!.index : undefined);
-    return true;
-  }
-
-  private sendSnapshot(to: NodeId, pr: Progress): boolean {
-    const snapshot = this.log.snapshot;
-    invariant(snapshot !== null, 'log compacted without a snapshot');
-    this.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot });
-    pr.becomeSnapshot(snapshot.meta.index);
-    return true;
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    this.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
-  }
-
-  bcastAppend(sendIfEmpty: boolean): void {
-    for (const id of this.progress.keys()) this.sendAppend(id, sendIfEmpty);
-  }
-
-  bcastHeartbeat(context: string): void {
-    for (const [to, pr] of this.progress) {
-      // Never more than the follower is known to have: its log may still differ beyond `match`.
-      const commit = Math.min(pr.match, this.log.committed);
-      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit, context });
-    }
+    else bcastAppend(this, false);
   }
 
   /** Advances the commit index to what a majority of voters has, if that entry is of this term. */
@@ -571,7 +531,7 @@ export class Raft implements RaftCore {
 
   /** After the commit index moved: tell everyone, and step down if this leader was removed. */
   afterLeaderCommit(): void {
-    this.bcastAppend(true);
+    bcastAppend(this, true);
     if (!this.promotable() && this.log.committed >= this.log.confs.lastConfIndex()) {
       this.becomeFollower(this.term, null);
     }
@@ -592,7 +552,7 @@ export class Raft implements RaftCore {
       return OK;
     }
     const round = this.readOnly.start(request, this.log.committed, this.term, this.id, this.promotable());
-    this.bcastHeartbeat(round);
+    bcastHeartbeat(this, round);
     return OK;
   }
 
@@ -606,91 +566,6 @@ export class Raft implements RaftCore {
     } else {
       this.send({ type: 'readIndexResp', from: this.id, to: request.requester, term: this.term, context: request.context, index, reject: false });
     }
-  }
-
-  // ---- Followers: append, heartbeat, snapshot -----------------------------------------------------
-
-  handleAppend(m: AppendRequest): void {
-    if (m.prevIndex < this.log.committed) {
-      this.sendAppendResp(m.from, this.log.committed, false, 0, 0);
-      return;
-    }
-    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.entries);
-    if (lastNew >= 0) {
-      this.syncConf();
-      this.log.commitTo(Math.min(m.commit, lastNew));
-      this.sendAppendResp(m.from, lastNew, false, 0, 0);
-      return;
-    }
-    const hintIndex = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
-    this.sendAppendResp(m.from, m.prevIndex, true, hintIndex, this.log.term(hintIndex) ?? 0);
-  }
-
-  private sendAppendResp(to: NodeId, index: Index, reject: boolean, hintIndex: Index, hintTerm: Term): void {
-    this.send({ type: 'appendResp', from: this.id, to, term: this.term, index, reject, hintIndex, hintTerm });
-  }
-
-  handleHeartbeat(m: Heartbeat): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, context: m.context });
-  }
-
-  handleSnapshot(m: InstallSnapshot): void {
-    const { index, term } = m.snapshot.meta;
-    if (index <= this.log.committed) {
-      this.sendAppendResp(m.from, this.log.committed, false, 0, 0);
-    } else if (this.log.matchTerm(index, term)) {
-      // We already hold the snapshot's last entry, hence everything before it: just commit.
-      this.log.commitTo(index);
-      this.sendAppendResp(m.from, index, false, 0, 0);
-    } else {
-      this.log.restore(m.snapshot);
-      this.syncConf();
-      this.sendAppendResp(m.from, index, false, 0, 0);
-    }
-  }
-
-  handleAppendResp(m: AppendResponse, pr: Progress): void {
-    pr.recentActive = true;
-    if (m.reject) {
-      // Fast back-off: skip every entry of a term the follower cannot have.
-      const probeFrom = this.log.findConflictByTerm(m.hintIndex, m.hintTerm);
-      if (pr.maybeDecreaseTo(m.index, probeFrom)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.sendAppend(m.from, true);
-      }
-      return;
-    }
-    const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === 'probe') {
-      pr.becomeReplicate();
-    } else if (pr.state === 'snapshot') {
-      if (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.log.firstIndex()) {
-        pr.becomeProbe();
-        pr.becomeReplicate();
-      }
-    } else {
-      pr.inflights.freeUpTo(m.index);
-    }
-    if (this.maybeCommit()) {
-      this.afterLeaderCommit();
-      if (this.role !== 'leader') return;
-    } else if (wasPaused) {
-      this.sendAppend(m.from, false);
-    }
-    // Pipelining: fill the in-flight window.
-    while (this.sendAppend(m.from, false));
-    if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
-  }
-
-  handleHeartbeatResp(m: HeartbeatResponse, pr: Progress): void {
-    pr.recentActive = true;
-    pr.probeSent = false;
-    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-    if (m.context === '') return;
-    for (const read of this.readOnly.ack(m.context, m.from, this.conf.voters)) this.releaseRead(read.index, read.request);
   }
 
   handleVoteResponse(m: VoteResponse): void {
@@ -774,12 +649,12 @@ function stepLeader(r: Raft, m: Message): void {
   switch (m.type) {
     case 'appendResp': {
       const pr = r.progress.get(m.from);
-      if (pr !== undefined) r.handleAppendResp(m, pr);
+      if (pr !== undefined) handleAppendResp(r, m, pr);
       return;
     }
     case 'heartbeatResp': {
       const pr = r.progress.get(m.from);
-      if (pr !== undefined) r.handleHeartbeatResp(m, pr);
+      if (pr !== undefined) handleHeartbeatResp(r, m, pr);
       return;
     }
     case 'readIndex': {
@@ -800,15 +675,15 @@ function stepCandidate(r: Raft, m: Message): void {
   switch (m.type) {
     case 'append':
       r.becomeFollower(m.term, m.from);
-      r.handleAppend(m);
+      handleAppend(r, m);
       return;
     case 'heartbeat':
       r.becomeFollower(m.term, m.from);
-      r.handleHeartbeat(m);
+      handleHeartbeat(r, m);
       return;
     case 'snapshot':
       r.becomeFollower(m.term, m.from);
-      r.handleSnapshot(m);
+      handleSnapshot(r, m);
       return;
     case 'voteResp':
     case 'preVoteResp':
@@ -824,17 +699,17 @@ function stepFollower(r: Raft, m: Message): void {
     case 'append':
       r.electionElapsed = 0;
       r.leader = m.from;
-      r.handleAppend(m);
+      handleAppend(r, m);
       return;
     case 'heartbeat':
       r.electionElapsed = 0;
       r.leader = m.from;
-      r.handleHeartbeat(m);
+      handleHeartbeat(r, m);
       return;
     case 'snapshot':
       r.electionElapsed = 0;
       r.leader = m.from;
-      r.handleSnapshot(m);
+      handleSnapshot(r, m);
       return;
     case 'timeoutNow':
       r.timeoutNow();
