@@ -8,6 +8,7 @@ import { CoreV1Api, type KubeConfig, type V1PersistentVolume, type V1PersistentV
 import { startInformer, type RunningInformer } from './informers.js';
 
 const DEFAULT_CAPACITY = '1Gi';
+const PROVISION_RETRY_MS = 500;
 
 export class VolumeProvisioner {
   private readonly core: CoreV1Api;
@@ -16,6 +17,7 @@ export class VolumeProvisioner {
   /** claim name -> claim, as last seen */
   private readonly claims = new Map<string, V1PersistentVolumeClaim>();
   private informer: RunningInformer | undefined;
+  private stopped = false;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -49,6 +51,7 @@ export class VolumeProvisioner {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.informer?.stop();
   }
 
@@ -84,7 +87,11 @@ export class VolumeProvisioner {
       await this.core.createPersistentVolume({ body: volume });
     } catch (error) {
       if ((error as { code?: number }).code === 409) return; // created before a relist
-      this.volumeOfClaim.delete(uid); // the claim's next event retries
+      this.volumeOfClaim.delete(uid);
+      setTimeout(() => {
+        const latest = this.claims.get(name);
+        if (latest !== undefined && !this.stopped) this.provision(latest).catch(this.onError);
+      }, PROVISION_RETRY_MS);
       throw error;
     }
   }
