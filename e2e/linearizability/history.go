@@ -40,6 +40,14 @@ type History struct {
 	Unknown int
 }
 
+// clientCall locates one operation of a client, to check that no client is reused after an
+// operation whose outcome is unknown (whatever the order of the lines).
+type clientCall struct {
+	client int
+	call   int64
+	line   int
+}
+
 // InputError is a history that does not follow the schema; Line is 1-based.
 type InputError struct {
 	Line int
@@ -53,8 +61,9 @@ func ReadHistory(r io.Reader) (*History, error) {
 	scanner := bufio.NewScanner(r)
 	scanner.Buffer(make([]byte, 0, 64*1024), MaxLineBytes)
 	h := &History{}
-	unknownClients := map[int]int{} // client id -> line of its unknown-outcome operation
-	unknownOps := []int{}           // indexes in h.Operations whose Return is set at the end
+	var calls []clientCall
+	unknownOf := map[int]clientCall{} // client id -> its unknown-outcome operation
+	unknownOps := []int{}             // indexes in h.Operations whose Return is set at the end
 	var maxTime int64
 	for line := 1; scanner.Scan(); line++ {
 		text := bytes.TrimSpace(scanner.Bytes())
@@ -71,12 +80,14 @@ func ReadHistory(r io.Reader) (*History, error) {
 		if err != nil {
 			return nil, &InputError{line, err.Error()}
 		}
-		if prev, reused := unknownClients[*rec.Client]; reused {
-			return nil, &InputError{line, fmt.Sprintf("client %d reused after its unknown-outcome operation on line %d", *rec.Client, prev)}
-		}
+		call := clientCall{client: *rec.Client, call: *rec.Call, line: line}
+		calls = append(calls, call)
 		maxTime = max(maxTime, op.Call, op.Return)
 		if rec.Ok == nil {
-			unknownClients[*rec.Client] = line
+			if prev, twice := unknownOf[call.client]; twice {
+				return nil, &InputError{line, fmt.Sprintf("client %d has a second unknown-outcome operation (first on line %d)", call.client, prev.line)}
+			}
+			unknownOf[call.client] = call
 		}
 		if !keep {
 			h.Dropped++
@@ -90,6 +101,11 @@ func ReadHistory(r io.Reader) (*History, error) {
 	}
 	if err := scanner.Err(); err != nil {
 		return nil, &InputError{0, err.Error()}
+	}
+	for _, c := range calls {
+		if unknown, has := unknownOf[c.client]; has && c.call > unknown.call {
+			return nil, &InputError{c.line, fmt.Sprintf("client %d reused after its unknown-outcome operation on line %d", c.client, unknown.line)}
+		}
 	}
 	// "Return = +infinity": after every other event, which keeps the visualisation readable.
 	if maxTime == math.MaxInt64 {

@@ -97,6 +97,16 @@ func TestReadHistoryCountsAndUnknownReturn(t *testing.T) {
 	}
 }
 
+func TestReadHistoryAcceptsLinesInAnyOrder(t *testing.T) {
+	h := mustRead(t, `
+{"client":0,"op":"put","key":"a","value":"2","ok":null,"call":20,"return":null}
+{"client":0,"op":"put","key":"a","value":"1","ok":true,"call":0,"return":10}
+`)
+	if len(h.Operations) != 2 || h.Unknown != 1 {
+		t.Fatalf("got %d operations, %d unknown", len(h.Operations), h.Unknown)
+	}
+}
+
 func TestReadHistoryRejectsBadRecords(t *testing.T) {
 	bad := map[string]string{
 		"unknown op":           `{"client":0,"op":"del","key":"a","ok":true,"call":0,"return":1}`,
@@ -107,6 +117,8 @@ func TestReadHistoryRejectsBadRecords(t *testing.T) {
 		"fractional timestamp": `{"client":0,"op":"get","key":"a","ok":true,"call":0.5,"return":1}`,
 		"client reused after unknown": `{"client":0,"op":"put","key":"a","value":"1","ok":null,"call":0,"return":null}
 {"client":0,"op":"get","key":"a","ok":true,"call":3,"return":4}`,
+		"client reused after unknown, lines out of order": `{"client":0,"op":"get","key":"a","ok":true,"call":3,"return":4}
+{"client":0,"op":"put","key":"a","value":"1","ok":null,"call":0,"return":null}`,
 	}
 	for name, jsonl := range bad {
 		t.Run(name, func(t *testing.T) {
