@@ -18,7 +18,7 @@
 //    is rebuilt from the snapshot and re-applies committed entries after it).
 //  - Reads: a ReadState means "once applied ≥ index, serve the read". A read may never be answered
 //    (leader lost, message lost, forwarded to a dead leader): readers need their own timeout.
-//  - `proposeBatch` returns the index of its FIRST entry; entry i of the batch is at index + i.
+//  - `proposeBatch` returns the index of its LAST entry; entry i of n is at index - n + 1 + i.
 //  - The core never throws for bad input from the network or callers (it returns a RaftError);
 //    it throws RaftInvariantError (code RAFT_INVARIANT) only for a broken invariant or a driver
 //    contract violation: treat it as fatal. encode/decodeConfChange throw ConfChangeError

@@ -497,7 +497,8 @@ export class Raft implements RaftCore {
     for (let i = 0; i < data.length; i++) entries[i] = { term: this.term, index: first + i, type, data: data[i]! };
     this.uncommittedBytes += bytes;
     this.appendAndReplicate(entries);
-    return { ok: true, index: first, term: this.term };
+    // The index of the LAST entry (a single proposal's own index): see RaftCore.proposeBatch.
+    return { ok: true, index: first + data.length - 1, term: this.term };
   }
 
   private appendAndReplicate(entries: readonly Entry[]): void {

@@ -295,7 +295,10 @@ export interface RaftCore {
   /** Feeds one received message. Malformed or out-of-range messages are refused, state untouched. */
   step(msg: Message): Accepted;
   propose(data: Uint8Array): Proposed;
-  /** Appends several entries at once (one batch, contiguous indexes); all or none. */
+  /**
+   * Appends several entries at once (one batch, contiguous indexes); all or none. The answer's
+   * `index` is that of the LAST entry: entry i of n is at `index - n + 1 + i`.
+   */
   proposeBatch(data: readonly Uint8Array[]): Proposed;
   proposeConfChange(cc: ConfChange): Proposed;
   /** Starts a linearizable read; the answer arrives as a ReadState with the same context. */

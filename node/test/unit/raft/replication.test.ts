@@ -201,3 +201,16 @@ test('the uncommitted-bytes limit refuses proposals once exceeded', () => {
   c.tickAll(2);
   assert.ok(c.core('a').propose(bytes('y'.repeat(40))).ok, 'room again once committed');
 });
+
+test('proposeBatch appends contiguous entries and answers with the index of the last one', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  c.elect('a');
+  const last = c.core('a').status().lastIndex;
+  const r = c.core('a').proposeBatch([bytes('b0'), bytes('b1'), bytes('b2')]);
+  assert.ok(r.ok);
+  assert.equal(r.index, last + 3);
+  c.stabilize();
+  assert.deepEqual([last + 1, last + 2, last + 3].map((i) => c.node('b').applied.get(i)), ['b0', 'b1', 'b2']);
+  const empty = c.core('a').proposeBatch([]);
+  assert.equal(!empty.ok && empty.code, 'INVALID_MESSAGE');
+});
