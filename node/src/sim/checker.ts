@@ -74,6 +74,12 @@ export class SafetyChecker {
   /** seen[i]: every distinct (term, prevTerm, entry) any node persisted at index i. */
   private readonly seen: (SeenEntry[] | undefined)[] = [];
   private readonly committed: (Entry | undefined)[] = [];
+  /**
+   * commitTerm[i]: the lowest term of any node reporting index i committed. The leader that
+   * commits reports first, in the term it committed in; leader completeness binds the leaders of
+   * later terms only (a deposed leader of an earlier term may well lack an entry committed after it).
+   */
+  private readonly commitTerm: (Term | undefined)[] = [];
   private readonly chain: (ChainHash | undefined)[] = [];
   private readonly committedProposals = new Map<number, Index>();
   /** Read context → the highest commit known anywhere when the read was issued. */
@@ -114,24 +120,18 @@ export class SafetyChecker {
     this.leaders.delete(node);
   }
 
-  /** A new leader's log must hold every entry committed so far (all of them from earlier terms). */
+  /** A new leader's log must hold every entry committed in an earlier term. */
   private checkLeaderHoldsCommitted(node: NodeId, term: Term, log: SimLog): void {
-    if (log.lastIndex < this.maxCommit) {
-      this.fail('LEADER_COMPLETENESS', node, `leader of term ${term} has last index ${log.lastIndex} < committed ${this.maxCommit}`);
-      return;
-    }
     const snapIndex = log.snapshotIndex;
-    const atSnap = this.committed[snapIndex];
-    if (snapIndex > 0 && atSnap !== undefined && atSnap.term !== log.term(snapIndex)) {
-      this.fail('LEADER_COMPLETENESS', node, `leader of term ${term} has snapshot ${snapIndex}/${log.term(snapIndex)}, committed is ${show(atSnap)}`);
-      return;
-    }
-    for (let i = snapIndex + 1; i <= this.maxCommit; i++) {
+    for (let i = this.maxCommit; i >= snapIndex && i > 0; i--) {
       const c = this.committed[i];
-      if (c !== undefined && log.term(i) !== c.term) {
-        this.fail('LEADER_COMPLETENESS', node, `leader of term ${term} has ${i}/${log.term(i)}, committed is ${show(c)}`);
-        return;
+      const committedIn = this.commitTerm[i];
+      if (c === undefined || committedIn === undefined || committedIn >= term) continue;
+      // Log matching makes the highest such entry enough: holding it means holding all below it.
+      if (log.term(i) !== c.term) {
+        this.fail('LEADER_COMPLETENESS', node, `leader of term ${term} has ${i}/${log.term(i) ?? 'nothing'}, but ${show(c)} was committed in term ${committedIn}`);
       }
+      return;
     }
   }
 
@@ -191,8 +191,8 @@ export class SafetyChecker {
     }
   }
 
-  /** `node` reports commit up to `to`: those entries are now committed, everywhere and forever. */
-  onCommit(node: NodeId, from: Index, to: Index, log: SimLog): void {
+  /** `node`, in `term`, reports commit up to `to`: those entries are now committed, everywhere and forever. */
+  onCommit(node: NodeId, term: Term, from: Index, to: Index, log: SimLog): void {
     if (to > log.lastIndex) {
       this.fail('DURABLE_CONTRACT', node, `commit ${to} beyond the persisted log (last ${log.lastIndex})`);
       return;
@@ -203,21 +203,24 @@ export class SafetyChecker {
         this.fail('DURABLE_CONTRACT', node, `commit ${to} covers ${i}, which is not in the log`);
         return;
       }
-      this.recordCommitted(node, entry);
+      this.recordCommitted(node, term, entry);
       if (this.failed) return;
     }
     if (to > this.maxCommit) this.maxCommit = to;
   }
 
-  private recordCommitted(node: NodeId, entry: Entry): void {
+  private recordCommitted(node: NodeId, term: Term, entry: Entry): void {
     const known = this.committed[entry.index];
     if (known !== undefined) {
       if (!sameEntry(known, entry)) {
         this.fail('STATE_MACHINE_SAFETY', node, `${node} commits ${show(entry)}; ${show(known)} was committed there before`);
+      } else if (term < (this.commitTerm[entry.index] as Term)) {
+        this.commitTerm[entry.index] = term;
       }
       return;
     }
     this.committed[entry.index] = entry;
+    this.commitTerm[entry.index] = term;
     const id = proposalId(entry);
     if (id !== undefined) {
       const at = this.committedProposals.get(id);
@@ -228,9 +231,9 @@ export class SafetyChecker {
       this.committedProposals.set(id, entry.index);
     }
     for (const [leader, view] of this.leaders) {
-      if (view.term <= entry.term || entry.index <= view.log.snapshotIndex) continue;
+      if (view.term <= term || entry.index <= view.log.snapshotIndex) continue;
       if (view.log.term(entry.index) !== entry.term) {
-        this.fail('LEADER_COMPLETENESS', leader, `${show(entry)} is committed but leader ${leader} of term ${view.term} has ${entry.index}/${view.log.term(entry.index)}`);
+        this.fail('LEADER_COMPLETENESS', leader, `${show(entry)} was committed in term ${term} but leader ${leader} of term ${view.term} has ${entry.index}/${view.log.term(entry.index) ?? 'nothing'}`);
         return;
       }
     }

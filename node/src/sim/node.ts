@@ -156,7 +156,7 @@ export class SimNode {
       checker.onHardState(this.id, prev, next);
       if (next.commit > prev.commit) {
         commitAdvanced = true;
-        checker.onCommit(this.id, prev.commit, next.commit, this.log);
+        checker.onCommit(this.id, next.term, prev.commit, next.commit, this.log);
         trace.record(now, 'commit', this.id, null, `${next.commit}`);
       }
       this.hardState = next;

@@ -44,7 +44,7 @@ test('one (index, term) with different data, or a different predecessor, breaks 
 test('a later leader without a committed entry breaks leader completeness', () => {
   const c = new SafetyChecker();
   const log = logOf([entry(1, 1), entry(2, 1)]);
-  c.onCommit('n1', 0, 2, log);
+  c.onCommit('n1', 1, 0, 2, log);
   c.onRole('n2', 'leader', 2, logOf([entry(1, 1), entry(2, 2)]));
   assert.equal(invariantOf(c), 'LEADER_COMPLETENESS');
 });
@@ -52,18 +52,28 @@ test('a later leader without a committed entry breaks leader completeness', () =
 test('an entry committed after a later leader took over must be in that leader log', () => {
   const c = new SafetyChecker();
   c.onRole('n2', 'leader', 5, logOf([entry(1, 1), entry(2, 5)]));
-  c.onCommit('n1', 0, 2, logOf([entry(1, 1), entry(2, 4)]));
+  c.onCommit('n1', 1, 0, 2, logOf([entry(1, 1), entry(2, 4)]));
+  assert.equal(invariantOf(c), 'LEADER_COMPLETENESS');
+});
+
+test('a deposed leader of an earlier term may lack an entry committed in a later term', () => {
+  // Seen in a run: n1 led term 23 (isolated) with 2/23; n2 then led term 24 and committed 2/22.
+  const c = new SafetyChecker();
+  c.onRole('n1', 'leader', 23, logOf([entry(1, 1), entry(2, 23)]));
+  c.onCommit('n2', 24, 0, 2, logOf([entry(1, 1), entry(2, 22)]));
+  assert.equal(invariantOf(c), null);
+  c.onRole('n3', 'leader', 25, logOf([entry(1, 1), entry(2, 23)]));
   assert.equal(invariantOf(c), 'LEADER_COMPLETENESS');
 });
 
 test('different entries committed or applied at one index break state machine safety', () => {
   const c = new SafetyChecker();
-  c.onCommit('n1', 0, 1, logOf([entry(1, 1)]));
-  c.onCommit('n2', 0, 1, logOf([entry(1, 2)]));
+  c.onCommit('n1', 1, 0, 1, logOf([entry(1, 1)]));
+  c.onCommit('n2', 1, 0, 1, logOf([entry(1, 2)]));
   assert.equal(invariantOf(c), 'STATE_MACHINE_SAFETY');
 
   const d = new SafetyChecker();
-  d.onCommit('n1', 0, 1, logOf([entry(1, 1)]));
+  d.onCommit('n1', 1, 0, 1, logOf([entry(1, 1)]));
   d.onApply('n2', entry(1, 2), 0, 1);
   assert.equal(invariantOf(d), 'STATE_MACHINE_SAFETY');
 });
@@ -101,7 +111,7 @@ test('commit going back, term going back and a changed vote are caught', () => {
 test('a node replacing a committed entry it holds loses it; a stale leader appending elsewhere does not', () => {
   const c = new SafetyChecker();
   const held = logOf([entry(1, 1), entry(2, 1)]);
-  c.onCommit('n1', 0, 2, held);
+  c.onCommit('n1', 1, 0, 2, held);
   c.onPersistEntries('n3', logOf([entry(1, 1)]), [entry(2, 2, 9)]);
   assert.equal(c.violation, null, 'n3 never held the committed entry 2');
   c.onPersistEntries('n1', held, [entry(2, 3, 9)]);
@@ -110,13 +120,13 @@ test('a node replacing a committed entry it holds loses it; a stale leader appen
 
 test('the same proposal committed twice is caught', () => {
   const c = new SafetyChecker();
-  c.onCommit('n1', 0, 2, logOf([entry(1, 1, 9), entry(2, 1, 9)]));
+  c.onCommit('n1', 1, 0, 2, logOf([entry(1, 1, 9), entry(2, 1, 9)]));
   assert.equal(invariantOf(c), 'DUPLICATE_COMMIT');
 });
 
 test('a read answered below the commit index known when it was issued is not linearizable', () => {
   const c = new SafetyChecker();
-  c.onCommit('n1', 0, 2, logOf([entry(1, 1), entry(2, 1)]));
+  c.onCommit('n1', 1, 0, 2, logOf([entry(1, 1), entry(2, 1)]));
   c.onReadIssued('r1');
   c.onReadState('n2', { context: 'r1', index: 2 });
   assert.equal(c.violation, null);
