@@ -142,3 +142,11 @@ export class OperatorProcess {
     return this.child.exitCode;
   }
 }
+
+/** The Events the operator recorded, in the order it recorded them (from its JSON log). */
+export function loggedEvents(logText: string): { reason: string; message: string }[] {
+  return logText.split('\n').filter((l) => l.includes('"msg":"event"')).map((l) => {
+    const e = JSON.parse(l) as { reason: string; message: string };
+    return { reason: e.reason, message: e.message };
+  });
+}
