@@ -18,8 +18,10 @@ export class RaftLog {
   private offset: Index;
   private offsetTerm: Term;
   private readonly entries: Entry[] = [];
-  /** Entries up to here are durable (or handed out for persisting by the pending Ready). */
+  /** Entries up to here are durable or handed out for persisting by the pending Ready. */
   stable: Index;
+  /** Entries up to here are durable: their Ready was acknowledged by advance(). */
+  persisted: Index;
   committed: Index;
   /** Entries up to here were handed out to be applied (by this or an earlier Ready). */
   applying: Index;
@@ -48,6 +50,7 @@ export class RaftLog {
     this.entries.push(...entries);
     this.confs.appended(entries);
     this.stable = this.lastIndex();
+    this.persisted = this.stable;
     this.committed = Math.max(commit, this.offset);
     invariant(this.committed <= this.lastIndex(), 'restored commit index is past the last entry');
     this.applied = Math.max(applied, this.offset);
@@ -144,6 +147,7 @@ export class RaftLog {
   private truncateFrom(index: Index): void {
     this.entries.length = index - this.offset - 1;
     this.stable = Math.min(this.stable, index - 1);
+    this.persisted = Math.min(this.persisted, index - 1);
     this.confs.truncatedFrom(index);
   }
 
@@ -172,6 +176,7 @@ export class RaftLog {
     this.offset = index;
     this.offsetTerm = term;
     this.stable = index;
+    this.persisted = index;
     this.committed = index;
     this.applying = index;
     this.snapshot = snapshot;

@@ -89,8 +89,8 @@ export class Raft implements RaftCore {
   readStates: ReadState[] = [];
   private prevSoft: SoftState;
   private prevHard: HardState;
-  /** The applying cursor handed out by the last ready(), until advance() acknowledges it. */
-  private outstandingApplying: Index | null = null;
+  /** What the last ready() handed out (apply and persist cursors), until advance() acknowledges it. */
+  private outstanding: { readonly applying: Index; readonly stable: Index } | null = null;
   private readonly matchScratch: number[] = [];
 
   constructor(config: RaftConfig, restore: RaftRestore) {
@@ -221,7 +221,7 @@ export class Raft implements RaftCore {
   }
 
   ready(): Ready {
-    invariant(this.outstandingApplying === null, 'ready() called again before advance()');
+    invariant(this.outstanding === null, 'ready() called again before advance()');
     invariant(this.term >= this.prevHard.term && this.log.committed >= this.prevHard.commit, 'term or commit went backwards');
     const softChanged = this.softChanged();
     const hardChanged = this.hardChanged();
@@ -233,7 +233,7 @@ export class Raft implements RaftCore {
     this.log.stable = this.log.lastIndex();
     const committedEntries = this.log.nextCommitted(MAX_COMMITTED_ENTRIES_PER_READY);
     if (committedEntries.length > 0) this.log.applying = committedEntries[committedEntries.length - 1]!.index;
-    this.outstandingApplying = this.log.applying;
+    this.outstanding = { applying: this.log.applying, stable: this.log.stable };
     const messages = this.msgs;
     const readStates = this.readStates;
     this.msgs = [];
@@ -250,9 +250,16 @@ export class Raft implements RaftCore {
   }
 
   advance(): void {
-    invariant(this.outstandingApplying !== null, 'advance() without a ready()');
-    this.log.applied = Math.max(this.log.applied, this.outstandingApplying);
-    this.outstandingApplying = null;
+    const done = this.outstanding;
+    invariant(done !== null, 'advance() without a ready()');
+    this.outstanding = null;
+    this.log.applied = Math.max(this.log.applied, done.applying);
+    // A truncation since ready() lowered `stable`: only what is still in the log counts as persisted.
+    const persisted = Math.min(done.stable, this.log.stable);
+    if (persisted <= this.log.persisted) return;
+    this.log.persisted = persisted;
+    // The leader's own entries count toward commit only now (see maybeCommit).
+    if (this.role === 'leader' && this.maybeCommit()) this.afterLeaderCommit();
   }
 
   status(): RaftStatus {
@@ -512,8 +519,12 @@ export class Raft implements RaftCore {
   maybeCommit(): boolean {
     const matches = this.matchScratch;
     matches.length = 0;
-    const last = this.log.lastIndex();
-    for (const id of this.conf.voters) matches.push(id === this.id ? last : (this.progress.get(id)?.match ?? 0));
+    // The leader counts its own log only as far as advance() confirmed it durable, so a commit
+    // never rests on an entry still in the leader's unflushed write. That makes it safe for a
+    // driver to send a leader's messages before or while persisting its entries (dissertation
+    // §10.2.1): neither a single voter nor a leader with one early ack announces a commit that a
+    // crash could undo.
+    for (const id of this.conf.voters) matches.push(id === this.id ? this.log.persisted : (this.progress.get(id)?.match ?? 0));
     const index = quorumIndex(matches);
     if (index <= this.log.committed) return false;
     // Figure 8: an entry of an earlier term is never committed by counting replicas; it commits
