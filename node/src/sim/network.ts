@@ -78,6 +78,45 @@ export class SimNetwork {
     }
   }
 
+  /**
+   * Replaces the current cuts by a random shape over `ids`: isolate one node (often the leader),
+   * a minority/majority split, a one-way cut, a "bridge" (two nodes that cannot talk but both
+   * reach the rest), or no cut. Returns a description for the trace.
+   */
+  randomPartition(ids: readonly NodeId[], leader: NodeId | null, p: Prng): string {
+    this.healLinks();
+    const order = [...ids];
+    p.shuffle(order);
+    const n = order.length;
+    switch (p.int(5)) {
+      case 0: {
+        const victim = leader !== null && p.chance(0.5) ? leader : (order[0] as NodeId);
+        this.partition([[victim], order.filter((id) => id !== victim)]);
+        return `isolate ${victim}`;
+      }
+      case 1: {
+        const minority = order.slice(0, p.range(1, Math.max(1, Math.floor((n - 1) / 2))));
+        const majority = order.filter((id) => !minority.includes(id));
+        this.partition([minority, majority]);
+        return `split [${minority.join(',')}] | [${majority.join(',')}]`;
+      }
+      case 2: {
+        const from = order.slice(0, p.range(1, Math.max(1, n - 1)));
+        const to = order.filter((id) => !from.includes(id));
+        this.cutOneWay(from, to);
+        return `one-way [${from.join(',')}] -> [${to.join(',')}] cut`;
+      }
+      case 3: {
+        const a = order[0] as NodeId;
+        const b = order[1] ?? a;
+        this.partition([[a], [b]]);
+        return `bridge: ${a} and ${b} cannot talk, both reach the rest`;
+      }
+      default:
+        return 'healed';
+    }
+  }
+
   healLinks(): void {
     this.cut.fill(0);
     this.cutCount = 0;

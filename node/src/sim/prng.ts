@@ -72,6 +72,16 @@ export class Prng {
     return items[this.int(items.length)] as T;
   }
 
+  /** Shuffles `items` in place (Fisher–Yates). */
+  shuffle<T>(items: T[]): void {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = items[i] as T;
+      items[i] = items[j] as T;
+      items[j] = tmp;
+    }
+  }
+
   /** An independent generator seeded from this one (one stream per consumer keeps traces stable). */
   fork(): Prng {
     return new Prng(this.nextU32());

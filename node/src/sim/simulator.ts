@@ -9,7 +9,8 @@ import type { ConfChange, ConfState, Message, NodeId, RaftConfig, RaftCore, Term
 import { SafetyChecker, PROPOSAL_ID_BYTES, type Violation } from './checker.js';
 import { memoryStore, type StoreFactory } from './durable.js';
 import { corruptMessage } from './garbage.js';
-import { CLEAN_LINKS, SimNetwork, TICK_UNITS, MAX_SIM_NODES, type LinkFaults } from './network.js';
+import { CLEAN_LINKS, SimNetwork, TICK_UNITS, MAX_SIM_NODES } from './network.js';
+import { drawFaultProfile, HEAL_PROFILE, type FaultProfile } from './profile.js';
 import { SimNode, type SimContext } from './node.js';
 import { Prng } from './prng.js';
 import { EventQueue, type SimEvent } from './queue.js';
@@ -69,46 +70,6 @@ const MAX_BATCH = 8;
 const MAX_PAD_BYTES = 24;
 /** Ticks a node keeps running after its removal commits, before the simulator retires it. */
 const MAX_RETIRE_DELAY_TICKS = 30;
-
-/** Per-phase fault intensities, drawn at the start of each fault phase. */
-interface FaultProfile {
-  readonly links: LinkFaults;
-  readonly propose: number;
-  readonly read: number;
-  readonly crash: number;
-  /** Leader churn: chance per tick that the current leader crashes and comes back soon after. */
-  readonly churn: number;
-  /** Chance a leader that just appended or committed crashes after persisting, before sending. */
-  readonly crashOnProgress: number;
-  /** Chance a node that just won an election crashes after persisting, before sending. */
-  readonly crashOnElected: number;
-  /** Chance any node crashes after persisting a Ready, before sending it. */
-  readonly crashBeforeSend: number;
-  readonly partition: number;
-  readonly confChange: number;
-  readonly transfer: number;
-  readonly compact: number;
-  readonly clockSkew: number;
-  /** Chance a delivery is preceded by a corrupted copy the core must refuse untouched. */
-  readonly garbage: number;
-}
-
-const HEAL_PROFILE: FaultProfile = {
-  links: CLEAN_LINKS,
-  propose: 0.1,
-  read: 0.03,
-  crash: 0,
-  churn: 0,
-  crashOnProgress: 0,
-  crashOnElected: 0,
-  crashBeforeSend: 0,
-  partition: 0,
-  confChange: 0,
-  transfer: 0,
-  compact: 0.02,
-  clockSkew: 0,
-  garbage: 0,
-};
 
 interface LivenessProbe {
   readonly healTick: number;
@@ -386,32 +347,8 @@ class Simulation implements SimContext {
     }
     const length = Math.max(1, Math.min(remaining, p.range(MIN_FAULT_TICKS, MAX_FAULT_TICKS)));
     this.phaseEnd = this.tickNo + length;
-    // Three kinds of phase: mild (progress with light faults), mixed (everything at random
-    // rates), and leader churn (leaders die right after winning or committing, the pattern that
-    // exposes figure-8 style commit bugs).
-    const kind = p.chance(0.2) ? 'mild' : p.chance(0.6) ? 'mixed' : 'churn';
-    const harsh = kind !== 'mild';
-    const churn = kind === 'churn';
-    this.profile = {
-      links: {
-        loss: harsh ? p.next() * 0.15 : 0,
-        duplicate: p.next() * 0.1,
-        longDelay: p.next() * (harsh ? 0.1 : 0.02),
-      },
-      propose: churn ? 0.4 + p.next() * 0.6 : 0.1 + p.next() * 0.5,
-      read: 0.02 + p.next() * 0.08,
-      crash: harsh ? p.next() * 0.02 : 0,
-      churn: churn ? p.next() * 0.1 : 0,
-      crashOnProgress: churn ? 0.05 + p.next() * 0.3 : 0,
-      crashOnElected: churn ? 0.1 + p.next() * 0.5 : 0,
-      crashBeforeSend: harsh ? p.next() * 0.003 : 0,
-      partition: harsh ? p.next() * 0.04 : 0,
-      confChange: p.next() * 0.02,
-      transfer: p.next() * 0.02,
-      compact: p.next() * 0.05,
-      clockSkew: p.next() * 0.1,
-      garbage: harsh ? p.next() * 0.02 : 0,
-    };
+    const { kind, profile } = drawFaultProfile(p);
+    this.profile = profile;
     this.network.faults = this.profile.links;
     this.probe = null;
     this.trace.record(this.time, 'phase', '-', null, `${kind} faults until tick ${this.phaseEnd}`);
@@ -589,45 +526,8 @@ class Simulation implements SimContext {
   // ---- faults -------------------------------------------------------------------------------------
 
   private changeLinks(): void {
-    const p = this.prng;
-    const net = this.network;
-    net.healLinks();
     const ids = [...this.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
-    shuffle(p, ids);
-    const leader = this.leader();
-    let description: string;
-    switch (p.int(5)) {
-      case 0: {
-        const victim = leader !== null && p.chance(0.5) ? leader.id : (ids[0] as NodeId);
-        net.partition([[victim], ids.filter((id) => id !== victim)]);
-        description = `isolate ${victim}`;
-        break;
-      }
-      case 1: {
-        const cut = p.range(1, Math.max(1, ids.length - 1));
-        const minority = ids.slice(0, Math.min(cut, ids.length - cut));
-        const majority = ids.filter((id) => !minority.includes(id));
-        net.partition([minority, majority]);
-        description = `split [${minority.join(',')}] | [${majority.join(',')}]`;
-        break;
-      }
-      case 2: {
-        const from = ids.slice(0, p.range(1, Math.max(1, ids.length - 1)));
-        const to = ids.filter((id) => !from.includes(id));
-        net.cutOneWay(from, to);
-        description = `one-way [${from.join(',')}] -> [${to.join(',')}] cut`;
-        break;
-      }
-      case 3: {
-        const a = ids[0] as NodeId;
-        const b = ids[1] ?? a;
-        net.partition([[a], [b]]);
-        description = `bridge: ${a} and ${b} cannot talk, both reach the rest`;
-        break;
-      }
-      default:
-        description = 'healed';
-    }
+    const description = this.network.randomPartition(ids, this.leader()?.id ?? null, this.prng);
     this.trace.record(this.time, 'links', '-', null, description);
   }
 
@@ -692,14 +592,5 @@ class Simulation implements SimContext {
     const pending = node.compact(this.prng.range(0, 4));
     this.stats.compactions++;
     if (pending !== undefined) await pending;
-  }
-}
-
-function shuffle<T>(p: Prng, items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = p.int(i + 1);
-    const tmp = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = tmp;
   }
 }
