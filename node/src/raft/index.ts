@@ -11,6 +11,10 @@
 //    (decode them with `decodeConfChange` to react, e.g. open or close peer connections).
 //  - Call ready() and advance() in strict pairs (ready() again before advance() throws).
 //    step()/tick()/propose() between them are fine.
+//  - A leader counts its own entries toward commit only once advance() confirmed them durable, so
+//    a LEADER may send a Ready's messages before or while persisting it, PROVIDED that Ready
+//    changes neither term nor vote (nor carries a snapshot). Otherwise, and in every other role,
+//    persist first: the messages (acks, votes, a new term's appends) promise what is on disk.
 //  - `compact(index, data, retain)`: `index` ≤ the applied index acknowledged by advance(); persist
 //    the returned Snapshot, after which storage may drop entries ≤ index (entries ≤ index that it
 //    still hands back on restart are ignored). Call it on every node, leader or not.
