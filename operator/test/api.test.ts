@@ -134,3 +134,18 @@ test('code defaults equal schema defaults', () => {
   assert.equal(specSchema.properties!.replicas!.minimum, MIN_REPLICAS);
   assert.equal(specSchema.properties!.replicas!.maximum, MAX_REPLICAS);
 });
+
+/** Object defaults must already hold their properties' defaults: CEL rules are checked against them as written. */
+function incompleteObjectDefaults(path: string, schema: Schema): string[] {
+  const own = schema.type === 'object' && schema.default !== undefined && schema.properties !== undefined
+    ? (JSON.stringify(applySchemaDefaults(schema, {})) === JSON.stringify(applySchemaDefaults(schema, schema.default)) &&
+       JSON.stringify(applySchemaDefaults(schema, schema.default)) === JSON.stringify(schema.default) ? [] : [path])
+    : [];
+  const children = Object.entries(schema.properties ?? {}).flatMap(([k, s]) => incompleteObjectDefaults(`${path}.${k}`, s));
+  return [...own, ...children, ...(schema.items ? incompleteObjectDefaults(`${path}[]`, schema.items) : [])];
+}
+
+test('object defaults spell out their properties\' defaults', () => {
+  assert.deepEqual(incompleteObjectDefaults('spec', root.properties!.spec!), []);
+  assert.deepEqual(incompleteObjectDefaults('x', { type: 'object', default: {}, properties: { a: { type: 'integer', default: 1 } } }), ['x']);
+});
