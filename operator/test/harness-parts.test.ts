@@ -14,6 +14,8 @@ import { LoopbackIpPool } from './harness/ip-pool.js';
 import { resolveEnv } from './harness/pod-env.js';
 import { ContainerProber } from './harness/prober.js';
 import { terminate } from './harness/process.js';
+import { HarnessError } from './harness/errors.js';
+import { freePort, isPortClash } from './harness/wait.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -112,4 +114,13 @@ test('terminate sends SIGTERM, then SIGKILL to a process that ignores it', async
   const status = await terminate(stubborn, 300);
   assert.equal(status.signal, 'SIGKILL');
   assert.ok(Date.now() - started >= 300, 'the grace period was given');
+});
+
+test('free ports come from below the ephemeral range, distinct; a bind clash is recognised', async () => {
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  assert.equal(new Set(ports).size, 4);
+  for (const port of ports) assert.ok(port >= 20_000 && port < 32_768, `${port}`);
+  assert.equal(isPortClash(new HarnessError('PROCESS_EXITED', 'etcd exited; listen tcp 127.0.0.1:1: bind: address already in use')), true);
+  assert.equal(isPortClash(new HarnessError('PROCESS_EXITED', 'dnsmasq: failed to create listening socket for 127.0.0.1: Address in use')), true);
+  assert.equal(isPortClash(new HarnessError('WAIT_TIMEOUT', 'address already in use')), false);
 });

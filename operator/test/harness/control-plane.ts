@@ -10,7 +10,7 @@ import { generatePki, FRONT_PROXY_CLIENT } from './certs.js';
 import { releaseDir, trackDir } from './cleanup.js';
 import { HarnessError } from './errors.js';
 import { ManagedProcess } from './process.js';
-import { freePort, httpGet, waitFor } from './wait.js';
+import { freePort, httpGet, isPortClash, waitFor } from './wait.js';
 
 export interface ControlPlaneOptions {
   /** Parent of the control plane's temp dir (default: the OS temp dir). */
@@ -50,6 +50,7 @@ export interface ControlPlane {
 }
 
 const DEFAULT_START_TIMEOUT_MS = 60_000;
+const START_ATTEMPTS = 3;
 const POLL_MS = 200;
 const HEALTH_REQUEST_TIMEOUT_MS = 2_000;
 const STOP_GRACE_MS = 5_000;
@@ -82,6 +83,17 @@ function kubeconfigYaml(server: string, ca: string, cert: string, key: string): 
 
 /** Starts etcd, kube-apiserver and kube-controller-manager; resolves once all are healthy. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      // Another process may take a port between our check and a component's bind: start afresh.
+      if (attempt >= START_ATTEMPTS || !isPortClash(error)) throw error;
+    }
+  }
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const binaries = {
     etcd: toolPath('etcd'),
     apiserver: toolPath('kube-apiserver'),

@@ -6,10 +6,11 @@ import { promises as dns } from 'node:dns';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess } from './process.js';
-import { freePort, waitFor } from './wait.js';
+import { freePort, isPortClash, waitFor } from './wait.js';
 
 export const DNSMASQ_PATH = '/usr/sbin/dnsmasq';
 const START_TIMEOUT_MS = 10_000;
+const START_ATTEMPTS = 3;
 const RELOAD_TIMEOUT_MS = 5_000;
 const POLL_MS = 20;
 const QUERY_TIMEOUT_MS = 200;
@@ -39,6 +40,16 @@ export class DnsServer {
 
   /** Starts dnsmasq with its files in dir; resolves once it answers. */
   static async start(dir: string, clusterDomain: string): Promise<DnsServer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await DnsServer.startOnce(dir, clusterDomain);
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || !isPortClash(error)) throw error; // port taken meanwhile: retry
+      }
+    }
+  }
+
+  private static async startOnce(dir: string, clusterDomain: string): Promise<DnsServer> {
     const host = '127.0.0.1';
     const port = await freePort(host);
     const hostsFile = join(dir, 'dns-hosts');

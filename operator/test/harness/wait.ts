@@ -1,19 +1,41 @@
 // Polling helpers: free loopback ports, plain HTTP(S) GETs, and waiting for a condition.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { HarnessError } from './errors.js';
 
-/** A port free on host right now (the OS picks it; the caller binds it soon after). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports are picked at random below the kernel's ephemeral range (32768+), so that no outgoing
+ * connection can take a port between our check and the child's bind.
+ */
+const PORT_RANGE = { first: 20_000, last: 32_767 };
+const PORT_ATTEMPTS = 50;
+/** Ports handed out by this process, never handed out twice. */
+const handedOut = new Set<number>();
+
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
+}
+
+/** A port free on host right now, for a child process to bind soon after. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    const port = randomInt(PORT_RANGE.first, PORT_RANGE.last + 1);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port, host)) return port;
+  }
+  throw new Error(`no free port found on ${host} in ${PORT_ATTEMPTS} attempts`);
+}
+
+/** True when an error says a child could not bind its port (another process took it). */
+export function isPortClash(error: unknown): boolean {
+  return error instanceof HarnessError && error.code === 'PROCESS_EXITED' && /address (already )?in use/i.test(error.message);
 }
 
 export interface GetOptions {
