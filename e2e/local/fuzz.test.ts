@@ -10,11 +10,18 @@ import WebSocket from 'ws';
 import { LocalCluster, nodeMainExists, NODE_MAIN, PEER_PORT, seededRandom, type CatgaNode } from './cluster.js';
 import { httpCall } from './http.js';
 import { BAD_SUBSCRIPTIONS, FuzzRandom, httpCase, peerBytes, wsFrame } from './fuzz-inputs.js';
+import { runAllCleanups } from './cleanup.js';
+
+// Last resort for anything a failed test left running (the process handlers cover interrupts).
+after(runAllCleanups);
 
 const SEED = Number(process.env['CATGA_FUZZ_SEED'] ?? 42);
 const CASES = Number(process.env['CATGA_FUZZ_CASES'] ?? 400);
 const REQUEST_TIMEOUT_MS = 10_000;
 const WS_TIMEOUT_MS = 5_000;
+const WS_SESSIONS = 40;
+const PEER_SESSIONS = 60;
+const PEER_SESSION_MS = 300;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 
 function skipReason(): string | false {
@@ -90,33 +97,42 @@ describe('fuzzing a live node', { skip: skipReason() }, () => {
       assert.equal(status.status, 400, `?${query}`);
       assert.match(String((JSON.parse(status.body) as { error: { code: string } }).error.code), ERROR_CODE);
     }
-    for (let i = 0; i < 40; i++) {
+    const endings = new Map<string, number>();
+    for (let i = 0; i < WS_SESSIONS; i++) {
       const node = target();
-      await new Promise<void>((resolve, reject) => {
+      const ending = await new Promise<string>((resolve, reject) => {
         const ws = new WebSocket(`ws://${node.host.ip}:8080/v1/events?from=0`, { handshakeTimeout: WS_TIMEOUT_MS });
-        const timer = setTimeout(() => { ws.terminate(); resolve(); }, 300);
+        let opened = false;
+        const timer = setTimeout(() => { ws.terminate(); resolve('still open'); }, 300);
         ws.on('open', () => {
+          opened = true;
           for (let k = 0; k < 5; k++) {
             const frame = wsFrame(random);
             ws.send(frame.data, { binary: frame.binary });
           }
         });
         ws.on('error', () => undefined); // the server may close on a bad frame: fine
-        ws.on('close', () => { clearTimeout(timer); resolve(); });
+        ws.on('close', (code) => {
+          clearTimeout(timer);
+          if (opened) resolve(`closed ${code}`);
+          else reject(new Error(`subscription to ${node.id} never opened`));
+        });
         ws.on('unexpected-response', () => { clearTimeout(timer); reject(new Error('a valid subscription was refused')); });
       });
+      endings.set(ending, (endings.get(ending) ?? 0) + 1);
     }
+    console.log([...endings].map(([k, v]) => `  websocket sessions ${k}: ${v}`).join('\n'));
     await assertAlive();
     failed = false;
   });
 
   test('random bytes on the peer port do not crash a node', { timeout: 120_000 }, async () => {
     failed = true;
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < PEER_SESSIONS; i++) {
       const node = target();
       await new Promise<void>((resolve) => {
         const socket = connect(PEER_PORT, node.host.ip);
-        const timer = setTimeout(() => { socket.destroy(); resolve(); }, 500);
+        const timer = setTimeout(() => { socket.destroy(); resolve(); }, PEER_SESSION_MS);
         socket.on('connect', () => socket.write(peerBytes(random)));
         socket.on('error', () => undefined);
         socket.on('close', () => { clearTimeout(timer); resolve(); });

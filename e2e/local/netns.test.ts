@@ -12,6 +12,10 @@ import { NetworkFaults, renderRuleset } from './faults.js';
 import { DelayRelay } from './relay.js';
 import { httpCall } from './http.js';
 import { seededRandom } from './cluster.js';
+import { runAllCleanups } from './cleanup.js';
+
+// Last resort for anything a failed test left running (the process handlers cover interrupts).
+after(runAllCleanups);
 
 const isRoot = process.getuid?.() === 0;
 

@@ -64,19 +64,34 @@ export class DelayRelay {
     this.pipeDelayed(upstream, client);
   }
 
+  /**
+   * Forwards `from` to `to` through a FIFO of due times: one timer per direction runs every
+   * action whose time has come, in order (separate timers per chunk could fire out of order).
+   */
   private pipeDelayed(from: Socket, to: Socket): void {
+    const queue: Array<{ dueAt: number; action: () => void }> = [];
+    let timer: NodeJS.Timeout | null = null;
     let lastDueAt = 0;
     let queuedBytes = 0;
     let endPending = false;
+    const drain = (): void => {
+      if (timer !== null) this.timers.delete(timer);
+      timer = null;
+      const now = Date.now();
+      while (queue.length > 0 && (queue[0]?.dueAt ?? Infinity) <= now) queue.shift()?.action();
+      armTimer();
+    };
+    const armTimer = (): void => {
+      const next = queue[0];
+      if (timer !== null || next === undefined) return;
+      timer = setTimeout(drain, Math.max(0, next.dueAt - Date.now()));
+      this.timers.add(timer);
+    };
     const schedule = (action: () => void): void => {
       const { meanMs, jitterMs } = this.delay;
-      const dueAt = Math.max(Date.now() + meanMs + (this.random() * 2 - 1) * jitterMs, lastDueAt);
-      lastDueAt = dueAt;
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        action();
-      }, dueAt - Date.now());
-      this.timers.add(timer);
+      lastDueAt = Math.max(Date.now() + meanMs + (this.random() * 2 - 1) * jitterMs, lastDueAt);
+      queue.push({ dueAt: lastDueAt, action });
+      armTimer();
     };
     from.on('data', (chunk: Buffer) => {
       queuedBytes += chunk.length;
