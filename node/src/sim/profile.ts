@@ -48,7 +48,7 @@ export const HEAL_PROFILE: FaultProfile = {
 };
 
 export function drawFaultProfile(p: Prng): { readonly kind: PhaseKind; readonly profile: FaultProfile } {
-  const kind: PhaseKind = p.chance(0.2) ? 'mild' : p.chance(0.6) ? 'mixed' : 'churn';
+  const kind: PhaseKind = p.chance(0.2) ? 'mild' : p.chance(0.5) ? 'mixed' : 'churn';
   const harsh = kind !== 'mild';
   const churn = kind === 'churn';
   const profile: FaultProfile = {
@@ -61,8 +61,8 @@ export function drawFaultProfile(p: Prng): { readonly kind: PhaseKind; readonly 
     read: 0.02 + p.next() * 0.08,
     crash: harsh ? p.next() * 0.02 : 0,
     churn: churn ? p.next() * 0.1 : 0,
-    crashOnProgress: churn ? 0.05 + p.next() * 0.3 : 0,
-    crashOnElected: churn ? 0.1 + p.next() * 0.5 : 0,
+    crashOnProgress: churn ? 0.1 + p.next() * 0.4 : 0,
+    crashOnElected: churn ? 0.2 + p.next() * 0.5 : 0,
     crashBeforeSend: harsh ? p.next() * 0.003 : 0,
     partition: harsh ? p.next() * 0.04 : 0,
     confChange: p.next() * 0.02,

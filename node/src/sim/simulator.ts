@@ -135,6 +135,10 @@ class Simulation implements SimContext {
     this.coreTuning = {
       maxInflight: p.range(1, 8),
       maxEntriesPerMessage: p.pick([1, 1, 2, 4, 16, 64]),
+      electionTicks: p.pick([6, 10, 10, 15]),
+      heartbeatTicks: p.pick([1, 1, 2]),
+      preVote: p.chance(0.8),
+      checkQuorum: p.chance(0.8),
     };
   }
 
@@ -437,7 +441,7 @@ class Simulation implements SimContext {
       (becameLeader && profile.crashOnElected > 0 && p.chance(profile.crashOnElected)) ||
       (leaderProgress && node.role === 'leader' && profile.crashOnProgress > 0 && p.chance(profile.crashOnProgress)) ||
       (profile.crashBeforeSend > 0 && p.chance(profile.crashBeforeSend));
-    if (hit) this.crash(node, this.tickNo + p.range(1, 20), 'after persisting, before sending');
+    if (hit) this.crash(node, this.tickNo + p.range(1, 12), 'after persisting, before sending');
     return hit;
   }
 
@@ -544,7 +548,9 @@ class Simulation implements SimContext {
     for (const learner of learners) {
       const progress = status.progress[learner];
       const node = this.nodes.get(learner);
-      if (voters.length < MAX_VOTERS && node?.live === true && progress !== undefined && progress.match >= status.commit) {
+      // Usually only a caught-up learner is promoted; sometimes a lagging one (it must not cost the quorum for long).
+      const caughtUp = progress !== undefined && progress.match >= status.commit;
+      if (voters.length < MAX_VOTERS && node?.live === true && (caughtUp || p.chance(0.3))) {
         options.push(() => void this.proposeConf(leader, { type: 'promote', node: learner }));
       }
       options.push(() => void this.proposeConf(leader, { type: 'remove', node: learner }));

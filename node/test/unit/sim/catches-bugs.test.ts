@@ -7,7 +7,7 @@ import { DEFAULT_STEPS } from '../../../src/sim/cli.js';
 import { runSeed, type CoreFaults, type SeedResult } from '../../../src/sim/simulator.js';
 
 /** Seeds tried before giving up: the faults below are found far sooner (see each test). */
-const SEED_BOUND = 800;
+const SEED_BOUND = 1000;
 const SAFETY: readonly Invariant[] = [
   'ELECTION_SAFETY', 'LOG_MATCHING', 'LEADER_COMPLETENESS', 'STATE_MACHINE_SAFETY', 'COMMITTED_ENTRY_LOST',
   'DUPLICATE_COMMIT', 'READ_LINEARIZABILITY',
