@@ -169,18 +169,24 @@ export class Kubelet {
     trackDir(dir);
     for (const sub of ['logs', 'pods', 'volumes']) mkdirSync(join(dir, sub));
     const kubeConfig = controlPlane.kubeConfig();
-    const dns = await DnsServer.start(dir, options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
-    let kubelet: Kubelet | undefined;
-    const volumes = new VolumeProvisioner(kubeConfig, options.namespace, join(dir, 'volumes'), () => kubelet?.syncAll(), (error) => kubelet?.onError(error));
-    kubelet = new Kubelet(controlPlane, options, dir, dns, volumes);
+    let dns: DnsServer;
+    try {
+      dns = await DnsServer.start(dir, options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
+    } catch (error) {
+      releaseDir(dir);
+      throw error;
+    }
+    let created: Kubelet | undefined; // the provisioner's callbacks need the kubelet it serves
+    const volumes = new VolumeProvisioner(kubeConfig, options.namespace, join(dir, 'volumes'), () => created?.syncAll(), (error) => created?.onError(error));
+    const kubelet = new Kubelet(controlPlane, options, dir, dns, volumes);
+    created = kubelet;
     try {
       await kubelet.registerNode();
       await volumes.start();
       const { namespace } = options;
-      const self = kubelet;
-      self.podInformer = await startInformer<V1Pod>(kubeConfig, `/api/v1/namespaces/${namespace}/pods`, () => self.core.listNamespacedPod({ namespace }), {
-        change: (pod) => self.observe(pod, false),
-        deleted: (pod) => self.observe(pod, true),
+      kubelet.podInformer = await startInformer<V1Pod>(kubeConfig, `/api/v1/namespaces/${namespace}/pods`, () => kubelet.core.listNamespacedPod({ namespace }), {
+        change: (pod) => kubelet.observe(pod, false),
+        deleted: (pod) => kubelet.observe(pod, true),
       });
     } catch (error) {
       await kubelet.stop();
