@@ -2,11 +2,13 @@
 # Builds the Go-based test tools into bin/ (git-ignored): helm, etcd, kube-apiserver,
 # kube-controller-manager and the Porcupine checker (porcupine-check).
 # Usage: scripts/tools.sh [tool...]   (no argument: every tool)
-# Idempotent: bin/.versions records a key (pinned version + hash of our module files) per binary;
+# Idempotent: bin/.versions records a key (pinned version, hash of our module files and of this
+# script) per binary;
 # a binary whose key matches is not rebuilt, so a second run on a built machine takes well under
 # a second. Only the Go module proxy is needed (no git clones).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SELF=$(readlink -f "$0")
+cd "$(dirname "$SELF")/.."
 ROOT=$PWD
 BIN=$ROOT/bin
 STAMPS=$BIN/.versions
@@ -35,7 +37,7 @@ module_hash() {
 
 # A binary's key: its pinned version, its module's hash, and this script's hash (the recipe);
 # a rebuild after a recipe change is cheap where the Go build cache is warm.
-RECIPE_HASH=$(sha256sum "$0" | cut -c1-8)
+RECIPE_HASH=$(sha256sum "$SELF" | cut -c1-8)
 tool_key() {
   case "$1" in
     helm) echo "$HELM_VERSION-$RECIPE_HASH" ;;
@@ -111,20 +113,19 @@ build_tool() {
     porcupine-check)
       (cd e2e/linearizability && go build -p "$GO_PARALLEL" -trimpath -o "$BIN/porcupine-check" ./cmd/porcupine-check) ;;
     kube-apiserver | kube-controller-manager)
-      kube_go_mod
       (cd tools/kube && go build -p "$GO_PARALLEL" -trimpath -ldflags "$(kube_ldflags)" \
         -o "$BIN/$name" "k8s.io/kubernetes/cmd/$name") ;;
   esac
   echo "tools: built $name in $(($(date +%s) - start))s"
 }
 
-command -v go >/dev/null 2>&1 || { echo "tools: Go is not installed (need Go >= 1.25)" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || { echo "tools: Go is not installed (helm $HELM_VERSION needs Go >= 1.26)" >&2; exit 1; }
 [ $# -gt 0 ] || set -- "${ALL_TOOLS[@]}"
+# Before any key is taken: a new KUBE_VERSION rewrites tools/kube/go.mod.
 [ "$(printf '%s\n' "$@" | grep -c '^kube-')" -eq 0 ] || kube_go_mod
 for name in "$@"; do
   key=$(tool_key "$name")
   if is_current "$name" "$key"; then continue; fi
   build_tool "$name"
-  # The key is taken again after the build: go -mod=mod may have completed go.sum.
-  record "$name" "$(tool_key "$name")"
+  record "$name" "$key"
 done
