@@ -20,7 +20,7 @@ export type Invariant =
   | 'SNAPSHOT_INTEGRITY'
   | 'DURABLE_CONTRACT'
   | 'MESSAGE_VALIDATION'
-  | 'CORE_THREW'
+  | 'UNEXPECTED_EXCEPTION'
   | 'LIVENESS';
 
 export interface Violation {

@@ -171,7 +171,7 @@ class Simulation implements SimContext {
       }
     } catch (err) {
       const e = err as Error;
-      this.checker.fail('CORE_THREW', '-', `${e.name}: ${e.message} ${(e.stack ?? '').split('\n').slice(1, 4).join(' | ')}`);
+      this.checker.fail('UNEXPECTED_EXCEPTION', '-', `${e.name}: ${e.message} ${(e.stack ?? '').split('\n').slice(1, 4).join(' | ')}`);
     }
     const v = this.checker.violation;
     if (v !== null) this.trace.record(this.time, 'violation', v.node, null, `${v.invariant}: ${v.detail}`);
