@@ -128,13 +128,14 @@ test('a StatefulSet of 2 pods becomes Ready through the kubelet fixture', { time
   // A deleted pod is terminated gracefully and replaced by the StatefulSet controller, same claim.
   const old = pods.find((pod) => pod.metadata!.name === 'web-1')!;
   const oldPid = kubelet!.pid('web-1')!;
+  const oldDataDir = dataDirs.get('web-1');
   await core.deleteNamespacedPod({ name: 'web-1', namespace: NAMESPACE });
   await waitFor('web-1 replaced and Ready', async () => (await readyPods(core)).some((p) => p.metadata!.name === 'web-1' && p.metadata!.uid !== old.metadata!.uid), {
     timeoutMs: WAIT_MS,
     intervalMs: 200,
   });
   assert.throws(() => process.kill(oldPid, 0), /ESRCH/, 'the old process is gone');
-  assert.equal(readFileSync(`${dataDirs.get('web-1')}/hello`, 'utf8'), 'web-1');
+  assert.equal(dataDirs.get('web-1'), oldDataDir, 'the new pod mounts the same volume');
 
   // A crashed process, then one failing its liveness probe, is restarted in place; the pod is
   // Ready again with each restart counted.
