@@ -247,6 +247,8 @@ export class Reconciler {
     const wasDegraded = previous?.conditions?.find((c) => c.type === 'Degraded');
     if (plan.degraded !== null && (wasDegraded?.status !== 'True' || wasDegraded.reason !== plan.degraded.reason)) {
       await this.deps.events.record(cluster, 'Warning', plan.degraded.reason, plan.degraded.message);
+    } else if (plan.degraded === null && wasDegraded?.status === 'True') {
+      await this.deps.events.record(cluster, 'Normal', 'Recovered', `no longer degraded (was ${wasDegraded.reason}: ${wasDegraded.message})`);
     }
   }
 }
