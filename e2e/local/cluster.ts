@@ -48,8 +48,9 @@ export interface ClusterOptions {
 export interface CatgaNode {
   readonly ordinal: number;
   readonly id: string;
-  readonly host: Host;
-  readonly url: string;
+  /** The namespace it runs in; a pod restarted elsewhere (moveAndRestart) gets a new one. */
+  host: Host;
+  url: string;
   readonly dataDir: string;
   readonly logFile: string;
   child: ChildProcess | null;
@@ -120,7 +121,7 @@ export class LocalCluster {
 
   private async createNode(): Promise<CatgaNode> {
     const host = await this.network.addHost();
-    const ordinal = host.index;
+    const ordinal = this.nodes.length;
     const node: CatgaNode = {
       ordinal,
       id: `${this.name}-${ordinal}`,
@@ -239,6 +240,20 @@ export class LocalCluster {
   /** Restarts a killed node on the same data dir and address. */
   restart(node: CatgaNode): Promise<void> {
     return this.spawnNode(node);
+  }
+
+  /**
+   * Kills the node and starts it on a fresh host with a new address, as a rescheduled pod comes
+   * back, on the same data dir; its DNS record follows. Not for pods behind delay relays.
+   */
+  async moveAndRestart(node: CatgaNode): Promise<void> {
+    assert.equal(this.options.linkDelay, undefined, 'moving a pod behind a delay relay is not supported');
+    await this.kill(node);
+    const host = await this.network.addHost();
+    node.host = host;
+    node.url = `http://${host.ip}:${HTTP_PORT}`;
+    await this.dns.setPod(node.ordinal, host.ip);
+    await this.spawnNode(node);
   }
 
   pause(node: CatgaNode): void {

@@ -23,11 +23,13 @@ function pickSome(ctx: NemesisContext, count: number): CatgaNode[] {
   return chosen;
 }
 
-async function killAndRestart(ctx: NemesisContext, victims: readonly CatgaNode[], downMs: number): Promise<boolean> {
+/** SIGKILLs the victims, waits, restarts them on their data dirs (on a new address if `move`). */
+async function killAndRestart(ctx: NemesisContext, victims: readonly CatgaNode[], downMs: number, move = false): Promise<boolean> {
   await Promise.all(victims.map((v) => ctx.cluster.kill(v)));
   ctx.mark(`kill ${victims.map((v) => v.id).join(',')}`);
   const more = await ctx.pause(downMs);
-  await Promise.all(victims.map((v) => ctx.cluster.restart(v)));
+  await Promise.all(victims.map((v) => (move ? ctx.cluster.moveAndRestart(v) : ctx.cluster.restart(v))));
+  if (move) ctx.mark(`restart ${victims.map((v) => `${v.id}@${v.host.ip}`).join(',')} on new addresses`);
   return more;
 }
 
@@ -42,7 +44,8 @@ async function killRandomLoop(ctx: NemesisContext): Promise<void> {
   const minority = Math.floor((ctx.cluster.memberNodes().length - 1) / 2);
   while (await ctx.pause(3_000)) {
     const victims = pickSome(ctx, 1 + Math.floor(ctx.random() * minority));
-    if (!(await killAndRestart(ctx, victims, 2_000))) return;
+    // In about half the rounds the victims come back with new addresses, as rescheduled pods do.
+    if (!(await killAndRestart(ctx, victims, 2_000, ctx.random() < 0.5))) return;
   }
 }
 

@@ -138,6 +138,8 @@ export class TestNetwork {
   private readonly bridgeAddresses: string[] = [];
   private readonly daemonPids: number[] = [];
   private readonly cleanups: Array<() => void> = [];
+  /** Host creation is serialized: a host's index is the count of hosts before it. */
+  private hostCreation: Promise<unknown> = Promise.resolve();
   private destroyed = false;
 
   private constructor(
@@ -199,8 +201,14 @@ export class TestNetwork {
     this.writeState();
   }
 
-  /** Adds one namespace with a veth into the bridge and address 10.77.N.(10+i). */
-  async addHost(): Promise<Host> {
+  /** Adds one namespace with a veth into the bridge and address 10.77.N.(10+i); calls run one at a time. */
+  addHost(): Promise<Host> {
+    const created = this.hostCreation.then(() => this.createHost());
+    this.hostCreation = created.catch(() => undefined);
+    return created;
+  }
+
+  private async createHost(): Promise<Host> {
     assert.ok(!this.destroyed, 'network destroyed');
     const index = this.hosts.length;
     assert.ok(index < MAX_HOSTS, `at most ${MAX_HOSTS} hosts`);
@@ -231,8 +239,8 @@ export class TestNetwork {
     const k = this.bridgeAddresses.length;
     assert.ok(k < MAX_BRIDGE_ADDRESSES, `at most ${MAX_BRIDGE_ADDRESSES} bridge addresses`);
     const ip = `${SUBNET_PREFIX}.${this.subnet}.${BRIDGE_ADDRESS_OFFSET + k}`;
+    this.bridgeAddresses.push(ip); // reserved before the await: concurrent calls get distinct addresses
     await run('ip', ['addr', 'add', `${ip}/24`, 'dev', this.bridge]);
-    this.bridgeAddresses.push(ip);
     return ip;
   }
 

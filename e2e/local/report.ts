@@ -64,6 +64,7 @@ export async function evaluateRun(run: RunToEvaluate): Promise<ScenarioResult> {
   });
   const measured = recoveries.filter((r): r is number => r !== null);
   const details = [...durability.details];
+  details.push(`faults: ${run.marks.map((m) => `${m.label} @${(m.atNs / 1e9).toFixed(1)}s`).join('; ')}`);
   details.push(`outcomes: ${[...history.reasons].map(([r, n]) => `${r} x${n}`).join(', ') || 'all definite'}`);
   if (lin.verdict !== 'Ok') details.push(`checker: ${lin.stdout}; ${lin.stderr}; see ${lin.htmlPath}`);
   if (recoveries.some((r) => r === null)) details.push('a fault was never followed by an acknowledged write');

@@ -59,6 +59,7 @@ describe('the harness catches a real bug', { skip }, () => {
   test('the same probe on the correct build is linearizable (the check is not a tautology)', { timeout: 120_000 }, async () => {
     const probe = await runStaleReadProbe(SEED, false);
     assert.equal(probe.staleReads, 0, JSON.stringify(probe));
+    assert.equal(probe.freshAfterHeal, 3, JSON.stringify(probe));
     assert.equal(probe.verdict, 'Ok', JSON.stringify(probe));
   });
 });

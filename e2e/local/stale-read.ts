@@ -11,6 +11,7 @@ import { httpCall } from './http.js';
 import { checkLinearizable, type Verdict } from './checks.js';
 
 export const PROBE_READS = 5;
+const HEALED_READ_ATTEMPTS = 20;
 const KEY = 'stale';
 
 export interface StaleReadProbe {
@@ -18,6 +19,8 @@ export interface StaleReadProbe {
   readonly staleReads: number;
   readonly freshReads: number;
   readonly failedReads: number;
+  /** Nodes answering v2 to a linearizable read after the partition healed. */
+  readonly freshAfterHeal: number;
   readonly runDir: string;
 }
 
@@ -50,6 +53,15 @@ async function read(history: History, node: CatgaNode): Promise<string | null | 
   return undefined;
 }
 
+async function readUntilAnswered(history: History, node: CatgaNode): Promise<string | null | undefined> {
+  for (let attempt = 0; attempt < HEALED_READ_ATTEMPTS; attempt++) {
+    const answer = await read(history, node);
+    if (answer !== undefined) return answer;
+    await sleep(200);
+  }
+  return undefined;
+}
+
 export async function runStaleReadProbe(seed: number, unsafe: boolean): Promise<StaleReadProbe> {
   const cluster = await LocalCluster.start({
     size: 3,
@@ -71,6 +83,9 @@ export async function runStaleReadProbe(seed: number, unsafe: boolean): Promise<
     cluster.resume(oldLeader);
     const answers = await Promise.all(reads);
     await cluster.faults.healAll();
+    // Once healed, every node must serve v2: this keeps the correct build's history non-trivial.
+    await cluster.waitForLeader(30_000);
+    const healed = await Promise.all(cluster.memberNodes().map((n) => readUntilAnswered(history, n)));
     const path = `${cluster.runDir}/history.jsonl`;
     history.writeJsonl(path);
     const lin = await checkLinearizable(path);
@@ -79,6 +94,7 @@ export async function runStaleReadProbe(seed: number, unsafe: boolean): Promise<
       staleReads: answers.filter((a) => a === 'v1').length,
       freshReads: answers.filter((a) => a === 'v2').length,
       failedReads: answers.filter((a) => a === undefined).length,
+      freshAfterHeal: healed.filter((a) => a === 'v2').length,
       runDir: cluster.runDir,
     };
     keep = lin.verdict !== (unsafe ? 'Illegal' : 'Ok');
