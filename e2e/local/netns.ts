@@ -1,7 +1,10 @@
 // Owns the test network: one Linux bridge `cg-br<N>` in the root namespace (address 10.77.N.1/24)
 // and one network namespace `cg<run>-<i>` per host, joined to the bridge by a veth pair. All
 // traffic stays on that bridge (no routes out, no forwarding needed: hosts and the harness share
-// one on-link subnet). Also owns leftover removal for runs whose owner process died.
+// one on-link subnet, so net.ipv4.ip_forward may stay 0). The bridge is created with
+// nf_call_iptables/ip6tables/arptables 0, so even with br_netfilter loaded
+// (net.bridge.bridge-nf-call-iptables=1) no host firewall rule sees the bridged frames. Also owns
+// leftover removal for runs whose owner process died.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
