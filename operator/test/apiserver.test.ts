@@ -113,6 +113,27 @@ function env(sts: Awaited<ReturnType<AppsV1Api['readNamespacedStatefulSet']>>, n
   return sts.spec!.template.spec!.containers[0]!.env!.find((e) => e.name === name)?.value;
 }
 
+test('a second operator replica stands by until the leader stops, then takes over', async () => {
+  const standby = OperatorProcess.start({ kubeconfigPath: cp.kubeconfigPath, leaseNamespace: NS, env: { CATGA_OPERATOR_IDENTITY: 'standby' } });
+  try {
+    const port = await standby.httpPort();
+    const leaderGauge = async (): Promise<string | undefined> => /^catga_operator_leader (\d)/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1];
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.equal(await leaderGauge(), '0', 'the standby does not lead while the first operator holds the lease');
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    assert.notEqual((await leases.readNamespacedLease({ namespace: NS, name: 'catga-operator' })).spec!.holderIdentity, 'standby');
+    assert.equal(await operator!.stop(), 0);
+    operator = undefined;
+    await eventually('the standby to take the lease', 15_000, async () => (await leaseHolder()) === 'standby' && (await leaderGauge()) === '1');
+  } finally {
+    operator = standby;
+  }
+});
+
+async function leaseHolder(): Promise<string | undefined> {
+  return (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'catga-operator' })).spec!.holderIdentity;
+}
+
 test('the operator shuts down gracefully on SIGTERM and releases its lease', async () => {
   assert.ok(operator!.running);
   assert.equal(await operator!.stop(), 0);
