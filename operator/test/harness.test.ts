@@ -1,12 +1,15 @@
 // Smoke test of the operator test harness: a real control plane and the kubelet fixture run a
 // StatefulSet of 2 trivial HTTP servers to Ready, serve their DNS names, bind their claims,
-// replace a deleted pod, and clean everything up. Fails (does not skip) without `make tools`.
+// replace a deleted pod, restart crashed and unhealthy processes; a CRD given at start is
+// garbage-collected promptly; everything is cleaned up. Fails (does not skip) without `make tools`.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as dns } from 'node:dns';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AppsV1Api, CoreV1Api, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { Kubelet, startControlPlane, waitFor, type ControlPlane } from './harness/index.js';
 
 const NAMESPACE = 'smoke';
@@ -65,8 +68,26 @@ let controlPlane: ControlPlane | undefined;
 let kubelet: Kubelet | undefined;
 const dataDirs = new Map<string, string>();
 
+const WIDGET_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.test.catga.io}
+spec:
+  group: test.catga.io
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+`;
+
 before(async () => {
-  controlPlane = await startControlPlane();
+  const crdDir = mkdtempSync(join(tmpdir(), 'catga-harness-test-'));
+  const crdFile = join(crdDir, 'widgets.yaml');
+  writeFileSync(crdFile, WIDGET_CRD);
+  try {
+    controlPlane = await startControlPlane({ crdFiles: [crdFile] });
+  } finally {
+    rmSync(crdDir, { recursive: true });
+  }
   await controlPlane.createNamespace(NAMESPACE);
   kubelet = await Kubelet.start(controlPlane, {
     namespace: NAMESPACE,
@@ -149,10 +170,30 @@ test('a StatefulSet of 2 pods becomes Ready through the kubelet fixture', { time
   writeFileSync(`${dataDirs.get('web-0')}/sick`, '');
   await waitFor('web-0 restarted after failing liveness', restartedReady(2), { timeoutMs: WAIT_MS, intervalMs: 200 });
 
+});
+
+test('a CRD given at start is garbage-collected at once (no 30 s discovery wait)', { timeout: 30_000 }, async () => {
+  const kc = controlPlane!.kubeConfig();
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const widget = { group: 'test.catga.io', version: 'v1', namespace: NAMESPACE, plural: 'widgets' };
+  const owner = await custom.createNamespacedCustomObject({ ...widget, body: { apiVersion: 'test.catga.io/v1', kind: 'Widget', metadata: { name: 'w' } } });
+  await core.createNamespacedConfigMap({
+    namespace: NAMESPACE,
+    body: { metadata: { name: 'w-dependent', ownerReferences: [{ apiVersion: 'test.catga.io/v1', kind: 'Widget', name: 'w', uid: owner.metadata.uid }] } },
+  });
+  await custom.deleteNamespacedCustomObject({ ...widget, name: 'w' });
+  await waitFor('the dependent ConfigMap collected', async () => {
+    const left = await core.listNamespacedConfigMap({ namespace: NAMESPACE, fieldSelector: 'metadata.name=w-dependent' });
+    return left.items.length === 0;
+  }, { timeoutMs: 10_000, intervalMs: 100 });
+});
+
+test('stop() kills the pod processes and removes the temp dirs', async () => {
   const pids = ['web-0', 'web-1'].map((name) => kubelet!.pid(name)!);
   const dir = controlPlane!.dir;
   await kubelet!.stop();
   await controlPlane!.stop();
-  for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, 'stop() kills the pod processes');
-  assert.equal(existsSync(dir), false, 'stop() removes the temp dir');
+  for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  assert.equal(existsSync(dir), false);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { toolPath } from './binaries.js';
 import { generatePki, FRONT_PROXY_CLIENT } from './certs.js';
+import { installCrds } from './crds.js';
 import { releaseDir, trackDir } from './cleanup.js';
 import { HarnessError } from './errors.js';
 import { ManagedProcess } from './process.js';
@@ -25,6 +26,11 @@ export interface ControlPlaneOptions {
   controllers?: string;
   extraApiServerArgs?: string[];
   extraControllerManagerArgs?: string[];
+  /**
+   * CustomResourceDefinition YAML files installed (and Established) before
+   * kube-controller-manager starts, so that its garbage collector watches them from the start.
+   */
+  crdFiles?: string[];
 }
 
 export interface ControlPlane {
@@ -188,6 +194,12 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
 
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, pki.caCert, pki.adminCert, pki.adminKey), { mode: 0o600 });
+    const kubeConfig = (): KubeConfig => {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfigPath);
+      return kc;
+    };
+    if (options.crdFiles?.length) await installCrds(kubeConfig(), options.crdFiles);
     const controllerManager = new ManagedProcess({
       name: 'kube-controller-manager',
       command: binaries.controllerManager,
@@ -218,11 +230,6 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       { timeoutMs, intervalMs: POLL_MS, abortIf: () => controllerManager.deathNotice() ?? apiserver.deathNotice() },
     );
 
-    const kubeConfig = (): KubeConfig => {
-      const kc = new KubeConfig();
-      kc.loadFromFile(kubeconfigPath);
-      return kc;
-    };
     return {
       server,
       kubeconfigPath,
