@@ -49,3 +49,33 @@ test('an image change rolls pods followers first and the leader last, after a sw
   assert.deepEqual(await missingKeys(`http://${ip}:8080`, acked), []);
   process.stdout.write(`# rolled ${rolled.join(' -> ')}; ${acked.length} writes acknowledged during the roll, none lost\n`);
 });
+
+test('a roll that would cost the quorum pauses with Degraded and resumes when the pod recovers', async () => {
+  const apps = w.kc.makeApiClient(AppsV1Api);
+  const c = await waitAvailable(w, 'c', 3, 30_000);
+  const frozen = ['c-0', 'c-1', 'c-2'].find((n) => n !== c.status!.leader)!;
+  const rollsBefore = loggedEvents(w.operator.log()).filter((e) => e.reason === 'RollingUpdate').length;
+  assert.ok(w.kubelet.kill(frozen, 'SIGSTOP'));
+  try {
+    await eventually(`${frozen} not ready`, 20_000, async () => (await w.clusters.get('c')).status?.readyReplicas === 2);
+    const oldRevision = (await apps.readNamespacedStatefulSet({ namespace: w.ns, name: 'c' })).status!.updateRevision;
+    await w.clusters.patchSpec('c', { image: 'catga/node:v3' });
+    await eventually('a new revision', 20_000, async () => (await apps.readNamespacedStatefulSet({ namespace: w.ns, name: 'c' })).status!.updateRevision !== oldRevision);
+    const degraded = await eventually('Degraded QuorumAtRisk', 20_000, async () =>
+      (await w.clusters.get('c')).status?.conditions?.find((x) => x.type === 'Degraded' && x.status === 'True' && x.reason === 'QuorumAtRisk'));
+    assert.match(degraded.message, new RegExp(frozen));
+    await new Promise((r) => setTimeout(r, 3_000));
+    const events = loggedEvents(w.operator.log());
+    assert.equal(events.filter((e) => e.reason === 'RollingUpdate').length, rollsBefore, 'no pod was restarted while the quorum was at risk');
+    assert.ok(events.some((e) => e.reason === 'QuorumAtRisk'), 'a Warning event says why');
+  } finally {
+    w.kubelet.kill(frozen, 'SIGCONT');
+  }
+  await eventually('the roll to finish once the pod recovered', 120_000, async () => {
+    const sts = await apps.readNamespacedStatefulSet({ namespace: w.ns, name: 'c' });
+    const pods = await clusterPods(w, 'c');
+    const allNew = pods.length === 3 && pods.every((p) => p.metadata?.labels?.['controller-revision-hash'] === sts.status?.updateRevision && !p.metadata?.deletionTimestamp);
+    return allNew && (await w.clusters.get('c')).status?.phase === 'Available';
+  });
+  assert.ok(loggedEvents(w.operator.log()).some((e) => e.reason === 'Recovered'));
+});

@@ -162,3 +162,15 @@ test('rolling update pauses with Degraded when a restart would cost the quorum',
   assert.deepEqual(p.action, { kind: 'none' });
   assert.equal(p.degraded!.reason, 'QuorumAtRisk');
 });
+
+test('rolling update: an unready pod it did not restart pauses the roll with Degraded; its own restarted pod does not', () => {
+  const stuck = planReconcile(observed({ desired: 3, voters: [0, 1, 2], outdated: [0, 1, 2], unready: [1], unhealthy: [1] }));
+  assert.deepEqual(stuck.action, { kind: 'none' });
+  assert.equal(stuck.degraded!.reason, 'QuorumAtRisk');
+  const restarting = planReconcile(observed({ desired: 3, voters: [0, 1, 2], outdated: [0, 1], unready: [2], unhealthy: [2] }));
+  assert.deepEqual(restarting.action, { kind: 'none' });
+  assert.equal(restarting.degraded, null);
+  assert.equal(restarting.phase, 'Upgrading');
+  const five = planReconcile(observed({ desired: 5, voters: [0, 1, 2, 3, 4], outdated: [0, 1, 2, 3, 4], unready: [1], unhealthy: [1] }));
+  assert.equal(five.degraded, null, 'five voters tolerate one more restart, so this is only a wait');
+});

@@ -218,7 +218,16 @@ export function planReconcile(o: Observed): Plan {
   if (outdated.length > 0) {
     const blocking = Array.from({ length: desired }, (_, i) => name(i)).find((id) => !s.podReady(id) || !s.caughtUp(s.member(id)!));
     if (blocking !== undefined) {
-      return plan(NONE, 'Upgrading', leader, { reason: 'RollingUpdate', message: `waiting for ${blocking} to be ready and caught up` });
+      const waiting: Note = { reason: 'RollingUpdate', message: `waiting for ${blocking} to be ready and caught up` };
+      // A pod this roll restarted is expected to be down for a while; any other unready pod means
+      // one more restart could cost the quorum.
+      const restartedByRoll = s.byName.get(blocking)?.revision === o.updateRevision;
+      const healthyVoters = s.voters().filter((m) => s.healthy(m)).length;
+      if (!restartedByRoll && healthyVoters - 1 < majority(s.voters().length)) {
+        return plan(NONE, 'Degraded', leader, waiting,
+          { reason: 'QuorumAtRisk', message: `${blocking} is not ready; restarting another pod now would leave fewer healthy voters than a majority` });
+      }
+      return plan(NONE, 'Upgrading', leader, waiting);
     }
     const follower = outdated.filter((p) => p.name !== leader.view.id).sort((a, b) => b.ordinal - a.ordinal)[0];
     const victim = follower ?? leader.pod;
