@@ -1,5 +1,6 @@
 // Owns the event-stream check: one WebSocket subscriber per node on GET /v1/events, cut at
-// random moments and resumed with `?from=<last index seen>`; each remembers every index it got,
+// random moments and resumed with `?from=<last index seen>` (on the next node when its own no
+// longer holds that index: EVENTS_COMPACTED); each remembers every index it got,
 // in order. At the end every subscriber must hold the event of every acknowledged command, with
 // indexes strictly increasing (log order, no duplicates).
 import WebSocket from 'ws';
@@ -10,6 +11,9 @@ export const EVENT_TYPE = 'kv.changed';
 export const MAX_EVENTS_PER_SUBSCRIBER = 2_000_000;
 const RECONNECT_DELAY_MS = 300;
 const MAX_ANOMALIES = 5;
+const COMPACTED = 'EVENTS_COMPACTED';
+/** Close code a node uses when it installs a snapshot under a live subscriber. */
+const COMPACTED_CLOSE_CODE = 4010;
 
 interface WireEvent {
   index: number;
@@ -23,6 +27,8 @@ export interface SubscriberReport {
   readonly missing: number;
   readonly outOfOrder: number;
   readonly reconnects: number;
+  /** Times it had to move to another node to resume (EVENTS_COMPACTED). */
+  readonly failovers: number;
   /** The first few out-of-order deliveries, described. */
   readonly anomalies: readonly string[];
 }
@@ -40,7 +46,32 @@ class Subscriber {
   private stopped = false;
   private cutTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly node: Endpoint, private readonly random: () => number, private cutEveryMs: number) {}
+  /** Which of `nodes` this subscriber reads from now; it starts on its home node. */
+  private current: number;
+  /** Times a node could not resume it (EVENTS_COMPACTED) and it moved to the next node. */
+  failovers = 0;
+
+  constructor(
+    private readonly nodes: readonly Endpoint[],
+    private readonly home: number,
+    private readonly random: () => number,
+    private cutEveryMs: number,
+  ) {
+    this.current = home;
+  }
+
+  get node(): Endpoint {
+    return this.nodes[this.current % this.nodes.length]!;
+  }
+
+  /**
+   * A node whose log no longer holds `from` (it restarted from a snapshot) cannot resume this
+   * subscriber; like a real consumer it resumes from another node, whose ring may still hold it.
+   */
+  private failover(): void {
+    this.failovers++;
+    this.current++;
+  }
 
   start(): void {
     this.connect();
@@ -55,14 +86,26 @@ class Subscriber {
       if (this.socket === socket) this.receive(data.toString()); // never from a connection already cut
     });
     socket.on('error', () => undefined); // 'close' follows and reconnects
-    socket.on('close', () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      if (this.stopped) return;
-      this.reconnects++;
-      setTimeout(() => this.connect(), RECONNECT_DELAY_MS).unref();
+    socket.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        req.destroy();
+        this.closed(socket, body.includes(COMPACTED));
+      });
     });
+    socket.on('close', (code: number) => this.closed(socket, code === COMPACTED_CLOSE_CODE));
     this.scheduleCut(socket);
+  }
+
+  /** A connection ended (or its handshake was refused): resume after a pause, elsewhere if compacted. */
+  private closed(socket: WebSocket, compacted: boolean): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    if (compacted) this.failover();
+    if (this.stopped) return;
+    this.reconnects++;
+    setTimeout(() => this.connect(), RECONNECT_DELAY_MS).unref();
   }
 
   /** Closes the connection at a random moment (it resumes from the last index it saw). */
@@ -117,15 +160,19 @@ class Subscriber {
   report(ackedIndexes: readonly number[]): SubscriberReport {
     let missing = 0;
     for (const index of ackedIndexes) if (!this.seen.has(index)) missing++;
-    return { node: this.node.id, received: this.indexes.length, missing, outOfOrder: this.outOfOrder, reconnects: this.reconnects, anomalies: this.anomalies };
+    return {
+      node: this.nodes[this.home]!.id, received: this.indexes.length, missing, outOfOrder: this.outOfOrder,
+      reconnects: this.reconnects, failovers: this.failovers, anomalies: this.anomalies,
+    };
   }
 }
 
 export class EventSubscribers {
   private readonly subscribers: Subscriber[];
 
+  /** One subscriber homed on each node. */
   constructor(nodes: readonly Endpoint[], random: () => number, cutEveryMs: number) {
-    this.subscribers = nodes.map((n) => new Subscriber(n, random, cutEveryMs));
+    this.subscribers = nodes.map((_, i) => new Subscriber(nodes, i, random, cutEveryMs));
   }
 
   start(): void {

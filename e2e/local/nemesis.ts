@@ -169,7 +169,12 @@ async function lossOnce(ctx: NemesisContext): Promise<void> {
 }
 
 export const SCENARIOS: readonly Scenario[] = [
-  { name: 'kill-leader', size: 3, nemesis: killLeaderLoop },
+  // Small snapshot interval: restarted nodes come back from snapshots, lagging ones get
+  // InstallSnapshot, and event subscribers meet EVENTS_COMPACTED.
+  {
+    name: 'kill-leader-with-snapshots', size: 3, nemesis: killLeaderLoop,
+    cluster: { env: { CATGA_SNAPSHOT_ENTRIES: '300', CATGA_SNAPSHOT_RETAIN: '50' } },
+  },
   { name: 'kill-random-minority', size: 5, nemesis: killRandomLoop },
   { name: 'pause-resume', size: 3, nemesis: pauseLoop },
   { name: 'partitions', size: 5, nemesis: partitionLoop },

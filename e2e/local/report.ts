@@ -68,9 +68,10 @@ export async function evaluateRun(run: RunToEvaluate): Promise<ScenarioResult> {
   details.push(`outcomes: ${[...history.reasons].map(([r, n]) => `${r} x${n}`).join(', ') || 'all definite'}`);
   if (lin.verdict !== 'Ok') details.push(`checker: ${lin.stdout}; ${lin.stderr}; see ${lin.htmlPath}`);
   if (recoveries.some((r) => r === null)) details.push('a fault was never followed by an acknowledged write');
+  details.push(`events: ${eventReports.map((r) => `${r.node} ${r.received} received, ${r.reconnects} reconnects, ${r.failovers} failovers`).join('; ')}`);
   for (const r of eventReports) {
     if (r.missing > 0 || r.outOfOrder > 0) {
-      details.push(`events on ${r.node}: ${r.missing} missing, ${r.outOfOrder} out of order (of ${r.received}, ${r.reconnects} reconnects) ${r.anomalies.join(', ')}`);
+      details.push(`events on ${r.node}: ${r.missing} missing, ${r.outOfOrder} out of order (of ${r.received}, ${r.reconnects} reconnects, ${r.failovers} failovers) ${r.anomalies.join(', ')}`);
     }
   }
   return {

@@ -29,7 +29,9 @@ const skip = prerequisites();
 const results: ScenarioResult[] = [];
 
 after(() => {
-  if (results.length > 0) console.log(`\nfault scenarios (seed ${SEED}, ${TRAFFIC_SECONDS} s of traffic each)\n${formatTable(results)}\n`);
+  if (results.length === 0) return;
+  console.log(`\nfault scenarios (seed ${SEED}, ${TRAFFIC_SECONDS} s of traffic each)\n${formatTable(results)}\n`);
+  for (const r of results) console.log(`${r.name}:\n${r.details.map((d) => `  ${d}`).join('\n')}`);
 });
 
 describe('fault scenarios', { skip }, () => {
