@@ -14,7 +14,7 @@ const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S]
   --fault     test only: run the core with a deliberate bug (grantVoteWithoutLogCheck, commitPreviousTermByCount)`;
 
 export const DEFAULT_SEEDS = 200;
-export const DEFAULT_STEPS = 2000;
+export const DEFAULT_STEPS = 4000;
 export const DEFAULT_DISK_EVERY = 10;
 /** Events a violation report shows. */
 export const REPORT_EVENTS = 150;

@@ -16,7 +16,7 @@ test('arguments parse, with defaults; --seed alone means one seed', () => {
   );
   const f = parseSimArgs(['--fault', 'grantVoteWithoutLogCheck']);
   assert.deepEqual(f.faults, { grantVoteWithoutLogCheck: true });
-  assert.equal(replayCommand(f, 9), 'catga sim --seed 9 --nodes 3 --steps 2000 --fault grantVoteWithoutLogCheck --trace');
+  assert.equal(replayCommand(f, 9), 'catga sim --seed 9 --nodes 3 --steps 4000 --fault grantVoteWithoutLogCheck --trace');
 });
 
 test('bad arguments are refused', () => {
