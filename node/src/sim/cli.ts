@@ -3,16 +3,6 @@
 import { memoryStore, simulatedDiskStore } from './durable.js';
 import { runSeed, type CoreFaults, type SeedResult } from './simulator.js';
 
-const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
-  --seeds N   number of seeds to run, S .. S+N-1 (default ${200}; 1 when --seed is given alone)
-  --nodes     initial voters, 3 or 5 (default 3)
-  --steps K   tick budget per seed (default ${2000})
-  --seed S    first seed (default 1)
-  --trace     print every event as it happens (use with --seed S to replay one seed)
-  --disk-every D  seeds divisible by D run on the real storage code over a crashing in-memory
-              disk (default ${10}; 0 never, 1 always)
-  --fault     test only: run the core with a deliberate bug (grantVoteWithoutLogCheck, commitPreviousTermByCount)`;
-
 export const DEFAULT_SEEDS = 200;
 export const DEFAULT_STEPS = 4000;
 export const DEFAULT_DISK_EVERY = 10;
@@ -21,6 +11,16 @@ export const REPORT_EVENTS = 150;
 const MAX_SEEDS = 10_000_000;
 const MAX_STEPS = 1_000_000;
 const FAULT_NAMES = ['grantVoteWithoutLogCheck', 'commitPreviousTermByCount'] as const;
+
+const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
+  --seeds N   number of seeds to run, S .. S+N-1 (default ${DEFAULT_SEEDS}; 1 when --seed is given alone)
+  --nodes     initial voters, 3 or 5 (default 3)
+  --steps K   tick budget per seed (default ${DEFAULT_STEPS})
+  --seed S    first seed (default 1)
+  --trace     print every event as it happens (use with --seed S to replay one seed)
+  --disk-every D  seeds divisible by D run on the real storage code over a crashing in-memory
+              disk (default ${DEFAULT_DISK_EVERY}; 0 never, 1 always)
+  --fault     test only: run the core with a deliberate bug (grantVoteWithoutLogCheck, commitPreviousTermByCount)`;
 
 export interface SimCliOptions {
   readonly seeds: number;
@@ -119,6 +119,10 @@ export function describeViolation(o: SimCliOptions, r: SeedResult): string[] {
 
 /** Runs `catga sim` with the arguments after `sim`; 0 when no seed broke an invariant, 1 otherwise, 2 on bad usage. */
 export async function runSimCli(argv: string[], print: (line: string) => void = (line) => console.log(line)): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    print(USAGE);
+    return 0;
+  }
   let o: SimCliOptions;
   try {
     o = parseSimArgs(argv);
