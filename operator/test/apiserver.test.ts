@@ -1,12 +1,13 @@
 // The operator against a real kube-apiserver + kube-controller-manager, without pods running
 // (no kubelet): the CRD's validation, the objects the operator creates and owns, the scale
-// subresource, the Lease, metrics and a graceful stop. Garbage collection on delete is covered by
-// operator_basic.test.ts (the collector learns a new CRD's kind only by periodic discovery).
+// subresource, leader election between two replicas, metrics and a graceful stop. Garbage
+// collection on delete is covered with real pods by operator_basic.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
-import { Clusters, OperatorProcess, eventReasons, eventually, installCrd } from './support.js';
+import { Clusters, OperatorProcess, eventReasons, eventually } from './support.js';
+import { CRD_PATH } from './repo_paths.js';
 
 const NS = 'apitest';
 let cp: ControlPlane;
@@ -15,9 +16,8 @@ let clusters: Clusters;
 let operator: OperatorProcess | undefined;
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startControlPlane({ crdFiles: [CRD_PATH] });
   kc = cp.kubeConfig();
-  await installCrd(kc);
   await cp.createNamespace(NS);
   clusters = new Clusters(kc, NS);
 });

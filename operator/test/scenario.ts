@@ -9,8 +9,8 @@ import type { CatgaCluster } from '../src/api/types.js';
 import { DATA_DIR, LABEL_CLUSTER, LABEL_ROLE, ROLE_LEADER } from '../src/specs/names.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
 import { Kubelet, type PodProcessContext } from './harness/kubelet.js';
-import { Clusters, OperatorProcess, eventually, installCrd } from './support.js';
-import { REPO_ROOT } from './repo_paths.js';
+import { Clusters, OperatorProcess, eventually } from './support.js';
+import { CRD_PATH, REPO_ROOT } from './repo_paths.js';
 
 export const NODE_MAIN = resolve(REPO_ROOT, 'node/dist/src/cli/main.js');
 /** Bound of one HTTP call a test makes to a node. */
@@ -41,10 +41,9 @@ export interface World {
 }
 
 export async function startWorld(ns: string): Promise<World> {
-  const cp = await startControlPlane();
+  const cp = await startControlPlane({ crdFiles: [CRD_PATH] });
   try {
     const kc = cp.kubeConfig();
-    await installCrd(kc);
     await cp.createNamespace(ns);
     const kubelet = await Kubelet.start(cp, { namespace: ns, spawn: spawnNode, onError: () => undefined });
     const startOperator = (env: Record<string, string> = {}): OperatorProcess =>

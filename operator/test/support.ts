@@ -1,16 +1,15 @@
-// Helpers shared by the tests that run against a real kube-apiserver: install the CRD, run the
-// operator as a real process (so a crash point really ends it), read and change CatgaClusters,
+// Helpers shared by the tests that run against a real kube-apiserver: run the operator as a real process (so a crash point really ends it), read and change CatgaClusters,
 // and poll until a condition holds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, loadYaml, setHeaderOptions, type KubeConfig, type V1CustomResourceDefinition,
+  CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterSpec } from '../src/api/types.js';
 import { trackChild } from './harness/cleanup.js';
-import { CRD_PATH, REPO_ROOT } from './repo_paths.js';
+import { REPO_ROOT } from './repo_paths.js';
 
 export const OPERATOR_MAIN = resolve(REPO_ROOT, 'operator/dist/src/main.js');
 const POLL_MS = 200;
@@ -30,17 +29,6 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
-}
-
-export async function installCrd(kc: KubeConfig): Promise<void> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  // loadYaml maps x-kubernetes-* keys onto the typed model; a plain YAML object would lose them in serialization.
-  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(CRD_PATH, 'utf8'));
-  await api.createCustomResourceDefinition({ body: crd });
-  await eventually('the CRD to be Established', 30_000, async () => {
-    const got = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
-    return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-  });
 }
 
 export class Clusters {
