@@ -41,10 +41,14 @@ export async function startOperator(kc: KubeConfig, config: OperatorConfig, log:
   const metrics = createMetrics();
   const queue = new WorkQueue(DEFAULT_WORK_QUEUE_OPTIONS);
   const enqueue = (namespace: string | undefined, name: string | undefined): void => {
-    if (namespace !== undefined && name !== undefined) {
+    if (namespace === undefined || name === undefined) return;
+    try {
       queue.add(`${namespace}/${name}`);
-      metrics.queueDepth.set(queue.depth);
+    } catch (err) {
+      // Over the queue's bound: the key is picked up again on its next watch event.
+      log.error('work queue full, dropping a key', { key: `${namespace}/${name}`, code: errorCode(err) });
     }
+    metrics.queueDepth.set(queue.depth);
   };
 
   const clusters = new ResilientInformer<CatgaCluster>(kc, `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
