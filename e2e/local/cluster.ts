@@ -22,6 +22,8 @@ export const HTTP_PORT = 8080;
 export const PEER_PORT = 7080;
 export const STATUS_TIMEOUT_MS = 1_000;
 export const ADMIN_TIMEOUT_MS = 10_000;
+/** How long a membership change may take under faults before the scenario fails. */
+export const MEMBERSHIP_TIMEOUT_MS = 60_000;
 export const RUN_ROOT = '/tmp/catga-e2e';
 
 /** The node's GET /v1/cluster view (CONTRACT.md §2). */
@@ -193,11 +195,6 @@ export class LocalCluster {
     throw Object.assign(new Error(`${node.id} not healthy in ${timeoutMs} ms; see ${node.logFile}`), { code: 'NODE_START_TIMEOUT' });
   }
 
-  /** Nodes that are members and whose process runs (paused ones included). */
-  liveNodes(): CatgaNode[] {
-    return this.nodes.filter((n) => !n.removed && n.child !== null);
-  }
-
   /** Nodes that are members of the cluster (running or not). */
   memberNodes(): CatgaNode[] {
     return this.nodes.filter((n) => !n.removed);
@@ -275,12 +272,17 @@ export class LocalCluster {
     await Promise.all(members.map((n) => this.spawnNode(n)));
   }
 
-  /** Sends an admin request to the leader (retrying over failover) until it succeeds. */
-  private async admin(method: string, path: string, body?: unknown): Promise<unknown> {
-    const deadline = Date.now() + ADMIN_TIMEOUT_MS * 3;
-    let last = '';
+  /**
+   * Asks the leader for a membership change until the leader's view shows it done. A request
+   * whose outcome is unknown (timeout under faults) may have been applied: the view decides.
+   */
+  private async changeMembership(method: string, path: string, body: unknown, done: (members: ClusterView['members']) => boolean): Promise<void> {
+    const deadline = Date.now() + MEMBERSHIP_TIMEOUT_MS;
+    let last = 'no leader';
     while (Date.now() < deadline) {
       const leader = await this.currentLeader();
+      const view = leader === null ? null : await this.view(leader);
+      if (view !== null && done(view.members)) return;
       if (leader !== null) {
         try {
           const res = await httpCall(`${leader.url}${path}`, {
@@ -289,36 +291,36 @@ export class LocalCluster {
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
             timeoutMs: ADMIN_TIMEOUT_MS,
           });
-          if (res.status >= 200 && res.status < 300) return res.body;
           last = `${res.status} ${res.raw}`;
-          if (res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429) break;
+          const refused = res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429;
+          if (refused && !done((await this.view(leader))?.members ?? [])) break;
         } catch (err) {
           last = (err as Error).message;
         }
       }
       await sleep(200);
     }
-    throw Object.assign(new Error(`admin ${method} ${path} failed: ${last}`), { code: 'ADMIN_FAILED' });
+    throw Object.assign(new Error(`admin ${method} ${path} not done: ${last}`), { code: 'ADMIN_FAILED' });
   }
 
   /** Starts pod X-n (n >= bootstrap size): it joins as a learner by itself. Waits until listed. */
   async addLearner(): Promise<CatgaNode> {
     const node = await this.createNode();
     await this.spawnNode(node);
-    await this.waitMembership((m) => m.some((x) => x.id === node.id), 30_000);
+    await this.waitMembership((m) => m.some((x) => x.id === node.id), MEMBERSHIP_TIMEOUT_MS);
     return node;
   }
 
   async promote(node: CatgaNode): Promise<void> {
     const address = `${node.id}.${headlessName(this.name, this.namespace)}:${PEER_PORT}`;
-    await this.admin('POST', '/v1/cluster/members', { id: node.id, address, voter: true });
-    await this.waitMembership((m) => m.some((x) => x.id === node.id && x.voter), 30_000);
+    await this.changeMembership('POST', '/v1/cluster/members', { id: node.id, address, voter: true },
+      (m) => m.some((x) => x.id === node.id && x.voter));
   }
 
   /** Removes a member through Raft, then stops its process and its DNS record. */
   async removeMember(node: CatgaNode): Promise<void> {
-    await this.admin('DELETE', `/v1/cluster/members/${encodeURIComponent(node.id)}`);
-    await this.waitMembership((m) => !m.some((x) => x.id === node.id), 30_000);
+    await this.changeMembership('DELETE', `/v1/cluster/members/${encodeURIComponent(node.id)}`, undefined,
+      (m) => !m.some((x) => x.id === node.id));
     node.removed = true;
     await this.kill(node);
     await this.dns.removePod(node.ordinal);

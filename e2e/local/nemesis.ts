@@ -131,7 +131,7 @@ async function fullRestartLoop(ctx: NemesisContext): Promise<void> {
 }
 
 /** A mix of everything, for the soak: each round one fault chosen at random. */
-export async function mixedLoop(ctx: NemesisContext): Promise<void> {
+async function mixedLoop(ctx: NemesisContext): Promise<void> {
   const steps = [killLeaderOnce, killRandomOnce, pauseOnce, partitionOnce, lossOnce];
   while (await ctx.pause(2_000)) {
     await pick(ctx, steps)(ctx);

@@ -46,7 +46,7 @@ export interface Scenario {
 
 
 /** Undoes every fault: network rules, paused and killed processes. */
-export async function healEverything(cluster: LocalCluster): Promise<void> {
+async function healEverything(cluster: LocalCluster): Promise<void> {
   await cluster.faults.healAll();
   for (const node of cluster.memberNodes()) {
     if (node.paused) cluster.resume(node);
