@@ -489,7 +489,7 @@ class Simulation implements SimContext {
     if (target !== null) this.propose(target, p.chance(0.1) ? p.range(2, MAX_BATCH) : 1);
   }
 
-  /** Proposes `count` fresh entries on `node`; returns where the first landed, or null if refused. */
+  /** Proposes `count` fresh entries on `node`; returns where the last one landed, or null if refused. */
   private propose(node: SimNode, count: number): { index: number; term: Term } | null {
     const core = node.core;
     if (core === null) return null;
