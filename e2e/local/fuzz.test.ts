@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { LocalCluster, nodeMainExists, NODE_MAIN, PEER_PORT, seededRandom, type CatgaNode } from './cluster.js';
+import { LocalCluster, PEER_PORT, seededRandom, type CatgaNode } from './cluster.js';
+import { missingPrerequisites } from './preflight.js';
 import { httpCall } from './http.js';
 import { BAD_SUBSCRIPTIONS, FuzzRandom, httpCase, peerBytes, wsFrame } from './fuzz-inputs.js';
 import { runAllCleanups } from './cleanup.js';
@@ -24,13 +25,8 @@ const PEER_SESSIONS = 60;
 const PEER_SESSION_MS = 300;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 
-function skipReason(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
-  if (!nodeMainExists()) return `node runtime not built (${NODE_MAIN}); run make build`;
-  return false;
-}
 
-describe('fuzzing a live node', { skip: skipReason() }, () => {
+describe('fuzzing a live node', { skip: missingPrerequisites({ node: true, checker: false }) }, () => {
   let cluster: LocalCluster;
   let random: FuzzRandom;
   let failed = false;

@@ -12,12 +12,13 @@ import { NetworkFaults, renderRuleset } from './faults.js';
 import { DelayRelay } from './relay.js';
 import { httpCall } from './http.js';
 import { seededRandom } from './cluster.js';
+import { missingPrerequisites } from './preflight.js';
 import { runAllCleanups } from './cleanup.js';
 
 // Last resort for anything a failed test left running (the process handlers cover interrupts).
 after(runAllCleanups);
 
-const isRoot = process.getuid?.() === 0;
+const skip = missingPrerequisites({ node: false, checker: false });
 
 /** Gone or a zombie waiting for a reaper that is not us. */
 function processGone(pid: number): boolean {
@@ -48,7 +49,7 @@ http.createServer(async (req, res) => {
   } catch (e) { res.statusCode = 502; res.end(String(e.cause?.code ?? e.code ?? e.name)); }
 }).listen(8080);`;
 
-describe('namespace harness infrastructure', { skip: isRoot ? false : 'needs root for network namespaces' }, () => {
+describe('namespace harness infrastructure', { skip }, () => {
   let net: TestNetwork;
   let dns: ClusterDns;
   let runDir: string;
@@ -194,7 +195,7 @@ describe('namespace harness infrastructure', { skip: isRoot ? false : 'needs roo
   });
 });
 
-describe('cleanup', { skip: isRoot ? false : 'needs root for network namespaces' }, () => {
+describe('cleanup', { skip }, () => {
   test('destroy removes every namespace, link and process of the run', async () => {
     const net = await TestNetwork.create(2);
     const child = net.spawnIn(net.hosts[0]!, 'sleep', ['300'], { stdio: 'ignore' });

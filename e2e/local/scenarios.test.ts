@@ -3,8 +3,7 @@
 // and no event missing; plus the proof that the harness catches a real bug (stale local reads).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeMainExists, NODE_MAIN } from './cluster.js';
-import { checkerExists, PORCUPINE_CHECK } from './checks.js';
+import { missingPrerequisites } from './preflight.js';
 import { runScenario, TRAFFIC_SECONDS } from './scenario.js';
 import { formatTable, type ScenarioResult } from './report.js';
 import { SCENARIOS } from './nemesis.js';
@@ -18,14 +17,8 @@ const SEED = Number(process.env['CATGA_E2E_SEED'] ?? 1);
 /** Below this many acknowledged writes a scenario proves nothing: it fails. */
 const MIN_ACKED_WRITES = 50;
 
-function prerequisites(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
-  if (!nodeMainExists()) return `node runtime not built (${NODE_MAIN}); run make build`;
-  if (!checkerExists()) return `Porcupine checker not built (${PORCUPINE_CHECK}); run make tools`;
-  return false;
-}
 
-const skip = prerequisites();
+const skip = missingPrerequisites({ node: true, checker: true });
 const results: ScenarioResult[] = [];
 
 after(() => {
