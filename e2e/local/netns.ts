@@ -40,10 +40,11 @@ function statePath(runId: string): string {
   return `${STATE_DIR}/${runId}.json`;
 }
 
+/** Alive and not a zombie (a killed owner may wait a while for a reaper that is not us). */
 function pidAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '';
+    return !state.startsWith('Z') && !state.startsWith('X');
   } catch {
     return false;
   }
