@@ -45,7 +45,7 @@ export function checkLinearizable(historyPath: string): Promise<LinearizabilityR
 export interface DurabilityResult {
   /** Acknowledged writes not readable where they must be, one per (node, key). */
   readonly lost: number;
-  /** Members whose values disagree with another member's for some key. */
+  /** Keys whose value differs between members. */
   readonly divergentKeys: number;
   readonly details: string[];
 }

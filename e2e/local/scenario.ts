@@ -1,7 +1,7 @@
 // Owns one fault scenario run end to end: start a cluster, start subscribers, the leader monitor
 // and the clients, let a nemesis inject faults for most of the traffic window, heal everything,
 // then run the durability, event and linearizability checks (report.ts) and return one row.
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCluster, type CatgaNode, type ClusterOptions } from './cluster.js';
 import { History } from './history.js';
@@ -44,7 +44,6 @@ export interface Scenario {
   readonly nemesis: (ctx: NemesisContext) => Promise<void>;
 }
 
-
 /** Undoes every fault: network rules, paused and killed processes. */
 async function healEverything(cluster: LocalCluster): Promise<void> {
   await cluster.faults.healAll();
@@ -68,7 +67,6 @@ export async function runScenario(scenario: Scenario, seed: number, seconds = TR
   const monitor = new LeaderMonitor(() => cluster.memberNodes());
   let trace: WriteStream | undefined;
   try {
-    mkdirSync(cluster.runDir, { recursive: true });
     trace = createWriteStream(`${cluster.runDir}/requests.log`);
     subscribers.start();
     monitor.start();
