@@ -157,13 +157,14 @@ export class EventLog {
       batch.push(event);
     }
     if (batch.length > 0) deliver(batch);
-    const live: EventListener =
-      types === null
-        ? deliver
-        : (events) => {
-            const wanted = events.filter((event) => types.has(event.type));
-            if (wanted.length > 0) deliver(wanted);
-          };
+    // A node still replaying its log after a restart may be behind `start`: live events up to it
+    // were already delivered by the node the subscriber came from, so they are skipped here.
+    const live: EventListener = (events) => {
+      if ((events[0] as CatgaEvent).index <= start) return;
+      if (types === null) return deliver(events);
+      const wanted = events.filter((event) => types.has(event.type));
+      if (wanted.length > 0) deliver(wanted);
+    };
     this.listeners.add(live);
     const follower = { live, onCompacted };
     this.followers.add(follower);

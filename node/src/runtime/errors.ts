@@ -43,6 +43,6 @@ export function asCatgaError(err: unknown): CatgaError {
   if (err instanceof CatgaError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
-  if (code === 'PEER_TIMEOUT' || code === 'PEER_UNAVAILABLE') return new CatgaError(code, message, 503);
+  if (code === 'PEER_TIMEOUT' || code === 'PEER_UNAVAILABLE' || code === 'PEER_LOST' || code === 'PEER_OVERLOADED') return new CatgaError(code, message, 503);
   return new CatgaError('INTERNAL', message, 500);
 }

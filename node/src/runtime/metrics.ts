@@ -26,6 +26,9 @@ export class NodeMetrics {
   constructor(status: () => RaftStatus) {
     const r = this.registry;
     collectDefaultMetrics({ register: r });
+    // prom-client names these gauges `_total`, which the exposition format reserves for counters
+    // (`promtool check metrics` refuses them); the handle and request counts are not worth a rename.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) r.removeSingleMetric(name);
     new Gauge({
       name: 'catga_raft_term', help: 'Current Raft term.', registers: [r],
       collect() { this.set(status().term); },

@@ -91,7 +91,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       onDrop: (peer, count) => metrics.peerDrops.inc({ peer }, count),
       onReconnect: (peer) => metrics.peerReconnects.inc({ peer }),
     },
-    log: (event, fields) => log.info(event, fields as Record<string, unknown>),
+    // Connection churn (refused dials while a peer restarts) is debug; what an operator acts on is info.
+    log: (event, fields) => (/rejected|bad_frame|connected|listening|closed/.test(event) ? log.info : log.debug)(event, fields as Record<string, unknown>),
   });
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
@@ -178,7 +179,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       joining = false;
       stopJoining();
       const grace = Date.now() + cfg.shutdownGraceMs;
-      if (d.isLeader) {
+      if (d.isLeader && d.status().conf.voters.length > 1) {
         try {
           const r = await service.transferLeadership(null, Math.min(grace - 1_000, Date.now() + 5_000));
           log.info('leadership_handed_over', { to: r.leader });
@@ -186,7 +187,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
           log.warn('leadership_handover_failed', { err });
         }
       }
-      await Promise.race([server.close(), new Promise((r) => setTimeout(r, Math.max(0, grace - Date.now() - 500)))]);
+      let graceTimer: NodeJS.Timeout | undefined;
+      await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
+      clearTimeout(graceTimer);
       await d.stop();
       await transport.close();
       await storage.close();

@@ -146,9 +146,9 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
   /** Refusals that prove nothing was appended, or any refusal when idempotency keys make retries safe. */
   private mayRetry(e: CatgaError, retrySafe: boolean): boolean {
     switch (e.code) {
-      case 'NOT_LEADER': case 'NO_LEADER': case 'TRANSFER_IN_PROGRESS': case 'PROPOSAL_DROPPED': case 'PEER_UNAVAILABLE':
+      case 'NOT_LEADER': case 'NO_LEADER': case 'TRANSFER_IN_PROGRESS': case 'PROPOSAL_DROPPED': case 'PEER_UNAVAILABLE': case 'PEER_OVERLOADED':
         return true;
-      case 'PEER_TIMEOUT': case 'TIMEOUT': case 'OUTCOME_UNKNOWN':
+      case 'PEER_TIMEOUT': case 'PEER_LOST': case 'TIMEOUT': case 'OUTCOME_UNKNOWN':
         return retrySafe;
       default:
         return false;

@@ -16,6 +16,8 @@ export type PeerErrorCode =
   | 'PEER_TIMEOUT'
   /** No connection to the peer, or it was lost before the answer came (outcome unknown). */
   | 'PEER_UNAVAILABLE'
+  /** The connection dropped after the request was sent: the remote side may have acted on it. */
+  | 'PEER_LOST'
   /** Too many outstanding requests to that peer, or its send queue is full. */
   | 'PEER_OVERLOADED'
   /** The request does not fit in one frame (`maxFrameBytes`). */

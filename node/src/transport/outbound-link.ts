@@ -277,7 +277,7 @@ export class OutboundLink {
     this.inflightRaft = 0;
     for (const pending of this.requests.values()) {
       clearTimeout(pending.timer);
-      pending.reject(new PeerError('PEER_UNAVAILABLE', `connection to ${this.peer} lost: ${reason}`, this.peer));
+      pending.reject(new PeerError('PEER_LOST', `connection to ${this.peer} lost with the request in flight: ${reason}`, this.peer));
     }
     this.requests.clear();
   }

@@ -74,11 +74,12 @@ test('request/response: answers, remote error codes, unknown kinds, timeouts, bo
   // The bound frees up again once the requests are gone.
   assert.equal(Buffer.from(await a!.transport.request('b', 'echo', Buffer.from('x'), 2000)).toString(), 'a:x');
 
-  // A lost connection fails outstanding requests with PEER_UNAVAILABLE instead of waiting out the timeout.
+  // A lost connection fails outstanding requests at once, with PEER_LOST (the remote may have acted
+  // on them: a caller must not treat them as never sent) instead of waiting out the timeout.
   b!.transport.onRequest('never', () => new Promise<Uint8Array>(() => {}));
   const pending = a!.transport.request('b', 'never', new Uint8Array(0), 10_000);
   await waitFor('request sent', () => a!.transport.peerStats('b')!.queuedRecords === 0);
-  const outcome = assert.rejects(pending, (e: unknown) => e instanceof PeerError && e.code === 'PEER_UNAVAILABLE');
+  const outcome = assert.rejects(pending, (e: unknown) => e instanceof PeerError && e.code === 'PEER_LOST');
   await b!.transport.close();
   await outcome;
   await a!.transport.close();

@@ -1,0 +1,198 @@
+// `catga bench`: Catga and etcd side by side on this machine, through the same HTTP load
+// generator, the same payloads and the same connection counts; every Catga figure is printed with
+// its ratio to etcd's. `--quick` is the CI smoke run (under two minutes); `--json` prints the
+// results for scripts. A benchmark, not a test: it never fails on a speed threshold.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalCluster } from '../cli/local-cluster.js';
+import { etcdBodies, startEtcd } from './etcd.js';
+import { runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
+
+interface BenchOptions {
+  quick: boolean;
+  json: boolean;
+  seconds: number;
+  connections: number[];
+  subscribers: number[];
+  eventsPerSecond: number;
+}
+
+interface Row {
+  readonly workload: string;
+  readonly connections: number;
+  readonly catga: LoadResult;
+  readonly etcd: LoadResult | null;
+}
+
+interface FanoutRow {
+  readonly subscribers: number;
+  readonly targetEventsPerSecond: number;
+  readonly publishedPerSecond: number;
+  readonly deliveredPerSecond: number;
+  readonly perSubscriberPerSecond: number;
+  readonly p50ms: number;
+  readonly p99ms: number;
+  readonly closedEarly: number;
+}
+
+function parse(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes('--quick');
+  for (const a of argv) if (a !== '--quick' && a !== '--json') throw new Error(`unknown flag ${a} (catga bench [--quick] [--json])`);
+  return {
+    quick,
+    json: argv.includes('--json'),
+    seconds: quick ? 1.5 : 5,
+    connections: quick ? [1, 64] : [1, 16, 64, 256],
+    subscribers: quick ? [1, 100] : [1, 100, 1000],
+    eventsPerSecond: quick ? 2_000 : 10_000,
+  };
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+const VALUE = 'v'.repeat(64);
+const KEYS = 10_000;
+
+async function fanout(urls: readonly string[], leaderUrl: string, subscribers: number, rate: number, seconds: number): Promise<FanoutRow> {
+  const script = fileURLToPath(new URL('./subscribers.js', import.meta.url));
+  const child = spawn(process.execPath, [script, JSON.stringify({ urls, count: subscribers })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('ready\n')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('subscribers did not connect');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Publish `rate` events/s as batches of 100 kv.put commands (one kv.changed event each).
+  const perBatch = 100;
+  const interval = (1000 * perBatch) / rate;
+  const commands = Array.from({ length: perBatch }, (_, i) => ({ type: 'kv.put', payload: { key: `fan${i}`, value: VALUE } }));
+  const body = JSON.stringify({ commands });
+  let published = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  const inflight: Promise<void>[] = [];
+  for (let next = started; performance.now() < end; next += interval) {
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(fetch(`${leaderUrl}/v1/commands`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+      .then(async (r) => { if (r.status === 200) published += perBatch; await r.arrayBuffer(); }, () => {}));
+    if (inflight.length > 64) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  const elapsed = (performance.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  await done;
+  const res = JSON.parse(out.split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as { events: number; p50ms: number; p99ms: number; closedEarly: number };
+  return {
+    subscribers, targetEventsPerSecond: rate,
+    publishedPerSecond: published / elapsed,
+    deliveredPerSecond: res.events / elapsed,
+    perSubscriberPerSecond: res.events / elapsed / subscribers,
+    p50ms: res.p50ms, p99ms: res.p99ms, closedEarly: res.closedEarly,
+  };
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+export async function runBenchCli(argv: string[]): Promise<number> {
+  const o = parse(argv);
+  const dir = mkdtempSync(join(tmpdir(), 'catga-bench-'));
+  const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
+  const catga = await LocalCluster.create({
+    dir: join(dir, 'catga'), members: 3, clusterId: 'bench', secret: 'bench-cluster-secret-000', adminToken: 'bench-admin-token',
+    env: { CATGA_LOG_LEVEL: 'warn' },
+  });
+  const etcd = await startEtcd(join(dir, 'etcd'));
+  catga.startAll();
+  const rows: Row[] = [];
+  const fanouts: FanoutRow[] = [];
+  let idleRss: number[] = [];
+  const peakRss = { catga: 0, etcd: 0 };
+  const sampleRss = () => {
+    for (const m of catga.members) peakRss.catga = Math.max(peakRss.catga, rssMb(m.proc!.pid!));
+    for (const pid of etcd.pids) peakRss.etcd = Math.max(peakRss.etcd, rssMb(pid));
+  };
+  try {
+    const curls = catga.members.map((m) => m.url);
+    log(`catga bench: 3 Catga nodes and 3 etcd ${etcd.version} members on loopback, ${o.seconds}s per run`);
+    await Promise.all(curls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000)));
+    await Promise.all(etcd.urls.map((u) => waitFor(u, '/v3/kv/put', etcdBodies.put('warm', 'up'), 30_000)));
+    idleRss = catga.members.map((m) => rssMb(m.proc!.pid!));
+
+    const key = (n: number) => `key${n % KEYS}`;
+    const workloads: Array<{ name: string; catga: LoadTarget; etcd: LoadTarget | null }> = [
+      { name: 'put', catga: { urls: curls, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` },
+        etcd: { urls: etcd.urls, path: '/v3/kv/put', body: (n) => etcdBodies.put(key(n), VALUE) } },
+      { name: 'get local/serializable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` },
+        etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), true) } },
+      { name: 'get linearizable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` },
+        etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), false) } },
+    ];
+    for (const w of workloads) {
+      for (const c of o.connections) {
+        const cr = await runLoad(w.catga, c, o.seconds);
+        sampleRss();
+        const er = w.etcd ? await runLoad(w.etcd, c, o.seconds) : null;
+        sampleRss();
+        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er });
+        log(`  ${w.name} c=${c}: catga ${fmt(cr.perSecond)}/s${er ? `, etcd ${fmt(er.perSecond)}/s, ratio ${fmt(cr.perSecond / er.perSecond, 2)}` : ''}`);
+      }
+    }
+    const batchCommands = JSON.stringify({ commands: Array.from({ length: 100 }, (_, i) => ({ type: 'kv.put', payload: { key: key(i), value: VALUE } })) });
+    for (const c of o.quick ? [16] : [16, 64]) {
+      const r = await runLoad({ urls: curls, path: '/v1/commands', body: () => batchCommands }, c, o.seconds);
+      sampleRss();
+      rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null });
+      log(`  batch c=${c}: ${fmt(r.perSecond * 100)} commands/s`);
+    }
+
+    const leaderId = (await (await fetch(`${curls[0]}/v1/cluster`)).json() as { value: { leader: string } }).value.leader;
+    const leaderUrl = catga.members.find((m) => m.id === leaderId)?.url ?? curls[0]!;
+    for (const s of o.subscribers) {
+      const f = await fanout(curls, leaderUrl, s, o.eventsPerSecond, o.seconds * 2);
+      sampleRss();
+      fanouts.push(f);
+      log(`  fan-out ${s} subscribers: ${fmt(f.deliveredPerSecond)} deliveries/s, p99 ${fmt(f.p99ms, 1)} ms`);
+    }
+  } finally {
+    await catga.stopAll('SIGTERM');
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd } };
+  if (o.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } else {
+    const lines = [
+      '| workload | conns | catga ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | catga/etcd |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.workload} | ${r.connections} | ${fmt(r.catga.perSecond)} | ${fmt(r.catga.p50ms, 2)} | ${fmt(r.catga.p99ms, 2)} | ${r.etcd ? fmt(r.etcd.perSecond) : '-'} | ${r.etcd ? fmt(r.etcd.p50ms, 2) : '-'} | ${r.etcd ? fmt(r.etcd.p99ms, 2) : '-'} | ${r.etcd ? fmt(r.catga.perSecond / r.etcd.perSecond, 2) + 'x' : '-'} |`),
+      '',
+      '| subscribers | events/s published | deliveries/s | per subscriber/s | delay p50 ms | delay p99 ms | closed early |',
+      '|---|---|---|---|---|---|---|',
+      ...fanouts.map((f) => `| ${f.subscribers} | ${fmt(f.publishedPerSecond)} | ${fmt(f.deliveredPerSecond)} | ${fmt(f.perSubscriberPerSecond)} | ${fmt(f.p50ms, 1)} | ${fmt(f.p99ms, 1)} | ${f.closedEarly} |`),
+      '',
+      `RSS MB: catga idle ${idleRss.map((x) => fmt(x)).join('/')}, catga peak ${fmt(peakRss.catga)}, etcd peak ${fmt(peakRss.etcd)}`,
+    ];
+    const errors = rows.filter((r) => r.catga.errors > 0 || (r.etcd?.errors ?? 0) > 0);
+    for (const r of errors) lines.push(`errors in ${r.workload} c=${r.connections}: catga ${r.catga.errors} (${r.catga.firstError ?? ''}), etcd ${r.etcd?.errors ?? 0} (${r.etcd?.firstError ?? ''})`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return 0;
+}
