@@ -6,7 +6,8 @@ import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig } from '../raft/index.js';
 import { openFileStorage } from '../storage/index.js';
 import { createPeerTransport } from '../transport/index.js';
-import { hostResolver, initialConfiguration, ordinalOf, waitForInitialMembers } from '../membership/index.js';
+import { hostResolver, initialConfiguration, waitForInitialMembers } from '../membership/index.js';
+import type { PeerTransport } from '../transport/types.js';
 import { CatgaServer } from '../server/server.js';
 import type { NodeApi } from '../server/api.js';
 import type { NodeConfig } from './config.js';
@@ -26,25 +27,58 @@ export interface RunningNode {
   readonly stopped: Promise<void>;
 }
 
+/** Peer RPC a fresh node sends to the first members before bootstrapping. */
+const PROBE_RPC = 'probe';
+const PROBE_TIMEOUT_MS = 1_000;
+const enc = new TextEncoder();
+
+/**
+ * True when some first member already belongs to a running cluster. A fresh node must then join
+ * instead of bootstrapping: after a scale-down below the first size and a scale-up, the old
+ * ordinals come back with empty disks, and bootstrapping them would start a second cluster.
+ * Bootstrapping needs every other first member to answer "not established".
+ */
+async function clusterExists(transport: PeerTransport, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<boolean> {
+  const others = Object.keys(seeds).filter((id) => id !== self);
+  transport.setPeers(Object.fromEntries(others.map((id) => [id, seeds[id]!])));
+  for (let attempt = 0; ; attempt++) {
+    const answers = await Promise.all(others.map(async (id) => {
+      try {
+        const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { ok?: boolean; value?: unknown; established?: boolean };
+        return reply.established === true ? 'established' : 'fresh';
+      } catch {
+        return 'unreachable';
+      }
+    }));
+    if (answers.includes('established')) return true;
+    if (answers.every((a) => a === 'fresh')) return false;
+    if (attempt % 10 === 0) log.info('bootstrap_waiting_for_members', { members: others, answers });
+    await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * (attempt + 1))));
+  }
+}
+
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
-async function firstConfiguration(cfg: NodeConfig, log: Logger): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
+async function firstConfiguration(cfg: NodeConfig, log: Logger, transport: PeerTransport): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
   const listed = Object.keys(cfg.staticPeers);
+  let conf: ConfState;
   if (listed.length > 0) {
     const voters = listed.slice(0, cfg.bootstrapExpect);
     const addresses: Record<NodeId, string> = {};
     for (const id of voters) addresses[id] = cfg.staticPeers[id]!;
-    const seeds = { ...addresses };
-    return { conf: voters.includes(cfg.nodeId) ? { voters, learners: [], addresses } : null, seeds };
-  }
-  if (cfg.dnsName === null) {
+    conf = { voters, learners: [], addresses };
+  } else if (cfg.dnsName === null) {
     // A lone node: it is its own cluster.
     return { conf: { voters: [cfg.nodeId], learners: [], addresses: { [cfg.nodeId]: cfg.advertisePeer } }, seeds: {} };
+  } else {
+    conf = initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
   }
-  const name = cfg.nodeId.replace(/-\d+$/, '');
-  const conf = initialConfiguration(name, cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
   const seeds: Record<NodeId, string> = { ...conf.addresses };
-  if (ordinalOf(cfg.nodeId) >= cfg.bootstrapExpect) return { conf: null, seeds };
-  await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
+  if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
+  if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
+  if (await clusterExists(transport, seeds, cfg.nodeId, log)) {
+    log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
+    return { conf: null, seeds };
+  }
   return { conf, seeds };
 }
 
@@ -66,19 +100,6 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const snap: Snapshot | null = recovered.snapshot;
   if (snap !== null) mediator.stateMachine.restore(snap.data, snap.meta.index);
 
-  const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
-  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log) : { conf: null, seeds: initialSeeds(cfg) };
-  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
-
-  const core = createRaft(
-    {
-      ...defaultRaftConfig(cfg.nodeId, Math.random),
-      electionTicks: cfg.electionTicks,
-      heartbeatTicks: cfg.heartbeatTicks,
-    },
-    { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
-  );
-
   const transport = createPeerTransport({
     id: cfg.nodeId,
     clusterId: cfg.clusterId,
@@ -94,6 +115,24 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     // Connection churn (refused dials while a peer restarts) is debug; what an operator acts on is info.
     log: (event, fields) => (/rejected|bad_frame|connected|listening|closed/.test(event) ? log.info : log.debug)(event, fields as Record<string, unknown>),
   });
+  // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
+  let established = (): boolean => false;
+  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established() })));
+  await transport.start();
+
+  const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
+  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport) : { conf: null, seeds: initialSeeds(cfg) };
+  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
+
+  const core = createRaft(
+    {
+      ...defaultRaftConfig(cfg.nodeId, Math.random),
+      electionTicks: cfg.electionTicks,
+      heartbeatTicks: cfg.heartbeatTicks,
+    },
+    { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
+  );
+
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
   // its promotion. A node removed from the configuration stays out: removal is explicit.
@@ -131,7 +170,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   driver = d;
   term = d.softState.term;
-  await transport.start();
+  established = () => { const st = d.status(); return st.conf.voters.length > 0 && st.commit > 0; };
   d.start();
 
   const service = new NodeService({

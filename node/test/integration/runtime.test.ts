@@ -4,6 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { ADMIN_TOKEN, TestCluster, command, http, queryReq, sleep, until } from './cluster.js';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -170,6 +171,8 @@ describe('membership changes', { timeout: 180_000 }, () => {
       const l = await c.leader();
       const r = await http(`${c.url(l)}/v1/cluster/members/${id}`, 'DELETE', undefined, { ...admin, 'request-timeout': '10000' });
       assert.equal(r.status, 200, JSON.stringify(r.body));
+      // A removed member stays out (it does not rejoin by itself); its process goes, as its pod would.
+      await c.kill(c.nodes.findIndex((n) => n.id === id));
       await progressed(writes, `after removing ${id}`);
     }
     const v = await c.cluster(await c.leader());
@@ -196,4 +199,27 @@ describe('membership changes', { timeout: 180_000 }, () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal((r.body.value as { leader: string }).leader, target);
   });
+
+  test('members removed below the first size come back with empty disks and rejoin instead of bootstrapping a second cluster', async () => {
+    let l = await c.leader();
+    const gone = [0, 1, 2].filter((i) => i !== l);
+    for (const i of gone) {
+      const r = await http(`${c.url(l)}/v1/cluster/members/${c.nodes[i]!.id}`, 'DELETE', undefined, { ...admin, 'request-timeout': '10000' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      await c.kill(i);
+      rmSync(c.nodes[i]!.dataDir, { recursive: true, force: true });
+    }
+    await put(c.url(l), 'alone', 'yes');
+    for (const i of gone) c.startNode(i);
+    await until('both back as voters of the one cluster', async () => {
+      const v = await c.cluster(await c.leader());
+      return v.members.filter((m) => m.voter).length === 3;
+    }, 60_000);
+    l = await c.leader();
+    for (const i of gone) {
+      await until(`n${i + 1} has the data written while it was away`, async () => (await localValue(c.url(i), 'alone').catch(() => null)) === 'yes');
+      assert.match(c.log(i), /"event":"bootstrap_skipped"/);
+    }
+  });
 });
+
