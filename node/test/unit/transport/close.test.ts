@@ -18,6 +18,6 @@ test('after close() the process exits on its own, with nothing left running', as
   clearTimeout(killer);
   assert.equal(signal, null, `the child had to be killed: it did not exit by itself. Output: ${output}`);
   assert.equal(code, 0, output);
-  assert.match(output, /closed; pending request ended with PEER_UNAVAILABLE/);
+  assert.match(output, /closed; pending request ended with PEER_LOST/);
   assert.ok(Date.now() - started < 5000, `exited in ${Date.now() - started} ms`);
 });
