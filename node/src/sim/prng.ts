@@ -87,3 +87,9 @@ export class Prng {
     return new Prng(this.nextU32());
   }
 }
+
+/** A seeded uniform source in [0, 1), for code that takes a plain `() => number` (the core, tests). */
+export function seededRandom(seed: number): () => number {
+  const p = new Prng(seed);
+  return () => p.next();
+}

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createRaft, defaultRaftConfig } from '../../../src/raft/index.js';
 import type { ConfState, Entry, HardState, Message, NodeId, RaftConfig, RaftCore, ReadState, Ready, Snapshot } from '../../../src/raft/index.js';
+import { seededRandom } from '../../../src/sim/prng.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -13,17 +14,8 @@ export function bytes(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
-/** Small seeded PRNG (mulberry32): the only randomness tests give the core. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform source: the project's PRNG (sim/prng.ts). */
+export const seeded = seededRandom;
 
 export function confOf(voters: NodeId[], learners: NodeId[] = []): ConfState {
   const addresses: Record<NodeId, string> = {};

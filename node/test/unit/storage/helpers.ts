@@ -2,18 +2,10 @@
 // of what a sequence of saves means (the state after each record), to check recoveries against.
 import type { ConfState, Entry, HardState, Snapshot } from '../../../src/raft/types.js';
 import type { Recovered } from '../../../src/storage/types.js';
+import { seededRandom } from '../../../src/sim/prng.js';
 
-/** mulberry32: a small seeded uniform PRNG in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform source: the project's PRNG (sim/prng.ts). */
+export const prng = seededRandom;
 
 export function randInt(random: () => number, lo: number, hi: number): number {
   return lo + Math.floor(random() * (hi - lo + 1));

@@ -1,22 +1,12 @@
 // Test fixtures for the transport tests: one or more messages of every Raft message type with
 // edge values, and a seeded PRNG so that fuzz cases are reproducible from their seed.
 import type { Message } from '../../../src/raft/types.js';
+export { seededRandom } from '../../../src/sim/prng.js';
 
 export function bytes(...values: number[]): Uint8Array {
   return Uint8Array.from(values);
 }
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
