@@ -15,7 +15,9 @@ import { CatgaClient, type ClientEvent } from '../../src/client/index.js';
 const THROWING_HANDLERS = fileURLToPath(new URL('../../../test/integration/fixtures/throwing.mjs', import.meta.url));
 const MAX_BATCH = 50;
 const MAX_BODY_BYTES = 8_192;
-const EVENT_RING = 16;
+const EVENT_RING = 32;
+/** Smaller than the ring, so a resume can replay more retained events than a subscriber may have unsent. */
+const WS_BACKLOG = 16;
 const TOKEN = 'tok1';
 const LONG = { 'request-timeout': '10000' };
 
@@ -48,15 +50,18 @@ async function kvLocal(url: string, key: string): Promise<unknown> {
   return v === null ? null : v.value;
 }
 
-function wsUrl(base: string, query: string): string {
-  return `${base.replace(/^http/, 'ws')}/v1/events${query}`;
+function wsUrl(base: string, query: string, path = '/v1/events'): string {
+  return `${base.replace(/^http/, 'ws')}${path}${query}`;
 }
 
 /** A WebSocket subscriber recording every event it receives (frames: one object or an array). */
 class EventStream {
   readonly events: WireEvent[] = [];
+  /** The server's close code and reason, once it closed the stream. */
+  closedBy: string | null = null;
   private recording = true;
   private constructor(private readonly ws: WebSocket) {
+    ws.on('close', (code: number, reason: Buffer) => { if (this.recording) this.closedBy = `${code} ${reason.toString()}`; });
     ws.on('message', (data: WebSocket.RawData) => {
       if (!this.recording) return;
       const parsed = JSON.parse(data.toString()) as WireEvent | WireEvent[];
@@ -81,8 +86,14 @@ class EventStream {
 
   of(type: string): WireEvent[] { return this.events.filter((e) => e.type === type); }
 
-  waitFor(what: string, f: (events: WireEvent[]) => boolean, timeoutMs = 15_000): Promise<true> {
-    return until(what, () => f(this.events) || null, timeoutMs, 20);
+  /** Waits until `f` holds; fails at once if the server closes the stream first. */
+  async waitFor(what: string, f: (events: WireEvent[]) => boolean, timeoutMs = 15_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!f(this.events)) {
+      if (this.closedBy !== null) throw new Error(`waiting for ${what}: the server closed the stream (${this.closedBy}) after ${this.events.length} events`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${this.events.length} events`);
+      await sleep(20);
+    }
   }
 
   /** Stops recording at once (events arriving later are ignored), then closes the socket. */
@@ -94,9 +105,9 @@ class EventStream {
 }
 
 /** Opens a WebSocket upgrade that must be refused; answers the HTTP status and body. */
-function upgradeRefusal(base: string, query: string, headers: Record<string, string> = {}): Promise<{ status: number; body: JsonReply['body'] }> {
+function upgradeRefusal(base: string, query: string, path?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: JsonReply['body'] }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl(base, query), { headers });
+    const ws = new WebSocket(wsUrl(base, query, path), { headers });
     ws.on('error', () => { /* the refusal or the terminate below */ });
     ws.once('open', () => { ws.terminate(); reject(new Error('the upgrade was accepted')); });
     ws.once('unexpected-response', (_req, res) => {
@@ -351,8 +362,9 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
     const empty = await upgradeRefusal(c.url(b), '?types=,');
     assert.equal(empty.status, 400);
     assert.equal(empty.body.error?.code, 'INVALID_TYPES');
-    const nowhere = await upgradeRefusal(c.url(b), '').catch((e: unknown) => e);
-    assert.ok(nowhere instanceof Error, 'GET /v1/events itself upgrades');
+    const nowhere = await upgradeRefusal(c.url(b), '', '/v1/nowhere');
+    assert.equal(nowhere.status, 404);
+    assert.equal(nowhere.body.error?.code, 'NOT_FOUND');
   });
 
   test('a subscriber that disconnects and resumes with ?from=<last index> gets every event exactly once, in order, while writes flow', async () => {
@@ -461,47 +473,50 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
   });
 
   test('a command retried with the same Idempotency-Key across a leader kill is applied exactly once and answers the first result', async () => {
-    const l = await c.leader();
-    const [f1, f2] = others(l);
-    const productId = `idem-${randomUUID()}`;
-    const key = `order-${randomUUID()}`;
-    const body = { productId, quantity: 3 };
-    const headers = { ...LONG, 'idempotency-key': key };
-    const attempt = (i: number) => command(c.url(i), 'orders.create', body, headers).catch((e: unknown) => e as Error);
-    // in flight on the leader and on both followers when the leader dies
-    const inFlight = [attempt(l), attempt(f1), attempt(f2), attempt(l)];
-    await sleep(3);
-    await c.kill(l, 'SIGKILL');
-    const first = await Promise.all(inFlight);
-    const answers: JsonReply[] = first.filter((r): r is JsonReply => !(r instanceof Error) && r.status === 200);
-    for (const r of first) if (!(r instanceof Error) && r.status !== 200) assert.equal(r.status, 503, JSON.stringify(r.body));
-    // retry on the survivors with the same key until one answers 200
-    const retried = await until('a 200 for the retried key', async () => {
-      for (const i of [f1, f2]) {
-        const r = await attempt(i);
-        if (!(r instanceof Error) && r.status === 200) return r;
-      }
-      return null;
-    }, 30_000, 100);
-    answers.push(retried, ...(await Promise.all([f1, f2].map((i) => command(c.url(i), 'orders.create', body, headers)))));
-    const ids = new Set(answers.map((r) => { expectReply(r, 200); return (r.body.value as { id: string }).id; }));
-    assert.equal(ids.size, 1, `every answer is the first result: ${[...ids].join(', ')}`);
-    const [orderId] = [...ids];
+    // the leader dies as the requests leave (0 ms) and a little later (5 ms): before or after the append
+    for (const killAfterMs of [0, 5]) {
+      const l = await c.leader();
+      const [f1, f2] = others(l);
+      const productId = `idem-${killAfterMs}-${randomUUID()}`;
+      const key = `order-${randomUUID()}`;
+      const body = { productId, quantity: 3 };
+      const headers = { ...LONG, 'idempotency-key': key };
+      const attempt = (i: number) => command(c.url(i), 'orders.create', body, headers).catch((e: unknown) => e as Error);
+      // in flight on the leader and on both followers when the leader dies
+      const inFlight = [attempt(l), attempt(f1), attempt(f2), attempt(l)];
+      await sleep(killAfterMs);
+      await c.kill(l, 'SIGKILL');
+      const first = await Promise.all(inFlight);
+      const answers: JsonReply[] = first.filter((r): r is JsonReply => !(r instanceof Error) && r.status === 200);
+      for (const r of first) if (!(r instanceof Error) && r.status !== 200) assert.equal(r.status, 503, JSON.stringify(r.body));
+      // retry on the survivors with the same key until one answers 200
+      const retried = await until('a 200 for the retried key', async () => {
+        for (const i of [f1, f2]) {
+          const r = await attempt(i);
+          if (!(r instanceof Error) && r.status === 200) return r;
+        }
+        return null;
+      }, 30_000, 100);
+      answers.push(retried, ...(await Promise.all([f1, f2].map((i) => command(c.url(i), 'orders.create', body, headers)))));
+      const ids = new Set(answers.map((r) => { expectReply(r, 200); return (r.body.value as { id: string }).id; }));
+      assert.equal(ids.size, 1, `kill after ${killAfterMs} ms: every answer is the first result: ${[...ids].join(', ')}`);
+      const [orderId] = [...ids];
 
-    const list = await queryReq(c.url(f1), 'orders.list', { limit: 1000 }, 'linearizable');
-    expectReply(list, 200);
-    const mine = (list.body.value as { orders: Array<{ id: string; productId: string }> }).orders.filter((o) => o.productId === productId);
-    assert.deepEqual(mine.map((o) => o.id), [orderId], 'exactly one order for the product');
-    const one = await queryReq(c.url(f2), 'orders.get', { id: orderId }, 'linearizable');
-    expectReply(one, 200);
-    assert.equal((one.body.value as { productId: string }).productId, productId);
+      const list = await queryReq(c.url(f1), 'orders.list', { limit: 1000 }, 'linearizable');
+      expectReply(list, 200);
+      const mine = (list.body.value as { orders: Array<{ id: string; productId: string }> }).orders.filter((o) => o.productId === productId);
+      assert.deepEqual(mine.map((o) => o.id), [orderId], `kill after ${killAfterMs} ms: exactly one order for the product`);
+      const one = await queryReq(c.url(f2), 'orders.get', { id: orderId }, 'linearizable');
+      expectReply(one, 200);
+      assert.equal((one.body.value as { productId: string }).productId, productId);
 
-    // the killed node comes back and applies the same single order
-    c.startNode(l);
-    await until(`n${l + 1} back with the order`, async () => {
-      const r = await queryReq(c.url(l), 'orders.list', { limit: 1000 }, 'local');
-      return r.status === 200 && (r.body.value as { orders: Array<{ id: string; productId: string }> }).orders.filter((o) => o.productId === productId).map((o) => o.id).join() === orderId;
-    }, 30_000, 100);
+      // the killed node comes back and applies the same single order
+      c.startNode(l);
+      await until(`n${l + 1} back with the order`, async () => {
+        const r = await queryReq(c.url(l), 'orders.list', { limit: 1000 }, 'local');
+        return r.status === 200 && (r.body.value as { orders: Array<{ id: string; productId: string }> }).orders.filter((o) => o.productId === productId).map((o) => o.id).join() === orderId;
+      }, 30_000, 100);
+    }
   });
 
   test('503 with Retry-After when two of three nodes are down', async () => {
@@ -531,7 +546,7 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
   let c: TestCluster;
   const auth = { authorization: `Bearer ${TOKEN}` };
   before(async () => {
-    c = await TestCluster.start({ nodes: 3, env: { CATGA_API_TOKENS: TOKEN, CATGA_EVENT_RING: String(EVENT_RING) } });
+    c = await TestCluster.start({ nodes: 3, env: { CATGA_API_TOKENS: TOKEN, CATGA_EVENT_RING: String(EVENT_RING), CATGA_WS_BACKLOG: String(WS_BACKLOG) } });
     // c.leader() reads GET /v1/cluster without a token, which answers 401 here
     await until('a leader', async () => {
       const r = await http(`${c.url(0)}/v1/cluster`, 'GET', undefined, auth);
@@ -549,7 +564,7 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
       expectReply(await http(`${u}/v1/commands`, 'POST', { commands: [{ type: 'kv.put', payload: { key: 't', value: 1 } }] }, headers), 401, 'UNAUTHENTICATED');
       expectReply(await http(`${u}/v1/events/x.y`, 'POST', {}, headers), 401, 'UNAUTHENTICATED');
       expectReply(await http(`${u}/v1/cluster`, 'GET', undefined, headers), 401, 'UNAUTHENTICATED');
-      const ws = await upgradeRefusal(u, '', headers);
+      const ws = await upgradeRefusal(u, '', undefined, headers);
       assert.equal(ws.status, 401);
       assert.equal(ws.body.error?.code, 'UNAUTHENTICATED');
     }
@@ -583,7 +598,7 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
         const view = await http(`${c.url(i)}/v1/cluster`, 'GET', undefined, auth);
         return view.status === 200 && (view.body.value as { appliedIndex: number }).appliedIndex >= indices[indices.length - 1]!;
       });
-      const refused = await upgradeRefusal(c.url(i), '?from=1', auth);
+      const refused = await upgradeRefusal(c.url(i), '?from=1', undefined, auth);
       assert.equal(refused.status, 410, `n${i + 1}: ${JSON.stringify(refused.body)}`);
       assert.equal(refused.body.ok, false);
       assert.equal(refused.body.error?.code, 'EVENTS_COMPACTED');
@@ -595,6 +610,21 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
       await s.waitFor('the 3 last events', (e) => e.length >= 3);
       await sleep(100);
       assert.deepEqual(s.events.map((e) => e.index), tail.slice(1));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a resume from a retained index replays every event after it, even more than CATGA_WS_BACKLOG', {
+    todo: 'BUG: GET /v1/events?from=<retained index> with more than CATGA_WS_BACKLOG events to replay is closed at once with 4008 SLOW_CONSUMER after 0 events (server.ts upgrade(): the replay lands in `early`, and early.length > limit marks it slow), so a subscriber that far behind can never resume although the log holds its events',
+  }, async () => {
+    const start = await put(c.url(0), 'replay-start', 0, auth);
+    const after: number[] = [];
+    for (let i = 0; i < WS_BACKLOG + 4; i++) after.push(await put(c.url(i % 3), `replay-${i}`, i, auth));
+    const s = await EventStream.open(c.url(1), `?from=${start}`, auth);
+    try {
+      await s.waitFor(`${after.length} replayed events`, (e) => e.length >= after.length, 5_000);
+      assert.deepEqual(s.events.map((e) => e.index), after);
     } finally {
       await s.close();
     }
