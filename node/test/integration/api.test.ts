@@ -427,6 +427,14 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
       }
       await watch.waitFor('kv.changed after the throws', (e) => e.some((x) => x.index === next));
       assert.deepEqual(watch.of('boom.partial'), [], 'events of a failed command are never delivered');
+
+      // the failure is in every node's replicated state: a new leader answers the key with it too
+      const moved = await http(`${c.url(f1)}/v1/cluster/transfer-leadership`, 'POST', { to: c.nodes[f1]!.id }, { authorization: `Bearer ${ADMIN_TOKEN}`, ...LONG });
+      expectReply(moved, 200);
+      assert.equal(await c.leader(), f1);
+      const onNewLeader = await command(c.url(f2), 'boom.throw', { note: 'fourth' }, { ...LONG, 'idempotency-key': key });
+      expectReply(onNewLeader, 409, 'HANDLER_ERROR');
+      assert.equal(onNewLeader.body.error!.message, r.body.error!.message);
     } finally {
       await watch.close();
     }
@@ -462,7 +470,7 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
     }
   });
 
-  test('admin: transfer-leadership with the admin token moves the leader', async () => {
+  test('admin: transfer-leadership moves the leader; DELETE of a non-member is a no-op; both want the admin token', async () => {
     const l = await c.leader();
     const [target] = others(l);
     const r = await http(`${c.url(target)}/v1/cluster/transfer-leadership`, 'POST', { to: c.nodes[target]!.id }, { authorization: `Bearer ${ADMIN_TOKEN}`, ...LONG });
@@ -470,6 +478,11 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
     assert.deepEqual(r.body.value, { leader: c.nodes[target]!.id });
     assert.equal(await c.leader(), target);
     await put(c.url(l), 'after-transfer', 1);
+    // removing a member that is not in the configuration changes nothing
+    const removed = await http(`${c.url(l)}/v1/cluster/members/n9`, 'DELETE', undefined, { authorization: `Bearer ${ADMIN_TOKEN}`, ...LONG });
+    expectReply(removed, 200);
+    assert.deepEqual((removed.body.value as Array<{ id: string }>).map((m) => m.id).sort(), ['n1', 'n2', 'n3']);
+    expectReply(await http(`${c.url(l)}/v1/cluster/members/n3`, 'DELETE'), 401, 'UNAUTHENTICATED');
   });
 
   test('a command retried with the same Idempotency-Key across a leader kill is applied exactly once and answers the first result', async () => {
