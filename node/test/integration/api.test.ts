@@ -561,9 +561,10 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
   before(async () => {
     c = await TestCluster.start({ nodes: 3, env: { CATGA_API_TOKENS: TOKEN, CATGA_EVENT_RING: String(EVENT_RING), CATGA_WS_BACKLOG: String(WS_BACKLOG) } });
     // c.leader() reads GET /v1/cluster without a token, which answers 401 here
-    await until('a leader', async () => {
-      const r = await http(`${c.url(0)}/v1/cluster`, 'GET', undefined, auth);
-      return r.status === 200 && (r.body.value as { leader: string | null }).leader !== null;
+    await until('one leader all three nodes agree on', async () => {
+      const views = await Promise.all([0, 1, 2].map((i) => http(`${c.url(i)}/v1/cluster`, 'GET', undefined, auth)));
+      const leaders = new Set(views.map((r) => (r.status === 200 ? (r.body.value as { leader: string | null }).leader : null)));
+      return leaders.size === 1 && !leaders.has(null);
     });
   });
   after(async () => { await c?.close(); });
