@@ -306,7 +306,7 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
     for (const t of ['abc', '0', '-5', '1.5', '600000']) {
       expectReply(await command(u, 'kv.put', { key: 'to', value: 1 }, { 'request-timeout': t }), 400, 'INVALID_TIMEOUT');
     }
-    expectReply(await queryReq(u, 'kv.get', { key: 'x' }, 'local&timeout=nope'), 400, 'INVALID_TIMEOUT');
+    expectReply(await http(`${u}/v1/queries/kv.get?timeout=nope`, 'POST', { key: 'x' }), 400, 'INVALID_TIMEOUT');
     expectReply(await command(u, 'kv.put', { key: 'ik', value: 1 }, { 'idempotency-key': 'k'.repeat(300) }), 400, 'INVALID_IDEMPOTENCY_KEY');
     expectReply(await http(`${u}/v1/commands`, 'POST', { commands: [{ type: 'kv.put', payload: { key: 'ik', value: 1 }, idempotencyKey: 7 }] }), 400, 'INVALID_IDEMPOTENCY_KEY');
     assert.equal(await kvLocal(c.url(l), 'to'), null, 'a command with a bad header is not applied');
