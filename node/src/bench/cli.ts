@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../cli/local-cluster.js';
 import { etcdBodies, startEtcd } from './etcd.js';
-import { runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
+import { REQUEST_TIMEOUT_MS, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
 
 interface BenchOptions {
   quick: boolean;
@@ -63,14 +63,30 @@ function rssMb(pid: number): number {
 const VALUE = 'v'.repeat(64);
 const KEYS = 10_000;
 
+/** Longest the subscriber process may take to open all its WebSockets. */
+const SUBSCRIBERS_READY_MS = 60_000;
+
+interface ClusterView { readonly leader: string | null; readonly commitIndex: number }
+
+async function clusterView(url: string): Promise<ClusterView> {
+  const res = await fetch(`${url}/v1/cluster`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return ((await res.json()) as { value: ClusterView }).value;
+}
+
 async function fanout(urls: readonly string[], leaderUrl: string, subscribers: number, rate: number, seconds: number): Promise<FanoutRow> {
+  // Subscribe after the current commit index: without ?from a subscription first replays every
+  // retained event (the put and batch runs leave tens of thousands), which is not live fan-out.
+  const from = (await clusterView(leaderUrl)).commitIndex;
   const script = fileURLToPath(new URL('./subscribers.js', import.meta.url));
-  const child = spawn(process.execPath, [script, JSON.stringify({ urls, count: subscribers })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, JSON.stringify({ urls, count: subscribers, from })], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + SUBSCRIBERS_READY_MS;
   while (!out.includes('ready\n')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('subscribers did not connect');
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error('subscribers did not connect');
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   // Publish `rate` events/s as batches of 100 kv.put commands (one kv.changed event each).
@@ -85,7 +101,7 @@ async function fanout(urls: readonly string[], leaderUrl: string, subscribers: n
   for (let next = started; performance.now() < end; next += interval) {
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(fetch(`${leaderUrl}/v1/commands`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+    inflight.push(fetch(`${leaderUrl}/v1/commands`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
       .then(async (r) => { if (r.status === 200) published += perBatch; await r.arrayBuffer(); }, () => {}));
     if (inflight.length > 64) await inflight.shift();
   }
@@ -161,7 +177,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       log(`  batch c=${c}: ${fmt(r.perSecond * 100)} commands/s`);
     }
 
-    const leaderId = (await (await fetch(`${curls[0]}/v1/cluster`)).json() as { value: { leader: string } }).value.leader;
+    const leaderId = (await clusterView(curls[0]!)).leader;
     const leaderUrl = catga.members.find((m) => m.id === leaderId)?.url ?? curls[0]!;
     for (const s of o.subscribers) {
       const f = await fanout(curls, leaderUrl, s, o.eventsPerSecond, o.seconds * 2);

@@ -7,6 +7,8 @@ import WebSocket from 'ws';
 interface Args {
   readonly urls: readonly string[];
   readonly count: number;
+  /** Log index to resume after, so that only events published during the run arrive. */
+  readonly from: number;
 }
 
 const MARK = '"index":';
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
   const delays: number[] = [];
   const sockets: WebSocket[] = [];
   await Promise.all(Array.from({ length: args.count }, (_, i) => new Promise<void>((resolve, reject) => {
-    const url = args.urls[i % args.urls.length]!.replace(/^http/, 'ws') + '/v1/events?types=kv.changed';
+    const url = args.urls[i % args.urls.length]!.replace(/^http/, 'ws') + `/v1/events?types=kv.changed&from=${args.from}`;
     const ws = new WebSocket(url, { perMessageDeflate: false });
     sockets.push(ws);
     ws.on('open', () => resolve());
