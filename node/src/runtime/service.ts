@@ -267,11 +267,11 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
   readiness(): Readiness {
     const st = this.o.driver.status();
     const isLeader = st.role === 'leader';
-    if (st.leader === null) return { ready: false, reason: 'no leader is known', isLeader };
-    if (!(st.id in st.conf.addresses)) return { ready: false, reason: 'this node is not a member yet', isLeader };
-    const applied = this.o.driver.applied;
-    if (applied < st.commit) return { ready: false, reason: `applied index ${applied} is behind commit index ${st.commit}`, isLeader };
-    return { ready: true, reason: isLeader ? 'leader' : `following ${st.leader}`, isLeader };
+    const appliedIndex = this.o.driver.applied;
+    if (st.leader === null) return { ready: false, reason: 'no leader is known', isLeader, appliedIndex };
+    if (!(st.id in st.conf.addresses)) return { ready: false, reason: 'this node is not a member yet', isLeader, appliedIndex };
+    if (appliedIndex < st.commit) return { ready: false, reason: `applied index ${appliedIndex} is behind commit index ${st.commit}`, isLeader, appliedIndex };
+    return { ready: true, reason: isLeader ? 'leader' : `following ${st.leader}`, isLeader, appliedIndex };
   }
 
   addMember(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }> {

@@ -39,6 +39,7 @@ export interface Readiness {
   readonly ready: boolean;
   readonly reason: string;
   readonly isLeader: boolean;
+  readonly appliedIndex: number;
 }
 
 /**

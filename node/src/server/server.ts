@@ -121,7 +121,7 @@ export class CatgaServer {
     } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/')) {
       return void this.admin(req, res);
     } else if (path === '/healthz') {
-      return sendJson(res, 200, '{"ok":true,"value":"alive"}');
+      return sendJson(res, 200, okBody('alive', this.o.api.readiness().appliedIndex));
     } else if (path === '/readyz') {
       return this.readyz(res, q < 0 ? null : new URLSearchParams(url.slice(q + 1)));
     } else if (path === '/metrics') {
@@ -230,11 +230,11 @@ export class CatgaServer {
   private readyz(res: ServerResponse, query: URLSearchParams | null): void {
     const r = this.o.api.readiness();
     if (query?.has('leader')) {
-      if (r.isLeader) sendJson(res, 200, '{"ok":true,"value":"leader"}');
+      if (r.isLeader) sendJson(res, 200, okBody('leader', r.appliedIndex));
       else sendJson(res, 503, errorBody('NOT_LEADER', 'this node is not the leader'));
       return;
     }
-    if (r.ready) sendJson(res, 200, JSON.stringify({ ok: true, value: r.reason }));
+    if (r.ready) sendJson(res, 200, okBody(r.reason, r.appliedIndex));
     else sendJson(res, 503, errorBody('NOT_READY', r.reason));
   }
 
@@ -271,35 +271,51 @@ export class CatgaServer {
       const types = typesRaw === null ? null : new Set(typesRaw.split(',').map((t) => t.trim()).filter((t) => t.length > 0));
       if (types !== null && types.size === 0) throw new CatgaError('INVALID_TYPES', '?types must list at least one event type', 400);
 
-      // Subscribe before the handshake so that EVENTS_COMPACTED can still be an HTTP status; events
-      // that arrive meanwhile wait in `early`.
+      // Subscribe before the handshake so that EVENTS_COMPACTED can still be an HTTP status. The
+      // replay of retained events (bounded by the event ring) and the live events behind it wait in
+      // `queue`; `pump` sends frames while at most `limit` events are unwritten to the socket. Only
+      // live events count against the backlog: a subscriber is too slow when more than `limit` of
+      // them wait behind what it has not read yet.
       let ws: WebSocket | null = null;
-      let early: WireEvent[] | null = [];
+      const queue: (readonly WireEvent[])[] = [];
+      let queued = 0;
+      let replayLeft = 0;
+      let replaying = true;
       let inFlight = 0;
       let closed = false;
+      let closing: [number, string] | null = null;
       const limit = this.o.wsBacklogEvents;
-      const onWritten = (n: number) => () => { inFlight -= n; };
-      const send = (events: readonly WireEvent[]): void => {
-        if (closed || ws === null) return;
-        if (inFlight + events.length > limit) {
-          closed = true;
-          this.o.metrics.wsSlowClosed.inc();
-          ws.close(WS_CLOSE.SLOW_CONSUMER, `SLOW_CONSUMER: more than ${limit} events unsent; resume with ?from=`);
-          return;
-        }
-        inFlight += events.length;
-        const frame = events.length === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
-        ws.send(frame, onWritten(events.length));
-      };
-      const compacted = (): void => {
+      const close = (code: number, reason: string): void => {
         if (closed) return;
         closed = true;
-        ws?.close(WS_CLOSE.EVENTS_COMPACTED, 'EVENTS_COMPACTED: this node installed a snapshot; resume with ?from=');
+        closing = [code, reason];
+        queue.length = 0;
+        ws?.close(code, reason);
+      };
+      const pump = (): void => {
+        while (!closed && ws !== null && queue.length > 0 && inFlight < limit) {
+          const events = queue.shift()!;
+          const n = events.length;
+          queued -= n;
+          replayLeft = Math.max(0, replayLeft - n);
+          inFlight += n;
+          const frame = n === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
+          ws.send(frame, () => { inFlight -= n; pump(); });
+        }
       };
       const sub = this.o.api.subscribe(from, types, (events) => {
-        if (early !== null) { for (const e of events) early.push(e); if (early.length > limit) { closed = true; } return; }
-        send(events);
-      }, compacted);
+        if (closed) return;
+        queue.push(events);
+        queued += events.length;
+        if (!replaying && queued - replayLeft > limit) {
+          this.o.metrics.wsSlowClosed.inc();
+          close(WS_CLOSE.SLOW_CONSUMER, `SLOW_CONSUMER: more than ${limit} events waiting; resume with ?from=`);
+          return;
+        }
+        pump();
+      }, () => close(WS_CLOSE.EVENTS_COMPACTED, 'EVENTS_COMPACTED: this node installed a snapshot; resume with ?from='));
+      replaying = false;
+      replayLeft = queued;
       this.wss.handleUpgrade(req, socket, head, (client) => {
         ws = client;
         this.sockets.add(client);
@@ -312,10 +328,8 @@ export class CatgaServer {
         });
         client.on('error', () => client.terminate());
         client.on('message', () => { /* subscribers only listen; frames from them are ignored */ });
-        const pending = early!;
-        early = null;
-        if (closed) { client.close(WS_CLOSE.SLOW_CONSUMER, `SLOW_CONSUMER: more than ${limit} events unsent; resume with ?from=`); return; }
-        for (let i = 0; i < pending.length; i += 512) send(pending.slice(i, i + 512));
+        if (closing !== null) client.close(closing[0], closing[1]);
+        else pump();
       });
     } catch (err) {
       refuse(asCatgaError(err));
