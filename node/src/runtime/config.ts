@@ -22,6 +22,8 @@ export interface NodeConfig {
   readonly dnsServer: string | null;
   readonly bootstrapExpect: number;
   readonly handlers: readonly string[];
+  /** A fresh node outside the configuration asks to be added (false: it waits for an operator to add it). */
+  readonly autoJoin: boolean;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -65,6 +67,7 @@ const SPECS = {
   dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS' },
   dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
   bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'size of the first configuration (ordinals 0..n-1, or the first n static peers)' },
+  autoJoin: { env: 'CATGA_AUTO_JOIN', flag: 'auto-join', help: 'a new node asks the cluster to add it (default true; false: membership is managed by an operator or by hand)' },
   handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules' },
   tickMs: { env: 'CATGA_TICK_MS', flag: 'tick-ms', help: 'Raft tick in milliseconds (default 50)' },
   electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
@@ -117,9 +120,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     }
     return n;
   };
-  const bool = (key: keyof NodeConfig): boolean => {
+  const bool = (key: keyof NodeConfig, def = false): boolean => {
     const v = raw(key);
-    if (v === undefined) return false;
+    if (v === undefined) return def;
     if (v === 'true' || v === '1') return true;
     if (v === 'false' || v === '0') return false;
     throw new ConfigError(`${where(key)}: expected true/false, got "${v}"`);
@@ -196,6 +199,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     dnsServer,
     bootstrapExpect,
     handlers: list('handlers'),
+    autoJoin: bool('autoJoin', true),
     tickMs: int('tickMs', 50, 1, 10_000),
     electionTicks,
     heartbeatTicks,

@@ -199,7 +199,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
 
-  const stopJoining = joining
+  const stopJoining = joining && cfg.autoJoin
     ? startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, seeds: Object.keys(seeds), driver: d, transport, log })
     : () => {};
 

@@ -11,6 +11,8 @@ test('defaults give a lone node on the standard ports', () => {
   assert.equal(c.bootstrapExpect, 1);
   assert.deepEqual(c.staticPeers, {});
   assert.equal(c.unsafeLocalLinearizable, false);
+  assert.equal(c.autoJoin, true);
+  assert.equal(loadConfig([], { CATGA_NODE_ID: 'solo', CATGA_AUTO_JOIN: 'false' }).autoJoin, false);
 });
 
 test('flags win over environment, in both --flag value and --flag=value forms', () => {
