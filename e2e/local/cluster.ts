@@ -15,6 +15,7 @@ import { TestNetwork, type Host } from './netns.js';
 import { DelayRelay, type LinkDelay } from './relay.js';
 import { NetworkFaults } from './faults.js';
 import { registerCleanup } from './cleanup.js';
+import type { ClusterView } from 'catga/client';
 
 export const NODE_MAIN = process.env['CATGA_NODE_MAIN'] ??
   fileURLToPath(new URL('../../../node/dist/src/cli/main.js', import.meta.url));
@@ -26,17 +27,7 @@ export const ADMIN_TIMEOUT_MS = 10_000;
 export const MEMBERSHIP_TIMEOUT_MS = 60_000;
 export const RUN_ROOT = '/tmp/catga-e2e';
 
-/** The node's GET /v1/cluster view (CONTRACT.md §2). */
-export interface ClusterView {
-  readonly id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: string | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly lastLogIndex: number;
-  readonly members: ReadonlyArray<{ id: string; address: string; voter: boolean; matchIndex: number; healthy: boolean }>;
-}
+export type { ClusterView } from 'catga/client';
 
 export interface ClusterOptions {
   /** Initial voters (CATGA_BOOTSTRAP_EXPECT). */

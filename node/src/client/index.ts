@@ -125,3 +125,6 @@ export class CatgaClient {
     return Date.now() + (options.timeoutMs ?? this.timeoutMs);
   }
 }
+
+/** The node's `GET /v1/cluster` view (CONTRACT.md §2), as the server defines it. */
+export type { ClusterMemberView, ClusterView } from '../server/api.js';
