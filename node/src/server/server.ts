@@ -33,6 +33,20 @@ export const MAX_TYPE_LENGTH = 128;
 /** Longest Idempotency-Key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 
+/**
+ * One WebSocket frame per batch of events. Unfiltered subscribers receive the very same batch
+ * array from the event log, so its frame is built once per node, not once per subscriber.
+ */
+const frames = new WeakMap<readonly WireEvent[], string>();
+function frameOf(events: readonly WireEvent[]): string {
+  let frame = frames.get(events);
+  if (frame === undefined) {
+    frame = events.length === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
+    frames.set(events, frame);
+  }
+  return frame;
+}
+
 const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 function typeFromPath(raw: string): string {
@@ -299,7 +313,7 @@ export class CatgaServer {
           queued -= n;
           replayLeft = Math.max(0, replayLeft - n);
           inFlight += n;
-          const frame = n === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
+          const frame = frameOf(events);
           ws.send(frame, () => { inFlight -= n; pump(); });
         }
       };
