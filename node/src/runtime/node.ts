@@ -59,18 +59,10 @@ async function clusterExists(transport: PeerTransport, seeds: Record<NodeId, str
 
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
 async function firstConfiguration(cfg: NodeConfig, log: Logger, transport: PeerTransport): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
-  const listed = Object.keys(cfg.staticPeers);
-  let conf: ConfState;
-  if (listed.length > 0) {
-    const voters = listed.slice(0, cfg.bootstrapExpect);
-    const addresses: Record<NodeId, string> = {};
-    for (const id of voters) addresses[id] = cfg.staticPeers[id]!;
-    conf = { voters, learners: [], addresses };
-  } else if (cfg.dnsName === null) {
+  const conf = firstMembers(cfg);
+  if (conf === null) {
     // A lone node: it is its own cluster.
     return { conf: { voters: [cfg.nodeId], learners: [], addresses: { [cfg.nodeId]: cfg.advertisePeer } }, seeds: {} };
-  } else {
-    conf = initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
   }
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
@@ -121,7 +113,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   await transport.start();
 
   const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
-  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport) : { conf: null, seeds: initialSeeds(cfg) };
+  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
   if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
 
   const core = createRaft(
@@ -242,10 +234,16 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   return { httpPort, api, shutdown: (reason) => shutdown(reason), stopped };
 }
 
-/** Peers a restarted node may need before its log tells it the configuration (DNS mode: the first members). */
-function initialSeeds(cfg: NodeConfig): Record<NodeId, string> {
+/**
+ * The first configuration every member derives alike: the first CATGA_BOOTSTRAP_EXPECT static
+ * peers, or ordinals 0..n-1 of the DNS name; null for a lone node with neither.
+ */
+function firstMembers(cfg: NodeConfig): ConfState | null {
   const listed = Object.keys(cfg.staticPeers);
-  if (listed.length > 0) return Object.fromEntries(listed.slice(0, cfg.bootstrapExpect).map((id) => [id, cfg.staticPeers[id]!]));
-  if (cfg.dnsName === null) return {};
-  return { ...initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort).addresses };
+  if (listed.length > 0) {
+    const voters = listed.slice(0, cfg.bootstrapExpect);
+    return { voters, learners: [], addresses: Object.fromEntries(voters.map((id) => [id, cfg.staticPeers[id]!])) };
+  }
+  if (cfg.dnsName === null) return null;
+  return initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
 }

@@ -122,25 +122,9 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
    * deadline. Ambiguous failures (a timeout after the entry may have been appended) are retried
    * only when `retrySafe`; otherwise the client learns the outcome is unknown.
    */
-  private async submit(data: Uint8Array, deadline: number, retrySafe: boolean): Promise<{ index: number; result: unknown }> {
-    const { driver, transport } = this.o;
-    let lastError: CatgaError | null = null;
-    while (Date.now() < deadline) {
-      const leader = driver.softState.leader;
-      try {
-        if (leader === this.o.id) return await withDeadline(this.proposeHere(data), deadline, 'command');
-        if (leader === null) { await sleep(RETRY_PAUSE_MS); continue; }
-        this.o.metrics.forwarded.inc({ kind: 'propose' });
-        const left = Math.max(1, deadline - Date.now());
-        return unpack(await transport.request(leader, RPC.propose, data, left));
-      } catch (err) {
-        const e = asCatgaError(err);
-        lastError = e;
-        if (!this.mayRetry(e, retrySafe)) throw e;
-        await sleep(e.code === 'NOT_LEADER' && e.leader !== null && e.leader !== leader ? 0 : RETRY_PAUSE_MS);
-      }
-    }
-    throw new CatgaError('NO_LEADER', `no leader committed the request within the deadline${lastError ? ` (last: ${lastError.code})` : ''}`, 503);
+  private submit(data: Uint8Array, deadline: number, retrySafe: boolean): Promise<{ index: number; result: unknown }> {
+    return this.onLeader('propose', deadline, () => withDeadline(this.proposeHere(data), deadline, 'command'),
+      (leader, left) => this.o.transport.request(leader, RPC.propose, data, left), (e) => this.mayRetry(e, retrySafe));
   }
 
   /** Refusals that prove nothing was appended, or any refusal when idempotency keys make retries safe. */
@@ -215,9 +199,14 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     throw new CatgaError('NO_LEADER', `no leader confirmed a read index within the deadline${last ? ` (last: ${last.code})` : ''}`, 503);
   }
 
-  /** Runs `here` on the leader: locally if this node leads, else through `remote`, retried on leader changes. */
+  /**
+   * Runs `here` on the leader: locally if this node leads, else through `remote`, retried on
+   * leader changes while `retry` says the failure proves a new attempt is safe (by default: the
+   * call never reached a leader).
+   */
   private async onLeader<T>(what: string, deadline: number, here: () => Promise<T> | T,
-    remote: (leader: NodeId, leftMs: number) => Promise<Uint8Array>): Promise<T> {
+    remote: (leader: NodeId, leftMs: number) => Promise<Uint8Array>,
+    retry: (e: CatgaError) => boolean = (e) => e.code === 'NOT_LEADER' || e.code === 'PEER_UNAVAILABLE' || e.code === 'NO_LEADER'): Promise<T> {
     let last: CatgaError | null = null;
     while (Date.now() < deadline) {
       const leader = this.o.driver.softState.leader;
@@ -228,8 +217,9 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
         return unpack<T>(await remote(leader, Math.max(1, deadline - Date.now())));
       } catch (err) {
         last = asCatgaError(err);
-        if (last.code !== 'NOT_LEADER' && last.code !== 'PEER_UNAVAILABLE' && last.code !== 'NO_LEADER') throw last;
-        await sleep(RETRY_PAUSE_MS);
+        if (!retry(last)) throw last;
+        // A refusal naming a different leader is followed at once; anything else waits a little.
+        await sleep(last.code === 'NOT_LEADER' && last.leader !== null && last.leader !== leader ? 0 : RETRY_PAUSE_MS);
       }
     }
     throw new CatgaError('NO_LEADER', `${what}: no leader within the deadline${last ? ` (last: ${last.code})` : ''}`, 503);
