@@ -28,35 +28,45 @@ export function sendError(res: ServerResponse, err: CatgaError): void {
 }
 
 /**
+ * Most bytes of an over-limit body read and discarded before answering 413, so that a client
+ * still sending it gets the answer instead of a reset connection; a larger body is cut off.
+ */
+export const MAX_DISCARD_BYTES = 8 << 20;
+
+/**
  * Reads the whole body, refusing more than `limit` bytes with 413 (checked against
  * Content-Length first, then while streaming), and parses it as JSON (400 on failure).
  * An empty body is `{}`.
  */
 export function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
-      req.resume();
-      reject(new CatgaError('BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit}`, 413));
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let tooLarge: CatgaError | null = null;
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      tooLarge = new CatgaError('BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit}`, 413);
+      if (Number(declared) > MAX_DISCARD_BYTES) { req.resume(); reject(tooLarge); return; }
+    }
+    let settled = false;
+    const fail = (e: CatgaError) => { if (!settled) { settled = true; reject(e); } };
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
       size += chunk.length;
-      if (size > limit) {
-        failed = true;
+      if (tooLarge === null && size > limit) {
+        tooLarge = new CatgaError('BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`, 413);
         chunks.length = 0;
-        reject(new CatgaError('BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`, 413));
+      }
+      if (tooLarge !== null) {
+        if (size > MAX_DISCARD_BYTES) fail(tooLarge);
         return;
       }
       chunks.push(chunk);
     });
-    req.on('error', (e) => { if (!failed) { failed = true; reject(new CatgaError('BAD_REQUEST', e.message, 400)); } });
+    req.on('error', (e) => fail(new CatgaError('BAD_REQUEST', e.message, 400)));
     req.on('end', () => {
-      if (failed) return;
+      if (tooLarge !== null) return fail(tooLarge);
+      if (settled) return;
+      settled = true;
       if (size === 0) return resolve({});
       const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
       try {
