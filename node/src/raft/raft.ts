@@ -485,6 +485,8 @@ export class Raft implements RaftCore {
   private refuseProposal(): RaftError | null {
     if (this.role !== 'leader') return this.error('NOT_LEADER', 'not the leader');
     if (this.transferee !== null) return this.error('TRANSFER_IN_PROGRESS', `leadership is moving to ${this.transferee}`);
+    // A leader that appended its own removal only finishes committing it, then hands over.
+    if (!this.promotable()) return this.error('TRANSFER_IN_PROGRESS', 'this leader is being removed: leadership moves once the removal commits');
     return null;
   }
 
@@ -541,12 +543,30 @@ export class Raft implements RaftCore {
     return true;
   }
 
-  /** After the commit index moved: tell everyone, and step down if this leader was removed. */
+  /**
+   * After the commit index moved: tell everyone, and step down if this leader was removed. A
+   * removed leader hands over at once to a voter that has its whole log, rather than leave the
+   * cluster leaderless for an election timeout (the message is only a hint: if it is lost, the
+   * election timeout still elects someone).
+   */
   afterLeaderCommit(): void {
     bcastAppend(this, true);
     if (!this.promotable() && this.log.committed >= this.log.confs.lastConfIndex()) {
+      const successor = this.caughtUpVoter();
       this.becomeFollower(this.term, null);
+      if (successor !== null) sendTimeoutNow(this, successor);
     }
+  }
+
+  /** Leader: a voter whose log matches this one to the end, preferring one heard from recently. */
+  private caughtUpVoter(): NodeId | null {
+    let best: NodeId | null = null;
+    for (const id of this.conf.voters) {
+      const pr = this.progress.get(id);
+      if (pr === undefined || pr.match !== this.log.lastIndex()) continue;
+      if (best === null || (pr.recentActive && this.progress.get(best)?.recentActive !== true)) best = id;
+    }
+    return best;
   }
 
   // ---- Leader: reads ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // Joining an existing cluster: a node that is not in the first configuration (a StatefulSet pod
 // whose ordinal is at or above CATGA_BOOTSTRAP_EXPECT) asks the members it knows to add it, first
 // as a learner, then as a voter once it has caught up. Level-triggered: it repeats until it is a
-// voter, surviving leader changes and restarts, and stops by itself.
+// voter, surviving leader changes and restarts; the node stops it as soon as it sees itself a
+// voter (startNode's onConf), so a removal that follows at once is never undone.
 import type { NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { RaftDriver } from './driver.js';
@@ -30,11 +31,6 @@ export function startJoining(o: JoinOptions): () => void {
   const round = async (): Promise<void> => {
     timer = null;
     if (stopped) return;
-    const st = o.driver.status();
-    if (st.conf.voters.includes(o.id)) {
-      o.log.info('join_complete', { voters: st.conf.voters });
-      return;
-    }
     const seeds = o.seeds.filter((s) => s !== o.id);
     const leader = o.driver.softState.leader;
     const target = leader !== null && leader !== o.id ? leader : seeds[attempt++ % Math.max(1, seeds.length)];

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeService } from './service.js';
 import { startJoining } from './join.js';
+import { PeerDirectory } from './peer-directory.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 
 export interface RunningNode {
@@ -129,6 +130,10 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
   // its promotion. A node removed from the configuration stays out: removal is explicit.
   let joining = (fresh && bootstrap === null) || core.status().conf.learners.includes(cfg.nodeId);
+  let stopJoining: () => void = () => {};
+  // Members of the configuration, plus (while joining) the seeds we ask to let us in.
+  const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
+  if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
   const d = new RaftDriver({
     core,
@@ -148,11 +153,15 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       }
     },
     onConf: (c) => {
-      // Members of the configuration, plus (while joining) the seeds we ask to let us in.
-      const peers: Record<NodeId, string> = joining ? { ...seeds } : {};
-      for (const [id, addr] of Object.entries(c.addresses)) peers[id] = addr;
-      delete peers[cfg.nodeId];
-      transport.setPeers(peers);
+      // Joining ends the moment this node is a voter: a later removal (which can follow within the
+      // join loop's interval) must not be undone by one more join request.
+      if (joining && c.voters.includes(cfg.nodeId)) {
+        joining = false;
+        stopJoining();
+        peers.setSeeds({});
+        log.info('join_complete', { voters: c.voters });
+      }
+      peers.setMembers(c.addresses);
     },
     onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
     onFatal: (err) => {
@@ -191,9 +200,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
 
-  const stopJoining = joining && cfg.autoJoin
-    ? startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, seeds: Object.keys(seeds), driver: d, transport, log })
-    : () => {};
+  if (joining && cfg.autoJoin) {
+    stopJoining = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, seeds: Object.keys(seeds), driver: d, transport, log });
+  }
 
   if (bootstrap !== null && bootstrap.voters.length === 1 && bootstrap.voters[0] === cfg.nodeId) d.campaign();
   log.info('node_started', { http: `${cfg.bindHost}:${httpPort}`, peer: `${cfg.bindHost}:${cfg.peerPort}`, advertise: cfg.advertisePeer, bootstrap: bootstrap?.voters ?? null, joining });
@@ -222,6 +231,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
       clearTimeout(graceTimer);
       await d.stop();
+      peers.close();
       await transport.close();
       await storage.close();
       log.info('shutdown_complete', { reason });

@@ -310,11 +310,9 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     if (!driver.isLeader) throw this.notLeader();
     const st = driver.status();
     if (!(id in st.conf.addresses)) return { index: st.commit };
-    if (id === this.o.id) {
-      // A leader does not remove itself: it hands over first, and the new leader does the removal.
-      await this.transferHere(null, deadline);
-      throw this.notLeader();
-    }
+    // Removing the leader itself needs no transfer first: the core commits the removal without
+    // counting itself, then steps down and hands over to a caught-up voter. (A transfer first
+    // could be undone by the next election, which the removed leader may win again.)
     const index = await withDeadline(driver.proposeConfChange({ type: 'remove', node: id }), deadline, 'membership change');
     this.o.log.info('member_change', { change: 'remove', member: id, index });
     return { index };
