@@ -11,6 +11,10 @@ import { LocalCluster } from '../cli/local-cluster.js';
 import { etcdBodies, startEtcd } from './etcd.js';
 import { REQUEST_TIMEOUT_MS, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
 
+/** The parts of a run, selectable with --only. */
+const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout'] as const;
+type Section = (typeof SECTIONS)[number];
+
 interface BenchOptions {
   quick: boolean;
   json: boolean;
@@ -18,6 +22,9 @@ interface BenchOptions {
   connections: number[];
   subscribers: number[];
   eventsPerSecond: number;
+  only: ReadonlySet<Section>;
+  /** Seconds of put load (64 connections) with Catga's RSS sampled every SOAK_SAMPLE_MS; 0 = none. */
+  soakSeconds: number;
 }
 
 interface Row {
@@ -38,16 +45,38 @@ interface FanoutRow {
   readonly closedEarly: number;
 }
 
+const USAGE = 'catga bench [--quick] [--json] [--only=put,local,linearizable,batch,fanout] [--seconds=N] [--soak=SECONDS]';
+
 function parse(argv: readonly string[]): BenchOptions {
-  const quick = argv.includes('--quick');
-  for (const a of argv) if (a !== '--quick' && a !== '--json') throw new Error(`unknown flag ${a} (catga bench [--quick] [--json])`);
+  const flags = new Map<string, string>();
+  for (const a of argv) {
+    const m = /^--(quick|json|only|seconds|soak)(?:=(.*))?$/.exec(a);
+    if (m === null) throw new Error(`unknown flag ${a} (${USAGE})`);
+    flags.set(m[1]!, m[2] ?? '');
+  }
+  const quick = flags.has('quick');
+  const number = (name: string, fallback: number): number => {
+    const v = flags.get(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number of seconds (${USAGE})`);
+    return n;
+  };
+  const onlyFlag = flags.get('only');
+  const only = new Set<Section>();
+  for (const part of onlyFlag === undefined ? SECTIONS : onlyFlag.split(',')) {
+    if (!(SECTIONS as readonly string[]).includes(part)) throw new Error(`--only takes ${SECTIONS.join(',')}; got "${part}"`);
+    only.add(part as Section);
+  }
   return {
     quick,
-    json: argv.includes('--json'),
-    seconds: quick ? 1.5 : 5,
+    json: flags.has('json'),
+    seconds: number('seconds', quick ? 1.5 : 5),
     connections: quick ? [1, 64] : [1, 16, 64, 256],
     subscribers: quick ? [1, 100] : [1, 100, 1000],
     eventsPerSecond: quick ? 2_000 : 10_000,
+    only: flags.has('soak') && onlyFlag === undefined ? new Set() : only,
+    soakSeconds: flags.has('soak') ? number('soak', 0) : 0,
   };
 }
 
@@ -57,6 +86,33 @@ function rssMb(pid: number): number {
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** How often the soak samples each node's RSS. */
+const SOAK_SAMPLE_MS = 10_000;
+
+interface SoakResult {
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly errors: number;
+  /** RSS (MB) of each Catga node, one row per sample: [elapsed s, node 1, node 2, ...]. */
+  readonly samples: number[][];
+}
+
+/** Put load at 64 connections for `seconds`, sampling every node's RSS: memory must stay flat. */
+async function soak(target: LoadTarget, pids: readonly number[], seconds: number): Promise<SoakResult> {
+  const started = performance.now();
+  const samples: number[][] = [];
+  const sample = () => samples.push([Math.round((performance.now() - started) / 1000), ...pids.map(rssMb)]);
+  sample();
+  const timer = setInterval(sample, SOAK_SAMPLE_MS);
+  try {
+    const r = await runLoad(target, 64, seconds);
+    sample();
+    return { seconds, perSecond: r.perSecond, errors: r.errors, samples };
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -138,6 +194,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const rows: Row[] = [];
   const fanouts: FanoutRow[] = [];
   let idleRss: number[] = [];
+  let soaked: SoakResult | null = null;
   const peakRss = { catga: 0, etcd: 0 };
   const sampleRss = () => {
     for (const m of catga.members) peakRss.catga = Math.max(peakRss.catga, rssMb(m.proc!.pid!));
@@ -151,15 +208,15 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     idleRss = catga.members.map((m) => rssMb(m.proc!.pid!));
 
     const key = (n: number) => `key${n % KEYS}`;
-    const workloads: Array<{ name: string; catga: LoadTarget; etcd: LoadTarget | null }> = [
-      { name: 'put', catga: { urls: curls, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` },
+    const workloads: Array<{ section: Section; name: string; catga: LoadTarget; etcd: LoadTarget | null }> = [
+      { section: 'put', name: 'put', catga: { urls: curls, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` },
         etcd: { urls: etcd.urls, path: '/v3/kv/put', body: (n) => etcdBodies.put(key(n), VALUE) } },
-      { name: 'get local/serializable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` },
+      { section: 'local', name: 'get local/serializable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` },
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), true) } },
-      { name: 'get linearizable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` },
+      { section: 'linearizable', name: 'get linearizable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` },
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), false) } },
     ];
-    for (const w of workloads) {
+    for (const w of workloads.filter((x) => o.only.has(x.section))) {
       for (const c of o.connections) {
         const cr = await runLoad(w.catga, c, o.seconds);
         sampleRss();
@@ -170,7 +227,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       }
     }
     const batchCommands = JSON.stringify({ commands: Array.from({ length: 100 }, (_, i) => ({ type: 'kv.put', payload: { key: key(i), value: VALUE } })) });
-    for (const c of o.quick ? [16] : [16, 64]) {
+    for (const c of !o.only.has('batch') ? [] : o.quick ? [16] : [16, 64]) {
       const r = await runLoad({ urls: curls, path: '/v1/commands', body: () => batchCommands }, c, o.seconds);
       sampleRss();
       rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null });
@@ -179,11 +236,15 @@ export async function runBenchCli(argv: string[]): Promise<number> {
 
     const leaderId = (await clusterView(curls[0]!)).leader;
     const leaderUrl = catga.members.find((m) => m.id === leaderId)?.url ?? curls[0]!;
-    for (const s of o.subscribers) {
+    for (const s of o.only.has('fanout') ? o.subscribers : []) {
       const f = await fanout(curls, leaderUrl, s, o.eventsPerSecond, o.seconds * 2);
       sampleRss();
       fanouts.push(f);
       log(`  fan-out ${s} subscribers: ${fmt(f.deliveredPerSecond)} deliveries/s, p99 ${fmt(f.p99ms, 1)} ms`);
+    }
+    if (o.soakSeconds > 0) {
+      log(`  soak: put at 64 connections for ${o.soakSeconds}s, RSS sampled every ${SOAK_SAMPLE_MS / 1000}s`);
+      soaked = await soak(workloads[0]!.catga, catga.members.map((m) => m.proc!.pid!), o.soakSeconds);
     }
   } finally {
     await catga.stopAll('SIGTERM');
@@ -191,7 +252,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd } };
+  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked };
   if (o.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
@@ -206,6 +267,11 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       '',
       `RSS MB: catga idle ${idleRss.map((x) => fmt(x)).join('/')}, catga peak ${fmt(peakRss.catga)}, etcd peak ${fmt(peakRss.etcd)}`,
     ];
+    if (soaked !== null) {
+      lines.push('', `soak: ${fmt(soaked.perSecond)} puts/s for ${soaked.seconds}s, ${soaked.errors} errors; RSS MB per node:`, '',
+        `| s | ${catga.members.map((m) => m.id).join(' | ')} |`, `|---|${catga.members.map(() => '---|').join('')}`,
+        ...soaked.samples.map(([t, ...mb]) => `| ${t} | ${mb.map((x) => fmt(x)).join(' | ')} |`));
+    }
     const errors = rows.filter((r) => r.catga.errors > 0 || (r.etcd?.errors ?? 0) > 0);
     for (const r of errors) lines.push(`errors in ${r.workload} c=${r.connections}: catga ${r.catga.errors} (${r.catga.firstError ?? ''}), etcd ${r.etcd?.errors ?? 0} (${r.etcd?.firstError ?? ''})`);
     process.stdout.write(lines.join('\n') + '\n');

@@ -9,7 +9,7 @@ verbs:
   node     run one node (flags or CATGA_* environment; catga node --help lists them)
   dev      a local cluster on 127.0.0.1 with the built-in handlers (--nodes 3)
   sim      deterministic simulation of the Raft core under faults (--seeds N --nodes 3|5 --steps K)
-  bench    the benchmark, side by side with etcd (--quick, --json)
+  bench    the benchmark, side by side with etcd (--quick, --json, --only=..., --seconds=N, --soak=SECONDS)
 `;
 
 async function main(argv: string[]): Promise<number> {
