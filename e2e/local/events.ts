@@ -118,28 +118,32 @@ class Subscriber {
   }
 
   private receive(text: string): void {
-    const parsed = JSON.parse(text) as WireEvent | WireEvent[];
-    for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
-      if (event.type !== EVENT_TYPE) continue;
-      // Several events of one log entry share its index and arrive together on one connection;
-      // anything else at or below the last index is out of order or a duplicate delivery.
-      const data = JSON.stringify(event.data);
-      const sameEntry = event.index === this.lastIndex && this.connectionOfLast === this.reconnects && !this.dataAtLast.has(data);
-      if (sameEntry) {
-        this.dataAtLast.add(data);
-      } else if (event.index <= this.lastIndex) {
-        this.outOfOrder++;
-        if (this.anomalies.length < MAX_ANOMALIES) {
-          const kind = event.index === this.lastIndex ? 'duplicate of the last index' : 'out of order';
-          this.anomalies.push(`${kind}: index ${event.index} after ${this.lastIndex} on connection ${this.reconnects} (${data.slice(0, 80)})`);
-        }
-      } else if (this.indexes.length < MAX_EVENTS_PER_SUBSCRIBER) {
-        this.indexes.push(event.index);
-        this.seen.add(event.index);
-        this.lastIndex = event.index;
-        this.connectionOfLast = this.reconnects;
-        this.dataAtLast = new Set([data]);
+    const event = JSON.parse(text) as WireEvent;
+    // The contract: each message is one event. Anything else counts against the subscriber.
+    if (Array.isArray(event) || typeof event.index !== 'number') {
+      this.outOfOrder++;
+      if (this.anomalies.length < MAX_ANOMALIES) this.anomalies.push(`a message that is not one event: ${text.slice(0, 80)}`);
+      return;
+    }
+    if (event.type !== EVENT_TYPE) return;
+    // Several events of one log entry share its index and arrive together on one connection;
+    // anything else at or below the last index is out of order or a duplicate delivery.
+    const data = JSON.stringify(event.data);
+    const sameEntry = event.index === this.lastIndex && this.connectionOfLast === this.reconnects && !this.dataAtLast.has(data);
+    if (sameEntry) {
+      this.dataAtLast.add(data);
+    } else if (event.index <= this.lastIndex) {
+      this.outOfOrder++;
+      if (this.anomalies.length < MAX_ANOMALIES) {
+        const kind = event.index === this.lastIndex ? 'duplicate of the last index' : 'out of order';
+        this.anomalies.push(`${kind}: index ${event.index} after ${this.lastIndex} on connection ${this.reconnects} (${data.slice(0, 80)})`);
       }
+    } else if (this.indexes.length < MAX_EVENTS_PER_SUBSCRIBER) {
+      this.indexes.push(event.index);
+      this.seen.add(event.index);
+      this.lastIndex = event.index;
+      this.connectionOfLast = this.reconnects;
+      this.dataAtLast = new Set([data]);
     }
   }
 

@@ -125,20 +125,17 @@ export class Subscription {
     } catch {
       return this.stop({ code: 'BAD_RESPONSE', message: 'a WebSocket frame is not JSON' });
     }
-    if (!Array.isArray(doc) && (doc as { ok?: unknown } | null)?.ok === false) {
+    if ((doc as { ok?: unknown } | null)?.ok === false) {
       const error = (doc as { error?: WireError }).error;
       return this.stop({ code: String(error?.code ?? 'SUBSCRIPTION_ERROR'), message: String(error?.message ?? '') });
     }
     this.failures = 0;
-    for (const item of Array.isArray(doc) ? doc : [doc]) {
-      if (!isEvent(item)) return this.stop({ code: 'BAD_RESPONSE', message: 'a WebSocket frame holds something other than events' });
-      if (!this.accept(item)) continue;
-      try {
-        this.onEvent(item);
-      } catch (error) {
-        return this.stop({ code: 'SUBSCRIBER_ERROR', message: `the event callback threw: ${(error as Error).message}` });
-      }
-      if (this.stopped) return;
+    if (!isEvent(doc)) return this.stop({ code: 'BAD_RESPONSE', message: 'a WebSocket message is not an event' });
+    if (!this.accept(doc)) return;
+    try {
+      this.onEvent(doc);
+    } catch (error) {
+      this.stop({ code: 'SUBSCRIBER_ERROR', message: `the event callback threw: ${(error as Error).message}` });
     }
   }
 

@@ -33,6 +33,7 @@ export interface NodeConfig {
   readonly maxBodyBytes: number;
   readonly maxBatchCommands: number;
   readonly wsBacklogEvents: number;
+  readonly wsBufferBytes: number;
   readonly eventRingSize: number;
   readonly idempotencyWindowMs: number;
   readonly shutdownGraceMs: number;
@@ -78,6 +79,7 @@ const SPECS = {
   maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
   maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
+  wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed (default 268435456)' },
   eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume (default 100000)' },
   idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered (default 600000)' },
   shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period (default 10000)' },
@@ -209,6 +211,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),
     maxBatchCommands: int('maxBatchCommands', 1_000, 1, 100_000),
     wsBacklogEvents: int('wsBacklogEvents', 10_000, 16, 10_000_000),
+    wsBufferBytes: int('wsBufferBytes', 256 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),
     eventRingSize: int('eventRingSize', 100_000, 16, 100_000_000),
     idempotencyWindowMs: int('idempotencyWindowMs', 600_000, 1_000, 7 * 24 * 3_600_000),
     shutdownGraceMs: int('shutdownGraceMs', 10_000, 100, 600_000),

@@ -197,6 +197,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     apiTokens: cfg.apiTokens, adminToken: cfg.adminToken,
     requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes, maxBatchCommands: cfg.maxBatchCommands,
     wsBacklogEvents: cfg.wsBacklogEvents,
+    wsBufferBytes: cfg.wsBufferBytes,
   });
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
 

@@ -3,6 +3,7 @@
 // the admin routes, where convenience matters more than speed, go through express.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { MESSAGE_OVERHEAD_BYTES, SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CatgaError, asCatgaError } from '../runtime/errors.js';
@@ -24,7 +25,12 @@ export interface ServerOptions {
   readonly maxBatchCommands: number;
   /** Events sent to one subscriber but not yet written to its socket before it is closed as too slow. */
   readonly wsBacklogEvents: number;
+  /** Event bytes written to all subscribers but not yet flushed, node-wide (see ws-buffers.ts). */
+  readonly wsBufferBytes: number;
 }
+
+/** How long an evicted subscriber's close handshake may take before its socket is destroyed. */
+const EVICTED_CLOSE_MS = 1_000;
 
 /** WebSocket close codes (application range). */
 export const WS_CLOSE = { SLOW_CONSUMER: 4008, EVENTS_COMPACTED: 4010, SHUTTING_DOWN: 1001 } as const;
@@ -34,18 +40,19 @@ export const MAX_TYPE_LENGTH = 128;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 
 /**
- * One WebSocket frame per batch of events. Unfiltered subscribers receive the very same batch
- * array from the event log, so its frame is built once per node, not once per subscriber.
+ * One WebSocket message per event, as the contract says. An event's bytes are encoded once per
+ * node and the same Buffer is written to every subscriber (server frames are not masked).
  */
-const frames = new WeakMap<readonly WireEvent[], string>();
-function frameOf(events: readonly WireEvent[]): string {
-  let frame = frames.get(events);
-  if (frame === undefined) {
-    frame = events.length === 1 ? events[0]!.json : '[' + events.map((e) => e.json).join(',') + ']';
-    frames.set(events, frame);
+const eventBytes = new WeakMap<WireEvent, Buffer>();
+function bytesOf(event: WireEvent): Buffer {
+  let bytes = eventBytes.get(event);
+  if (bytes === undefined) {
+    bytes = Buffer.from(event.json);
+    eventBytes.set(event, bytes);
   }
-  return frame;
+  return bytes;
 }
+const TEXT = { binary: false } as const;
 
 const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
@@ -79,8 +86,10 @@ export class CatgaServer {
   private readonly admin: express.Express;
   private readonly sockets = new Set<WebSocket>();
 
+  private readonly buffers: SubscriberBuffers;
   constructor(o: ServerOptions) {
     this.o = o;
+    this.buffers = new SubscriberBuffers(o.wsBufferBytes);
     this.admin = this.buildAdmin();
     this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.route(req, res));
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
@@ -299,23 +308,42 @@ export class CatgaServer {
       let closed = false;
       let closing: [number, string] | null = null;
       const limit = this.o.wsBacklogEvents;
+      const buffers = this.buffers;
       const close = (code: number, reason: string): void => {
         if (closed) return;
         closed = true;
         closing = [code, reason];
         queue.length = 0;
+        buffers.release(holder);
         ws?.close(code, reason);
       };
+      const holder: BufferHolder = {
+        held: 0,
+        evict: () => {
+          this.o.metrics.wsSlowClosed.inc();
+          close(WS_CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: the node\'s subscriber buffers are full and this subscriber holds the most; resume with ?from=');
+          // Its socket is not draining: the close frame may never get out.
+          setTimeout(() => ws?.terminate(), EVICTED_CLOSE_MS).unref();
+        },
+      };
       const pump = (): void => {
-        while (!closed && ws !== null && queue.length > 0 && inFlight < limit) {
-          const events = queue.shift()!;
+        if (closed || ws === null || queue.length === 0 || inFlight >= limit) return;
+        // Corked, the messages of every batch sent in this turn leave in one write.
+        socket.cork();
+        while (!closed && queue.length > 0 && inFlight < limit) {
+          const events = queue[0]!;
           const n = events.length;
+          let bytes = 0;
+          for (const e of events) bytes += bytesOf(e).length + MESSAGE_OVERHEAD_BYTES;
+          if (!buffers.take(holder, bytes)) break;
+          queue.shift();
           queued -= n;
           replayLeft = Math.max(0, replayLeft - n);
           inFlight += n;
-          const frame = frameOf(events);
-          ws.send(frame, () => { inFlight -= n; pump(); });
+          for (let i = 0; i < n - 1; i++) ws.send(bytesOf(events[i]!), TEXT);
+          ws.send(bytesOf(events[n - 1]!), TEXT, () => { inFlight -= n; buffers.give(holder, bytes); pump(); });
         }
+        socket.uncork();
       };
       const sub = this.o.api.subscribe(from, types, (events) => {
         if (closed) return;
@@ -336,6 +364,7 @@ export class CatgaServer {
         this.o.metrics.wsClients.inc();
         client.on('close', () => {
           closed = true;
+          buffers.release(holder);
           sub.close();
           this.sockets.delete(client);
           this.o.metrics.wsClients.dec();

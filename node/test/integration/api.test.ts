@@ -64,14 +64,14 @@ class EventStream {
     ws.on('close', (code: number, reason: Buffer) => { if (this.recording) this.closedBy = `${code} ${reason.toString()}`; });
     ws.on('message', (data: WebSocket.RawData) => {
       if (!this.recording) return;
-      const parsed = JSON.parse(data.toString()) as WireEvent | WireEvent[];
-      for (const e of Array.isArray(parsed) ? parsed : [parsed]) {
-        assert.equal(typeof e.index, 'number', JSON.stringify(e));
-        assert.equal(typeof e.type, 'string', JSON.stringify(e));
-        assert.equal(typeof e.ts, 'number', JSON.stringify(e));
-        assert.ok('data' in e, JSON.stringify(e));
-        this.events.push(e);
-      }
+      // The contract: each message is exactly one event object.
+      const e = JSON.parse(data.toString()) as WireEvent;
+      assert.ok(!Array.isArray(e), 'one event per message');
+      assert.deepEqual(Object.keys(e).sort(), ['data', 'index', 'ts', 'type'], JSON.stringify(e));
+      assert.equal(typeof e.index, 'number', JSON.stringify(e));
+      assert.equal(typeof e.type, 'string', JSON.stringify(e));
+      assert.equal(typeof e.ts, 'number', JSON.stringify(e));
+      this.events.push(e);
     });
   }
 
@@ -649,6 +649,38 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
     assert.equal(o.code, 4008, `closed with ${o.code} ${o.reason} after ${sent} events`);
     assert.match(o.reason, /^SLOW_CONSUMER/);
     assert.equal(await slowClosed(), before + 1);
+  });
+
+  test('when the node-wide CATGA_WS_BUFFER_BYTES runs out, the subscriber holding the most is closed with 4008 and the others get every event', async () => {
+    await c.kill(2);
+    c.startNode(2, { CATGA_WS_BUFFER_BYTES: String(1 << 20), CATGA_WS_BACKLOG: '10000' });
+    const url = c.url(2);
+    await until('n3 back', async () => (await http(`${url}/readyz`, 'GET').catch(() => null))?.status === 200);
+    const socketOf = (w: WebSocket) => (w as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    const stalled = new WebSocket(`${url.replace('http', 'ws')}/v1/events?types=huge`, { headers: auth });
+    await new Promise<void>((resolve, reject) => { stalled.once('open', () => resolve()); stalled.once('error', reject); });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => stalled.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    socketOf(stalled).pause();
+    const reader = await EventStream.open(url, '?types=huge', auth);
+    try {
+      const data = 'y'.repeat(200_000);
+      const indexes: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const r = await http(`${url}/v1/events/huge`, 'POST', { data }, auth);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        indexes.push(r.body.index as number);
+      }
+      await reader.waitFor('every event on the reading subscriber', (e) => e.length >= indexes.length, 20_000);
+      assert.deepEqual(reader.events.map((e) => e.index), indexes);
+      socketOf(stalled).resume();
+      const o = await Promise.race([closed, sleep(5_000).then(() => ({ code: 0, reason: 'still open' }))]);
+      // The close frame may be lost behind the unread data: then the socket is destroyed (1006).
+      assert.ok(o.code === 4008 || o.code === 1006, `closed with ${o.code} ${o.reason}`);
+      if (o.code === 4008) assert.match(o.reason, /^SLOW_CONSUMER: the node's subscriber buffers are full/);
+    } finally {
+      await reader.close();
+      stalled.terminate();
+    }
   });
 
   test('a resume from a retained index replays every event after it, even more than CATGA_WS_BACKLOG', async () => {

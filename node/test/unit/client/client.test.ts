@@ -216,7 +216,7 @@ function event(index: number, type = 'kv.changed', n = 0): ClientEvent {
   return { index, type, data: { n }, ts: 1_000 + index };
 }
 
-test('subscribe: arrays and single objects, resume after a drop without loss or duplicates', async () => {
+test('subscribe: one event per message, resume after a drop without loss or duplicates', async () => {
   const [node, url] = await fakeNode();
   const c = client([url], { reconnectMaxMs: 50 });
   const got: string[] = [];
@@ -225,8 +225,7 @@ test('subscribe: arrays and single objects, resume after a drop without loss or 
   assert.equal(node.upgrades[0]?.searchParams.get('from'), '0');
   assert.equal(node.upgrades[0]?.searchParams.get('types'), 'kv.changed,orders.created');
   const first = node.sockets[0] as WebSocket;
-  first.send(JSON.stringify([event(1), event(2)]));
-  first.send(JSON.stringify(event(3, 'orders.created')));
+  for (const e of [event(1), event(2), event(3, 'orders.created')]) first.send(JSON.stringify(e));
   await waitFor(() => got.length === 3);
   first.terminate();
   // Entry 3 was delivered whole as far as the client can tell, but the server may have split it:
@@ -234,19 +233,26 @@ test('subscribe: arrays and single objects, resume after a drop without loss or 
   await waitFor(() => node.sockets.length === 2);
   assert.equal(node.upgrades[1]?.searchParams.get('from'), '2');
   const second = node.sockets[1] as WebSocket;
-  second.send(JSON.stringify([event(3, 'orders.created'), event(3, 'kv.changed', 1), event(4)]));
-  second.send(JSON.stringify([event(5, 'kv.changed', 0)]));
+  for (const e of [event(3, 'orders.created'), event(3, 'kv.changed', 1), event(4), event(5, 'kv.changed', 0)]) second.send(JSON.stringify(e));
   await waitFor(() => got.length === 6);
   second.close(4008, 'SLOW_CONSUMER');
   await waitFor(() => node.sockets.length === 3);
   assert.equal(node.upgrades[2]?.searchParams.get('from'), '4');
   const third = node.sockets[2] as WebSocket;
-  third.send(JSON.stringify([event(5, 'kv.changed', 0), event(5, 'kv.changed', 1), event(6)]));
+  for (const e of [event(5, 'kv.changed', 0), event(5, 'kv.changed', 1), event(6)]) third.send(JSON.stringify(e));
   await waitFor(() => got.length === 8);
   assert.deepEqual(got, ['1.0', '2.0', '3.0', '3.1', '4.0', '5.0', '5.1', '6.0']);
   assert.equal(subscription.lastIndex, 6);
   await subscription.close();
   assert.equal(await subscription.ended, null);
+});
+
+test('subscribe: a message that is not one event ends the subscription with BAD_RESPONSE', async () => {
+  const [node, url] = await fakeNode();
+  const subscription = client([url]).subscribe({ from: 0 }, () => {});
+  await waitFor(() => node.sockets.length === 1);
+  node.sockets[0]?.send(JSON.stringify([event(1), event(2)]));
+  assert.equal((await subscription.ended)?.code, 'BAD_RESPONSE');
 });
 
 test('subscribe: EVENTS_COMPACTED ends the subscription, after trying the entry boundary once', async () => {
@@ -317,7 +323,7 @@ test('subscribe: a silent connection (no pong) is replaced and resumed', async (
   (node.sockets[0] as unknown as { _socket: { pause(): void } })._socket.pause();
   await waitFor(() => node.sockets.length === 2);
   assert.equal(node.upgrades[1]?.searchParams.get('from'), '0');
-  node.sockets[1]?.send(JSON.stringify([event(1), event(2)]));
+  for (const e of [event(1), event(2)]) node.sockets[1]?.send(JSON.stringify(e));
   await waitFor(() => got.length === 2);
   assert.deepEqual(got, [1, 2]);
   await subscription.close();
