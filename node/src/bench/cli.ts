@@ -256,17 +256,23 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   if (o.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
-    const lines = [
-      '| workload | conns | catga ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | catga/etcd |',
-      '|---|---|---|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.workload} | ${r.connections} | ${fmt(r.catga.perSecond)} | ${fmt(r.catga.p50ms, 2)} | ${fmt(r.catga.p99ms, 2)} | ${r.etcd ? fmt(r.etcd.perSecond) : '-'} | ${r.etcd ? fmt(r.etcd.p50ms, 2) : '-'} | ${r.etcd ? fmt(r.etcd.p99ms, 2) : '-'} | ${r.etcd ? fmt(r.catga.perSecond / r.etcd.perSecond, 2) + 'x' : '-'} |`),
-      '',
-      '| subscribers | events/s published | deliveries/s | per subscriber/s | delay p50 ms | delay p99 ms | closed early |',
-      '|---|---|---|---|---|---|---|',
-      ...fanouts.map((f) => `| ${f.subscribers} | ${fmt(f.publishedPerSecond)} | ${fmt(f.deliveredPerSecond)} | ${fmt(f.perSubscriberPerSecond)} | ${fmt(f.p50ms, 1)} | ${fmt(f.p99ms, 1)} | ${f.closedEarly} |`),
-      '',
-      `RSS MB: catga idle ${idleRss.map((x) => fmt(x)).join('/')}, catga peak ${fmt(peakRss.catga)}, etcd peak ${fmt(peakRss.etcd)}`,
-    ];
+    const lines: string[] = [];
+    if (rows.length > 0) {
+      lines.push(
+        '| workload | conns | catga ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | catga/etcd |',
+        '|---|---|---|---|---|---|---|---|---|',
+        ...rows.map((r) => `| ${r.workload} | ${r.connections} | ${fmt(r.catga.perSecond)} | ${fmt(r.catga.p50ms, 2)} | ${fmt(r.catga.p99ms, 2)} | ${r.etcd ? fmt(r.etcd.perSecond) : '-'} | ${r.etcd ? fmt(r.etcd.p50ms, 2) : '-'} | ${r.etcd ? fmt(r.etcd.p99ms, 2) : '-'} | ${r.etcd ? fmt(r.catga.perSecond / r.etcd.perSecond, 2) + 'x' : '-'} |`),
+        '');
+    }
+    if (fanouts.length > 0) {
+      lines.push(
+        '| subscribers | events/s published | deliveries/s | per subscriber/s | delay p50 ms | delay p99 ms | closed early |',
+        '|---|---|---|---|---|---|---|',
+        ...fanouts.map((f) => `| ${f.subscribers} | ${fmt(f.publishedPerSecond)} | ${fmt(f.deliveredPerSecond)} | ${fmt(f.perSubscriberPerSecond)} | ${fmt(f.p50ms, 1)} | ${fmt(f.p99ms, 1)} | ${f.closedEarly} |`),
+        '');
+    }
+    lines.push(`RSS MB: catga idle ${idleRss.map((x) => fmt(x)).join('/')}` +
+      (rows.length + fanouts.length > 0 ? `, catga peak ${fmt(peakRss.catga)}, etcd peak ${fmt(peakRss.etcd)}` : ''));
     if (soaked !== null) {
       lines.push('', `soak: ${fmt(soaked.perSecond)} puts/s for ${soaked.seconds}s, ${soaked.errors} errors; RSS MB per node:`, '',
         `| s | ${catga.members.map((m) => m.id).join(' | ')} |`, `|---|${catga.members.map(() => '---|').join('')}`,

@@ -107,8 +107,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
   async commands(inputs: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }> {
     const data = this.o.mediator.encodeCommands(inputs, Date.now());
     const retrySafe = inputs.every((c) => c.idempotencyKey !== null);
-    const { index, result } = await this.submit(data, deadline, retrySafe);
-    return { index, outcomes: this.o.mediator.outcomes(result) };
+    return this.submit(data, deadline, retrySafe);
   }
 
   async publish(type: string, data: unknown, deadline: number): Promise<{ index: number }> {
@@ -122,7 +121,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
    * deadline. Ambiguous failures (a timeout after the entry may have been appended) are retried
    * only when `retrySafe`; otherwise the client learns the outcome is unknown.
    */
-  private submit(data: Uint8Array, deadline: number, retrySafe: boolean): Promise<{ index: number; result: unknown }> {
+  private submit(data: Uint8Array, deadline: number, retrySafe: boolean): Promise<{ index: number; outcomes: CommandOutcome[] }> {
     return this.onLeader('propose', deadline, () => withDeadline(this.proposeHere(data), deadline, 'command'),
       (leader, left) => this.o.transport.request(leader, RPC.propose, data, left), (e) => this.mayRetry(e, retrySafe));
   }
@@ -139,15 +138,21 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     }
   }
 
-  private async proposeHere(data: Uint8Array): Promise<{ index: number; result: unknown }> {
+  /**
+   * Proposes on this leader and answers with the commands' outcomes only: a forwarded answer
+   * carries no more than the caller returns (not the entry's events).
+   */
+  private async proposeHere(data: Uint8Array): Promise<{ index: number; outcomes: CommandOutcome[] }> {
     if (!this.o.driver.isLeader) throw this.notLeader();
     if (this.pendingProposals >= MAX_PENDING_PROPOSALS) throw new CatgaError('OVERLOADED', `more than ${MAX_PENDING_PROPOSALS} commands waiting to commit`, 429);
     this.pendingProposals++;
+    let applied: { index: number; result: unknown };
     try {
-      return await this.o.driver.propose(data);
+      applied = await this.o.driver.propose(data);
     } finally {
       this.pendingProposals--;
     }
+    return { index: applied.index, outcomes: this.o.mediator.outcomes(applied.result) };
   }
 
   private notLeader(): CatgaError {
