@@ -318,7 +318,6 @@ export class RaftDriver {
    *    here because no response is stepped until this save has finished (the loop is serial), so
    *    the leader's own entries are durable before any acknowledgement can count them. Only when
    *    term and vote are unchanged: a vote or a new term is always durable before anyone hears of it.
-   *  - committed entries that are already durable are applied before the save (see below).
    */
   private async handleReady(rd: Ready): Promise<void> {
     const hard = rd.hardState;
@@ -327,15 +326,6 @@ export class RaftDriver {
     const sendFirst = this.soft.role === 'leader' && rd.snapshot === null && !termOrVoteChanged;
     const transport = this.o.transport;
     if (sendFirst) for (const m of rd.messages) transport.send(m);
-    // Committed entries already durable here (all of a leader's, since it counts its own entries
-    // only once persisted; a follower's below this Ready's first entry) are applied before the
-    // save, so their answers never wait for the fsync of newer entries.
-    const committed = rd.committedEntries;
-    let applied = 0;
-    if (rd.snapshot === null) {
-      const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Number.POSITIVE_INFINITY;
-      while (applied < committed.length && committed[applied]!.index < firstNew) this.applyEntry(committed[applied++]!);
-    }
     if (mustSync) {
       const toWrite = hard ?? this.unsyncedHard;
       await this.o.storage.save(rd.snapshot, rd.entries, toWrite);
@@ -346,7 +336,7 @@ export class RaftDriver {
     }
     if (!sendFirst) for (const m of rd.messages) transport.send(m);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    for (let i = applied; i < committed.length; i++) this.applyEntry(committed[i]!);
+    for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
       const readers = this.readsInFlight.get(rs.context);
       if (readers === undefined) continue;

@@ -3,13 +3,13 @@
 // the admin routes, where convenience matters more than speed, go through express.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { MESSAGE_OVERHEAD_BYTES, SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CatgaError, asCatgaError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
+import { MESSAGE_OVERHEAD_BYTES, SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import {
   checkAdminToken, checkClientToken, deadlineOf, errorBody, okBody, readJson, sendError, sendJson,
 } from './http-util.js';
@@ -87,6 +87,7 @@ export class CatgaServer {
   private readonly sockets = new Set<WebSocket>();
 
   private readonly buffers: SubscriberBuffers;
+
   constructor(o: ServerOptions) {
     this.o = o;
     this.buffers = new SubscriberBuffers(o.wsBufferBytes);
