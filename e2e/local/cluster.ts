@@ -308,6 +308,23 @@ export class LocalCluster {
       (m) => m.some((x) => x.id === node.id && x.voter));
   }
 
+  /** Asks for leadership to move to `node`, once; true when the leader says it moved. */
+  async transferLeadership(node: CatgaNode): Promise<boolean> {
+    const leader = await this.currentLeader();
+    if (leader === null) return false;
+    try {
+      const res = await httpCall(`${leader.url}/v1/cluster/transfer-leadership`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.adminToken}` },
+        body: JSON.stringify({ to: node.id }),
+        timeoutMs: ADMIN_TIMEOUT_MS,
+      });
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
   /** Removes a member through Raft, then stops its process and its DNS record. */
   async removeMember(node: CatgaNode): Promise<void> {
     await this.changeMembership('DELETE', `/v1/cluster/members/${encodeURIComponent(node.id)}`, undefined,

@@ -100,7 +100,11 @@ async function lossLoop(ctx: NemesisContext): Promise<void> {
   }
 }
 
-/** Adds pod X-n (learner, by itself), promotes it, then removes it, under packet loss and a kill. */
+/**
+ * Adds pod X-n (learner, by itself), promotes it, then removes it, under packet loss and a kill.
+ * Leadership is moved to the new pod first (best effort under loss), so the removal is usually
+ * of the leader itself: it commits its own removal, then hands over.
+ */
 async function membershipUnderFaults(ctx: NemesisContext): Promise<void> {
   const { cluster } = ctx;
   await cluster.faults.loss(cluster.memberNodes().map((n) => n.host), 30);
@@ -111,6 +115,7 @@ async function membershipUnderFaults(ctx: NemesisContext): Promise<void> {
   ctx.mark(`promote ${added.id}`);
   const follower = pick(ctx, ctx.others(await ctx.leader()).filter((n) => n !== added));
   await killAndRestart(ctx, [follower], 2_000);
+  ctx.mark(await cluster.transferLeadership(added) ? `leader ${added.id}` : `transfer to ${added.id} failed`);
   await cluster.removeMember(added);
   ctx.mark(`remove ${added.id}`);
   await cluster.faults.healAll();

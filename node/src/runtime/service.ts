@@ -299,10 +299,24 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
         continue;
       }
       const done = !voter || st.conf.voters.includes(id);
-      if (done) return { index: st.commit };
+      if (done) return this.committedConf(st, deadline);
       if (Date.now() >= deadline) throw new CatgaError('NOT_CAUGHT_UP', `${id} was added as a learner but has not caught up yet; it is promoted when it has (retry)`, 503);
       await sleep(50);
     }
+  }
+
+  /**
+   * A configuration shows on the leader once appended, before it commits: "already done" is only
+   * answered once everything appended by then (the configuration entry with it) has committed.
+   */
+  private async committedConf(st: RaftStatus, deadline: number): Promise<{ index: number }> {
+    const driver = this.o.driver;
+    while (driver.status().commit < st.lastIndex) {
+      if (!driver.isLeader) throw this.notLeader();
+      if (Date.now() >= deadline) throw new CatgaError('TIMEOUT', 'membership change: appended, not yet committed within the deadline (the outcome is unknown)', 503);
+      await sleep(20);
+    }
+    return { index: st.lastIndex };
   }
 
   private caughtUp(st: RaftStatus, id: string): boolean {
@@ -314,7 +328,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     const driver = this.o.driver;
     if (!driver.isLeader) throw this.notLeader();
     const st = driver.status();
-    if (!(id in st.conf.addresses)) return { index: st.commit };
+    if (!(id in st.conf.addresses)) return this.committedConf(st, deadline);
     // Removing the leader itself needs no transfer first: the core commits the removal without
     // counting itself, then steps down and hands over to a caught-up voter. (A transfer first
     // could be undone by the next election, which the removed leader may win again.)

@@ -87,9 +87,11 @@ export class TestCluster {
     return r.body.value as ClusterViewBody;
   }
 
+  running(i: number): boolean { return this.local.running(i); }
+
   /** Index of the leader every live member (or those in `among`) agrees on. */
   async leader(timeoutMs = 20_000, among?: number[]): Promise<number> {
-    const live = among ?? this.nodes.map((_, i) => i).filter((i) => this.local.running(i));
+    const live = among ?? this.nodes.map((_, i) => i).filter((i) => this.running(i));
     return until('one agreed leader', async () => {
       const views = await Promise.all(live.map((i) => this.cluster(i).catch(() => null)));
       const leaders = new Set(views.map((v) => v?.leader ?? null));
