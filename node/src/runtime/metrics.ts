@@ -79,7 +79,7 @@ export class NodeMetrics {
       name: 'catga_events_published_total', help: 'Events applied on this node, by type.', labelNames: ['type'], registers: [r],
     });
     this.wsClients = new Gauge({ name: 'catga_ws_clients', help: 'Connected WebSocket event subscribers.', registers: [r] });
-    this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed for exceeding their backlog.', registers: [r] });
+    this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed as too slow: over their backlog, or holding the most when the node-wide buffer budget ran out.', registers: [r] });
     this.peerDrops = new Counter({ name: 'catga_peer_messages_dropped_total', help: 'Raft messages dropped on a full peer queue.', labelNames: ['peer'], registers: [r] });
     this.peerRejected = new Counter({ name: 'catga_peer_handshakes_rejected_total', help: 'Peer connections refused at the handshake.', labelNames: ['reason'], registers: [r] });
     this.peerReconnects = new Counter({ name: 'catga_peer_reconnects_total', help: 'Peer connection re-establishments.', labelNames: ['peer'], registers: [r] });
