@@ -39,9 +39,9 @@ const enc = new TextEncoder();
  * ordinals come back with empty disks, and bootstrapping them would start a second cluster.
  * Bootstrapping needs every other first member to answer "not established".
  */
-async function clusterExists(transport: PeerTransport, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<boolean> {
+async function clusterExists(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<boolean> {
   const others = Object.keys(seeds).filter((id) => id !== self);
-  transport.setPeers(Object.fromEntries(others.map((id) => [id, seeds[id]!])));
+  peers.setSeeds(seeds);
   for (let attempt = 0; ; attempt++) {
     const answers = await Promise.all(others.map(async (id) => {
       try {
@@ -59,7 +59,7 @@ async function clusterExists(transport: PeerTransport, seeds: Record<NodeId, str
 }
 
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
-async function firstConfiguration(cfg: NodeConfig, log: Logger, transport: PeerTransport): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
+async function firstConfiguration(cfg: NodeConfig, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
   const conf = firstMembers(cfg);
   if (conf === null) {
     // A lone node: it is its own cluster.
@@ -68,7 +68,7 @@ async function firstConfiguration(cfg: NodeConfig, log: Logger, transport: PeerT
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
   if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
-  if (await clusterExists(transport, seeds, cfg.nodeId, log)) {
+  if (await clusterExists(transport, peers, seeds, cfg.nodeId, log)) {
     log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
     return { conf: null, seeds };
   }
@@ -112,9 +112,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let established = (): boolean => false;
   transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established() })));
   await transport.start();
+  // The one owner of the transport's peer set: members of the configuration, plus the seeds we
+  // probe before bootstrapping and, while joining, ask to let us in.
+  const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
   const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
-  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
+  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
   if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
 
   const core = createRaft(
@@ -126,13 +129,10 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
   );
 
-
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
   // its promotion. A node removed from the configuration stays out: removal is explicit.
   let joining = (fresh && bootstrap === null) || core.status().conf.learners.includes(cfg.nodeId);
   let stopJoining: () => void = () => {};
-  // Members of the configuration, plus (while joining) the seeds we ask to let us in.
-  const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
   const d = new RaftDriver({
@@ -173,6 +173,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   term = d.softState.term;
   established = () => { const st = d.status(); return st.conf.voters.length > 0 && st.commit > 0; };
   d.start();
+  // The probed seeds stay dialled until the configuration names the members (onConf, just now).
+  if (!joining) peers.setSeeds({});
 
   const service = new NodeService({
     id: cfg.nodeId, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,

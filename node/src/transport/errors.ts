@@ -14,7 +14,7 @@ export class CodecError extends Error {
 export type PeerErrorCode =
   /** No answer within the caller's timeout (the request may still have been handled). */
   | 'PEER_TIMEOUT'
-  /** No connection to the peer, or it was lost before the answer came (outcome unknown). */
+  /** Not sent: no connection to the peer, or not a known peer (safe to retry elsewhere). */
   | 'PEER_UNAVAILABLE'
   /** The connection dropped after the request was sent: the remote side may have acted on it. */
   | 'PEER_LOST'
