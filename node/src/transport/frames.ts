@@ -9,6 +9,7 @@
 //                                                           error: [code str][message str]
 //   0x30.. handshake records (handshake.ts)
 import { ByteReader, ByteWriter, varintSize } from './bytes.js';
+import { MAX_MESSAGE_TAG } from './codec.js';
 import { CodecError } from './errors.js';
 
 export const TAG_REQUEST = 0x20;
@@ -59,6 +60,33 @@ export function readSingleRecord(message: Uint8Array): ByteReader {
   const length = r.boundedVarint(r.remaining, 'record length');
   if (length === 0 || length !== r.remaining) throw new CodecError('expected exactly one record');
   return r;
+}
+
+/** One WebSocket message's worth of queued records: [start, end), how many, how many are Raft messages. */
+export interface RecordBatch {
+  readonly end: number;
+  readonly records: number;
+  readonly raft: number;
+}
+
+/**
+ * The next message to send from records queued back to back in `buf` (written by us) from
+ * `start` to `limit`: as many whole records as fit in `maxBytes` and `maxRecords`, and always at
+ * least one (a record larger than a batch travels alone).
+ */
+export function nextBatch(buf: Uint8Array, start: number, limit: number, maxBytes: number, maxRecords: number): RecordBatch {
+  let end = start;
+  let records = 0;
+  let raft = 0;
+  while (end < limit && records < maxRecords) {
+    const bodyLength = recordBodyLength(buf, end);
+    const span = varintSize(bodyLength) + bodyLength;
+    if (records > 0 && end + span - start > maxBytes) break;
+    if (buf[end + span - bodyLength]! <= MAX_MESSAGE_TAG) raft++;
+    end += span;
+    records++;
+  }
+  return { end, records, raft };
 }
 
 /** Body length of the record starting at `at` in a buffer we wrote ourselves. */

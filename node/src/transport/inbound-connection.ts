@@ -1,6 +1,7 @@
 // One connection a peer dialed to us: the handshake as the listener, then delivery of the Raft
-// messages and requests it carries. Answers to requests go back on this same connection; nothing
-// else is ever sent on it. A malformed frame closes this connection only.
+// messages and requests it carries. Answers to requests go back on this same connection, those
+// ready in one event-loop turn coalesced into one message; nothing else is ever sent on it. A
+// malformed frame closes this connection only.
 import { WebSocket, type RawData } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import type { ByteReader } from './bytes.js';
@@ -12,6 +13,7 @@ import {
   beginRecord,
   endRecord,
   forEachRecord,
+  nextBatch,
   readRequest,
   readSingleRecord,
   TAG_REQUEST,
@@ -48,6 +50,10 @@ export interface InboundHost {
   requestHandler(kind: string): RequestHandler | undefined;
 }
 
+/** The answer queue's buffer starts at this size, and is given back when it grew beyond the other. */
+const ANSWERS_INITIAL_BYTES = 4 * 1024;
+const ANSWERS_RETAINED_BYTES = 1024 * 1024;
+
 /** Room for a response record's prefix, tag, id and status within maxFrameBytes. */
 const RESPONSE_OVERHEAD_BYTES = 32;
 
@@ -62,7 +68,9 @@ export class InboundConnection {
   private readonly handshakeTimer: NodeJS.Timeout;
   private liveness: Liveness | null = null;
   private serving = 0;
-  private readonly out = new ByteWriter(256);
+  /** Answers not yet handed to the socket, back to back as they go on the wire. */
+  private readonly answers = new ByteWriter(ANSWERS_INITIAL_BYTES);
+  private flushHandle: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly host: InboundHost,
@@ -188,11 +196,11 @@ export class InboundConnection {
     const { id, kind } = req;
     const handler = this.host.requestHandler(kind);
     if (handler === undefined) {
-      this.sendRecord((w) => writeErrorResponse(w, id, 'UNKNOWN_REQUEST_KIND', `no handler for ${kind}`));
+      this.answer((w) => writeErrorResponse(w, id, 'UNKNOWN_REQUEST_KIND', `no handler for ${kind}`));
       return;
     }
     if (this.serving >= this.host.ctx.limits.maxOutstandingRequests) {
-      this.sendRecord((w) => writeErrorResponse(w, id, 'PEER_OVERLOADED', `${this.serving} requests in progress`));
+      this.answer((w) => writeErrorResponse(w, id, 'PEER_OVERLOADED', `${this.serving} requests in progress`));
       return;
     }
     this.serving++;
@@ -206,15 +214,15 @@ export class InboundConnection {
       (payload) => {
         this.serving--;
         if (payload.length > this.host.ctx.limits.maxFrameBytes - RESPONSE_OVERHEAD_BYTES) {
-          this.sendRecord((w) => writeErrorResponse(w, id, 'PAYLOAD_TOO_LARGE', `answer of ${payload.length} bytes`));
+          this.answer((w) => writeErrorResponse(w, id, 'PAYLOAD_TOO_LARGE', `answer of ${payload.length} bytes`));
         } else {
-          this.sendRecord((w) => writeOkResponse(w, id, payload));
+          this.answer((w) => writeOkResponse(w, id, payload));
         }
       },
       (err: unknown) => {
         this.serving--;
         const message = err instanceof Error ? err.message : String(err);
-        this.sendRecord((w) => writeErrorResponse(w, id, errorCodeOf(err), message));
+        this.answer((w) => writeErrorResponse(w, id, errorCodeOf(err), message));
       },
     );
   }
@@ -235,16 +243,44 @@ export class InboundConnection {
   private stop(): void {
     this.state = 'closed';
     clearTimeout(this.handshakeTimer);
+    if (this.flushHandle !== null) clearImmediate(this.flushHandle);
+    this.flushHandle = null;
     this.liveness?.stop();
     this.liveness = null;
   }
 
+  /** A handshake record: alone in its message, sent at once. */
   private sendRecord(write: (w: ByteWriter) => void): void {
-    const w = this.out;
-    w.truncate(0);
+    const w = new ByteWriter(128);
     const body = beginRecord(w);
     write(w);
     endRecord(w, body);
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(w.copy(), { binary: true });
   }
+
+  /** Queues an answer record; the queue goes out at the end of this event-loop turn. */
+  private answer(write: (w: ByteWriter) => void): void {
+    if (this.state !== 'open') return;
+    const w = this.answers;
+    const body = beginRecord(w);
+    write(w);
+    endRecord(w, body);
+    this.flushHandle ??= setImmediate(this.flushAnswers);
+  }
+
+  private readonly flushAnswers = (): void => {
+    this.flushHandle = null;
+    const w = this.answers;
+    if (this.ws.readyState === WebSocket.OPEN) {
+      const { maxBatchBytes, maxBatchRecords } = this.host.ctx.limits;
+      const buf = w.view();
+      for (let start = 0; start < w.pos; ) {
+        const { end } = nextBatch(buf, start, w.pos, maxBatchBytes, maxBatchRecords);
+        this.ws.send(w.copy(start, end), { binary: true });
+        start = end;
+      }
+    }
+    w.truncate(0);
+    w.shrinkTo(ANSWERS_RETAINED_BYTES);
+  };
 }

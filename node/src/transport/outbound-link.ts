@@ -7,8 +7,8 @@ import { WebSocket, type RawData } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import { backoffDelay } from './backoff.js';
 import type { ByteReader } from './bytes.js';
-import { ByteWriter, varintSize } from './bytes.js';
-import { encodeMessageInto, MAX_MESSAGE_TAG } from './codec.js';
+import { ByteWriter } from './bytes.js';
+import { encodeMessageInto } from './codec.js';
 import type { TransportContext } from './context.js';
 import { PEER_PATH } from './context.js';
 import { CodecError, PeerError } from './errors.js';
@@ -19,7 +19,7 @@ import {
   MAX_KIND_BYTES,
   readResponse,
   readSingleRecord,
-  recordBodyLength,
+  nextBatch,
   TAG_RESPONSE,
   writeRequest,
 } from './frames.js';
@@ -224,17 +224,7 @@ export class OutboundLink {
     const attempt = this.attemptId;
     let start = 0;
     while (start < w.pos) {
-      let end = start;
-      let records = 0;
-      let raft = 0;
-      while (end < w.pos && records < maxBatchRecords) {
-        const bodyLength = recordBodyLength(buf, end);
-        const span = varintSize(bodyLength) + bodyLength;
-        if (records > 0 && end + span - start > maxBatchBytes) break;
-        if (buf[end + span - bodyLength]! <= MAX_MESSAGE_TAG) raft++;
-        end += span;
-        records++;
-      }
+      const { end, records, raft } = nextBatch(buf, start, w.pos, maxBatchBytes, maxBatchRecords);
       const chunk = w.copy(start, end);
       const large = chunk.length > maxBatchBytes ? chunk.length : 0;
       this.inflightBytes += chunk.length;

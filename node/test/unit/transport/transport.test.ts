@@ -1,9 +1,12 @@
 // WebSocket peer transport over loopback: ordered delivery, request/response, refusals of wrong
-// secrets and cluster ids, garbage frames, a peer that stops reading, reconnects, coalescing.
+// secrets and cluster ids, garbage frames, a peer that stops reading, reconnects, coalescing of
+// messages and of answers.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Message } from '../../../src/raft/types.js';
+import { ByteWriter } from '../../../src/transport/bytes.js';
 import { PeerError } from '../../../src/transport/errors.js';
+import { beginRecord, endRecord, forEachRecord, readResponse, TAG_RESPONSE, writeRequest } from '../../../src/transport/frames.js';
 import { CLOSE_CODES } from '../../../src/transport/handshake.js';
 import { encodeMessage } from '../../../src/transport/codec.js';
 import { createPeerTransport } from '../../../src/transport/index.js';
@@ -220,6 +223,40 @@ test('coalescing: messages queued in one tick share WebSocket frames; batch size
     const frames = a!.transport.peerStats('b')!.sentFrames - before;
     assert.ok(expectFrames(frames), `maxBatchRecords ${maxBatchRecords}: ${frames} frames for 200 messages`);
     await closeAll([a!, b!]);
+  }
+});
+
+test('coalescing: answers ready in one turn share WebSocket frames; batch size 1 turns it off', async () => {
+  for (const [maxBatchRecords, expectFrames] of [
+    [1024, (f: number) => f <= 2],
+    [1, (f: number) => f === 100],
+  ] as const) {
+    const [b] = await nodes(['b'], { maxBatchRecords });
+    b!.transport.onRequest('echo', async (_from, payload) => payload);
+    const { ws } = await rawDial(b!.transport.port, { as: 'a', target: 'b', secret: SECRET });
+    const w = new ByteWriter();
+    for (let id = 1; id <= 100; id++) {
+      const body = beginRecord(w);
+      writeRequest(w, id, 'echo', Buffer.from(String(id)));
+      endRecord(w, body);
+    }
+    const answered: string[] = [];
+    let frames = 0;
+    ws.on('message', (data: Buffer) => {
+      frames++;
+      forEachRecord(data, (r) => {
+        assert.equal(r.u8(), TAG_RESPONSE);
+        const response = readResponse(r);
+        assert.ok(response.ok);
+        answered.push(`${response.id}:${Buffer.from(response.payload).toString()}`);
+      });
+    });
+    ws.send(w.copy());
+    await waitFor('answers', () => answered.length === 100);
+    assert.deepStrictEqual(answered, Array.from({ length: 100 }, (_, i) => `${i + 1}:${i + 1}`));
+    assert.ok(expectFrames(frames), `maxBatchRecords ${maxBatchRecords}: ${frames} frames for 100 answers`);
+    ws.close();
+    await b!.transport.close();
   }
 });
 
