@@ -1,5 +1,5 @@
-// Events: the event record (with its WebSocket wire form serialized exactly once) and EventLog,
-// the bounded in-memory ring subscribers resume from.
+// Events: the event record (with its WebSocket wire form encoded exactly once) and EventLog, the
+// bounded in-memory ring subscribers resume from.
 //
 // Why the ring needs no persistence: every event is a deterministic product of a log entry
 // (emitted by a command or published directly), and the ring only promises events for indexes
@@ -11,6 +11,19 @@ import assert from 'node:assert/strict';
 import type { JsonValue } from './schema.js';
 import { ErrorCodes, fail, ok, type Failure, type Result } from './result.js';
 
+/**
+ * What subscribers get and all the ring keeps of an event: its wire form, `{"index","type","data",
+ * "ts"}` exactly as CONTRACT.md §2 sends it over WebSocket, as UTF-8 bytes encoded once per node.
+ * Bytes live outside the JavaScript heap, so holding 100,000 recent events costs the garbage
+ * collector one small object each; holding the events themselves (their data and a JSON string)
+ * cost a fifth of the node's throughput under batched writes, in collection work.
+ */
+export interface WireEvent {
+  readonly index: number;
+  readonly type: string;
+  readonly bytes: Buffer;
+}
+
 export interface CatgaEvent {
   /** Index of the log entry that raised the event (several events may share one index). */
   readonly index: number;
@@ -18,28 +31,27 @@ export interface CatgaEvent {
   readonly data: JsonValue;
   /** The entry's timestamp (ms since the epoch, set by the proposing leader). */
   readonly ts: number;
-  /** `{"index","type","data","ts"}` exactly as CONTRACT.md §2 sends it over WebSocket. */
-  readonly json: string;
+  readonly wire: WireEvent;
 }
 
 /** Builds an event from data already serialized (`dataJson`), so the data is stringified once. */
 export function makeEvent(index: number, type: string, data: JsonValue, ts: number, dataJson: string): CatgaEvent {
-  const json = `{"index":${index},"type":${JSON.stringify(type)},"data":${dataJson},"ts":${ts}}`;
-  return { index, type, data, ts, json };
+  const bytes = Buffer.from(`{"index":${index},"type":${JSON.stringify(type)},"data":${dataJson},"ts":${ts}}`);
+  return { index, type, data, ts, wire: { index, type, bytes } };
 }
 
 export const DEFAULT_EVENT_LOG_MAX_EVENTS = 100_000;
-/** Bound on the ring's size, counted in UTF-16 code units of the events' JSON form. */
-export const DEFAULT_EVENT_LOG_MAX_CHARS = 64 * 1024 * 1024;
+/** Bound on the ring's size, counted in bytes of the events' wire form. */
+export const DEFAULT_EVENT_LOG_MAX_BYTES = 64 * 1024 * 1024;
 /** Bound on the events one `since` call returns (whole entries are never split, see `since`). */
 export const DEFAULT_SINCE_LIMIT = 1_000;
 
 export interface EventLogOptions {
   readonly maxEvents?: number;
-  readonly maxChars?: number;
+  readonly maxBytes?: number;
 }
 
-export type EventListener = (events: readonly CatgaEvent[]) => void;
+export type EventListener = (events: readonly WireEvent[]) => void;
 
 export interface Follower {
   close(): void;
@@ -47,11 +59,11 @@ export interface Follower {
 
 export class EventLog {
   readonly maxEvents: number;
-  readonly maxChars: number;
-  private readonly ring: (CatgaEvent | undefined)[];
+  readonly maxBytes: number;
+  private readonly ring: (WireEvent | undefined)[];
   private head = 0;
   private count = 0;
-  private chars = 0;
+  private bytes = 0;
   /** Every event with index > floor is held; events at or below it may be gone. */
   private floorIndex = 0;
   private lastIndexSeen = 0;
@@ -60,9 +72,9 @@ export class EventLog {
 
   constructor(options: EventLogOptions = {}) {
     this.maxEvents = options.maxEvents ?? DEFAULT_EVENT_LOG_MAX_EVENTS;
-    this.maxChars = options.maxChars ?? DEFAULT_EVENT_LOG_MAX_CHARS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_EVENT_LOG_MAX_BYTES;
     assert.ok(Number.isSafeInteger(this.maxEvents) && this.maxEvents > 0, 'EventLog maxEvents must be a positive integer');
-    assert.ok(this.maxChars > 0, 'EventLog maxChars must be positive');
+    assert.ok(this.maxBytes > 0, 'EventLog maxBytes must be positive');
     this.ring = new Array(this.maxEvents);
   }
 
@@ -90,7 +102,7 @@ export class EventLog {
     this.ring.fill(undefined);
     this.head = 0;
     this.count = 0;
-    this.chars = 0;
+    this.bytes = 0;
     this.floorIndex = floor;
     this.lastIndexSeen = floor;
   }
@@ -103,15 +115,18 @@ export class EventLog {
     assert.ok(index > this.lastIndexSeen, `EventLog: entry ${index} appended after ${this.lastIndexSeen}`);
     this.lastIndexSeen = index;
     if (events.length === 0) return;
-    for (const event of events) {
-      assert.equal(event.index, index, 'EventLog: event index differs from its entry');
+    const wires: WireEvent[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const wire = events[i]!.wire;
+      assert.equal(wire.index, index, 'EventLog: event index differs from its entry');
+      wires[i] = wire;
       if (this.count === this.maxEvents) this.evictOldest();
-      this.ring[(this.head + this.count) % this.maxEvents] = event;
+      this.ring[(this.head + this.count) % this.maxEvents] = wire;
       this.count++;
-      this.chars += event.json.length;
-      while (this.chars > this.maxChars && this.count > 1) this.evictOldest();
+      this.bytes += wire.bytes.length;
+      while (this.bytes > this.maxBytes && this.count > 1) this.evictOldest();
     }
-    for (const listener of this.listeners) listener(events);
+    for (const listener of this.listeners) listener(wires);
   }
 
   /**
@@ -119,12 +134,12 @@ export class EventLog {
    * `limit`: the page is extended to the end of its last entry so that resuming from the last
    * index returned never skips an event. EVENTS_COMPACTED when `from` is below the floor.
    */
-  since(from: number, types: ReadonlySet<string> | null = null, limit = DEFAULT_SINCE_LIMIT): Result<CatgaEvent[]> {
+  since(from: number, types: ReadonlySet<string> | null = null, limit = DEFAULT_SINCE_LIMIT): Result<WireEvent[]> {
     if (from < this.floorIndex) return this.compacted(from);
-    const out: CatgaEvent[] = [];
+    const out: WireEvent[] = [];
     for (let i = this.firstPositionAfter(from); i < this.count; i++) {
       const event = this.at(i);
-      if (out.length >= limit && event.index !== (out[out.length - 1] as CatgaEvent).index) break;
+      if (out.length >= limit && event.index !== (out[out.length - 1] as WireEvent).index) break;
       if (types === null || types.has(event.type)) out.push(event);
     }
     return ok(out);
@@ -146,11 +161,11 @@ export class EventLog {
   follow(from: number | null, types: ReadonlySet<string> | null, deliver: EventListener, onCompacted: () => void): Result<Follower> {
     const start = from ?? this.floorIndex;
     if (start < this.floorIndex) return this.compacted(start);
-    let batch: CatgaEvent[] = [];
+    let batch: WireEvent[] = [];
     for (let i = this.firstPositionAfter(start); i < this.count; i++) {
       const event = this.at(i);
       if (types !== null && !types.has(event.type)) continue;
-      if (batch.length >= DEFAULT_SINCE_LIMIT && event.index !== (batch[batch.length - 1] as CatgaEvent).index) {
+      if (batch.length >= DEFAULT_SINCE_LIMIT && event.index !== (batch[batch.length - 1] as WireEvent).index) {
         deliver(batch);
         batch = [];
       }
@@ -160,7 +175,7 @@ export class EventLog {
     // A node still replaying its log after a restart may be behind `start`: live events up to it
     // were already delivered by the node the subscriber came from, so they are skipped here.
     const live: EventListener = (events) => {
-      if ((events[0] as CatgaEvent).index <= start) return;
+      if ((events[0] as WireEvent).index <= start) return;
       if (types === null) return deliver(events);
       const wanted = events.filter((event) => types.has(event.type));
       if (wanted.length > 0) deliver(wanted);
@@ -180,7 +195,7 @@ export class EventLog {
     return fail(ErrorCodes.EVENTS_COMPACTED, `events after index ${from} are no longer held; the oldest resumable index is ${this.floorIndex}`);
   }
 
-  private at(position: number): CatgaEvent {
+  private at(position: number): WireEvent {
     const event = this.ring[(this.head + position) % this.maxEvents];
     assert.ok(event !== undefined, 'EventLog: hole in the ring');
     return event;
@@ -203,7 +218,7 @@ export class EventLog {
     this.ring[this.head] = undefined;
     this.head = (this.head + 1) % this.maxEvents;
     this.count--;
-    this.chars -= oldest.json.length;
+    this.bytes -= oldest.bytes.length;
     // Its entry may now be incomplete, so it can no longer be resumed from.
     if (oldest.index > this.floorIndex) this.floorIndex = oldest.index;
   }

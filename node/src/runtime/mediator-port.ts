@@ -45,7 +45,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
   const stateMachine: StateMachine = {
     apply(entry: Entry): AppliedEntry {
       const applied = mediator.apply(entry);
-      for (const e of applied.events) metrics.eventsPublished.inc({ type: e.type });
+      for (const e of applied.events) metrics.eventApplied(e.type);
       return applied;
     },
     snapshot: () => mediator.snapshot(),

@@ -14,7 +14,8 @@ export class NodeMetrics {
   readonly walTornRecords: Counter;
   readonly commandDuration: Histogram<'type' | 'outcome'>;
   readonly queryDuration: Histogram<'type' | 'consistency'>;
-  readonly eventsPublished: Counter<'type'>;
+  /** Events applied since the last scrape, by type: counted in a Map on the hot path, added at scrape time. */
+  private readonly eventsUnscraped = new Map<string, number>();
   readonly wsClients: Gauge;
   readonly wsSlowClosed: Counter;
   readonly peerDrops: Counter<'peer'>;
@@ -75,8 +76,13 @@ export class NodeMetrics {
       name: 'catga_query_duration_seconds', help: 'Query latency.',
       labelNames: ['type', 'consistency'], buckets: LATENCY_BUCKETS, registers: [r],
     });
-    this.eventsPublished = new Counter({
+    const unscraped = this.eventsUnscraped;
+    new Counter({
       name: 'catga_events_published_total', help: 'Events applied on this node, by type.', labelNames: ['type'], registers: [r],
+      collect() {
+        for (const [type, n] of unscraped) this.inc({ type }, n);
+        unscraped.clear();
+      },
     });
     this.wsClients = new Gauge({ name: 'catga_ws_clients', help: 'Connected WebSocket event subscribers.', registers: [r] });
     this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed as too slow: over their backlog, or holding the most when the node-wide buffer budget ran out.', registers: [r] });
@@ -85,5 +91,10 @@ export class NodeMetrics {
     this.peerReconnects = new Counter({ name: 'catga_peer_reconnects_total', help: 'Peer connection re-establishments.', labelNames: ['peer'], registers: [r] });
     this.snapshotsTaken = new Counter({ name: 'catga_snapshots_total', help: 'State machine snapshots taken by this node.', registers: [r] });
     this.forwarded = new Counter({ name: 'catga_forwarded_requests_total', help: 'Requests forwarded to the leader.', labelNames: ['kind'], registers: [r] });
+  }
+
+  /** An event of `type` was applied here (once per event of every entry, on every node). */
+  eventApplied(type: string): void {
+    this.eventsUnscraped.set(type, (this.eventsUnscraped.get(type) ?? 0) + 1);
   }
 }

@@ -1,6 +1,9 @@
 // What the HTTP and WebSocket layer needs from a node, and nothing more: the server only parses,
 // authenticates, maps errors to status codes and writes JSON; the node does the work.
 import type { CatgaError } from '../runtime/errors.js';
+import type { WireEvent } from '../catga/events.js';
+
+export type { WireEvent };
 
 export type Consistency = 'local' | 'leader' | 'linearizable';
 export const CONSISTENCIES: readonly Consistency[] = ['local', 'leader', 'linearizable'];
@@ -40,16 +43,6 @@ export interface Readiness {
   readonly reason: string;
   readonly isLeader: boolean;
   readonly appliedIndex: number;
-}
-
-/**
- * An event ready for subscribers: `json` is its wire form `{"index","type","data","ts"}`
- * (CONTRACT.md §2), serialized once per node however many subscribers receive it.
- */
-export interface WireEvent {
-  readonly index: number;
-  readonly type: string;
-  readonly json: string;
 }
 
 export interface EventSubscription {

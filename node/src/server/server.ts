@@ -41,17 +41,8 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 
 /**
  * One WebSocket message per event, as the contract says. An event's bytes are encoded once per
- * node and the same Buffer is written to every subscriber (server frames are not masked).
+ * node (events.ts) and the same Buffer is written to every subscriber (server frames are not masked).
  */
-const eventBytes = new WeakMap<WireEvent, Buffer>();
-function bytesOf(event: WireEvent): Buffer {
-  let bytes = eventBytes.get(event);
-  if (bytes === undefined) {
-    bytes = Buffer.from(event.json);
-    eventBytes.set(event, bytes);
-  }
-  return bytes;
-}
 const TEXT = { binary: false } as const;
 
 const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -335,14 +326,14 @@ export class CatgaServer {
           const events = queue[0]!;
           const n = events.length;
           let bytes = 0;
-          for (const e of events) bytes += bytesOf(e).length + MESSAGE_OVERHEAD_BYTES;
+          for (const e of events) bytes += e.bytes.length + MESSAGE_OVERHEAD_BYTES;
           if (!buffers.take(holder, bytes)) break;
           queue.shift();
           queued -= n;
           replayLeft = Math.max(0, replayLeft - n);
           inFlight += n;
-          for (let i = 0; i < n - 1; i++) ws.send(bytesOf(events[i]!), TEXT);
-          ws.send(bytesOf(events[n - 1]!), TEXT, () => { inFlight -= n; buffers.give(holder, bytes); pump(); });
+          for (let i = 0; i < n - 1; i++) ws.send(events[i]!.bytes, TEXT);
+          ws.send(events[n - 1]!.bytes, TEXT, () => { inFlight -= n; buffers.give(holder, bytes); pump(); });
         }
         socket.uncork();
       };

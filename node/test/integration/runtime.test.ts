@@ -81,6 +81,17 @@ describe('a 3-node cluster', { timeout: 120_000 }, () => {
     assert.match(lm, /^catga_raft_peer_match_index\{peer="n\d"\} \d+/m);
     assert.match(lm, /^catga_raft_role\{role="leader"\} 1/m);
     execFileSync('promtool', ['check', 'metrics'], { input: text });
+
+    // Applied events are counted on every node, by type (added up at scrape time).
+    const changed = async (): Promise<number> => {
+      const m = /^catga_events_published_total\{type="kv\.changed"\} (\d+)/m.exec(await (await fetch(`${c.url(0)}/metrics`)).text());
+      return m === null ? 0 : Number(m[1]);
+    };
+    const before = await changed();
+    assert.ok(before > 0, 'the earlier puts raised kv.changed events');
+    assert.equal((await command(c.url(l), 'kv.put', { key: 'counted', value: 1 })).status, 200);
+    assert.equal((await command(c.url(l), 'kv.put', { key: 'counted', value: 2 })).status, 200);
+    await until('both events counted on node 0', async () => (await changed()) === before + 2);
   });
 
   test('SIGTERM on the leader hands leadership over and exits 0', async () => {

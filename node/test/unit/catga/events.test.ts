@@ -12,9 +12,11 @@ function indexes(result: ReturnType<EventLog['since']>): number[] {
   return result.value.map((e) => e.index);
 }
 
-test('the wire form is exactly {index,type,data,ts}', () => {
-  const event = ev(3, 'kv.changed', { key: 'a"b' });
-  assert.deepEqual(JSON.parse(event.json), { index: 3, type: 'kv.changed', data: { key: 'a"b' }, ts: 1003 });
+test('the wire form is exactly {index,type,data,ts}, in UTF-8', () => {
+  const event = ev(3, 'kv.changed', { key: 'a"b', note: 'é✓' });
+  assert.deepEqual(JSON.parse(event.wire.bytes.toString('utf8')), { index: 3, type: 'kv.changed', data: { key: 'a"b', note: 'é✓' }, ts: 1003 });
+  assert.equal(event.wire.bytes.length, Buffer.byteLength(JSON.stringify({ index: 3, type: 'kv.changed', data: { key: 'a"b', note: 'é✓' }, ts: 1003 })));
+  assert.deepEqual([event.wire.index, event.wire.type], [3, 'kv.changed']);
 });
 
 test('since returns events after an index, filtered by type', () => {
@@ -50,9 +52,9 @@ test('a full ring evicts the oldest events and answers EVENTS_COMPACTED below it
   assert.deepEqual(indexes(log.since(2)), [3, 3, 4]);
 });
 
-test('the ring is bounded by characters as well as by count', () => {
+test('the ring is bounded by bytes as well as by count', () => {
   const big = 'x'.repeat(100);
-  const log = new EventLog({ maxEvents: 100, maxChars: 3 * ev(1, 't', big).json.length });
+  const log = new EventLog({ maxEvents: 100, maxBytes: 3 * ev(1, 't', big).wire.bytes.length });
   for (let i = 1; i <= 5; i++) log.append(i, [ev(i, 't', big)]);
   assert.equal(log.size, 3);
   assert.equal(log.floor, 2);

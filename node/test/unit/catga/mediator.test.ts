@@ -38,7 +38,7 @@ test('kv put/get/delete with versions and kv.changed events', async () => {
   const put = log.send('kv.put', { key: 'a', value: { n: 1 } });
   assert.deepEqual(only(put).result, { ok: true, value: { version: 1 } });
   assert.deepEqual(
-    put.events.map((e) => JSON.parse(e.json)),
+    put.events.map((e) => JSON.parse(e.wire.bytes.toString())),
     [{ index: 1, type: 'kv.changed', data: { key: 'a', op: 'put', value: { n: 1 }, version: 1 }, ts: log.now }],
   );
   assert.deepEqual(only(log.send('kv.put', { key: 'a', value: 'two' })).result, { ok: true, value: { version: 2 } });
@@ -168,8 +168,8 @@ test('determinism: the same entries give the same results, events and snapshots 
   const c = newMediator([faulty]);
   const original = a.entries.map((e) => c.apply(e));
   assert.deepEqual(
-    replayed.map((r) => [r.results, r.events.map((e) => e.json)]),
-    original.map((r) => [r.results, r.events.map((e) => e.json)]),
+    replayed.map((r) => [r.results, r.events.map((e) => e.wire.bytes.toString())]),
+    original.map((r) => [r.results, r.events.map((e) => e.wire.bytes.toString())]),
   );
   assert.deepEqual(Buffer.from(b.snapshot()), Buffer.from(a.mediator.snapshot()));
   assert.deepEqual(Buffer.from(c.snapshot()), Buffer.from(a.mediator.snapshot()));
@@ -367,7 +367,7 @@ test('published events, malformed entries and no-ops', () => {
   const log = new TestLog(newMediator());
   const published = log.publish('billing.invoiced', { amount: 12, lines: [{ sku: 'a' }] });
   assert.equal(published.kind, 'event');
-  assert.deepEqual(JSON.parse((published.events[0] as { json: string }).json), { index: 1, type: 'billing.invoiced', data: { amount: 12, lines: [{ sku: 'a' }] }, ts: log.now });
+  assert.deepEqual(JSON.parse(published.events[0]!.wire.bytes.toString()), { index: 1, type: 'billing.invoiced', data: { amount: 12, lines: [{ sku: 'a' }] }, ts: log.now });
   const garbage = log.append(Buffer.from('{"v":1,"ts":1,"c":[{"p":1}]}'));
   assert.equal(garbage.kind, 'invalid');
   assert.equal(garbage.error?.code, 'INVALID_ENTRY');
