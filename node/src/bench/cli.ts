@@ -164,10 +164,11 @@ async function fanout(urls: readonly string[], leaderUrl: string, subscribers: n
   await Promise.all(inflight);
   const elapsed = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 500));
-  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  const done = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
   await done;
-  const res = JSON.parse(out.split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as { events: number; p50ms: number; p99ms: number; closedEarly: number };
+  const res = JSON.parse(out.split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as { events: number; p50ms: number; p99ms: number; closedEarly: number; anomalies: number };
+  if (res.anomalies !== 0) throw new Error(`subscribers got ${res.anomalies} frames that were not one event per text message`);
   return {
     subscribers, targetEventsPerSecond: rate,
     publishedPerSecond: published / elapsed,

@@ -178,7 +178,9 @@ export class EventLog {
       if ((events[0] as WireEvent).index <= start) return;
       if (types === null) return deliver(events);
       const wanted = events.filter((event) => types.has(event.type));
-      if (wanted.length > 0) deliver(wanted);
+      // The same array for every subscriber keeps per-entry work shared (the server caches frames by it).
+      if (wanted.length === events.length) deliver(events);
+      else if (wanted.length > 0) deliver(wanted);
     };
     this.listeners.add(live);
     const follower = { live, onCompacted };

@@ -9,7 +9,8 @@ import { CatgaError, asCatgaError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
-import { MESSAGE_OVERHEAD_BYTES, SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
+import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
+import { sharedTextFrames } from './ws-frames.js';
 import {
   checkAdminToken, checkClientToken, deadlineOf, errorBody, okBody, readJson, sendError, sendJson,
 } from './http-util.js';
@@ -38,12 +39,6 @@ export const WS_CLOSE = { SLOW_CONSUMER: 4008, EVENTS_COMPACTED: 4010, SHUTTING_
 export const MAX_TYPE_LENGTH = 128;
 /** Longest Idempotency-Key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
-
-/**
- * One WebSocket message per event, as the contract says. An event's bytes are encoded once per
- * node (events.ts) and the same Buffer is written to every subscriber (server frames are not masked).
- */
-const TEXT = { binary: false } as const;
 
 const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
@@ -320,20 +315,18 @@ export class CatgaServer {
       };
       const pump = (): void => {
         if (closed || ws === null || queue.length === 0 || inFlight >= limit) return;
-        // Corked, the messages of every batch sent in this turn leave in one write.
+        // Corked, the frames of every batch written in this turn leave in one syscall.
         socket.cork();
         while (!closed && queue.length > 0 && inFlight < limit) {
           const events = queue[0]!;
           const n = events.length;
-          let bytes = 0;
-          for (const e of events) bytes += e.bytes.length + MESSAGE_OVERHEAD_BYTES;
-          if (!buffers.take(holder, bytes)) break;
+          const frames = sharedTextFrames(events);
+          if (!buffers.take(holder, frames)) break;
           queue.shift();
           queued -= n;
           replayLeft = Math.max(0, replayLeft - n);
           inFlight += n;
-          for (let i = 0; i < n - 1; i++) ws.send(events[i]!.bytes, TEXT);
-          ws.send(events[n - 1]!.bytes, TEXT, () => { inFlight -= n; buffers.give(holder, bytes); pump(); });
+          socket.write(frames, () => { inFlight -= n; buffers.give(holder, frames); pump(); });
         }
         socket.uncork();
       };
