@@ -38,10 +38,11 @@ class FrameCounter {
   private pending: Buffer = Buffer.alloc(0);
   private frames = 0;
 
-  constructor(private readonly counts: Counts) {}
-
-  /** Called with a close frame from the server (at most once per subscription). */
-  onClose: () => void = () => {};
+  constructor(
+    private readonly counts: Counts,
+    /** The server sent a close frame. */
+    private readonly onClose: () => void,
+  ) {}
 
   push(chunk: Buffer): void {
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -99,25 +100,29 @@ function subscribe(url: string, counts: Counts): Promise<Socket> {
     socket.on('data', (chunk: Buffer) => {
       if (counter !== null) return counter.push(chunk);
       head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
+      const headEnd = head.indexOf('\r\n\r\n');
+      if (headEnd < 0) {
         if (head.length > MAX_HANDSHAKE_BYTES) socket.destroy(new Error('handshake answer too long'));
         return;
       }
-      const text = head.toString('latin1', 0, end);
+      const text = head.toString('latin1', 0, headEnd);
       const answered = /\r\nsec-websocket-accept:[ \t]*(\S+)/i.exec(text)?.[1];
       if (!text.startsWith('HTTP/1.1 101 ') || answered !== accept) {
         socket.destroy(new Error(`subscription refused: ${text.split('\r\n')[0]}`));
         return;
       }
-      counter = new FrameCounter(counts);
-      counter.onClose = () => {
+      // Closed by the server before the end of the run: by a close frame, or a socket that went away.
+      let ended = false;
+      const closedByServer = (): void => {
+        if (ended) return;
+        ended = true;
         counts.closedEarly++;
         socket.end(MASKED_EMPTY_CLOSE); // the closing handshake's answer; the server then hangs up
-        counter!.onClose = () => {};
       };
+      socket.on('close', closedByServer);
+      counter = new FrameCounter(counts, closedByServer);
       resolve(socket);
-      if (head.length > end + 4) counter.push(head.subarray(end + 4));
+      if (head.length > headEnd + 4) counter.push(head.subarray(headEnd + 4));
     });
     socket.on('error', reject);
   });
