@@ -64,7 +64,7 @@ export class NodeMetrics {
     });
     this.leaderChanges = new Counter({ name: 'catga_raft_leader_changes_total', help: 'Times this node saw the leader change.', registers: [r] });
     this.walFsync = new Histogram({
-      name: 'catga_wal_fsync_duration_seconds', help: 'Duration of write-ahead log fsyncs.', registers: [r],
+      name: 'catga_wal_fsync_duration_seconds', help: 'Duration of write-ahead log syncs: each durable (O_DSYNC) batch write, and the fsyncs of new segments and the directory.', registers: [r],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     });
     this.walTornRecords = new Counter({ name: 'catga_wal_torn_records_total', help: 'Torn tail records cut off during recovery.', registers: [r] });

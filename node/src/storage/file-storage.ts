@@ -1,12 +1,12 @@
 // RaftStorage on a data directory: validates and encodes each save in call order, group-commits
-// queued saves (one write + one fdatasync per batch), writes snapshot files before the records
+// queued saves (one durable O_DSYNC write per batch), writes snapshot files before the records
 // that commit them, removes dead snapshots and segments afterwards, and stops for good after any
 // I/O error.
 //
 // Hard state lives in the WAL, not in a file of its own. It changes on nearly every Ready (commit
 // moves forward), and a separate file costs write + fsync + rename + directory fsync on top of the
-// WAL's fsync: three fsyncs per Ready instead of one. As a WAL record written in the same batch as
-// the entries it is durable by the same fdatasync, and atomic by the record checksum (a torn hard
+// WAL's write: three fsyncs per Ready instead of one durable write. As a WAL record written in the same batch as
+// the entries it is durable by the same write, and atomic by the record checksum (a torn hard
 // state record is cut off like any torn record, and the previous one stands). Each segment starts
 // with a copy of the current hard state, so removing old segments never loses it.
 //
@@ -41,9 +41,9 @@ import { snapshotName, writeSnapshotFile } from './snapshot-file.js';
 import { Wal } from './wal.js';
 
 export interface StorageStats {
-  /** File and directory fsyncs since open. */
+  /** Durable WAL writes and file and directory fsyncs since open. */
   readonly fsyncs: number;
-  /** Group commits (each one write + one fdatasync). */
+  /** Group commits (each one durable write). */
   readonly batches: number;
   /** save()/saveSnapshot() calls made durable. */
   readonly savesCommitted: number;

@@ -5,7 +5,7 @@
 // unsynced write at a random byte. It can also fail fsync with EIO, or "crash" at the n-th
 // mutating operation so that a test can stop a workload at any point.
 import { posix } from 'node:path';
-import type { FileHandle, FileSystem, OpenMode } from './fs.js';
+import type { FileHandle, FileSystem, OpenMode, OpenOptions } from './fs.js';
 import { invariant } from './errors.js';
 
 /** How the last unsynced write survives a crash: not at all, a random prefix, or a random prefix then zeros. */
@@ -242,25 +242,27 @@ export class MemFileSystem implements FileSystem {
     if (!this.m.dirs.has(norm)) this.m.dirs.set(norm, new MemDir());
   }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+  async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<FileHandle> {
     this.check();
+    const durableWrites = options.durableWrites === true;
     const { dir, name, inode } = this.lookup(path);
     if (mode === 'read' || mode === 'readWrite') {
       if (inode === undefined) throw new FsError('ENOENT', `no such file: ${path}`);
-      return this.handle(inode, mode === 'read');
+      return this.handle(inode, mode === 'read', durableWrites);
     }
     if (inode !== undefined && mode === 'createExclusive') throw new FsError('EEXIST', `file exists: ${path}`);
     this.mutate();
     if (inode !== undefined) {
       inode.truncate(0);
-      return this.handle(inode, false);
+      return this.handle(inode, false, durableWrites);
     }
     const fresh = new Inode();
     dir.change([[name, fresh]]);
-    return this.handle(fresh, false);
+    return this.handle(fresh, false, durableWrites);
   }
 
-  private handle(inode: Inode, readOnly: boolean): FileHandle {
+  /** With `durableWrites`, a write is a write then a datasync: a crash or an injected fault can fall between them. */
+  private handle(inode: Inode, readOnly: boolean, durableWrites: boolean): FileHandle {
     const generation = this.generation;
     const fs = this;
     let closed = false;
@@ -289,6 +291,7 @@ export class MemFileSystem implements FileSystem {
           pos += c.length;
         }
         fs.m.lastWrite = { inode, pos: position, length: pos - position };
+        if (durableWrites) await syncFile();
       },
       async size() {
         usable();

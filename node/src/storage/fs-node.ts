@@ -1,15 +1,26 @@
 // The real file system behind the storage seam: node:fs/promises, plus process liveness for the
 // data-directory lock (pid + kernel start time from /proc, so a reused pid is not taken for the
 // process that wrote a lock).
-import { readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import type { FileHandle, FileSystem, OpenMode } from './fs.js';
+import type { FileHandle, FileSystem, OpenMode, OpenOptions } from './fs.js';
 import { errorCode } from './fs.js';
 
-const FLAGS: Record<OpenMode, string> = { read: 'r', readWrite: 'r+', createExclusive: 'wx', createOrTruncate: 'w' };
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_DSYNC } = constants;
+const FLAGS: Record<OpenMode, number> = {
+  read: O_RDONLY,
+  readWrite: O_RDWR,
+  createExclusive: O_RDWR | O_CREAT | O_EXCL,
+  createOrTruncate: O_RDWR | O_CREAT | O_TRUNC,
+};
+const NEW_FILE_MODE = 0o644;
 
 class NodeFileHandle implements FileHandle {
-  constructor(private readonly fh: fsp.FileHandle) {}
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    /** Opened with O_DSYNC: every write is already durable when it returns. */
+    private readonly durableWrites: boolean,
+  ) {}
 
   async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
     let total = 0;
@@ -36,7 +47,7 @@ class NodeFileHandle implements FileHandle {
   }
 
   datasync(): Promise<void> {
-    return this.fh.datasync();
+    return this.durableWrites ? Promise.resolve() : this.fh.datasync();
   }
 
   sync(): Promise<void> {
@@ -74,8 +85,9 @@ export class NodeFileSystem implements FileSystem {
     await fsp.mkdir(dir, { recursive: true });
   }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
-    return new NodeFileHandle(await fsp.open(path, FLAGS[mode]));
+  async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<FileHandle> {
+    const durableWrites = options.durableWrites === true;
+    return new NodeFileHandle(await fsp.open(path, FLAGS[mode] | (durableWrites ? O_DSYNC : 0), NEW_FILE_MODE), durableWrites);
   }
 
   readFile(path: string): Promise<Buffer> {

@@ -21,6 +21,14 @@ export interface FileHandle {
  */
 export type OpenMode = 'read' | 'readWrite' | 'createExclusive' | 'createOrTruncate';
 
+export interface OpenOptions {
+  /**
+   * Each `writev` is durable (its data and the size it reaches) when it resolves, as with
+   * O_DSYNC: one call, where a write then `datasync` is two trips through the I/O thread pool.
+   */
+  readonly durableWrites?: boolean;
+}
+
 /**
  * Directory entries (creates, renames, unlinks) are durable only after `syncDir` of their directory;
  * file contents only after `datasync`/`sync` of the file. Errors carry Node's `code` (ENOENT,
@@ -28,7 +36,7 @@ export type OpenMode = 'read' | 'readWrite' | 'createExclusive' | 'createOrTrunc
  */
 export interface FileSystem {
   mkdirp(dir: string): Promise<void>;
-  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle>;
   readFile(path: string): Promise<Buffer>;
   /** Names (not paths) of the entries of `dir`. */
   readdir(dir: string): Promise<string[]>;

@@ -61,9 +61,17 @@ export class SimulatedDiskStore {
     return this.storage;
   }
 
-  /** A save the crash cut off never settles, as the process that made it is gone. */
+  /**
+   * A save the crash cut off never settles, as the process that made it is gone: neither its
+   * failure nor its success (its last write may have been durable just before the crash) reaches
+   * anyone after the crash.
+   */
   private untilCrash(p: Promise<void>): Promise<void> {
     const incarnation = this.incarnation;
-    return p.catch((err: unknown) => (incarnation !== this.incarnation ? new Promise<void>(() => undefined) : Promise.reject(err)));
+    const never = new Promise<void>(() => undefined);
+    return p.then(
+      () => (incarnation !== this.incarnation ? never : undefined),
+      (err: unknown) => (incarnation !== this.incarnation ? never : Promise.reject(err)),
+    );
   }
 }

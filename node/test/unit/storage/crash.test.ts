@@ -135,3 +135,19 @@ async function crashSeed(seed: number): Promise<void> {
 test(`storage survives ${SEEDS * 2} seeded crash points with exactly the acknowledged state`, async () => {
   for (let seed = 1; seed <= SEEDS; seed++) await crashSeed(seed);
 });
+
+test('durableWrites: a write is durable when it resolves, with no datasync; a failed one is not', async () => {
+  const fs = new MemFileSystem({ random: prng(7) });
+  await fs.mkdirp('/d');
+  const durable = await fs.open('/d/a', 'createOrTruncate', { durableWrites: true });
+  const plain = await fs.open('/d/b', 'createOrTruncate');
+  await fs.syncDir('/d');
+  await durable.writev([Buffer.from('kept')], 0);
+  await plain.writev([Buffer.from('lost')], 0);
+  fs.failFsync(1);
+  await assert.rejects(durable.writev([Buffer.from('!')], 4), /injected fsync failure/);
+  fs.crash('none');
+  const after = fs.restart();
+  assert.equal((await after.readFile('/d/a')).toString(), 'kept');
+  assert.equal((await after.readFile('/d/b')).length, 0);
+});
