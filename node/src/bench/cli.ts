@@ -23,6 +23,8 @@ interface BenchOptions {
   subscribers: number[];
   eventsPerSecond: number;
   only: ReadonlySet<Section>;
+  /** Untimed load on each workload, for both systems, before its measured rows. */
+  warmupSeconds: number;
   /** Seconds of put load (64 connections) with Catga's RSS sampled every SOAK_SAMPLE_MS; 0 = none. */
   soakSeconds: number;
 }
@@ -72,6 +74,7 @@ function parse(argv: readonly string[]): BenchOptions {
     quick,
     json: flags.has('json'),
     seconds: number('seconds', quick ? 1.5 : 5),
+    warmupSeconds: quick ? 1 : 3,
     connections: quick ? [1, 64] : [1, 16, 64, 256],
     subscribers: quick ? [1, 100] : [1, 100, 1000],
     eventsPerSecond: quick ? 2_000 : 10_000,
@@ -115,6 +118,13 @@ async function soak(target: LoadTarget, pids: readonly number[], seconds: number
     clearInterval(timer);
   }
 }
+
+/**
+ * Each workload first runs untimed, on both systems alike: V8 compiles a Node process's hot paths
+ * in its first seconds of load (a put at one connection took 1.7 ms at p50 in the first 3 s and
+ * 1.0 ms after), and the benchmark compares servers in their steady state.
+ */
+const WARMUP_CONNECTIONS = 16;
 
 const VALUE = 'v'.repeat(64);
 const KEYS = 10_000;
@@ -218,6 +228,8 @@ export async function runBenchCli(argv: string[]): Promise<number> {
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), false) } },
     ];
     for (const w of workloads.filter((x) => o.only.has(x.section))) {
+      await runLoad(w.catga, WARMUP_CONNECTIONS, o.warmupSeconds);
+      if (w.etcd) await runLoad(w.etcd, WARMUP_CONNECTIONS, o.warmupSeconds);
       for (const c of o.connections) {
         const cr = await runLoad(w.catga, c, o.seconds);
         sampleRss();
@@ -228,8 +240,10 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       }
     }
     const batchCommands = JSON.stringify({ commands: Array.from({ length: 100 }, (_, i) => ({ type: 'kv.put', payload: { key: key(i), value: VALUE } })) });
+    const batchTarget: LoadTarget = { urls: curls, path: '/v1/commands', body: () => batchCommands };
+    if (o.only.has('batch')) await runLoad(batchTarget, WARMUP_CONNECTIONS, o.warmupSeconds);
     for (const c of !o.only.has('batch') ? [] : o.quick ? [16] : [16, 64]) {
-      const r = await runLoad({ urls: curls, path: '/v1/commands', body: () => batchCommands }, c, o.seconds);
+      const r = await runLoad(batchTarget, c, o.seconds);
       sampleRss();
       rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null });
       log(`  batch c=${c}: ${fmt(r.perSecond * 100)} commands/s`);
