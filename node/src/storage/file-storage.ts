@@ -5,8 +5,8 @@
 //
 // Hard state lives in the WAL, not in a file of its own. It changes on nearly every Ready (commit
 // moves forward), and a separate file costs write + fsync + rename + directory fsync on top of the
-// WAL's write: three fsyncs per Ready instead of one durable write. As a WAL record written in the same batch as
-// the entries it is durable by the same write, and atomic by the record checksum (a torn hard
+// WAL's durable write: three syncs per Ready instead of one. As a WAL record written in the same
+// batch as the entries it is durable by the same write, and atomic by the record checksum (a torn hard
 // state record is cut off like any torn record, and the previous one stands). Each segment starts
 // with a copy of the current hard state, so removing old segments never loses it.
 //

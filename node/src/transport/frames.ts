@@ -34,6 +34,15 @@ export function endRecord(w: ByteWriter, bodyStart: number): number {
   return length + prefix;
 }
 
+/** A message holding the one record `write` produces (handshake records travel alone). */
+export function singleRecord(write: (w: ByteWriter) => void): Buffer {
+  const w = new ByteWriter(128);
+  const body = beginRecord(w);
+  write(w);
+  endRecord(w, body);
+  return w.copy();
+}
+
 /**
  * Calls `visit` with a reader bounded to each record of one WebSocket message, in order. The
  * visitor must consume its record fully (readers check `expectEnd`). Throws CodecError on a

@@ -16,8 +16,9 @@ import {
   nextBatch,
   readRequest,
   readSingleRecord,
-  TAG_REQUEST,
   type RequestRecord,
+  singleRecord,
+  TAG_REQUEST,
   writeErrorResponse,
   writeOkResponse,
 } from './frames.js';
@@ -251,11 +252,7 @@ export class InboundConnection {
 
   /** A handshake record: alone in its message, sent at once. */
   private sendRecord(write: (w: ByteWriter) => void): void {
-    const w = new ByteWriter(128);
-    const body = beginRecord(w);
-    write(w);
-    endRecord(w, body);
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(w.copy(), { binary: true });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(singleRecord(write), { binary: true });
   }
 
   /** Queues an answer record; the queue goes out at the end of this event-loop turn. */

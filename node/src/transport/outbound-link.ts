@@ -17,9 +17,10 @@ import {
   endRecord,
   forEachRecord,
   MAX_KIND_BYTES,
+  nextBatch,
   readResponse,
   readSingleRecord,
-  nextBatch,
+  singleRecord,
   TAG_RESPONSE,
   writeRequest,
 } from './frames.js';
@@ -467,10 +468,6 @@ export class OutboundLink {
   }
 
   private sendRecord(write: (w: ByteWriter) => void): void {
-    const w = new ByteWriter(128);
-    const body = beginRecord(w);
-    write(w);
-    endRecord(w, body);
-    this.ws?.send(w.copy(), { binary: true });
+    this.ws?.send(singleRecord(write), { binary: true });
   }
 }

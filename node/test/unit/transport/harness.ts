@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import type { Message, NodeId } from '../../../src/raft/types.js';
-import { ByteWriter } from '../../../src/transport/bytes.js';
 import { PEER_PATH } from '../../../src/transport/context.js';
-import { beginRecord, endRecord, readSingleRecord } from '../../../src/transport/frames.js';
+import { readSingleRecord, singleRecord } from '../../../src/transport/frames.js';
 import {
   computeProof,
   newNonce,
@@ -85,14 +84,6 @@ export async function closeAll(nodes: readonly TestNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.transport.close()));
 }
 
-function record(write: (w: ByteWriter) => void): Buffer {
-  const w = new ByteWriter();
-  const body = beginRecord(w);
-  write(w);
-  endRecord(w, body);
-  return w.copy();
-}
-
 function nextMessage(ws: WebSocket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const onClose = (code: number): void => reject(Object.assign(new Error(`closed ${code}`), { closeCode: code }));
@@ -126,14 +117,14 @@ export async function rawDial(
   });
   const clusterId = o.clusterId ?? CLUSTER;
   const dialerNonce = newNonce();
-  ws.send(record((w) => writeHello(w, { version: PROTOCOL_VERSION, clusterId, dialerId: o.as, listenerId: o.target, nonce: dialerNonce })));
+  ws.send(singleRecord((w) => writeHello(w, { version: PROTOCOL_VERSION, clusterId, dialerId: o.as, listenerId: o.target, nonce: dialerNonce })));
   try {
     const challenge = readChallenge(readSingleRecord(await nextMessage(ws)));
     const proof =
       o.proof === 'random'
         ? newNonce()
         : computeProof(o.secret, 'dialer', { clusterId, listenerId: o.target, dialerId: o.as, dialerNonce, listenerNonce: challenge.nonce });
-    ws.send(record((w) => writeAuth(w, proof)));
+    ws.send(singleRecord((w) => writeAuth(w, proof)));
     readWelcome(readSingleRecord(await nextMessage(ws)));
     return { ws, welcomed: true, closeCode };
   } catch (err) {
@@ -144,7 +135,7 @@ export async function rawDial(
 
 /** Wraps one record in a length prefix, for hand-made frames. */
 export function frameOf(body: Uint8Array): Buffer {
-  return record((w) => w.raw(body));
+  return singleRecord((w) => w.raw(body));
 }
 
 /**
