@@ -115,17 +115,17 @@ export class EventLog {
     assert.ok(index > this.lastIndexSeen, `EventLog: entry ${index} appended after ${this.lastIndexSeen}`);
     this.lastIndexSeen = index;
     if (events.length === 0) return;
-    const wires: WireEvent[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      const wire = events[i]!.wire;
+    for (const { wire } of events) {
       assert.equal(wire.index, index, 'EventLog: event index differs from its entry');
-      wires[i] = wire;
       if (this.count === this.maxEvents) this.evictOldest();
       this.ring[(this.head + this.count) % this.maxEvents] = wire;
       this.count++;
       this.bytes += wire.bytes.length;
       while (this.bytes > this.maxBytes && this.count > 1) this.evictOldest();
     }
+    if (this.listeners.size === 0) return;
+    // One array for every listener: the server builds an entry's frames once per array.
+    const wires = events.map((e) => e.wire);
     for (const listener of this.listeners) listener(wires);
   }
 

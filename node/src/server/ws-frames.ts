@@ -15,7 +15,7 @@ export function frameHeaderBytes(length: number): number {
 }
 
 /** Writes one unmasked text frame carrying `payload` into `out` at `at`; returns the end. */
-export function writeTextFrame(out: Buffer, at: number, payload: Uint8Array): number {
+function writeTextFrame(out: Buffer, at: number, payload: Uint8Array): number {
   const length = payload.length;
   out[at] = FIN_TEXT;
   if (length < 126) {

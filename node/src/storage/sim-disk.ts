@@ -68,10 +68,10 @@ export class SimulatedDiskStore {
    */
   private untilCrash(p: Promise<void>): Promise<void> {
     const incarnation = this.incarnation;
-    const never = new Promise<void>(() => undefined);
+    const never = (): Promise<void> => new Promise<void>(() => undefined);
     return p.then(
-      () => (incarnation !== this.incarnation ? never : undefined),
-      (err: unknown) => (incarnation !== this.incarnation ? never : Promise.reject(err)),
+      () => (incarnation !== this.incarnation ? never() : undefined),
+      (err: unknown) => (incarnation !== this.incarnation ? never() : Promise.reject(err)),
     );
   }
 }

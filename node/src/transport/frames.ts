@@ -99,7 +99,7 @@ export function nextBatch(buf: Uint8Array, start: number, limit: number, maxByte
 }
 
 /** Body length of the record starting at `at` in a buffer we wrote ourselves. */
-export function recordBodyLength(buf: Uint8Array, at: number): number {
+function recordBodyLength(buf: Uint8Array, at: number): number {
   let length = 0;
   let scale = 1;
   for (let pos = at; ; pos++) {
