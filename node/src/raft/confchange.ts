@@ -7,6 +7,8 @@ import type { ConfChange, ConfState, NodeId } from './types.js';
 /** Longest node id and peer address a conf change may carry. */
 export const MAX_NODE_ID_LENGTH = 253;
 export const MAX_ADDRESS_LENGTH = 512;
+/** Longest storage incarnation id a conf change or message may carry. */
+export const MAX_INCARNATION_LENGTH = 64;
 
 export class ConfChangeError extends Error {
   readonly code = 'INVALID_CONF_CHANGE';
@@ -43,17 +45,30 @@ function parseConfChangeValue(value: unknown): ConfChange | null {
   const v = value as Record<string, unknown>;
   if (!isNodeId(v['node'])) return null;
   const node = v['node'];
+  const incarnation = v['incarnation'];
+  if (incarnation !== undefined && !isIncarnation(incarnation)) return null;
   switch (v['type']) {
     case 'addLearner':
-    case 'updateAddress':
       if (!isAddress(v['address'])) return null;
+      return incarnation === undefined ? { type: 'addLearner', node, address: v['address'] } : { type: 'addLearner', node, address: v['address'], incarnation };
+    case 'updateAddress':
+      if (!isAddress(v['address']) || incarnation !== undefined) return null;
       return { type: v['type'], node, address: v['address'] };
+    case 'replace':
+      if (!isAddress(v['address']) || incarnation === undefined) return null;
+      return { type: 'replace', node, address: v['address'], incarnation };
     case 'promote':
+      return incarnation === undefined ? { type: 'promote', node } : { type: 'promote', node, incarnation };
     case 'remove':
+      if (incarnation !== undefined) return null;
       return { type: v['type'], node };
     default:
       return null;
   }
+}
+
+export function isIncarnation(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_INCARNATION_LENGTH;
 }
 
 export function isNodeId(v: unknown): v is NodeId {
@@ -71,8 +86,17 @@ export function confChangeProblem(conf: ConfState, cc: ConfChange): string | nul
   switch (cc.type) {
     case 'addLearner':
       return isVoter || isLearner ? `${cc.node} is already a member` : null;
-    case 'promote':
-      return isLearner ? null : `${cc.node} is not a learner`;
+    case 'promote': {
+      if (!isLearner) return `${cc.node} is not a learner`;
+      const recorded = conf.incarnations?.[cc.node];
+      return cc.incarnation !== undefined && recorded !== undefined && recorded !== cc.incarnation
+        ? `${cc.node} was added with incarnation ${recorded}, not ${cc.incarnation}`
+        : null;
+    }
+    case 'replace':
+      if (!isVoter && !isLearner) return `${cc.node} is not a member`;
+      if (conf.incarnations?.[cc.node] === cc.incarnation) return `${cc.node} already has incarnation ${cc.incarnation}`;
+      return isVoter && conf.voters.length === 1 ? 'cannot replace the last voter' : null;
     case 'remove':
       if (!isVoter && !isLearner) return `${cc.node} is not a member`;
       return isVoter && conf.voters.length === 1 ? 'cannot remove the last voter' : null;
@@ -85,29 +109,51 @@ export function confChangeProblem(conf: ConfState, cc: ConfChange): string | nul
 export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
   switch (cc.type) {
     case 'addLearner':
-      return {
+      return withIncarnation({
         voters: conf.voters,
         learners: [...conf.learners, cc.node],
         addresses: { ...conf.addresses, [cc.node]: cc.address },
-      };
+      }, conf.incarnations, cc.node, cc.incarnation ?? null);
     case 'promote':
-      return {
+      return withIncarnation({
         voters: [...conf.voters, cc.node],
         learners: conf.learners.filter((id) => id !== cc.node),
         addresses: conf.addresses,
-      };
+      }, conf.incarnations, cc.node, cc.incarnation ?? conf.incarnations?.[cc.node] ?? null);
+    case 'replace':
+      return withIncarnation({
+        voters: conf.voters.filter((id) => id !== cc.node),
+        learners: [...conf.learners.filter((id) => id !== cc.node), cc.node],
+        addresses: { ...conf.addresses, [cc.node]: cc.address },
+      }, conf.incarnations, cc.node, cc.incarnation);
     case 'remove': {
       const addresses = { ...conf.addresses };
       delete addresses[cc.node];
-      return {
+      return withIncarnation({
         voters: conf.voters.filter((id) => id !== cc.node),
         learners: conf.learners.filter((id) => id !== cc.node),
         addresses,
-      };
+      }, conf.incarnations, cc.node, null);
     }
     case 'updateAddress':
-      return { voters: conf.voters, learners: conf.learners, addresses: { ...conf.addresses, [cc.node]: cc.address } };
+      return withIncarnation(
+        { voters: conf.voters, learners: conf.learners, addresses: { ...conf.addresses, [cc.node]: cc.address } },
+        conf.incarnations, cc.node, conf.incarnations?.[cc.node] ?? null,
+      );
   }
+}
+
+/** `conf` with `node`'s incarnation set to `incarnation` (null: none recorded); no empty record map. */
+function withIncarnation(
+  conf: ConfState,
+  previous: Readonly<Record<NodeId, string>> | undefined,
+  node: NodeId,
+  incarnation: string | null,
+): ConfState {
+  const incarnations: Record<NodeId, string> = { ...previous };
+  if (incarnation === null) delete incarnations[node];
+  else incarnations[node] = incarnation;
+  return Object.keys(incarnations).length === 0 ? conf : { ...conf, incarnations };
 }
 
 export const EMPTY_CONF: ConfState = { voters: [], learners: [], addresses: {} };
@@ -122,7 +168,8 @@ export function bootstrapChanges(conf: ConfState): ConfChange[] {
   for (const node of [...conf.voters, ...conf.learners]) {
     const address = conf.addresses[node];
     if (!isAddress(address)) throw new ConfChangeError(`bootstrap member ${node} has no valid address`);
-    changes.push({ type: 'addLearner', node, address });
+    const incarnation = conf.incarnations?.[node];
+    changes.push(incarnation === undefined ? { type: 'addLearner', node, address } : { type: 'addLearner', node, address, incarnation });
   }
   for (const node of conf.voters) changes.push({ type: 'promote', node });
   return changes;

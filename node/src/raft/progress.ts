@@ -21,6 +21,8 @@ export class Progress {
   snapshotStale = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The incarnation the follower's answers carried (null before the first, or without incarnations). */
+  incarnation: string | null = null;
   readonly inflights: Inflights;
 
   constructor(next: Index, maxInflight: number, public voter: boolean) {
@@ -113,6 +115,7 @@ export class Progress {
       state: this.state,
       inflight: this.inflights.size,
       recentActive: this.recentActive,
+      incarnation: this.incarnation,
       voter: this.voter,
     };
   }

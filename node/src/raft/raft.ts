@@ -135,6 +135,9 @@ export class Raft implements RaftCore {
   step(msg: Message): Accepted {
     const problem = messageProblem(msg, this.id);
     if (problem !== null) return this.error('INVALID_MESSAGE', problem);
+    if (!this.fromCurrentIncarnation(msg)) {
+      return this.error('STALE_INCARNATION', `${msg.from} speaks as incarnation ${msg.inc}, the configuration records ${this.conf.incarnations?.[msg.from]}`);
+    }
     if (msg.type === 'appendResp' && !msg.reject && msg.term === this.term && this.role === 'leader' && msg.index > this.log.lastIndex()) {
       return this.error('INVALID_MESSAGE', `acknowledges index ${msg.index} beyond the leader's last index`);
     }
@@ -349,8 +352,8 @@ export class Raft implements RaftCore {
 
   private handleVoteRequest(m: VoteRequest): void {
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
-    const canVote =
-      this.vote === m.from || (this.vote === null && this.leader === null) || (m.type === 'preVote' && m.term > this.term);
+    const canVote = this.recognized() &&
+      (this.vote === m.from || (this.vote === null && this.leader === null) || (m.type === 'preVote' && m.term > this.term));
     const logOk = this.cfg.faults?.grantVoteWithoutLogCheck === true || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
     if (canVote && logOk) {
       // A granted pre-vote answers in the campaign's future term, so the pre-candidate counts it.
@@ -405,7 +408,24 @@ export class Raft implements RaftCore {
   }
 
   private promotable(): boolean {
-    return this.conf.voters.includes(this.id);
+    return this.conf.voters.includes(this.id) && this.recognized();
+  }
+
+  /**
+   * Whether the configuration records this node with its own incarnation. A node whose data
+   * directory was wiped is not: it must neither vote nor campaign, since the member it replaces
+   * may have voted and acknowledged entries it no longer has (until it is re-admitted).
+   */
+  private recognized(): boolean {
+    if (this.cfg.incarnation === undefined || this.cfg.faults?.ignoreIncarnations === true) return true;
+    return this.conf.incarnations?.[this.id] === this.cfg.incarnation;
+  }
+
+  /** False when the sender's incarnation is not the one its membership records (it lost its disk). */
+  private fromCurrentIncarnation(m: Message): boolean {
+    if (m.inc === undefined || this.cfg.faults?.ignoreIncarnations === true) return true;
+    const recorded = this.conf.incarnations?.[m.from];
+    return recorded === undefined || recorded === m.inc;
   }
 
   private startCampaign(kind: Campaign, transfer: boolean): void {
@@ -632,6 +652,9 @@ export class Raft implements RaftCore {
     const add = (id: NodeId, voter: boolean): void => {
       if (id === this.id) return;
       let pr = old.get(id);
+      const recorded = this.conf.incarnations?.[id];
+      // A replaced member is a new one: what the leader knew of its former incarnation is void.
+      if (pr !== undefined && recorded !== undefined && pr.incarnation !== null && pr.incarnation !== recorded) pr = undefined;
       if (pr === undefined) {
         pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight, voter);
         // A new member counts as active until the next check-quorum round judges it.
@@ -645,10 +668,28 @@ export class Raft implements RaftCore {
     this.progress = next;
   }
 
+  /**
+   * The leader's progress for the sender of `m`. An answer from another incarnation than the one
+   * the progress was built from (a member with no recorded incarnation lost its disk) starts the
+   * progress over: its match index described a log that no longer exists.
+   */
+  progressOf(m: Message): Progress | undefined {
+    let pr = this.progress.get(m.from);
+    if (pr === undefined || m.inc === undefined || pr.incarnation === m.inc) return pr;
+    if (pr.incarnation !== null && this.cfg.faults?.ignoreIncarnations !== true) {
+      const fresh = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight, pr.voter);
+      fresh.recentActive = pr.recentActive;
+      this.progress.set(m.from, fresh);
+      pr = fresh;
+    }
+    pr.incarnation = m.inc;
+    return pr;
+  }
+
   // ---- Output helpers -----------------------------------------------------------------------------
 
   send(m: Message): void {
-    this.msgs.push(m);
+    this.msgs.push(this.cfg.incarnation === undefined ? m : { ...m, inc: this.cfg.incarnation });
   }
 
   private error(code: RaftErrorCode, message: string): RaftError {
@@ -680,12 +721,12 @@ export class Raft implements RaftCore {
 function stepLeader(r: Raft, m: Message): void {
   switch (m.type) {
     case 'appendResp': {
-      const pr = r.progress.get(m.from);
+      const pr = r.progressOf(m);
       if (pr !== undefined) handleAppendResp(r, m, pr);
       return;
     }
     case 'heartbeatResp': {
-      const pr = r.progress.get(m.from);
+      const pr = r.progressOf(m);
       if (pr !== undefined) handleHeartbeatResp(r, m, pr);
       return;
     }

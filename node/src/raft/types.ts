@@ -35,16 +35,27 @@ export interface ConfState {
   readonly learners: readonly NodeId[];
   /** Peer address (`host:port`) of every voter and learner. */
   readonly addresses: Readonly<Record<NodeId, string>>;
+  /**
+   * The storage incarnation each member was admitted with (see RaftConfig.incarnation). A member
+   * whose messages carry another incarnation lost its disk: it is not the member that voted and
+   * stored entries, and nothing it says counts until it is replaced. Absent: none recorded.
+   */
+  readonly incarnations?: Readonly<Record<NodeId, string>>;
 }
 
 /**
  * A single-server membership change. `addLearner` adds a non-voting member; `promote` turns a
  * caught-up learner into a voter; `remove` removes a voter or learner. (`addVoter` is not offered:
  * a new member always enters as a learner first, so it can never stall a quorum while it catches up.)
+ * `replace` is for a member that came back with an empty disk (a new incarnation): the old
+ * incarnation leaves the voters and the new one enters as a learner, in one step that changes the
+ * voter set by one member only. `incarnation` on `addLearner`/`promote` records the member's
+ * incarnation (a learner added by an operator may have none until its promotion).
  */
 export type ConfChange =
-  | { readonly type: 'addLearner'; readonly node: NodeId; readonly address: string }
-  | { readonly type: 'promote'; readonly node: NodeId }
+  | { readonly type: 'addLearner'; readonly node: NodeId; readonly address: string; readonly incarnation?: string }
+  | { readonly type: 'promote'; readonly node: NodeId; readonly incarnation?: string }
+  | { readonly type: 'replace'; readonly node: NodeId; readonly address: string; readonly incarnation: string }
   | { readonly type: 'remove'; readonly node: NodeId }
   | { readonly type: 'updateAddress'; readonly node: NodeId; readonly address: string };
 
@@ -84,6 +95,8 @@ interface Envelope {
   readonly from: NodeId;
   readonly to: NodeId;
   readonly term: Term;
+  /** The sender's storage incarnation (RaftConfig.incarnation); absent from cores run without one. */
+  readonly inc?: string;
 }
 
 /** Vote request: real (`vote`) or pre-vote (`preVote`, sent with term + 1, changes no state). */
@@ -206,7 +219,9 @@ export type RaftErrorCode =
   /** `transferLeadership` to a node that is not a voter of the current configuration. */
   | 'INVALID_TRANSFER_TARGET'
   /** Too many ReadIndex requests are waiting on this leader (see MAX_PENDING_READS). */
-  | 'READ_INDEX_LIMIT';
+  | 'READ_INDEX_LIMIT'
+  /** A message from a member's former incarnation (it lost its disk): dropped, it counts for nothing. */
+  | 'STALE_INCARNATION';
 
 export interface RaftError {
   readonly ok: false;
@@ -236,14 +251,23 @@ export interface RaftConfig {
   /** Bound on proposed but uncommitted bytes on a leader; beyond it `propose` answers UNCOMMITTED_LIMIT. */
   readonly maxUncommittedBytes: number;
   /**
+   * This node's storage incarnation: a random id its data directory got when it was created.
+   * With one set, the node votes and campaigns only while the configuration records it with this
+   * incarnation (a node whose disk was wiped never stands in for the member it was), and every
+   * message it sends carries it. Without one (unit tests of the bare algorithm) neither applies.
+   */
+  readonly incarnation?: string;
+  /**
    * TEST-ONLY deliberate bugs, so the simulator can prove it catches them. Never set by the
    * runtime. `grantVoteWithoutLogCheck`: votes ignore the candidate's log (breaks leader
    * completeness). `commitPreviousTermByCount`: a leader commits entries of earlier terms by
-   * counting replicas (the Raft paper's figure 8 bug).
+   * counting replicas (the Raft paper's figure 8 bug). `ignoreIncarnations`: a node votes, campaigns
+   * and is counted whatever its incarnation (a wiped disk stands in for the member it was).
    */
   readonly faults?: {
     readonly grantVoteWithoutLogCheck?: boolean;
     readonly commitPreviousTermByCount?: boolean;
+    readonly ignoreIncarnations?: boolean;
   };
 }
 
@@ -267,6 +291,8 @@ export interface PeerProgress {
   /** Heard from within the last election timeout (what check-quorum counts). */
   readonly recentActive: boolean;
   readonly voter: boolean;
+  /** The incarnation the member's answers carried, null before any. */
+  readonly incarnation: string | null;
 }
 
 export interface RaftStatus {

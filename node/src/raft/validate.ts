@@ -1,7 +1,7 @@
 // Shape and range checks for every message handed to `step`, done once at the edge so the state
 // machine can trust its input. A message that fails here is refused before any state is touched.
 
-import { isNodeId, parseConfChange } from './confchange.js';
+import { isIncarnation, isNodeId, parseConfChange } from './confchange.js';
 import type { ConfState, Entry, NodeId, Snapshot } from './types.js';
 
 /** Longest ReadIndex context a message may carry. */
@@ -25,6 +25,7 @@ export function messageProblem(value: unknown, self: NodeId): string | null {
   if (m['to'] !== self) return `addressed to ${String(m['to'])}, not ${self}`;
   if (m['from'] === self) return 'message from myself';
   if (!isCount(m['term'])) return 'bad term';
+  if (m['inc'] !== undefined && !isIncarnation(m['inc'])) return 'bad incarnation';
   const term = m['term'];
   switch (m['type']) {
     case 'vote':
@@ -114,6 +115,13 @@ export function confStateProblem(value: unknown): string | null {
     if (!isNodeId(id) || seen.has(id)) return 'bad or duplicate conf member';
     if (typeof addresses[id] !== 'string') return `no address for ${id}`;
     seen.add(id);
+  }
+  const { incarnations } = value as Partial<ConfState>;
+  if (incarnations !== undefined) {
+    if (typeof incarnations !== 'object' || incarnations === null) return 'bad conf incarnations';
+    for (const [id, incarnation] of Object.entries(incarnations)) {
+      if (!seen.has(id) || !isIncarnation(incarnation)) return `bad incarnation for ${id}`;
+    }
   }
   return voters.length === 0 ? 'conf state without voters' : null;
 }

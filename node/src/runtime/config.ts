@@ -41,6 +41,8 @@ export interface NodeConfig {
   readonly cpuProf: boolean;
   /** Test-only: serve linearizable reads locally without ReadIndex (proves the e2e checker works). */
   readonly unsafeLocalLinearizable: boolean;
+  /** TEST ONLY: a node with a wiped disk votes as the member it was (the bug incarnations prevent). */
+  readonly unsafeIgnoreIncarnations: boolean;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +88,7 @@ const SPECS = {
   logLevel: { env: 'CATGA_LOG_LEVEL', flag: 'log-level', help: 'debug, info, warn or error (default info)' },
   cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit' },
   unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads' },
+  unsafeIgnoreIncarnations: { env: 'CATGA_UNSAFE_IGNORE_INCARNATIONS', flag: 'unsafe-ignore-incarnations', help: 'TEST ONLY: let a node with a wiped disk vote as the member it was' },
 } as const satisfies Record<keyof NodeConfig, Spec>;
 
 /** `--flag value`, `--flag=value` and bare `--flag` (true) into a map. Unknown flags are an error. */
@@ -218,6 +221,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     logLevel,
     cpuProf: bool('cpuProf'),
     unsafeLocalLinearizable: bool('unsafeLocalLinearizable'),
+    unsafeIgnoreIncarnations: bool('unsafeIgnoreIncarnations'),
   });
 }
 

@@ -91,6 +91,8 @@ export class RaftDriver {
   private stopped = false;
   private failed: unknown = null;
   private appliedIndex: Index;
+  /** Term of the last entry applied here (or of the snapshot installed), 0 before any. */
+  private lastAppliedTerm: Term = 0;
   private snapshotIndex: Index;
   private statusCache: RaftStatus | null = null;
   private soft: SoftState;
@@ -99,6 +101,8 @@ export class RaftDriver {
   private persistedHard: HardState;
   private unsyncedHard: HardState | null = null;
   private idleResolvers: Array<() => void> = [];
+  /** Members heard speaking as another incarnation than the configuration records (wiped disks). */
+  private readonly staleIncarnations = new Map<NodeId, string>();
 
   constructor(o: DriverOptions) {
     this.o = o;
@@ -124,6 +128,16 @@ export class RaftDriver {
   }
 
   get applied(): Index { return this.appliedIndex; }
+  get appliedTerm(): Term { return this.lastAppliedTerm; }
+
+  /**
+   * The incarnation `id` was last heard speaking as, when the configuration records another one:
+   * the member lost its disk and waits to be replaced (service.ts). Undefined otherwise.
+   */
+  staleIncarnationOf(id: NodeId): string | undefined {
+    const seen = this.staleIncarnations.get(id);
+    return seen !== undefined && this.status().conf.incarnations?.[id] !== seen ? seen : undefined;
+  }
   get softState(): SoftState { return this.soft; }
   get isLeader(): boolean { return this.soft.role === 'leader'; }
 
@@ -261,8 +275,14 @@ export class RaftDriver {
     const inbox = this.inbox;
     const n = Math.min(inbox.length, MAX_MESSAGES_PER_TURN);
     for (let i = 0; i < n; i++) {
-      const res = core.step(inbox[i]!);
-      if (!res.ok && res.code === 'INVALID_MESSAGE') this.o.log.warn('raft_message_refused', { from: inbox[i]!.from, type: inbox[i]!.type, reason: res.message });
+      const m = inbox[i]!;
+      const res = core.step(m);
+      if (res.ok) continue;
+      if (res.code === 'INVALID_MESSAGE') this.o.log.warn('raft_message_refused', { from: m.from, type: m.type, reason: res.message });
+      else if (res.code === 'STALE_INCARNATION' && m.inc !== undefined && this.staleIncarnations.get(m.from) !== m.inc) {
+        this.staleIncarnations.set(m.from, m.inc);
+        this.o.log.warn('member_disk_replaced', { member: m.from, incarnation: m.inc, reason: res.message });
+      }
     }
     this.inbox = n === inbox.length ? [] : inbox.slice(n);
 
@@ -350,6 +370,7 @@ export class RaftDriver {
     assert.ok(s.meta.index > this.appliedIndex, `snapshot ${s.meta.index} does not advance applied ${this.appliedIndex}`);
     this.o.stateMachine.restore(s.data, s.meta.index);
     this.appliedIndex = s.meta.index;
+    this.lastAppliedTerm = s.meta.term;
     this.snapshotIndex = s.meta.index;
     const unknown = new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
     for (const [index, w] of this.waiters) {
@@ -363,6 +384,7 @@ export class RaftDriver {
     let result: unknown = null;
     if (e.type === 'normal' && e.data.length > 0) result = this.o.stateMachine.apply(e);
     this.appliedIndex = e.index;
+    this.lastAppliedTerm = e.term;
     const w = this.waiters.get(e.index);
     if (w !== undefined) {
       this.waiters.delete(e.index);

@@ -29,6 +29,7 @@ export class CatgaError extends Error {
       case 'INVALID_CONF_CHANGE':
       case 'INVALID_TRANSFER_TARGET':
       case 'INVALID_MESSAGE':
+      case 'STALE_INCARNATION':
         return new CatgaError(e.code, e.message, 400, e.leader);
     }
   }

@@ -1,6 +1,7 @@
 // Joining an existing cluster: a node that is not in the first configuration (a StatefulSet pod
-// whose ordinal is at or above CATGA_BOOTSTRAP_EXPECT) asks the members it knows to add it, first
-// as a learner, then as a voter once it has caught up. Level-triggered: it repeats until it is a
+// whose ordinal is at or above CATGA_BOOTSTRAP_EXPECT), or whose disk was wiped, asks the members
+// it knows to add it (or replace its former incarnation), first as a learner, then as a voter once
+// it has caught up. Level-triggered: it repeats until it is a
 // voter, surviving leader changes and restarts; the node stops it as soon as it sees itself a
 // voter (startNode's onConf), so a removal that follows at once is never undone.
 import type { NodeId } from '../raft/types.js';
@@ -14,6 +15,8 @@ export const JOIN_INTERVAL_MS = 1_000;
 export interface JoinOptions {
   readonly id: NodeId;
   readonly address: string;
+  /** This node's storage incarnation: a member known by another one is replaced (its disk was wiped). */
+  readonly incarnation: string;
   /** Members to ask (their peer addresses are already known to the transport). */
   readonly seeds: readonly NodeId[];
   readonly driver: RaftDriver;
@@ -35,7 +38,7 @@ export function startJoining(o: JoinOptions): () => void {
     const leader = o.driver.softState.leader;
     const target = leader !== null && leader !== o.id ? leader : seeds[attempt++ % Math.max(1, seeds.length)];
     if (target !== undefined) {
-      const payload = enc.encode(JSON.stringify({ id: o.id, address: o.address, deadline: Date.now() + JOIN_ATTEMPT_MS }));
+      const payload = enc.encode(JSON.stringify({ id: o.id, address: o.address, incarnation: o.incarnation, deadline: Date.now() + JOIN_ATTEMPT_MS }));
       try {
         const reply = JSON.parse(new TextDecoder().decode(await o.transport.request(target, RPC.join, payload, JOIN_ATTEMPT_MS + 500))) as { ok: boolean; code?: string };
         if (!reply.ok && reply.code !== 'NOT_CAUGHT_UP') o.log.debug('join_attempt_refused', { via: target, code: reply.code });

@@ -3,7 +3,7 @@
 // shutdown. This is the only module that knows every other one; each of them stays testable alone.
 import { mkdirSync } from 'node:fs';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
-import { createRaft, defaultRaftConfig } from '../raft/index.js';
+import { createRaft, defaultRaftConfig, isIncarnation } from '../raft/index.js';
 import { openFileStorage } from '../storage/index.js';
 import { createPeerTransport } from '../transport/index.js';
 import { hostResolver, initialConfiguration, waitForInitialMembers } from '../membership/index.js';
@@ -33,46 +33,57 @@ const PROBE_RPC = 'probe';
 const PROBE_TIMEOUT_MS = 1_000;
 const enc = new TextEncoder();
 
+/** A first member's answer to the bootstrap probe. */
+type ProbeAnswer = { readonly kind: 'established' } | { readonly kind: 'fresh'; readonly incarnation: string } | { readonly kind: 'unreachable' };
+
+async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer> {
+  try {
+    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown };
+    if (reply.established === true) return { kind: 'established' };
+    return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation } : { kind: 'unreachable' };
+  } catch {
+    return { kind: 'unreachable' };
+  }
+}
+
 /**
- * True when some first member already belongs to a running cluster. A fresh node must then join
- * instead of bootstrapping: after a scale-down below the first size and a scale-up, the old
- * ordinals come back with empty disks, and bootstrapping them would start a second cluster.
- * Bootstrapping needs every other first member to answer "not established".
+ * Asks every other first member whether it already belongs to a running cluster. A fresh node must
+ * then join instead of bootstrapping: after a scale-down below the first size and a scale-up, or
+ * after a disk was wiped, a first member comes back empty, and bootstrapping it would start a
+ * second cluster (or let the empty disk vote as the member it was). Bootstrapping needs every other
+ * first member to answer "fresh", with its incarnation: the first configuration records them all,
+ * so every member derives the same one. Returns null when some member is established.
  */
-async function clusterExists(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<boolean> {
+async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<Record<NodeId, string> | null> {
   const others = Object.keys(seeds).filter((id) => id !== self);
   peers.setSeeds(seeds);
   for (let attempt = 0; ; attempt++) {
-    const answers = await Promise.all(others.map(async (id) => {
-      try {
-        const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { ok?: boolean; value?: unknown; established?: boolean };
-        return reply.established === true ? 'established' : 'fresh';
-      } catch {
-        return 'unreachable';
-      }
-    }));
-    if (answers.includes('established')) return true;
-    if (answers.every((a) => a === 'fresh')) return false;
-    if (attempt % 10 === 0) log.info('bootstrap_waiting_for_members', { members: others, answers });
+    const answers = await Promise.all(others.map((id) => probe(transport, id)));
+    if (answers.some((a) => a.kind === 'established')) return null;
+    const incarnations: Record<NodeId, string> = {};
+    answers.forEach((a, i) => { if (a.kind === 'fresh') incarnations[others[i]!] = a.incarnation; });
+    if (Object.keys(incarnations).length === others.length) return incarnations;
+    if (attempt % 10 === 0) log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
     await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * (attempt + 1))));
   }
 }
 
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
-async function firstConfiguration(cfg: NodeConfig, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
+async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
   const conf = firstMembers(cfg);
   if (conf === null) {
     // A lone node: it is its own cluster.
-    return { conf: { voters: [cfg.nodeId], learners: [], addresses: { [cfg.nodeId]: cfg.advertisePeer } }, seeds: {} };
+    return { conf: { voters: [cfg.nodeId], learners: [], addresses: { [cfg.nodeId]: cfg.advertisePeer }, incarnations: { [cfg.nodeId]: incarnation } }, seeds: {} };
   }
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
   if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
-  if (await clusterExists(transport, peers, seeds, cfg.nodeId, log)) {
+  const others = await freshIncarnations(transport, peers, seeds, cfg.nodeId, log);
+  if (others === null) {
     log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
     return { conf: null, seeds };
   }
-  return { conf, seeds };
+  return { conf: { ...conf, incarnations: { ...others, [cfg.nodeId]: incarnation } }, seeds };
 }
 
 export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
@@ -110,28 +121,36 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
   let established = (): boolean => false;
-  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established() })));
+  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation })));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
   const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
   const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
-  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
-  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
+  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, recovered.incarnation, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
+  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length, incarnation: recovered.incarnation });
 
   const core = createRaft(
     {
       ...defaultRaftConfig(cfg.nodeId, Math.random),
       electionTicks: cfg.electionTicks,
       heartbeatTicks: cfg.heartbeatTicks,
+      incarnation: recovered.incarnation,
+      ...(cfg.unsafeIgnoreIncarnations ? { faults: { ignoreIncarnations: true } } : {}),
     },
     { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
   );
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
-  // its promotion. A node removed from the configuration stays out: removal is explicit.
-  let joining = (fresh && bootstrap === null) || core.status().conf.learners.includes(cfg.nodeId);
+  // its promotion, and a node the configuration knows by another incarnation (its disk was wiped:
+  // it asks to be replaced). A node removed from the configuration stays out: removal is explicit.
+  const admitted = (c: ConfState): boolean => c.voters.includes(cfg.nodeId) && (cfg.unsafeIgnoreIncarnations || c.incarnations?.[cfg.nodeId] === recovered.incarnation);
+  const startConf = core.status().conf;
+  let joining = (fresh && bootstrap === null) || startConf.learners.includes(cfg.nodeId) || (startConf.voters.includes(cfg.nodeId) && !admitted(startConf));
+  if (fresh && bootstrap === null && firstMembers(cfg)?.voters.includes(cfg.nodeId) === true) {
+    log.warn('joining_with_empty_disk', { incarnation: recovered.incarnation, reason: 'this first member has an empty data directory and the cluster already runs: it neither votes nor counts until the leader replaces its former incarnation' });
+  }
   let stopJoining: () => void = () => {};
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
@@ -155,7 +174,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     onConf: (c) => {
       // Joining ends the moment this node is a voter: a later removal (which can follow within the
       // join loop's interval) must not be undone by one more join request.
-      if (joining && c.voters.includes(cfg.nodeId)) {
+      if (joining && admitted(c)) {
         joining = false;
         stopJoining();
         peers.setSeeds({});
@@ -171,7 +190,10 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   driver = d;
   term = d.softState.term;
-  established = () => { const st = d.status(); return st.conf.voters.length > 0 && st.commit > 0; };
+  // Established: a leader has committed an entry here (bootstrap entries are term 1, any leader's
+  // are later). A first member that merely wrote the bootstrap entries is still "fresh", so a slower
+  // first member derives the same first configuration instead of joining a cluster with no leader.
+  established = () => d.appliedTerm > 1 || (snap?.meta.term ?? 0) > 1;
   d.start();
   // The probed seeds stay dialled until the configuration names the members (onConf, just now).
   if (!joining) peers.setSeeds({});
@@ -204,7 +226,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
 
   if (joining && cfg.autoJoin) {
-    stopJoining = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, seeds: Object.keys(seeds), driver: d, transport, log });
+    stopJoining = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
   }
 
   if (bootstrap !== null && bootstrap.voters.length === 1 && bootstrap.voters[0] === cfg.nodeId) d.campaign();

@@ -3,6 +3,7 @@
 // no loops); a refused or lost attempt is retried on the new leader within the request's deadline
 // only when retrying cannot apply a command twice (never sent, refused before append, dropped by a
 // new leader, or protected by idempotency keys). Linearizable reads go through ReadIndex.
+import { isIncarnation } from '../raft/index.js';
 import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type {
@@ -88,13 +89,14 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
       return { index, outcome: await o.mediator.query(type, p) };
     }));
     t.onRequest(RPC.member, (_from, payload) => this.serveForwarded(() => {
-      const { op, id, address, voter, deadline } = JSON.parse(dec.decode(payload)) as { op: 'add' | 'remove'; id: string; address: string; voter: boolean; deadline: number };
-      return op === 'add' ? this.addMemberHere(id, address, voter, deadline) : this.removeMemberHere(id, deadline);
+      const { op, id, address, voter, deadline, incarnation } = JSON.parse(dec.decode(payload)) as { op: 'add' | 'remove'; id: string; address: string; voter: boolean; deadline: number; incarnation?: unknown };
+      return op === 'add' ? this.addMemberHere(id, address, voter, deadline, isIncarnation(incarnation) ? incarnation : undefined) : this.removeMemberHere(id, deadline);
     }));
     // A joining node asks any member it can reach; that member finds the leader for it.
-    t.onRequest(RPC.join, (_from, payload) => this.serveForwarded(() => {
-      const { id, address, deadline } = JSON.parse(dec.decode(payload)) as { id: string; address: string; deadline: number };
-      return this.addMember(id, address, true, Math.min(deadline, Date.now() + JOIN_ATTEMPT_MS));
+    t.onRequest(RPC.join, (from, payload) => this.serveForwarded(() => {
+      const { id, address, deadline, incarnation } = JSON.parse(dec.decode(payload)) as { id: string; address: string; deadline: number; incarnation?: unknown };
+      if (id !== from) throw new CatgaError('INVALID_MEMBER', `${from} cannot ask to join as ${id}`, 400);
+      return this.addMember(id, address, true, Math.min(deadline, Date.now() + JOIN_ATTEMPT_MS), isIncarnation(incarnation) ? incarnation : undefined);
     }));
     t.onRequest(RPC.transfer, (_from, payload) => this.serveForwarded(() => {
       const { to, deadline } = JSON.parse(dec.decode(payload)) as { to: string | null; deadline: number };
@@ -269,9 +271,10 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     return { ready: true, reason: isLeader ? 'leader' : `following ${st.leader}`, isLeader, appliedIndex };
   }
 
-  addMember(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }> {
-    return this.onLeader('member', deadline, () => this.addMemberHere(id, address, voter, deadline),
-      (leader, left) => this.o.transport.request(leader, RPC.member, enc.encode(JSON.stringify({ op: 'add', id, address, voter, deadline })), left));
+  /** `incarnation`: the storage incarnation the member speaks as, when it asked itself (join). */
+  addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }> {
+    return this.onLeader('member', deadline, () => this.addMemberHere(id, address, voter, deadline, incarnation),
+      (leader, left) => this.o.transport.request(leader, RPC.member, enc.encode(JSON.stringify({ op: 'add', id, address, voter, deadline, incarnation })), left));
   }
 
   removeMember(id: string, deadline: number): Promise<{ index: number }> {
@@ -280,22 +283,32 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
   }
 
   /**
-   * Level-triggered: adds `id` as a learner if absent (or updates its address), and, when a voter
-   * is wanted, promotes it once it has caught up. Calling it again is harmless.
+   * Level-triggered: adds `id` as a learner if absent (or updates its address), replaces it when it
+   * speaks as another incarnation than the one recorded (its disk was wiped: the new disk enters as a
+   * learner), and, when a voter is wanted, promotes it once it has caught up, recording the
+   * incarnation it answers with. Calling it again is harmless.
    */
-  private async addMemberHere(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }> {
+  private async addMemberHere(id: string, address: string, voter: boolean, deadline: number, claimed?: string): Promise<{ index: number }> {
     const driver = this.o.driver;
+    if (id === this.o.id) throw new CatgaError('INVALID_MEMBER', `${id} is this leader`, 400);
     for (;;) {
       if (!driver.isLeader) throw this.notLeader();
       const st = driver.status();
+      const speaksAs = claimed ?? driver.staleIncarnationOf(id);
+      const recorded = st.conf.incarnations?.[id];
       let cc: ConfChange | null = null;
       const known = id in st.conf.addresses;
-      if (!known) cc = { type: 'addLearner', node: id, address };
-      else if (st.conf.addresses[id] !== address) cc = { type: 'updateAddress', node: id, address };
-      else if (voter && st.conf.learners.includes(id) && this.caughtUp(st, id)) cc = { type: 'promote', node: id };
+      if (!known) cc = speaksAs === undefined ? { type: 'addLearner', node: id, address } : { type: 'addLearner', node: id, address, incarnation: speaksAs };
+      else if (speaksAs !== undefined && speaksAs !== recorded && (recorded !== undefined || st.conf.voters.includes(id))) {
+        cc = { type: 'replace', node: id, address, incarnation: speaksAs };
+      } else if (st.conf.addresses[id] !== address) cc = { type: 'updateAddress', node: id, address };
+      else if (voter && st.conf.learners.includes(id) && this.caughtUp(st, id)) {
+        const incarnation = recorded ?? st.progress[id]?.incarnation ?? undefined;
+        cc = incarnation === undefined ? { type: 'promote', node: id } : { type: 'promote', node: id, incarnation };
+      }
       if (cc !== null) {
         const index = await withDeadline(driver.proposeConfChange(cc), deadline, 'membership change');
-        this.o.log.info('member_change', { change: cc.type, member: id, index });
+        this.o.log.info('member_change', { change: cc.type, member: id, index, ...(cc.type === 'replace' ? { formerIncarnation: recorded ?? null, incarnation: cc.incarnation } : {}) });
         continue;
       }
       const done = !voter || st.conf.voters.includes(id);

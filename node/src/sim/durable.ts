@@ -55,6 +55,7 @@ export class MemoryDurableStore implements DurableStore {
       snapshot: this.log.snapshot,
       entries: this.log.entriesAfterSnapshot(),
       tornRecordsDropped: 0,
+      incarnation: 'sim',
     };
   }
 }

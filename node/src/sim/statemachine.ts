@@ -54,6 +54,11 @@ export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
       if (!conf.learners.includes(cc.node) && !conf.voters.includes(cc.node)) return conf;
       voters.push(cc.node);
       break;
+    case 'replace':
+      if (!(cc.node in addresses)) return conf;
+      learners.push(cc.node);
+      addresses[cc.node] = cc.address;
+      break;
     case 'remove':
       delete addresses[cc.node];
       break;

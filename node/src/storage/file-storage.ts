@@ -33,6 +33,7 @@ import {
 } from './codec.js';
 import { StorageError, invariant, storageFailed } from './errors.js';
 import { errorCode, type FileSystem } from './fs.js';
+import { loadOrCreateIncarnation, randomIncarnation } from './identity.js';
 import { lockDir, type DirLock } from './lock.js';
 import type { StorageOptions } from './options.js';
 import { EMPTY_HARD_STATE } from './replay.js';
@@ -114,6 +115,8 @@ export class FileStorage implements FileRaftStorage {
       const found = await recoverDir(this.fs, this.dir);
       for (const name of found.garbage) await this.fs.unlink(posix.join(this.dir, name));
       if (found.garbage.length > 0) await this.fs.syncDir(this.dir);
+      const hasLog = found.segments.length > 0 || found.rewriteSeq !== null;
+      const incarnation = await loadOrCreateIncarnation(this.fs, this.dir, hasLog, this.opts.newIncarnation ?? randomIncarnation);
       const { hardState, mark, entries } = found.replayed;
       this.walHardState = hardState;
       this.walMark = mark === null ? null : { ...mark, reset: false };
@@ -128,7 +131,7 @@ export class FileStorage implements FileRaftStorage {
       this.opts.onTornRecords?.(found.tornRecords);
       this.lock = lock;
       this.phase = 'open';
-      return { hardState, snapshot: found.snapshot, entries, tornRecordsDropped: found.tornRecords };
+      return { hardState, snapshot: found.snapshot, entries, tornRecordsDropped: found.tornRecords, incarnation: incarnation.id };
     } catch (err) {
       this.phase = 'closed';
       await lock?.release().catch(() => undefined);

@@ -27,6 +27,8 @@ export interface StorageOptions {
   readonly snapshotBytes: number;
   /** Called with the duration of every fsync (file or directory), in seconds. */
   readonly onFsync?: ((seconds: number) => void) | undefined;
+  /** Draws the incarnation of a directory being initialised (seeded in the simulator). */
+  readonly newIncarnation?: (() => string) | undefined;
   /** Called once by `open()` with the number of torn tail records cut off (also in `Recovered`). */
   readonly onTornRecords?: ((count: number) => void) | undefined;
 }

@@ -10,6 +10,8 @@ export interface Recovered {
   readonly entries: readonly Entry[];
   /** Torn or partly written tail records cut off during recovery (for the metric). */
   readonly tornRecordsDropped: number;
+  /** The directory's incarnation (identity.ts): new when the directory was just initialised. */
+  readonly incarnation: string;
 }
 
 export interface RaftStorage {

@@ -1,10 +1,11 @@
 // The binary encoding of Raft messages (the `Message` union of raft/types.ts).
 //
-// Layout: [tag u8][from str][to str][term varint] then the type's fields in declaration order.
+// Layout: [tag u8][from str][to str][term varint][sender incarnation str, empty for none] then the
+// type's fields in declaration order.
 // Numbers are unsigned LEB128 varints (≤ 2^53 - 1), booleans one byte (0/1), strings and byte
 // strings a varint length then the bytes. Entries: [term][index][type u8: 0 normal, 1 conf][data].
 // A snapshot carries meta.index, meta.term, the ConfState (voters, learners, then address
-// pairs in the map's order) and its data. The encoding is canonical: whatever decodes re-encodes
+// pairs in the map's order, then incarnation pairs likewise) and its data. The encoding is canonical: whatever decodes re-encodes
 // to the same bytes. Decoded `data` fields are views into the input buffer (no copy).
 import type { ConfState, Entry, EntryType, Message, MessageType } from '../raft/types.js';
 import { ByteReader, ByteWriter } from './bytes.js';
@@ -41,6 +42,7 @@ export function encodeMessageInto(w: ByteWriter, msg: Message): void {
   w.string(msg.from);
   w.string(msg.to);
   w.varint(msg.term);
+  w.string(msg.inc ?? '');
   switch (msg.type) {
     case 'vote':
     case 'preVote':
@@ -110,6 +112,13 @@ function encodeConfState(w: ByteWriter, conf: ConfState): void {
     w.string(id);
     w.string(conf.addresses[id]!);
   }
+  const incarnations = conf.incarnations ?? {};
+  const recorded = Object.keys(incarnations);
+  w.varint(recorded.length);
+  for (const id of recorded) {
+    w.string(id);
+    w.string(incarnations[id]!);
+  }
 }
 
 /** Reads one message that must end exactly at `r.end`. */
@@ -118,6 +127,7 @@ export function decodeMessageFrom(r: ByteReader): Message {
   const from = r.string(MAX_STRING_BYTES);
   const to = r.string(MAX_STRING_BYTES);
   const term = r.varint();
+  const inc = r.string(MAX_STRING_BYTES);
   let msg: Message;
   switch (tag) {
     case 1:
@@ -198,7 +208,7 @@ export function decodeMessageFrom(r: ByteReader): Message {
       throw new CodecError(`unknown message tag ${tag}`);
   }
   r.expectEnd();
-  return msg;
+  return inc === '' ? msg : { ...msg, inc };
 }
 
 function decodeIdList(r: ByteReader, what: string): string[] {
@@ -211,20 +221,27 @@ function decodeIdList(r: ByteReader, what: string): string[] {
 function decodeConfState(r: ByteReader): ConfState {
   const voters = decodeIdList(r, 'voter count');
   const learners = decodeIdList(r, 'learner count');
-  const count = r.boundedVarint(Math.min(MAX_CONF_MEMBERS, r.remaining), 'address count');
-  const addresses: Record<string, string> = {};
+  const addresses = decodeStringMap(r, 'address');
+  const incarnations = decodeStringMap(r, 'incarnation');
+  return Object.keys(incarnations).length === 0 ? { voters, learners, addresses } : { voters, learners, addresses, incarnations };
+}
+
+/** A count, then that many (id, value) string pairs with distinct ids. */
+function decodeStringMap(r: ByteReader, what: string): Record<string, string> {
+  const count = r.boundedVarint(Math.min(MAX_CONF_MEMBERS, r.remaining), `${what} count`);
+  const map: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
     const id = r.string(MAX_STRING_BYTES);
-    if (Object.prototype.hasOwnProperty.call(addresses, id)) throw new CodecError(`duplicate address for ${id}`);
+    if (Object.prototype.hasOwnProperty.call(map, id)) throw new CodecError(`duplicate ${what} for ${id}`);
     // defineProperty: an id such as "__proto__" must become an own key, not a prototype.
-    Object.defineProperty(addresses, id, {
+    Object.defineProperty(map, id, {
       value: r.string(MAX_STRING_BYTES),
       enumerable: true,
       writable: true,
       configurable: true,
     });
   }
-  return { voters, learners, addresses };
+  return map;
 }
 
 export function encodeMessage(msg: Message): Uint8Array {

@@ -5,8 +5,8 @@
 //   dialer → listener  AUTH      [0x32][proofD 32]
 //   listener → dialer  WELCOME   [0x33]
 //
-// proofL = HMAC-SHA256(secret, "catga-peer/1 listener" ‖ clusterId ‖ listenerId ‖ dialerId ‖ nonceD ‖ nonceL)
-// proofD = HMAC-SHA256(secret, "catga-peer/1 dialer"   ‖ clusterId ‖ listenerId ‖ dialerId ‖ nonceD ‖ nonceL)
+// proofL = HMAC-SHA256(secret, "catga-peer/2 listener" ‖ clusterId ‖ listenerId ‖ dialerId ‖ nonceD ‖ nonceL)
+// proofD = HMAC-SHA256(secret, "catga-peer/2 dialer"   ‖ clusterId ‖ listenerId ‖ dialerId ‖ nonceD ‖ nonceL)
 // (strings length-prefixed). Both proofs bind both fresh nonces, both ids and the cluster id, and
 // the role labels differ, so nothing can be replayed or reflected. Each handshake record travels
 // alone in one record of one WebSocket message (frames.ts). A refusal closes the socket with one
@@ -16,7 +16,8 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import { MAX_STRING_BYTES } from './codec.js';
 import { CodecError } from './errors.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: every Raft message carries its sender's storage incarnation. */
+export const PROTOCOL_VERSION = 2;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
 

@@ -27,12 +27,45 @@ function segments(fs: MemFileSystem): Promise<string[]> {
 test('a fresh directory recovers empty; saves come back after a clean reopen', async () => {
   const fs = memfs();
   const { s, r } = await reopen(fs);
-  assert.deepEqual(r, { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], tornRecordsDropped: 0 });
+  const { incarnation, ...rest } = r;
+  assert.match(incarnation, /^[0-9a-f]{16}$/);
+  assert.deepEqual(rest, { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], tornRecordsDropped: 0 });
   await s.save(null, entries(1, 3, 1), { term: 1, vote: 'n1', commit: 2 });
   await s.save(null, entries(4, 4, 1), null);
   await s.close();
   const { r: r2 } = await reopen(fs);
   assert.equal(show(r2), show({ hardState: { term: 1, vote: 'n1', commit: 2 }, snapshot: null, entries: entries(1, 4, 1) }));
+  assert.equal(r2.incarnation, incarnation, 'the incarnation survives a restart');
+});
+
+test('a wiped directory comes back as a new incarnation', async () => {
+  const first = await reopen(memfs());
+  await first.s.close();
+  const again = await reopen(memfs());
+  assert.notEqual(again.r.incarnation, first.r.incarnation);
+  await again.s.close();
+});
+
+test('a WAL without its incarnation file, or with a damaged one, is refused and left untouched', async () => {
+  const fs = memfs();
+  const { s } = await reopen(fs);
+  await s.save(null, entries(1, 2, 1), { term: 1, vote: null, commit: 1 });
+  await s.close();
+  const file = `${DIR}/incarnation`;
+  const good = fs.peek(file);
+  const damaged = Buffer.from(good);
+  damaged[0] = damaged[0] === 0x30 ? 0x31 : 0x30;
+  for (const [what, bytes] of [['damaged', damaged], ['missing', null]] as const) {
+    if (bytes === null) await fs.unlink(file);
+    else {
+      const fh = await fs.open(file, 'createOrTruncate');
+      await fh.writev([bytes], 0);
+      await fh.sync();
+      await fh.close();
+    }
+    await assert.rejects(reopen(fs), (err: unknown) => err instanceof StorageError && err.code === 'STORAGE_CORRUPT' && err.message.includes('incarnation'), what);
+    assert.equal((await segments(fs)).length, 1, `${what}: the WAL is left in place`);
+  }
 });
 
 test('segments roll over at maxSegmentBytes and recovery reads across them', async () => {
