@@ -17,10 +17,10 @@ export function bytes(s: string): Uint8Array {
 /** Seeded uniform source: the project's PRNG (sim/prng.ts). */
 export const seeded = seededRandom;
 
-export function confOf(voters: NodeId[], learners: NodeId[] = []): ConfState {
+export function confOf(voters: NodeId[], learners: NodeId[] = [], incarnations?: Record<NodeId, string>): ConfState {
   const addresses: Record<NodeId, string> = {};
   for (const id of [...voters, ...learners]) addresses[id] = `${id}.test:7000`;
-  return { voters, learners, addresses };
+  return incarnations === undefined ? { voters, learners, addresses } : { voters, learners, addresses, incarnations: { ...incarnations } };
 }
 
 interface Disk {
@@ -46,6 +46,8 @@ export interface ClusterOptions {
   /** Per-node overrides (e.g. faults on one node). */
   configFor?: (id: NodeId) => Partial<Omit<RaftConfig, 'id' | 'random'>>;
   keepReadies?: boolean;
+  /** Each node's storage incarnation (recorded in the bootstrap configuration); none when absent. */
+  incarnations?: Record<NodeId, string>;
 }
 
 /** Bound on delivery rounds in stabilize(): a test that needs more has a livelock. */
@@ -65,7 +67,7 @@ export class Cluster {
     private readonly options: ClusterOptions = {},
   ) {
     this.random = seeded(options.seed ?? 1);
-    const bootstrap = confOf(voters);
+    const bootstrap = confOf(voters, [], options.incarnations);
     for (const id of voters) this.start(id, { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] }, bootstrap);
   }
 
@@ -73,6 +75,7 @@ export class Cluster {
   start(id: NodeId, disk: Disk = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] }, bootstrap: ConfState | null = null): RaftCore {
     const config: RaftConfig = {
       ...defaultRaftConfig(id, this.random),
+      ...(this.options.incarnations?.[id] === undefined ? {} : { incarnation: this.options.incarnations[id] }),
       ...this.options.config,
       ...this.options.configFor?.(id),
     };
@@ -89,6 +92,14 @@ export class Cluster {
     const old = this.node(id);
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
     return this.start(id, { hardState: old.disk.hardState, snapshot: old.disk.snapshot, entries: [...old.disk.entries] });
+  }
+
+  /** `id` loses its disk and restarts empty with a new incarnation (needs `incarnations`). */
+  wipe(id: NodeId, incarnation: string): RaftCore {
+    assert.ok(this.options.incarnations !== undefined, 'wipe needs incarnations');
+    this.options.incarnations[id] = incarnation;
+    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+    return this.start(id);
   }
 
   node(id: NodeId): NodeRecord {
@@ -147,7 +158,8 @@ export class Cluster {
       const target = this.nodes.get(m.to);
       if (target === undefined || this.drop(m)) continue;
       const result = target.core.step(m);
-      assert.ok(result.ok, `step refused a message the core itself produced: ${JSON.stringify(result)}`);
+      // A wiped node's messages are refused by design (incarnation.test.ts); nothing else may be.
+      assert.ok(result.ok || result.code === 'STALE_INCARNATION', `step refused a message the core itself produced: ${JSON.stringify(result)}`);
       this.delivered.push(m);
       count++;
     }
