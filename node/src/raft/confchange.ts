@@ -89,6 +89,9 @@ export function confChangeProblem(conf: ConfState, cc: ConfChange): string | nul
     case 'promote': {
       if (!isLearner) return `${cc.node} is not a learner`;
       const recorded = conf.incarnations?.[cc.node];
+      // Once incarnations are recorded, every voter has one: a vote or an acknowledgement counts
+      // only from the incarnation recorded for its sender.
+      if (conf.incarnations !== undefined && recorded === undefined && cc.incarnation === undefined) return `${cc.node} has no incarnation to record`;
       return cc.incarnation !== undefined && recorded !== undefined && recorded !== cc.incarnation
         ? `${cc.node} was added with incarnation ${recorded}, not ${cc.incarnation}`
         : null;

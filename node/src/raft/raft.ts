@@ -412,18 +412,28 @@ export class Raft implements RaftCore {
   }
 
   /**
-   * Whether the configuration records this node with its own incarnation. A node whose data
-   * directory was wiped is not: it must neither vote nor campaign, since the member it replaces
-   * may have voted and acknowledged entries it no longer has (until it is re-admitted).
+   * Whether this node may vote and campaign. Not when the configuration it knows records it with
+   * another incarnation (its disk was wiped: the member it was may have voted and acknowledged
+   * entries it no longer has), nor while it knows no configuration at all (an empty disk). A node
+   * that merely lags (promoted before it has its promotion) still votes: liveness needs it, and a
+   * candidate counts a vote only from the incarnation it records (fromCurrentIncarnation).
    */
   private recognized(): boolean {
     if (this.cfg.incarnation === undefined || this.cfg.faults?.ignoreIncarnations === true) return true;
-    return this.conf.incarnations?.[this.id] === this.cfg.incarnation;
+    if (this.conf.voters.length === 0) return false;
+    const recorded = this.conf.incarnations?.[this.id];
+    return recorded === undefined || recorded === this.cfg.incarnation;
   }
 
-  /** False when the sender's incarnation is not the one its membership records (it lost its disk). */
+  /**
+   * False for an answer that would count (a vote, an acknowledgement) from another incarnation than
+   * the one its sender's membership records here: the sender lost its disk. Requests and a leader's
+   * traffic pass whatever their incarnation: a receiver whose configuration lags may not know yet
+   * that a member was replaced, and only a recognized node campaigns (so every leader was admitted).
+   */
   private fromCurrentIncarnation(m: Message): boolean {
     if (m.inc === undefined || this.cfg.faults?.ignoreIncarnations === true) return true;
+    if (m.type !== 'voteResp' && m.type !== 'preVoteResp' && m.type !== 'appendResp' && m.type !== 'heartbeatResp') return true;
     const recorded = this.conf.incarnations?.[m.from];
     return recorded === undefined || recorded === m.inc;
   }
@@ -676,7 +686,7 @@ export class Raft implements RaftCore {
   progressOf(m: Message): Progress | undefined {
     let pr = this.progress.get(m.from);
     if (pr === undefined || m.inc === undefined || pr.incarnation === m.inc) return pr;
-    if (pr.incarnation !== null && this.cfg.faults?.ignoreIncarnations !== true) {
+    if (pr.incarnation !== null) {
       const fresh = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight, pr.voter);
       fresh.recentActive = pr.recentActive;
       this.progress.set(m.from, fresh);

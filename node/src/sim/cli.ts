@@ -10,7 +10,7 @@ export const DEFAULT_DISK_EVERY = 10;
 export const REPORT_EVENTS = 150;
 const MAX_SEEDS = 10_000_000;
 const MAX_STEPS = 1_000_000;
-const FAULT_NAMES = ['grantVoteWithoutLogCheck', 'commitPreviousTermByCount'] as const;
+const FAULT_NAMES = ['grantVoteWithoutLogCheck', 'commitPreviousTermByCount', 'ignoreIncarnations'] as const;
 
 const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
   --seeds N   number of seeds to run, S .. S+N-1 (default ${DEFAULT_SEEDS}; 1 when --seed is given alone)
@@ -20,7 +20,7 @@ const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S]
   --trace     print every event as it happens (use with --seed S to replay one seed)
   --disk-every D  seeds divisible by D run on the real storage code over a crashing in-memory
               disk (default ${DEFAULT_DISK_EVERY}; 0 never, 1 always)
-  --fault     test only: run the core with a deliberate bug (grantVoteWithoutLogCheck, commitPreviousTermByCount)`;
+  --fault     test only: run the core with a deliberate bug (${FAULT_NAMES.join(', ')})`;
 
 export interface SimCliOptions {
   readonly seeds: number;

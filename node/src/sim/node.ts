@@ -41,12 +41,25 @@ export class SimNode {
 
   constructor(
     readonly id: NodeId,
-    /** The initial configuration for an initial member, null for a node added later. */
-    private readonly bootstrap: ConfState | null,
-    private readonly store: DurableStore,
+    /** The initial configuration for an initial member, null for a node added later (or wiped). */
+    private bootstrap: ConfState | null,
+    private store: DurableStore,
     private readonly config: () => RaftConfig,
     private readonly ctx: SimContext,
+    /** The storage incarnation of the node's current disk (ConfState.incarnations). */
+    public diskIncarnation: string,
   ) {
+    this.sm = new SimStateMachine();
+  }
+
+  /** The node (down) loses its disk: it comes back empty, as a new incarnation, and never bootstraps. */
+  wipe(store: DurableStore, diskIncarnation: string): void {
+    if (this.core !== null) throw new Error(`wipe of ${this.id} while it runs`);
+    this.store = store;
+    this.diskIncarnation = diskIncarnation;
+    this.bootstrap = null;
+    this.log = new SimLog();
+    this.hardState = EMPTY_HARD_STATE;
     this.sm = new SimStateMachine();
   }
 
@@ -86,7 +99,7 @@ export class SimNode {
     this.term = hardState.term;
     this.leader = null;
     this.incarnation++;
-    this.core = createRaft(this.config(), {
+    this.core = createRaft({ ...this.config(), incarnation: this.diskIncarnation }, {
       hardState,
       snapshot,
       entries,

@@ -25,6 +25,13 @@ export interface FaultProfile {
   readonly confChange: number;
   readonly transfer: number;
   readonly compact: number;
+  /** Chance a node loses its disk (never leaving fewer intact voters than a quorum; see simulator.ts). */
+  readonly wipe: number;
+  /**
+   * Chance a follower that acknowledged the leader's last commit loses its disk and the leader
+   * crashes right after: the pattern in which an empty disk voting as its former self loses a write.
+   */
+  readonly wipeAcked: number;
   readonly clockSkew: number;
   /** Chance a delivery is preceded by a corrupted copy the core must refuse untouched. */
   readonly garbage: number;
@@ -43,6 +50,8 @@ export const HEAL_PROFILE: FaultProfile = {
   confChange: 0,
   transfer: 0,
   compact: 0.02,
+  wipe: 0,
+  wipeAcked: 0,
   clockSkew: 0,
   garbage: 0,
 };
@@ -68,6 +77,8 @@ export function drawFaultProfile(p: Prng): { readonly kind: PhaseKind; readonly 
     confChange: p.next() * 0.02,
     transfer: p.next() * 0.02,
     compact: p.next() * 0.05,
+    wipe: harsh ? p.next() * 0.003 : 0,
+    wipeAcked: churn ? p.next() * 0.05 : 0,
     clockSkew: p.next() * 0.1,
     garbage: harsh ? p.next() * 0.02 : 0,
   };

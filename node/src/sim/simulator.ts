@@ -1,13 +1,14 @@
 // One seeded simulation run: real Raft cores on a virtual clock and network, driven through
 // alternating phases. A fault phase mixes client traffic, ReadIndex reads, crashes and restarts,
-// partitions, loss, duplication, long delays, membership changes, leadership transfers and
-// compactions; a heal phase removes every fault and must, within a bound, produce a leader that
+// partitions, loss, duplication, long delays, membership changes, leadership transfers,
+// compactions and disk wipes (a wiped node comes back empty as a new incarnation and is replaced
+// through the leader, as its join loop asks in production); a heal phase removes every fault and must, within a bound, produce a leader that
 // commits a fresh proposal on every live member and answers a ReadIndex read. The run stops at
 // the first violation; the same seed and options always replay the same events.
 import { defaultRaftConfig } from '../raft/index.js';
 import type { ConfChange, ConfState, Message, NodeId, RaftConfig, RaftCore, Term } from '../raft/types.js';
 import { SafetyChecker, PROPOSAL_ID_BYTES, type Violation } from './checker.js';
-import { memoryStore, type StoreFactory } from './durable.js';
+import { memoryStore, type DurableStore, type StoreFactory } from './durable.js';
 import { corruptMessage } from './garbage.js';
 import { CLEAN_LINKS, SimNetwork, TICK_UNITS, MAX_SIM_NODES } from './network.js';
 import { drawFaultProfile, HEAL_PROFILE, type FaultProfile } from './profile.js';
@@ -47,6 +48,7 @@ export interface SeedStats {
   readonly transfers: number;
   readonly compactions: number;
   readonly heals: number;
+  readonly wipes: number;
 }
 
 export interface SeedResult {
@@ -70,6 +72,11 @@ const MAX_BATCH = 8;
 const MAX_PAD_BYTES = 24;
 /** Ticks a node keeps running after its removal commits, before the simulator retires it. */
 const MAX_RETIRE_DELAY_TICKS = 30;
+
+/** The incarnation of a node's first disk; later ones are numbered in the order of wipes. */
+function firstDisk(id: NodeId): string {
+  return `${id}.1`;
+}
 
 interface LivenessProbe {
   readonly healTick: number;
@@ -108,10 +115,13 @@ class Simulation implements SimContext {
   private nextProposalId = 1;
   private nextReadId = 1;
   private nextNodeNumber: number;
+  private nextDiskNumber = 2;
+  /** Voters that lost their disk: once replaced and caught up, they are promoted again. */
+  private readonly wipedVoters = new Set<NodeId>();
   private finished = false;
   private stats = {
     events: 0, proposalsAccepted: 0, readsIssued: 0, crashes: 0, confChanges: 0, transfers: 0,
-    compactions: 0, heals: 0,
+    compactions: 0, heals: 0, wipes: 0,
   };
 
   constructor(private readonly options: SimOptions) {
@@ -123,11 +133,13 @@ class Simulation implements SimContext {
     this.trace = new Trace(options.traceCapacity, options.traceSink);
     const voters: NodeId[] = [];
     const addresses: Record<NodeId, string> = {};
+    const incarnations: Record<NodeId, string> = {};
     for (let i = 1; i <= options.nodes; i++) {
       voters.push(`n${i}`);
       addresses[`n${i}`] = `sim:n${i}`;
+      incarnations[`n${i}`] = firstDisk(`n${i}`);
     }
-    this.initialConf = { voters, learners: [], addresses };
+    this.initialConf = { voters, learners: [], addresses, incarnations };
     this.committedConf = EMPTY_CONF;
     this.nextNodeNumber = options.nodes + 1;
     // Vary the core's batching and pipelining bounds per seed: small windows exercise back-pressure.
@@ -246,11 +258,14 @@ class Simulation implements SimContext {
     };
   }
 
+  private newStore(id: NodeId): DurableStore {
+    const storeRandom = this.storePrng.fork();
+    return (this.options.store ?? memoryStore)(id, () => storeRandom.next());
+  }
+
   private async spawn(id: NodeId, bootstrap: ConfState | null): Promise<void> {
     this.network.register(id);
-    const storeRandom = this.storePrng.fork();
-    const store = (this.options.store ?? memoryStore)(id, () => storeRandom.next());
-    const node = new SimNode(id, bootstrap, store, this.coreConfig(id), this);
+    const node = new SimNode(id, bootstrap, this.newStore(id), this.coreConfig(id), this, firstDisk(id));
     this.nodes.set(id, node);
     await this.boot(node);
   }
@@ -388,10 +403,14 @@ class Simulation implements SimContext {
     if (p.chance(profile.confChange)) await this.changeMembership();
     if (p.chance(profile.transfer)) this.transferLeadership();
     if (p.chance(profile.compact)) await this.compactSomewhere();
+    if (p.chance(profile.wipe)) this.wipeSomewhere();
+    if (p.chance(profile.wipeAcked)) this.wipeAckedThenCrashLeader();
+    this.replaceWiped();
   }
 
   private async healActions(probe: LivenessProbe): Promise<void> {
     const p = this.prng;
+    this.replaceWiped();
     if (p.chance(HEAL_PROFILE.propose)) this.clientPropose();
     if (p.chance(HEAL_PROFILE.read)) this.clientRead(this.pickLive());
     if (p.chance(HEAL_PROFILE.compact)) await this.compactSomewhere();
@@ -550,8 +569,10 @@ class Simulation implements SimContext {
       const node = this.nodes.get(learner);
       // Usually only a caught-up learner is promoted; sometimes a lagging one (it must not cost the quorum for long).
       const caughtUp = progress !== undefined && progress.match >= status.commit;
-      if (voters.length < MAX_VOTERS && node?.live === true && (caughtUp || p.chance(0.3))) {
-        options.push(() => void this.proposeConf(leader, { type: 'promote', node: learner }));
+      // As the service does: the incarnation recorded when it was added, else the one it answers with.
+      const incarnation = status.conf.incarnations?.[learner] ?? progress?.incarnation ?? null;
+      if (voters.length < MAX_VOTERS && node?.live === true && incarnation !== null && (caughtUp || p.chance(0.3))) {
+        options.push(() => void this.proposeConf(leader, { type: 'promote', node: learner, incarnation }));
       }
       options.push(() => void this.proposeConf(leader, { type: 'remove', node: learner }));
     }
@@ -565,7 +586,11 @@ class Simulation implements SimContext {
 
   private async addLearner(leader: SimNode): Promise<void> {
     const id = `n${this.nextNodeNumber}`;
-    if (this.proposeConf(leader, { type: 'addLearner', node: id, address: `sim:${id}` })) {
+    // Joining nodes name their incarnation; an operator's add may not (it is recorded at promotion).
+    const cc: ConfChange = this.prng.chance(0.5)
+      ? { type: 'addLearner', node: id, address: `sim:${id}`, incarnation: firstDisk(id) }
+      : { type: 'addLearner', node: id, address: `sim:${id}` };
+    if (this.proposeConf(leader, cc)) {
       this.nextNodeNumber++;
       await this.spawn(id, null);
     }
@@ -579,6 +604,82 @@ class Simulation implements SimContext {
     if (!result.ok) return false;
     this.stats.confChanges++;
     return true;
+  }
+
+  /**
+   * A node loses its disk (crashing first if it runs) and restarts later, empty, as a new
+   * incarnation. Never so that fewer voters with intact disks than a quorum remain in any
+   * configuration a live node or the committed history holds: losing a majority of disks is
+   * unrecoverable by design (the cluster refuses; raft/incarnation.test.ts and the README).
+   */
+  private wipeSomewhere(): void {
+    const candidates = [...this.nodes.values()].filter((n) => !n.retired && this.keepsIntactQuorum(n.id));
+    if (candidates.length > 0) this.wipe(this.prng.pick(candidates));
+  }
+
+  private wipeAckedThenCrashLeader(): void {
+    const leader = this.leader();
+    if (leader === null || leader.core === null) return;
+    const st = leader.core.status();
+    const acked = Object.entries(st.progress)
+      .filter(([id, pr]) => pr.voter && pr.match >= st.commit && this.nodes.get(id)?.retired === false && this.keepsIntactQuorum(id))
+      .map(([id]) => this.nodes.get(id) as SimNode);
+    // Only when some voter lags behind the commit: the wiped disk was needed for it.
+    const lagging = Object.values(st.progress).some((pr) => pr.voter && pr.match < st.commit);
+    if (acked.length === 0 || !lagging) return;
+    this.wipe(this.prng.pick(acked));
+    this.crash(leader, this.tickNo + this.prng.range(20, 80), 'after a follower that acknowledged lost its disk');
+  }
+
+  private wipe(victim: SimNode): void {
+    const disk = `${victim.id}.${this.nextDiskNumber++}`;
+    if (this.committedConf.voters.includes(victim.id)) this.wipedVoters.add(victim.id);
+    if (victim.live) this.crash(victim, this.tickNo + this.prng.range(3, 40), `disk wiped: ${disk}`);
+    else this.trace.record(this.time, 'crash', victim.id, null, `disk wiped while down: ${disk}`);
+    victim.wipe(this.newStore(victim.id), disk);
+    this.stats.wipes++;
+  }
+
+  /**
+   * Whether `victim` may lose its disk: in every configuration known (committed, or held by a live
+   * node), the other voters with their recorded disk that are voters in every other known
+   * configuration too (a leader that appended its own removal no longer campaigns) still make a quorum.
+   */
+  private keepsIntactQuorum(victim: NodeId): boolean {
+    const confs = [this.committedConf, ...this.liveNodes().map((n) => n.core?.status().conf)]
+      .filter((c): c is ConfState => c !== undefined && c.voters.length > 0);
+    const everywhere = (id: NodeId): boolean => confs.every((c) => c.voters.includes(id));
+    for (const conf of confs) {
+      if (!conf.voters.includes(victim)) continue;
+      const intact = conf.voters.filter((id) => id !== victim && everywhere(id) && this.nodes.get(id)?.diskIncarnation === conf.incarnations?.[id]).length;
+      if (intact < Math.floor(conf.voters.length / 2) + 1) return false;
+    }
+    return true;
+  }
+
+  /**
+   * What a wiped node's join loop asks of the leader in production (runtime/service.ts): replace
+   * the member it was by its new incarnation, then, if it was a voter, promote it once caught up.
+   */
+  private replaceWiped(): void {
+    const leader = this.leader();
+    if (leader === null || leader.core === null) return;
+    const st = leader.core.status();
+    const conf = st.conf;
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const node = this.nodes.get(id);
+      if (node === undefined || !node.live || node.retired || id === leader.id) continue;
+      const recorded = conf.incarnations?.[id];
+      if (recorded !== node.diskIncarnation && (recorded !== undefined || conf.voters.includes(id))) {
+        this.proposeConf(leader, { type: 'replace', node: id, address: `sim:${id}`, incarnation: node.diskIncarnation });
+        return;
+      }
+      const progress = st.progress[id];
+      if (this.wipedVoters.has(id) && conf.learners.includes(id) && recorded === node.diskIncarnation && progress !== undefined && progress.match >= st.commit) {
+        if (this.proposeConf(leader, { type: 'promote', node: id, incarnation: node.diskIncarnation })) this.wipedVoters.delete(id);
+        return;
+      }
+    }
   }
 
   private transferLeadership(): void {

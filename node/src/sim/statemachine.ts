@@ -44,30 +44,36 @@ export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
   const voters = conf.voters.filter((id) => id !== cc.node);
   const learners = conf.learners.filter((id) => id !== cc.node);
   const addresses: Record<string, string> = { ...conf.addresses };
+  const incarnations: Record<string, string> = { ...conf.incarnations };
   switch (cc.type) {
     case 'addLearner':
       if (conf.voters.includes(cc.node)) return conf;
       learners.push(cc.node);
       addresses[cc.node] = cc.address;
+      if (cc.incarnation === undefined) delete incarnations[cc.node];
+      else incarnations[cc.node] = cc.incarnation;
       break;
     case 'promote':
       if (!conf.learners.includes(cc.node) && !conf.voters.includes(cc.node)) return conf;
       voters.push(cc.node);
+      if (cc.incarnation !== undefined) incarnations[cc.node] = cc.incarnation;
       break;
     case 'replace':
       if (!(cc.node in addresses)) return conf;
       learners.push(cc.node);
       addresses[cc.node] = cc.address;
+      incarnations[cc.node] = cc.incarnation;
       break;
     case 'remove':
       delete addresses[cc.node];
+      delete incarnations[cc.node];
       break;
     case 'updateAddress':
       if (!(cc.node in addresses)) return conf;
       addresses[cc.node] = cc.address;
-      return { voters: conf.voters, learners: conf.learners, addresses };
+      return { ...conf, addresses };
   }
-  return { voters, learners, addresses };
+  return Object.keys(incarnations).length === 0 ? { voters, learners, addresses } : { voters, learners, addresses, incarnations };
 }
 
 /** Same voters and same learners (order does not matter). */

@@ -71,17 +71,26 @@ test('with incarnations ignored, the same script elects b without the committed 
   assert.throws(() => c.checkSafety(), /index \d+: /, 'a applied x where b applied something else');
 });
 
-test('messages from a former incarnation are refused; answers of a new one reset the progress', () => {
+test('answers from a former incarnation never count; an empty disk does not vote', () => {
   const c = new Cluster(['a', 'b', 'c'], { incarnations: INCARNATIONS() });
   c.elect('a');
+  c.core('a').propose(bytes('x'));
+  assert.ok(c.core('a').ready().messages.every((m) => m.inc === 'a1'), 'every message carries its sender\'s incarnation');
   const stale: Message = { type: 'appendResp', from: 'c', to: 'a', term: c.core('a').status().term, inc: 'c0', index: 1, reject: false, hintIndex: 0, hintTerm: 0 };
   const refused = c.core('a').step(stale);
   assert.equal(refused.ok, false);
   assert.equal(!refused.ok && refused.code, 'STALE_INCARNATION');
-  const vote: Message = { type: 'vote', from: 'c', to: 'b', term: 99, inc: 'c0', lastLogIndex: 50, lastLogTerm: 50 - 1, transfer: true };
-  assert.equal(c.core('b').step(vote).ok, false);
-  assert.notEqual(c.core('b').status().term, 99, 'a vote request from a former incarnation changes nothing');
-  assert.ok(c.queue.every((m) => m.inc === ({ a: 'a1', b: 'b1', c: 'c1' } as Record<string, string>)[m.from]), 'every message carries its sender\'s incarnation');
+  const granted: Message = { type: 'voteResp', from: 'c', to: 'b', term: 99, inc: 'c0', reject: false };
+  const answer = c.core('b').step(granted);
+  assert.equal(!answer.ok && answer.code, 'STALE_INCARNATION', 'a vote from a former incarnation never counts');
+  assert.notEqual(c.core('b').status().term, 99);
+
+  // A node with an empty disk (no configuration known) does not vote, whatever it is asked.
+  c.wipe('c', 'c2');
+  const ask: Message = { type: 'vote', from: 'b', to: 'c', term: 50, inc: 'b1', lastLogIndex: 0, lastLogTerm: 0, transfer: true };
+  assert.ok(c.core('c').step(ask).ok);
+  const reply = c.core('c').ready().messages.find((m) => m.type === 'voteResp');
+  assert.equal(reply?.type === 'voteResp' && reply.reject, true, 'the wiped node refuses its vote');
 });
 
 test('conf changes: replace and incarnation records', () => {

@@ -1,5 +1,6 @@
 // The simulator finds deliberate bugs flipped into the core: a vote granted without the log check,
-// and entries of an earlier term committed by counting replicas (the Raft paper's figure 8).
+// entries of an earlier term committed by counting replicas (the Raft paper's figure 8), and a node
+// whose disk was wiped voting and counted as the member it was (incarnations ignored).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Invariant } from '../../../src/sim/checker.js';
@@ -30,6 +31,12 @@ test('granting votes without the log check is caught as a safety violation', { t
 
 test('committing an earlier term by counting replicas (figure 8) is caught', { timeout: 120_000 }, async () => {
   const r = await firstViolation({ commitPreviousTermByCount: true });
+  assert.ok(r !== null, `no violation in ${SEED_BOUND} seeds`);
+  assert.ok(SAFETY.includes(r.violation!.invariant), `${r.violation!.invariant}: ${r.violation!.detail}`);
+});
+
+test('a wiped disk voting as the member it was (incarnations ignored) is caught', { timeout: 120_000 }, async () => {
+  const r = await firstViolation({ ignoreIncarnations: true });
   assert.ok(r !== null, `no violation in ${SEED_BOUND} seeds`);
   assert.ok(SAFETY.includes(r.violation!.invariant), `${r.violation!.invariant}: ${r.violation!.detail}`);
 });
