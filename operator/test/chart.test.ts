@@ -3,32 +3,10 @@
 // and the chart's CRD is the same bytes as crds/ (a symlink Helm follows, or a copy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import yaml from 'js-yaml';
-import { CHART_DIR, CRD_PATH, HELM_BIN } from './repo_paths.js';
-
-const KUBE_VERSION = '1.31.0';
-
-interface Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [k: string]: unknown;
-}
-
-function helm(...args: string[]): string {
-  assert.ok(existsSync(HELM_BIN), `${HELM_BIN} is missing: run \`make tools\` first`);
-  return execFileSync(HELM_BIN, args, { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function render(...set: string[]): Obj[] {
-  const out = helm('template', 'rel', CHART_DIR, '--namespace', 'ops', '--include-crds', '--kube-version', KUBE_VERSION, ...set.flatMap((s) => ['--set', s]));
-  return yaml.loadAll(out).filter((d): d is Obj => d !== null && typeof d === 'object');
-}
-
-const byKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
+import { CHART_DIR, CRD_PATH } from './repo_paths.js';
+import { KUBE_VERSION, byKind, helm, render, type Obj } from './chart_render.js';
 
 test('the chart CRD is byte-equal to crds/catgaclusters.catga.io.yaml', () => {
   assert.deepEqual(readFileSync(resolve(CHART_DIR, 'crds/catgaclusters.catga.io.yaml')), readFileSync(CRD_PATH));
@@ -39,10 +17,10 @@ test('helm lint passes', () => {
   assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
 });
 
-test('rendered defaults: CRD, RBAC, Deployment, metrics Service, dashboard; no ServiceMonitor', () => {
+test('rendered defaults: CRD, RBAC, Deployment, metrics Service; no ServiceMonitor, rule or dashboard', () => {
   const objs = render();
   assert.deepEqual(objs.map((o) => o.kind).sort(), [
-    'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
   ]);
   const crd = byKind(objs, 'CustomResourceDefinition')[0]!;
   assert.equal(crd.metadata.name, 'catgaclusters.catga.io');
@@ -84,7 +62,7 @@ test('serviceMonitor.enabled adds monitors for the operator and for the nodes', 
 });
 
 test('the Grafana dashboard is valid JSON covering the CONTRACT.md §6 metrics', () => {
-  const cm = byKind(render(), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
+  const cm = byKind(render('grafanaDashboard.enabled=true'), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
   assert.equal(cm.metadata.labels!['grafana_dashboard'], '1');
   const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets: { expr: string }[] }[] };
   const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
