@@ -64,11 +64,11 @@ test('serviceMonitor.enabled adds monitors for the operator and for the nodes', 
 test('the Grafana dashboard is valid JSON covering the CONTRACT.md §6 metrics', () => {
   const cm = byKind(render('grafanaDashboard.enabled=true'), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
   assert.equal(cm.metadata.labels!['grafana_dashboard'], '1');
-  const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets: { expr: string }[] }[] };
-  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets?: { expr: string }[] }[] };
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
   for (const metric of ['catga_raft_term', 'catga_raft_role', 'catga_raft_commit_index', 'catga_raft_applied_index', 'catga_raft_leader_changes_total',
     'catga_raft_peer_match_index', 'catga_command_duration_seconds', 'catga_query_duration_seconds', 'catga_events_published_total',
-    'catga_ws_clients', 'catga_wal_fsync_duration_seconds']) {
+    'catga_ws_clients', 'catga_wal_fsync_duration_seconds', 'catga_operator_reconciles_total', 'catga_operator_reconcile_errors_total']) {
     assert.ok(exprs.includes(metric), `dashboard uses ${metric}`);
   }
   assert.equal(render('grafanaDashboard.enabled=false').filter((o) => o.kind === 'ConfigMap').length, 0);
