@@ -73,3 +73,31 @@ test('the Grafana dashboard is valid JSON covering the CONTRACT.md §6 metrics',
   }
   assert.equal(render('grafanaDashboard.enabled=false').filter((o) => o.kind === 'ConfigMap').length, 0);
 });
+
+test('values.schema.json refuses bad values, naming the value', () => {
+  const refused: [string, RegExp][] = [
+    ['replicaCount=0', /\/replicaCount': minimum/],
+    ['operator.logLevel=loud', /\/operator\/logLevel'/],
+    ['operator.workers=17', /\/operator\/workers': maximum/],
+    ['operator.peerAddressMode=ip', /\/operator\/peerAddressMode'/],
+    ['image.pullPolicy=Sometimes', /\/image\/pullPolicy'/],
+    ['serviceMonitor.interval=15', /\/serviceMonitor\/interval'/],
+    ['grafanaDashboard.enabled=yes', /\/grafanaDashboard\/enabled'/],
+    ['prometheusRule.runbookBaseUrl=https://wiki.example/runbooks#top', /\/prometheusRule\/runbookBaseUrl'/],
+    ['prometheusRule.thresholds.followerLagEntries=0', /\/prometheusRule\/thresholds\/followerLagEntries': minimum/],
+    ['resources.limits.memory=lots', /\/resources\/limits\/memory'/],
+    ['serviceMonitr.enabled=true', /additional properties 'serviceMonitr' not allowed/],
+  ];
+  for (const [set, message] of refused) {
+    assert.throws(() => render(set), (err: { stderr?: string }) => message.test(err.stderr ?? ''), `--set ${set} is refused`);
+  }
+  // Fractions reach the chart as numbers from a values file or --set-json (--set passes them as strings).
+  assert.throws(() => render('prometheusRule.thresholds.dataVolumeAvailableRatio=0.2'), /got string, want number/);
+});
+
+test('helm lint --strict passes with every optional object on', () => {
+  const out = helm('lint', CHART_DIR, '--kube-version', KUBE_VERSION, '--strict',
+    '--set', 'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,replicaCount=2',
+    '--set-json', 'prometheusRule.thresholds.dataVolumeAvailableRatio=0.2');
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
