@@ -2,20 +2,26 @@
 // scrapes a real 3-node cluster under load, with only the labels a PodMonitor target carries
 // (namespace, pod: no relabelling), and every panel's queries, with the dashboard's variables
 // filled in as Grafana would, must return samples. Targets that need an event this run does not
-// cause are listed with the reason.
+// cause are listed with the reason. The same Prometheus evaluates the chart's alert rules on this
+// real data: every rule must evaluate without error, and no node alert may be pending on a
+// cluster that is healthy apart from one follower restart.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import yaml from 'js-yaml';
 import { runLoad, type LoadResult } from '../../src/bench/load.js';
 import { TestCluster, sleep, until } from './cluster.js';
 
-const DASHBOARD = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../charts/catga-operator/dashboards/catga.json');
+const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
+const CHART = resolve(REPO, 'charts/catga-operator');
+const DASHBOARD = resolve(CHART, 'dashboards/catga.json');
+const HELM = resolve(REPO, 'bin/helm');
 const NAMESPACE = 'shop';
 const CLUSTER = 'orders';
 const SCRAPE_SECONDS = 1;
@@ -40,6 +46,14 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The rule groups of the chart's PrometheusRule, rendered by the repository's helm. */
+function chartRuleGroups(): unknown {
+  assert.ok(existsSync(HELM), `${HELM} is missing: run \`make tools\` first`);
+  const out = execFileSync(HELM, ['template', 'rel', CHART, '--kube-version', '1.31.0', '--set', 'prometheusRule.enabled=true',
+    '--show-only', 'templates/prometheusrule.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return (yaml.load(out) as { spec: { groups: unknown } }).spec.groups;
+}
+
 const fill = (expr: string): string => expr
   .replaceAll('$__rate_interval', RATE_INTERVAL).replaceAll('$operator_namespace', 'catga-system')
   .replaceAll('$namespace', NAMESPACE).replaceAll('$cluster', CLUSTER);
@@ -59,7 +73,9 @@ describe('the Grafana dashboard against Prometheus scraping a 3-node cluster und
     await c.leader();
     const port = await freePort();
     // One static target per node, labelled as a PodMonitor would label pod orders-<i> in namespace shop.
+    writeFileSync(join(dir, 'rules.yml'), yaml.dump({ groups: chartRuleGroups() }));
     const config = {
+      rule_files: [join(dir, 'rules.yml')],
       global: { scrape_interval: `${SCRAPE_SECONDS}s`, evaluation_interval: `${SCRAPE_SECONDS}s` },
       scrape_configs: [{
         job_name: 'shop/catga', metrics_path: '/metrics',
@@ -116,6 +132,15 @@ describe('the Grafana dashboard against Prometheus scraping a 3-node cluster und
       }
       if (!panelHasData && !(panel.targets ?? []).every((t) => Object.keys(EMPTY_HERE).some((m) => t.expr.includes(m)))) emptyPanels.push(panel.title);
     }
+    const rules = (await (await fetch(`${api}/rules`)).json() as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } })
+      .data.groups.flatMap((g) => g.rules);
+    assert.ok(rules.length > 10, `${rules.length} rules loaded`);
+    assert.deepEqual(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`), [], 'rules that fail to evaluate');
+    assert.equal((await query(`catga:raft_active_voters{namespace="${NAMESPACE}"}`))[0]?.value[1], '3', 'the leader reaches all three voters');
+    assert.equal((await query(`catga:raft_follower_lag_entries{namespace="${NAMESPACE}"}`)).length, 2, 'lag of both followers');
+    const nodeAlerts = await query(`ALERTS{alertname=~"Catga.*", alertname!~"CatgaOperator.*"}`);
+    assert.deepEqual(nodeAlerts.map((a) => a.metric['alertname']), [], 'no node alert on a healthy cluster');
+
     const results = await Promise.all(loads);
     subscriber.close();
     assert.deepEqual(emptyPanels, [], 'panels without data');
