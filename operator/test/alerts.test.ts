@@ -46,17 +46,42 @@ const CASES: Record<string, readonly AlertCase[]> = {
     {
       name: 'no leader for minutes in shop/orders; billing/orders (same name, other namespace) has one',
       series: {
+        [`catga_raft_term{${shop('orders-0')}}`]: '3+1x10',
         [`catga_raft_role{${shop('orders-0', ',role="leader"')}}`]: '0x10',
+        [`catga_raft_term{${shop('orders-1')}}`]: '3+1x10',
         [`catga_raft_role{${shop('orders-1', ',role="leader"')}}`]: '0x10',
+        [`catga_raft_term{${node('billing', 'orders-0')}}`]: '2x10',
         [`catga_raft_role{${node('billing', 'orders-0', ',role="leader"')}}`]: '1x10',
+        [`catga_raft_term{${node('billing', 'orders-1')}}`]: '2x10',
         [`catga_raft_role{${node('billing', 'orders-1', ',role="leader"')}}`]: '0x10',
       },
       at: '5m',
       fires: [{ labels: { namespace: 'shop', catga_cluster: 'orders' }, summary: 'CatgaCluster shop/orders has no Raft leader' }],
     },
     {
+      name: 'every node of shop/orders stops answering scrapes',
+      series: {
+        [`catga_raft_term{${shop('orders-0')}}`]: '4 4 4 _ _ _ _ _ _ _',
+        [`catga_raft_role{${shop('orders-0', ',role="leader"')}}`]: '1 1 1 _ _ _ _ _ _ _',
+        [`catga_raft_term{${shop('orders-1')}}`]: '4 4 4 _ _ _ _ _ _ _',
+        [`catga_raft_role{${shop('orders-1', ',role="leader"')}}`]: '0 0 0 _ _ _ _ _ _ _',
+      },
+      at: '10m',
+      fires: [{ labels: { namespace: 'shop', catga_cluster: 'orders' }, summary: 'CatgaCluster shop/orders has no Raft leader' }],
+    },
+    {
+      name: 'a cluster gone for more than 15 minutes (deleted) is forgotten',
+      series: { [`catga_raft_term{${shop('old-0')}}`]: '4 _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _', [`catga_raft_role{${shop('old-0', ',role="leader"')}}`]: '1 _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _' },
+      at: '24m',
+      fires: [],
+    },
+    {
       name: 'an election shorter than a minute',
-      series: { [`catga_raft_role{${shop('orders-0', ',role="leader"')}}`]: '1 0 1 1 1', [`catga_raft_role{${shop('orders-1', ',role="leader"')}}`]: '0x4' },
+      series: {
+        [`catga_raft_term{${shop('orders-0')}}`]: '3 4 4 4 4',
+        [`catga_raft_role{${shop('orders-0', ',role="leader"')}}`]: '1 0 1 1 1',
+        [`catga_raft_role{${shop('orders-1', ',role="leader"')}}`]: '0x4',
+      },
       at: '2m',
       fires: [],
     },
