@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,6 +46,11 @@ function freePort(): Promise<number> {
       s.close(() => ok(port));
     }).on('error', fail);
   });
+}
+
+function writeFileAtomic(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
 }
 
 const fill = (expr: string): string => expr
@@ -98,7 +103,8 @@ test('every dashboard panel returns data and every alert rule evaluates, on a re
   // Prometheus discovers nothing here: each target gets the labels its pod's monitor would give it.
   // file_sd lets the test move a recreated pod's target to its new IP.
   const targetsFile = join(dir, 'targets.json');
-  const writeTargets = (): void => writeFileSync(targetsFile, JSON.stringify([
+  // Written aside and renamed into place: Prometheus never reads a half-written file.
+  const writeTargets = (): void => writeFileAtomic(targetsFile, JSON.stringify([
     ...pods.map((p) => ({ targets: [`${p.status!.podIP}:8080`], labels: { namespace: NS, pod: p.metadata!.name! } })),
     { targets: [`127.0.0.1:${operatorPort}`], labels: { namespace: OPERATOR_NAMESPACE, pod: 'catga-operator-7d9f-x2x4k' } },
   ]));
