@@ -3,32 +3,10 @@
 // and the chart's CRD is the same bytes as crds/ (a symlink Helm follows, or a copy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import yaml from 'js-yaml';
-import { CHART_DIR, CRD_PATH, HELM_BIN } from './repo_paths.js';
-
-const KUBE_VERSION = '1.31.0';
-
-interface Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [k: string]: unknown;
-}
-
-function helm(...args: string[]): string {
-  assert.ok(existsSync(HELM_BIN), `${HELM_BIN} is missing: run \`make tools\` first`);
-  return execFileSync(HELM_BIN, args, { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function render(...set: string[]): Obj[] {
-  const out = helm('template', 'rel', CHART_DIR, '--namespace', 'ops', '--include-crds', '--kube-version', KUBE_VERSION, ...set.flatMap((s) => ['--set', s]));
-  return yaml.loadAll(out).filter((d): d is Obj => d !== null && typeof d === 'object');
-}
-
-const byKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
+import { CHART_DIR, CRD_PATH } from './repo_paths.js';
+import { KUBE_VERSION, byKind, helm, render, type Obj } from './chart_render.js';
 
 test('the chart CRD is byte-equal to crds/catgaclusters.catga.io.yaml', () => {
   assert.deepEqual(readFileSync(resolve(CHART_DIR, 'crds/catgaclusters.catga.io.yaml')), readFileSync(CRD_PATH));
@@ -39,10 +17,10 @@ test('helm lint passes', () => {
   assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
 });
 
-test('rendered defaults: CRD, RBAC, Deployment, metrics Service, dashboard; no ServiceMonitor', () => {
+test('rendered defaults: CRD, RBAC, Deployment, metrics Service; no ServiceMonitor, rule or dashboard', () => {
   const objs = render();
   assert.deepEqual(objs.map((o) => o.kind).sort(), [
-    'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
   ]);
   const crd = byKind(objs, 'CustomResourceDefinition')[0]!;
   assert.equal(crd.metadata.name, 'catgaclusters.catga.io');
@@ -84,14 +62,42 @@ test('serviceMonitor.enabled adds monitors for the operator and for the nodes', 
 });
 
 test('the Grafana dashboard is valid JSON covering the CONTRACT.md §6 metrics', () => {
-  const cm = byKind(render(), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
+  const cm = byKind(render('grafanaDashboard.enabled=true'), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
   assert.equal(cm.metadata.labels!['grafana_dashboard'], '1');
-  const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets: { expr: string }[] }[] };
-  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets?: { expr: string }[] }[] };
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
   for (const metric of ['catga_raft_term', 'catga_raft_role', 'catga_raft_commit_index', 'catga_raft_applied_index', 'catga_raft_leader_changes_total',
     'catga_raft_peer_match_index', 'catga_command_duration_seconds', 'catga_query_duration_seconds', 'catga_events_published_total',
-    'catga_ws_clients', 'catga_wal_fsync_duration_seconds']) {
+    'catga_ws_clients', 'catga_wal_fsync_duration_seconds', 'catga_operator_reconciles_total', 'catga_operator_reconcile_errors_total']) {
     assert.ok(exprs.includes(metric), `dashboard uses ${metric}`);
   }
   assert.equal(render('grafanaDashboard.enabled=false').filter((o) => o.kind === 'ConfigMap').length, 0);
+});
+
+test('values.schema.json refuses bad values, naming the value', () => {
+  const refused: [string, RegExp][] = [
+    ['replicaCount=0', /\/replicaCount': minimum/],
+    ['operator.logLevel=loud', /\/operator\/logLevel'/],
+    ['operator.workers=17', /\/operator\/workers': maximum/],
+    ['operator.peerAddressMode=ip', /\/operator\/peerAddressMode'/],
+    ['image.pullPolicy=Sometimes', /\/image\/pullPolicy'/],
+    ['serviceMonitor.interval=15', /\/serviceMonitor\/interval'/],
+    ['grafanaDashboard.enabled=yes', /\/grafanaDashboard\/enabled'/],
+    ['prometheusRule.runbookBaseUrl=https://wiki.example/runbooks#top', /\/prometheusRule\/runbookBaseUrl'/],
+    ['prometheusRule.thresholds.followerLagEntries=0', /\/prometheusRule\/thresholds\/followerLagEntries': minimum/],
+    ['resources.limits.memory=lots', /\/resources\/limits\/memory'/],
+    ['serviceMonitr.enabled=true', /additional properties 'serviceMonitr' not allowed/],
+  ];
+  for (const [set, message] of refused) {
+    assert.throws(() => render(set), (err: { stderr?: string }) => message.test(err.stderr ?? ''), `--set ${set} is refused`);
+  }
+  // Fractions reach the chart as numbers from a values file or --set-json (--set passes them as strings).
+  assert.throws(() => render('prometheusRule.thresholds.dataVolumeAvailableRatio=0.2'), /got string, want number/);
+});
+
+test('helm lint --strict passes with every optional object on', () => {
+  const out = helm('lint', CHART_DIR, '--kube-version', KUBE_VERSION, '--strict',
+    '--set', 'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,replicaCount=2',
+    '--set-json', 'prometheusRule.thresholds.dataVolumeAvailableRatio=0.2');
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
 });

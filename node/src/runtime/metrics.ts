@@ -1,6 +1,8 @@
 // The node's Prometheus metrics (CONTRACT.md §6): one registry per node process, holding the Raft,
 // log, transport, command/query/event and WebSocket series plus prom-client's process defaults.
-// Gauges that mirror Raft state are read at scrape time, so the hot path never touches them.
+// Gauges that mirror Raft state (and the data volume's free space) are read at scrape time, so the
+// hot path never touches them.
+import { statfsSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftStatus, Role } from '../raft/types.js';
 
@@ -24,7 +26,8 @@ export class NodeMetrics {
   readonly snapshotsTaken: Counter;
   readonly forwarded: Counter<'kind'>;
 
-  constructor(status: () => RaftStatus) {
+  /** `dataDir`: the data directory whose file system the volume gauges describe (none: no volume gauges). */
+  constructor(status: () => RaftStatus, dataDir?: string) {
     const r = this.registry;
     collectDefaultMetrics({ register: r });
     // prom-client names these gauges `_total`, which the exposition format reserves for counters
@@ -62,6 +65,29 @@ export class NodeMetrics {
         for (const [peer, p] of Object.entries(status().progress)) this.set({ peer }, p.match);
       },
     });
+    new Gauge({
+      name: 'catga_raft_peer_active', help: 'On the leader: 1 when the peer answered within the current check-quorum round (an election timeout), 0 otherwise; label voter tells voters from learners.',
+      labelNames: ['peer', 'voter'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [peer, p] of Object.entries(status().progress)) this.set({ peer, voter: String(p.voter) }, p.recentActive ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'catga_raft_voters', help: 'Voters in the configuration this node knows.', registers: [r],
+      collect() { this.set(status().conf.voters.length); },
+    });
+    if (dataDir !== undefined) {
+      // One statfs per scrape and per gauge: two cheap syscalls, and each gauge reads the volume as it is.
+      new Gauge({
+        name: 'catga_data_volume_available_bytes', help: 'Bytes available to the node on the file system of its data directory.', registers: [r],
+        collect() { const fs = statfsSync(dataDir); this.set(fs.bavail * fs.bsize); },
+      });
+      new Gauge({
+        name: 'catga_data_volume_size_bytes', help: 'Size in bytes of the file system of the data directory.', registers: [r],
+        collect() { const fs = statfsSync(dataDir); this.set(fs.blocks * fs.bsize); },
+      });
+    }
     this.leaderChanges = new Counter({ name: 'catga_raft_leader_changes_total', help: 'Times this node saw the leader change.', registers: [r] });
     this.walFsync = new Histogram({
       name: 'catga_wal_fsync_duration_seconds', help: 'Duration of write-ahead log syncs: each durable (O_DSYNC) batch write, and the fsyncs of new segments and the directory.', registers: [r],

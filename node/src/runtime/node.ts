@@ -92,7 +92,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   mkdirSync(cfg.dataDir, { recursive: true });
 
   let driver: RaftDriver | null = null;
-  const metrics = new NodeMetrics(() => driver!.status());
+  const metrics = new NodeMetrics(() => driver!.status(), cfg.dataDir);
   const storage = openFileStorage(cfg.dataDir, { onFsync: (s: number) => metrics.walFsync.observe(s) });
   const recovered = await storage.open();
   if (recovered.tornRecordsDropped > 0) {
