@@ -230,6 +230,20 @@ export class LocalCluster {
     return this.spawnNode(node);
   }
 
+  /** Kills the node and empties its data directory, as a pod whose volume was lost comes back. */
+  async wipe(node: CatgaNode): Promise<void> {
+    await this.kill(node);
+    rmSync(node.dataDir, { recursive: true, force: true });
+    mkdirSync(node.dataDir, { recursive: true });
+  }
+
+  /** Resolves once the leader records `node` as a voter with the incarnation (disk) it runs with now. */
+  async waitReadmitted(node: CatgaNode, timeoutMs: number): Promise<void> {
+    const own = await this.view(node);
+    if (own === null) throw Object.assign(new Error(`${node.id} does not answer`), { code: 'NODE_DOWN' });
+    await this.waitMembership((m) => m.some((x) => x.id === node.id && x.voter && x.incarnation === own.incarnation), timeoutMs);
+  }
+
   /**
    * Kills the node and starts it on a fresh host with a new address, as a rescheduled pod comes
    * back, on the same data dir; its DNS record follows. Not for pods behind delay relays.

@@ -122,6 +122,35 @@ async function membershipUnderFaults(ctx: NemesisContext): Promise<void> {
   await killLeaderLoop(ctx);
 }
 
+/**
+ * The lost-disk scenario: follower B is killed while writes are acknowledged by the leader L and
+ * follower W; W loses its disk (killed, data directory emptied: a lost volume); L is killed; B
+ * restarts on its disk and W restarts empty. B lacks L's last acknowledged writes, so if the empty W voted as the member
+ * it was, B would win and those writes would be gone. W is replaced and promoted back by itself;
+ * the next round waits for that, since a second wipe before it would cost a majority of disks
+ * (which the cluster refuses to paper over).
+ */
+async function wipeFollowerThenKillLeader(ctx: NemesisContext): Promise<void> {
+  while (await ctx.pause(3_000)) {
+    const leader = await ctx.leader();
+    const [behind, wiped] = pickSome(ctx, ctx.cluster.memberNodes().length).filter((n) => n !== leader) as [CatgaNode, CatgaNode];
+    await ctx.cluster.kill(behind);
+    ctx.mark(`kill ${behind.id}`);
+    const more = await ctx.pause(1_000);
+    await ctx.cluster.wipe(wiped);
+    ctx.mark(`wipe ${wiped.id}`);
+    await ctx.cluster.kill(leader);
+    ctx.mark(`kill leader ${leader.id}`);
+    await Promise.all([ctx.cluster.restart(behind), ctx.cluster.restart(wiped)]);
+    await ctx.pause(2_000);
+    await ctx.cluster.restart(leader);
+    const readmitted = await ctx.cluster.waitReadmitted(wiped, 30_000).then(() => true, () => false);
+    // Not re-admitted (a build that ignores incarnations never asks): no second wipe, it could cost a majority.
+    ctx.mark(readmitted ? `${wiped.id} re-admitted` : `${wiped.id} not re-admitted within 30 s`);
+    if (!more || !readmitted) return;
+  }
+}
+
 async function fullRestartLoop(ctx: NemesisContext): Promise<void> {
   while (await ctx.pause(3_000)) {
     await ctx.cluster.fullRestart();
@@ -173,6 +202,8 @@ async function lossOnce(ctx: NemesisContext): Promise<void> {
   await ctx.pause(5_000);
 }
 
+export const WIPE_FOLLOWER_THEN_KILL_LEADER: Scenario = { name: 'wipe-follower-then-kill-leader', size: 3, nemesis: wipeFollowerThenKillLeader };
+
 export const SCENARIOS: readonly Scenario[] = [
   // Small snapshot interval: restarted nodes come back from snapshots, lagging ones get
   // InstallSnapshot, and event subscribers meet EVENTS_COMPACTED.
@@ -188,6 +219,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'delay-100ms-and-kills', size: 3, cluster: { linkDelay: { meanMs: 100, jitterMs: 50 } }, nemesis: killLeaderLoop },
   { name: 'membership-under-faults', size: 3, nemesis: membershipUnderFaults },
   { name: 'full-restart-and-pauses', size: 5, nemesis: fullRestartLoop },
+  WIPE_FOLLOWER_THEN_KILL_LEADER,
 ];
 
 export const MIXED: Scenario = { name: 'mixed', size: 5, nemesis: mixedLoop };

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { missingPrerequisites } from './preflight.js';
 import { runScenario, TRAFFIC_SECONDS } from './scenario.js';
 import { formatTable, type ScenarioResult } from './report.js';
-import { SCENARIOS } from './nemesis.js';
+import { SCENARIOS, WIPE_FOLLOWER_THEN_KILL_LEADER } from './nemesis.js';
 import { runStaleReadProbe } from './stale-read.js';
 import { runAllCleanups } from './cleanup.js';
 
@@ -49,6 +49,12 @@ describe('the harness catches a real bug', { skip }, () => {
     const probe = await runStaleReadProbe(SEED, true);
     assert.ok(probe.staleReads > 0, `the broken build must serve the old value: ${JSON.stringify(probe)}`);
     assert.equal(probe.verdict, 'Illegal', JSON.stringify(probe));
+  });
+
+  test('a build whose wiped disks vote as the members they were (CATGA_UNSAFE_IGNORE_INCARNATIONS) loses acknowledged writes', { timeout: (TRAFFIC_SECONDS + 150) * 1000 }, async () => {
+    const unsafe = { ...WIPE_FOLLOWER_THEN_KILL_LEADER, cluster: { env: { CATGA_UNSAFE_IGNORE_INCARNATIONS: 'true' } } };
+    const result = await runScenario(unsafe, SEED);
+    assert.ok(result.lostWrites > 0 || result.verdict !== 'Ok', `the broken build must lose writes: ${result.details.join('; ')}`);
   });
 
   test('the same probe on the correct build is linearizable (the check is not a tautology)', { timeout: 120_000 }, async () => {

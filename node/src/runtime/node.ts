@@ -199,7 +199,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   if (!joining) peers.setSeeds({});
 
   const service = new NodeService({
-    id: cfg.nodeId, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
+    id: cfg.nodeId, incarnation: recovered.incarnation, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
     unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
   });
   let shuttingDown = false;

@@ -65,6 +65,8 @@ function withDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise
 
 export interface ServiceOptions {
   readonly id: NodeId;
+  /** This node's storage incarnation (storage/identity.ts). */
+  readonly incarnation: string;
   readonly advertisePeer: string;
   readonly driver: RaftDriver;
   readonly transport: PeerTransport;
@@ -253,11 +255,12 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
         voter,
         matchIndex: self ? st.lastIndex : p?.match ?? 0,
         healthy: self ? true : isLeader ? p?.recentActive ?? false : id === st.leader,
+        incarnation: st.conf.incarnations?.[id] ?? null,
       };
     });
     return {
       id: st.id, role: st.role, term: st.term, leader: st.leader, commitIndex: st.commit,
-      appliedIndex: this.o.driver.applied, lastLogIndex: st.lastIndex, members,
+      appliedIndex: this.o.driver.applied, lastLogIndex: st.lastIndex, incarnation: this.o.incarnation, members,
     };
   }
 
@@ -267,6 +270,11 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     const appliedIndex = this.o.driver.applied;
     if (st.leader === null) return { ready: false, reason: 'no leader is known', isLeader, appliedIndex };
     if (!(st.id in st.conf.addresses)) return { ready: false, reason: 'this node is not a member yet', isLeader, appliedIndex };
+    const recorded = st.conf.incarnations?.[st.id];
+    if (recorded !== undefined && recorded !== this.o.incarnation) {
+      const reason = `this node's data directory is new (incarnation ${this.o.incarnation}) and the cluster knows it as incarnation ${recorded}: waiting for the leader to replace it`;
+      return { ready: false, reason, isLeader, appliedIndex };
+    }
     if (appliedIndex < st.commit) return { ready: false, reason: `applied index ${appliedIndex} is behind commit index ${st.commit}`, isLeader, appliedIndex };
     return { ready: true, reason: isLeader ? 'leader' : `following ${st.leader}`, isLeader, appliedIndex };
   }

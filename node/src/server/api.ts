@@ -25,6 +25,8 @@ export interface ClusterMemberView {
   readonly voter: boolean;
   readonly matchIndex: number;
   readonly healthy: boolean;
+  /** The storage incarnation the configuration records for the member (null: none recorded). */
+  readonly incarnation: string | null;
 }
 
 export interface ClusterView {
@@ -35,6 +37,8 @@ export interface ClusterView {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastLogIndex: number;
+  /** This node's storage incarnation (its data directory's identity). */
+  readonly incarnation: string;
   readonly members: readonly ClusterMemberView[];
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { NodeMetrics } from '../../../src/runtime/metrics.js';
 import type { PeerProgress, RaftStatus } from '../../../src/raft/types.js';
 
-const peer = (recentActive: boolean, voter: boolean): PeerProgress => ({ match: 7, next: 8, state: 'replicate', inflight: 0, recentActive, voter });
+const peer = (recentActive: boolean, voter: boolean): PeerProgress => ({ match: 7, next: 8, state: 'replicate', inflight: 0, recentActive, voter, incarnation: null });
 
 function leaderStatus(progress: Record<string, PeerProgress>): RaftStatus {
   return {
