@@ -21,6 +21,8 @@ interface Setup {
   readonly outdated?: readonly number[];
   readonly pvcs?: readonly number[];
   readonly runningSinceMs?: number;
+  /** Ordinals whose pod came back on an empty volume (runs as a new incarnation). */
+  readonly wiped?: readonly number[];
 }
 
 function observed(x: Setup): Observed {
@@ -32,6 +34,7 @@ function observed(x: Setup): Observed {
     id: `c-${n}`, address: `10.0.0.${n}:7080`, voter,
     matchIndex: (x.lagging ?? []).includes(n) ? COMMIT - CAUGHT_UP_LAG - 1 : COMMIT,
     healthy: !(x.unhealthy ?? []).includes(n),
+    incarnation: `disk-${n}`,
   }));
   const podOrdinals = x.pods ?? [...x.voters, ...(x.learners ?? [])];
   const pods: PodView[] = podOrdinals.map((n) => ({
@@ -44,6 +47,7 @@ function observed(x: Setup): Observed {
     view: {
       id: `c-${n}`, role: n === leader ? 'leader' : 'follower', term: 3, leader: leader === null ? null : `c-${leader}`,
       commitIndex: COMMIT, appliedIndex: COMMIT, lastLogIndex: COMMIT, members,
+      incarnation: (x.wiped ?? []).includes(n) ? `disk-${n}-new` : `disk-${n}`,
     },
   }));
   return {
@@ -173,4 +177,14 @@ test('rolling update: an unready pod it did not restart pauses the roll with Deg
   assert.equal(restarting.phase, 'Upgrading');
   const five = planReconcile(observed({ desired: 5, voters: [0, 1, 2, 3, 4], outdated: [0, 1, 2, 3, 4], unready: [1], unhealthy: [1] }));
   assert.equal(five.degraded, null, 'five voters tolerate one more restart, so this is only a wait');
+});
+
+test('a pod back on an empty volume is replaced (new incarnation as a learner), then promoted once caught up', () => {
+  const p = planReconcile(observed({ desired: 3, voters: [0, 1, 2], wiped: [2] }));
+  assert.deepEqual(p.action, { kind: 'replaceMember', endpoint: 'http://10.0.0.0:8080', id: 'c-2', address: '10.0.0.2:7080', incarnation: 'disk-2-new', former: 'disk-2' });
+  assert.equal(p.progressing?.reason, 'VolumeReplaced');
+  // Once the leader records the new incarnation the pod is an ordinary learner: promoted when caught up.
+  const after = observed({ desired: 3, voters: [0, 1], learners: [2] });
+  const q = planReconcile(after);
+  assert.equal(q.action.kind, 'promote');
 });

@@ -5,11 +5,11 @@ import { buildStatus } from '../src/controller/status.js';
 import { planReconcile, type Observed, type PodView } from '../src/controller/plan.js';
 
 function observed(ready: boolean[]): Observed {
-  const members = ready.map((_, n) => ({ id: `c-${n}`, address: `a${n}`, voter: true, matchIndex: 10, healthy: true }));
+  const members = ready.map((_, n) => ({ id: `c-${n}`, address: `a${n}`, voter: true, matchIndex: 10, healthy: true, incarnation: `i${n}` }));
   const pods: PodView[] = ready.map((r, n) => ({
     name: `c-${n}`, ordinal: n, ready: r, terminating: false, crashLooping: false, revision: 'r',
     endpoint: `http://h${n}:8080`, peerAddress: `h${n}:7080`, runningSinceMs: 0,
-    view: { id: `c-${n}`, role: n === 0 ? 'leader' : 'follower', term: 7, leader: 'c-0', commitIndex: 10, appliedIndex: 10, lastLogIndex: 10, members },
+    view: { id: `c-${n}`, role: n === 0 ? 'leader' : 'follower', term: 7, leader: 'c-0', commitIndex: 10, appliedIndex: 10, lastLogIndex: 10, incarnation: `i${n}`, members },
   }));
   return { clusterName: 'c', desiredReplicas: ready.length, statefulSetReplicas: ready.length, updateRevision: 'r', pods, pvcOrdinals: [], everAvailable: true, nowMs: 0 };
 }

@@ -32,7 +32,7 @@ import { Raft } from './raft.js';
 import type { NodeId, RaftConfig, RaftCore, RaftRestore } from './types.js';
 
 export type * from './types.js';
-export { ConfChangeError, decodeConfChange, encodeConfChange, isIncarnation } from './confchange.js';
+export { ConfChangeError, decodeConfChange, encodeConfChange, isIncarnation, MAX_INCARNATION_LENGTH } from './confchange.js';
 export { RaftInvariantError } from './invariant.js';
 export { MAX_COMMITTED_ENTRIES_PER_READY, MAX_ENTRIES_PER_PROPOSAL } from './raft.js';
 export { MAX_PENDING_READS } from './readonly.js';

@@ -209,7 +209,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     publish: (t, data, dl) => service.publish(t, data, dl),
     subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),
-    addMember: (id, a, v, dl) => service.addMember(id, a, v, dl),
+    addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),
     readiness: () => service.readiness(),

@@ -72,7 +72,8 @@ export interface NodeApi {
    */
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
   cluster(): ClusterView;
-  addMember(id: string, address: string, voter: boolean, deadline: number): Promise<{ index: number }>;
+  /** `incarnation`: the storage incarnation the member runs as (an operator that saw its volume replaced). */
+  addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }>;
   readiness(): Readiness;

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isIncarnation, MAX_INCARNATION_LENGTH } from '../raft/index.js';
 import { CatgaError, asCatgaError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
@@ -382,11 +383,12 @@ export class CatgaServer {
     });
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
       try {
-        const b = (req.body ?? {}) as { id?: unknown; address?: unknown; voter?: unknown };
+        const b = (req.body ?? {}) as { id?: unknown; address?: unknown; voter?: unknown; incarnation?: unknown };
         if (typeof b.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(b.id)) throw new CatgaError('INVALID_MEMBER', 'id must be 1-63 letters, digits, ".", "_" or "-"', 400);
         if (typeof b.address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b.address)) throw new CatgaError('INVALID_MEMBER', 'address must be host:port (the peer port)', 400);
         if (b.voter !== undefined && typeof b.voter !== 'boolean') throw new CatgaError('INVALID_MEMBER', 'voter must be a boolean', 400);
-        const r = await api.addMember(b.id, b.address, b.voter === true, deadline(req));
+        if (b.incarnation !== undefined && !isIncarnation(b.incarnation)) throw new CatgaError('INVALID_MEMBER', `incarnation must be a string of 1 to ${MAX_INCARNATION_LENGTH} characters`, 400);
+        const r = await api.addMember(b.id, b.address, b.voter === true, deadline(req), b.incarnation);
         sendJson(res, 200, okBody(api.cluster().members, r.index));
       } catch (e) { next(e); }
     });

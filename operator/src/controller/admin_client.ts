@@ -8,6 +8,8 @@ export interface ClusterMember {
   readonly voter: boolean;
   readonly matchIndex: number;
   readonly healthy: boolean;
+  /** The storage incarnation the configuration records for it (null: none, or an older node). */
+  readonly incarnation: string | null;
 }
 
 /** One node's view of the cluster (`GET /v1/cluster` value). */
@@ -19,13 +21,18 @@ export interface ClusterView {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastLogIndex: number;
+  /** The node's own storage incarnation: new when its volume was replaced (null from an older node). */
+  readonly incarnation: string | null;
   readonly members: readonly ClusterMember[];
 }
 
 export interface NodeAdmin {
   getCluster(endpoint: string): Promise<ClusterView>;
-  /** Adds a learner (voter false) or promotes an existing learner (voter true). */
-  addMember(endpoint: string, member: { id: string; address: string; voter: boolean }): Promise<void>;
+  /**
+   * Adds a learner (voter false) or promotes an existing learner (voter true); with `incarnation`,
+   * replaces a member the configuration knows by another one (its volume was lost) by a learner.
+   */
+  addMember(endpoint: string, member: { id: string; address: string; voter: boolean; incarnation?: string }): Promise<void>;
   removeMember(endpoint: string, id: string): Promise<void>;
   transferLeadership(endpoint: string, to?: string): Promise<void>;
 }
@@ -65,6 +72,7 @@ export function parseClusterView(value: unknown): ClusterView {
       voter: m['voter'] === true,
       matchIndex: typeof m['matchIndex'] === 'number' ? m['matchIndex'] : 0,
       healthy: m['healthy'] !== false,
+      incarnation: typeof m['incarnation'] === 'string' ? m['incarnation'] : null,
     };
   });
   return {
@@ -75,6 +83,7 @@ export function parseClusterView(value: unknown): ClusterView {
     commitIndex: num('commitIndex'),
     appliedIndex: num('appliedIndex'),
     lastLogIndex: num('lastLogIndex'),
+    incarnation: typeof value['incarnation'] === 'string' ? value['incarnation'] : null,
     members,
   };
 }
@@ -86,7 +95,7 @@ export class HttpNodeAdmin implements NodeAdmin {
     return parseClusterView(await this.call(endpoint, 'GET', '/v1/cluster'));
   }
 
-  async addMember(endpoint: string, member: { id: string; address: string; voter: boolean }): Promise<void> {
+  async addMember(endpoint: string, member: { id: string; address: string; voter: boolean; incarnation?: string }): Promise<void> {
     await this.call(endpoint, 'POST', '/v1/cluster/members', member);
   }
 

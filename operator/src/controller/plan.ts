@@ -50,6 +50,8 @@ export type Action =
   | { readonly kind: 'removeMember'; readonly endpoint: string; readonly id: string }
   | { readonly kind: 'addLearner'; readonly endpoint: string; readonly id: string; readonly address: string }
   | { readonly kind: 'promote'; readonly endpoint: string; readonly id: string; readonly address: string }
+  /** The pod came back on an empty volume: its former incarnation leaves the voters, the new one enters as a learner. */
+  | { readonly kind: 'replaceMember'; readonly endpoint: string; readonly id: string; readonly address: string; readonly incarnation: string; readonly former: string }
   | { readonly kind: 'deletePvc'; readonly ordinal: number }
   | { readonly kind: 'deletePod'; readonly name: string; readonly revision: string | undefined };
 
@@ -194,6 +196,11 @@ export function planReconcile(o: Observed): Plan {
   const live = o.pods.filter((p) => p.ordinal < desired).sort((a, b) => a.ordinal - b.ordinal);
   for (const pod of live) {
     const member = s.member(pod.name);
+    const runsAs = pod.view?.incarnation ?? null;
+    if (member !== undefined && member.incarnation !== null && runsAs !== null && runsAs !== member.incarnation && !pod.terminating && pod.peerAddress !== null) {
+      return plan({ kind: 'replaceMember', endpoint: leader.pod.endpoint!, id: pod.name, address: pod.peerAddress, incarnation: runsAs, former: member.incarnation }, 'Scaling', leader,
+        { reason: 'VolumeReplaced', message: `${pod.name} came back on an empty volume (incarnation ${runsAs}, the cluster knows ${member.incarnation}): replacing its former incarnation` });
+    }
     if (member === undefined) {
       const startedLongAgo = pod.runningSinceMs !== null && o.nowMs - pod.runningSinceMs >= JOIN_GRACE_MS;
       if (startedLongAgo && !pod.terminating && pod.peerAddress !== null) {

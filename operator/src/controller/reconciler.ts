@@ -208,6 +208,11 @@ export class Reconciler {
         await events.record(cluster, 'Normal', 'MemberAdded', `added ${action.id} (${action.address}) as a learner`);
         crash('after-member-add');
         return;
+      case 'replaceMember':
+        await admin.addMember(action.endpoint, { id: action.id, address: action.address, voter: false, incarnation: action.incarnation });
+        await events.record(cluster, 'Warning', 'MemberVolumeReplaced', `${action.id} came back on an empty volume: replaced its former incarnation ${action.former} by ${action.incarnation}, as a learner until it catches up`);
+        crash('after-member-add');
+        return;
       case 'promote':
         await admin.addMember(action.endpoint, { id: action.id, address: action.address, voter: true });
         await events.record(cluster, 'Normal', 'MemberPromoted', `promoted caught-up learner ${action.id} to voter`);
