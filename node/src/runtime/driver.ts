@@ -45,6 +45,8 @@ export const MAX_PROPOSALS_PER_TURN = 4096;
 export const MAX_MESSAGES_PER_TURN = 8192;
 /** Most reads waiting on one node; beyond it reads are refused as overloaded. */
 export const MAX_PENDING_READS = 65_536;
+/** While the disk is full, how often the save that hit it is tried again. */
+export const DISK_FULL_RETRY_MS = 1_000;
 
 interface ProposalWaiter {
   readonly term: Term;
@@ -101,6 +103,8 @@ export class RaftDriver {
   private persistedHard: HardState;
   private unsyncedHard: HardState | null = null;
   private idleResolvers: Array<() => void> = [];
+  /** A save hit a full disk and is being retried: new proposals are refused with 507 DISK_FULL. */
+  private diskFullSince: number | null = null;
   /** Members heard speaking as another incarnation than the configuration records (wiped disks). */
   private readonly staleIncarnations = new Map<NodeId, string>();
 
@@ -222,7 +226,37 @@ export class RaftDriver {
   private refusal(): CatgaError | null {
     if (this.failed !== null) return new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503);
     if (this.stopped) return new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
+    if (this.diskFullSince !== null) return new CatgaError('DISK_FULL', 'this node\'s disk is full: it takes no writes until there is room (reads of its state still work)', 507);
     return null;
+  }
+
+  /** Whether a save is waiting for room on a full disk. */
+  get diskFull(): boolean { return this.diskFullSince !== null; }
+
+  /**
+   * Runs a save; a full disk is not fatal: the same save is tried again every DISK_FULL_RETRY_MS
+   * (the storage wrote nothing of it) until it fits or the node stops. The Ready stays unadvanced
+   * meanwhile, so nothing that depends on it is sent, applied or acknowledged.
+   */
+  private async saveWhenRoom(save: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await save();
+        if (this.diskFullSince !== null) {
+          this.o.log.warn('disk_space_back', { fullForMs: Date.now() - this.diskFullSince });
+          this.diskFullSince = null;
+        }
+        return;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'STORAGE_NO_SPACE' || this.stopped) throw err;
+        if (this.diskFullSince === null) {
+          this.diskFullSince = Date.now();
+          this.o.log.error('disk_full', { reason: (err as Error).message, retryEveryMs: DISK_FULL_RETRY_MS });
+          for (const p of this.proposals.splice(0)) p.reject(this.refusal());
+        }
+        await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));
+      }
+    }
   }
 
   private readsInFlightCount(): number {
@@ -348,7 +382,7 @@ export class RaftDriver {
     if (sendFirst) for (const m of rd.messages) transport.send(m);
     if (mustSync) {
       const toWrite = hard ?? this.unsyncedHard;
-      await this.o.storage.save(rd.snapshot, rd.entries, toWrite);
+      await this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
       if (toWrite !== null) this.persistedHard = toWrite;
       this.unsyncedHard = null;
     } else if (hard !== null) {
@@ -432,7 +466,7 @@ export class RaftDriver {
     const index = this.appliedIndex;
     const data = this.o.stateMachine.snapshot();
     const snap = this.core.compact(index, data, this.o.snapshotRetain);
-    await this.o.storage.saveSnapshot(snap, Math.max(0, index - this.o.snapshotRetain));
+    await this.saveWhenRoom(() => this.o.storage.saveSnapshot(snap, Math.max(0, index - this.o.snapshotRetain)));
     this.snapshotIndex = index;
     this.o.onSnapshotTaken?.();
     this.o.log.info('snapshot_taken', { index, bytes: data.length });

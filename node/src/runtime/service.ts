@@ -109,15 +109,25 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
   // ---- commands and events -------------------------------------------------------------------
 
   async commands(inputs: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }> {
+    this.refuseOnFullDisk();
     const data = this.o.mediator.encodeCommands(inputs, Date.now());
     const retrySafe = inputs.every((c) => c.idempotencyKey !== null);
     return this.submit(data, deadline, retrySafe);
   }
 
   async publish(type: string, data: unknown, deadline: number): Promise<{ index: number }> {
+    this.refuseOnFullDisk();
     const entry = this.o.mediator.encodePublish(type, data, Date.now());
     const { index } = await this.submit(entry, deadline, false);
     return { index };
+  }
+
+  /**
+   * A node whose disk is full takes no writes, even ones it would only forward: it could not
+   * persist them itself, and a 507 tells the client (and whoever watches it) which node to fix.
+   */
+  private refuseOnFullDisk(): void {
+    if (this.o.driver.diskFull) throw new CatgaError('DISK_FULL', `${this.o.id}'s disk is full: it takes no writes until there is room (reads of its state still work); send writes to another member`, 507);
   }
 
   /**

@@ -16,6 +16,11 @@ export type StorageErrorCode =
   | 'STORAGE_RECORD_TOO_LARGE'
   /** The caller broke the storage contract (non-contiguous entries, snapshot going backwards...). */
   | 'STORAGE_INVALID_ARGUMENT'
+  /**
+   * The disk is full: the save was not written (what a write left behind was cut off again) and
+   * the storage stays usable; the same save succeeds once there is room.
+   */
+  | 'STORAGE_NO_SPACE'
   /** More than `maxQueuedSaves` saves are waiting for the disk. */
   | 'STORAGE_QUEUE_FULL'
   /** `open()` has not completed, or `close()` was called. */

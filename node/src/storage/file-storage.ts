@@ -70,11 +70,18 @@ interface PendingSave {
   readonly hardState: HardState | null;
   /** Segments wholly at or below this index are removed once durable; -1 for none. */
   readonly compactTo: Index;
+  /** The log's logical extent once this save is durable (what a full disk rolls back to). */
+  readonly after: LogExtent;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
 
 type Phase = 'new' | 'opening' | 'open' | 'closed';
+
+interface LogExtent {
+  readonly lastIndex: Index;
+  readonly snapIndex: Index;
+}
 
 export class FileStorage implements FileRaftStorage {
   private phase: Phase = 'new';
@@ -89,6 +96,8 @@ export class FileStorage implements FileRaftStorage {
   private snapIndex = 0;
   private entriesSinceSnapshot = 0;
   private bytesSinceSnapshot = 0;
+  /** The extent the durable records describe (lastIndex/snapIndex run ahead of it by the queued saves). */
+  private durableExtent: LogExtent = { lastIndex: 0, snapIndex: 0 };
 
   // What the WAL holds (checkpoints at the start of new segments copy these).
   private walHardState: HardState = EMPTY_HARD_STATE;
@@ -125,6 +134,7 @@ export class FileStorage implements FileRaftStorage {
       this.wal = await Wal.open(this.fs, this.dir, walOpts, found, this.checkpoint());
       this.snapIndex = mark?.index ?? 0;
       this.lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : this.snapIndex;
+      this.durableExtent = { lastIndex: this.lastIndex, snapIndex: this.snapIndex };
       this.entriesSinceSnapshot = entries.length;
       for (const e of entries) this.bytesSinceSnapshot += e.data.length;
       this.tornRecords = found.tornRecords;
@@ -228,8 +238,9 @@ export class FileStorage implements FileRaftStorage {
       return Promise.reject(new StorageError('STORAGE_QUEUE_FULL', `more than ${this.opts.maxQueuedSaves} saves are waiting for the disk`));
     }
     accept();
+    const after: LogExtent = { lastIndex: this.lastIndex, snapIndex: this.snapIndex };
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ snapshot, mark, records, maxEntryIndex, hardState, compactTo, resolve, reject });
+      this.queue.push({ snapshot, mark, records, maxEntryIndex, hardState, compactTo, after, resolve, reject });
       this.flushing ??= this.flushLoop();
     });
   }
@@ -246,15 +257,33 @@ export class FileStorage implements FileRaftStorage {
       try {
         await this.commit(batch);
       } catch (err) {
+        if (errorCode(err) === 'ENOSPC') {
+          this.refuseForNoSpace(batch, err);
+          continue;
+        }
         this.failure = storageFailed(err);
         for (const s of batch) s.reject(this.failure);
         break;
       }
+      this.durableExtent = batch[batch.length - 1]!.after;
       this.savesCommitted += batch.length;
       for (const s of batch) s.resolve();
     }
     if (this.failure !== null) for (const s of this.queue.splice(0)) s.reject(this.failure);
     this.flushing = null;
+  }
+
+  /**
+   * The disk is full. Nothing of the batch is in the log (the WAL cut off what the write left), so
+   * the batch and every save queued after it (they extend it) are refused, and the logical log goes
+   * back to what is durable: the caller retries the same saves once there is room.
+   */
+  private refuseForNoSpace(batch: readonly PendingSave[], cause: unknown): void {
+    const error = new StorageError('STORAGE_NO_SPACE', `the disk of ${this.dir} is full: nothing of this save was written; it succeeds once there is room`, { cause });
+    for (const s of [...batch, ...this.queue.splice(0)]) s.reject(error);
+    this.lastIndex = this.durableExtent.lastIndex;
+    this.snapIndex = this.durableExtent.snapIndex;
+    this.entriesSinceSnapshot = this.lastIndex - this.snapIndex;
   }
 
   /** The longest run of queued saves within maxBatchBytes (always at least one). */

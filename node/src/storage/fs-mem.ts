@@ -112,6 +112,8 @@ export class MemMachine {
   mutations = 0;
   crashAt = Infinity;
   fsyncFailures = 0;
+  /** Bytes the files may hold in all; a write past it writes what fits, then fails with ENOSPC. */
+  capacity = Infinity;
   lastWrite: LastWrite | null = null;
 
   constructor(readonly random: () => number) {}
@@ -150,6 +152,32 @@ export class MemFileSystem implements FileSystem {
   crashAfter(n: number): void {
     invariant(n >= 1, 'crashAfter needs n >= 1');
     this.m.crashAt = this.m.mutations + n;
+  }
+
+  /** The disk holds at most `bytes` of file data in all (Infinity: no limit); see MemMachine.capacity. */
+  setCapacity(bytes: number): void {
+    this.m.capacity = bytes;
+  }
+
+  /** Bytes of file data on the disk now (every live file's length). */
+  usedBytes(): number {
+    const seen = new Set<Inode>();
+    let used = 0;
+    for (const dir of this.m.dirs.values()) {
+      for (const inode of dir.current.values()) {
+        if (!seen.has(inode)) used += inode.len;
+        seen.add(inode);
+      }
+    }
+    return used;
+  }
+
+  /** How many bytes a write of `length` at `pos` may add before the disk is full (ENOSPC past it). */
+  private room(inode: Inode, pos: number, length: number): number {
+    if (this.m.capacity === Infinity) return length;
+    const growth = Math.max(0, pos + length - inode.len);
+    const free = Math.max(0, this.m.capacity - this.usedBytes());
+    return growth <= free ? length : Math.max(0, inode.len - pos) + free;
   }
 
   /** The next `count` fsyncs (file or directory) fail with EIO and make nothing durable. */
@@ -285,12 +313,21 @@ export class MemFileSystem implements FileSystem {
       async writev(chunks, position) {
         writable();
         fs.mutate();
+        let length = 0;
+        for (const c of chunks) length += c.length;
+        // A full disk takes what fits, as a real one does, then refuses the rest.
+        let left = fs.room(inode, position, length);
+        const full = left < length;
         let pos = position;
         for (const c of chunks) {
-          inode.write(c, pos);
-          pos += c.length;
+          if (left <= 0) break;
+          const part = c.length <= left ? c : c.subarray(0, left);
+          inode.write(part, pos);
+          pos += part.length;
+          left -= part.length;
         }
         fs.m.lastWrite = { inode, pos: position, length: pos - position };
+        if (full) throw new FsError('ENOSPC', 'no space left on device (injected)');
         if (durableWrites) await syncFile();
       },
       async size() {

@@ -10,7 +10,7 @@ import type { ConfState, Snapshot } from '../raft/types.js';
 import { crc32c, crc32cUpdate } from './crc32c.js';
 import { readU64, writeU64 } from './codec.js';
 import { StorageError, corrupt } from './errors.js';
-import type { FileSystem } from './fs.js';
+import { errorCode, type FileSystem } from './fs.js';
 
 export const SNAPSHOT_MAGIC = Buffer.from('CATGASNP', 'latin1');
 export const SNAPSHOT_VERSION = 1;
@@ -85,9 +85,13 @@ export async function writeSnapshotFile(fs: FileSystem, dir: string, s: Snapshot
   try {
     await fh.writev(encodeSnapshotFile(s), 0);
     await fh.sync();
-  } finally {
+  } catch (err) {
     await fh.close();
+    // A full disk leaves a partial temp file: give its space back (start-up would remove it too).
+    if (errorCode(err) === 'ENOSPC') await fs.unlink(temp);
+    throw err;
   }
+  await fh.close();
   await fs.rename(temp, path);
   await fs.syncDir(dir);
   return name;

@@ -4,7 +4,7 @@
 // that compaction made dead. What goes in the records is file-storage.ts's business.
 import { posix } from 'node:path';
 import { invariant } from './errors.js';
-import type { FileHandle, FileSystem, OpenOptions } from './fs.js';
+import { errorCode, type FileHandle, type FileSystem, type OpenOptions } from './fs.js';
 import { encodeSegmentHeader, segmentName } from './segment.js';
 
 /** Segments are written through O_DSYNC: one trip through the I/O thread pool per batch, not two. */
@@ -91,22 +91,47 @@ export class Wal {
       await this.rollover(chunks, checkpoint());
       return;
     }
+    const held = this.activeHoldsBatch;
     this.activeHoldsBatch = true;
-    await this.timedSync(() => this.handle.writev(chunks, this.size)); // durable on return (O_DSYNC)
+    try {
+      await this.timedSync(() => this.handle.writev(chunks, this.size)); // durable on return (O_DSYNC)
+    } catch (err) {
+      if (errorCode(err) !== 'ENOSPC') throw err;
+      // A full disk may have taken part of the batch: cut it off again, so the segment ends with the
+      // last durable batch and a later append writes after it (truncation needs no space).
+      this.activeHoldsBatch = held;
+      await this.handle.truncate(this.size);
+      await this.timedSync(() => this.handle.sync());
+      throw err;
+    }
     this.size += length;
     this.bytes += length;
   }
 
   private async rollover(chunks: readonly Uint8Array[], checkpoint: Buffer): Promise<void> {
     const seq = this.activeSeq + 1;
-    const next = await this.fs.open(posix.join(this.dir, segmentName(seq)), 'createExclusive', SEGMENT_OPEN);
-    const previous = this.handle;
+    const path = posix.join(this.dir, segmentName(seq));
+    const next = await this.fs.open(path, 'createExclusive', SEGMENT_OPEN);
+    const previous = { handle: this.handle, size: this.size };
     this.handle = next;
     this.size = 0;
     this.segments.push({ seq, maxLiveIndex: 0 });
+    try {
+      await this.writeNewSegment([encodeSegmentHeader(seq), checkpoint, ...chunks]);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOSPC') throw err;
+      // The disk filled up while the new segment was written: it never held anything acknowledged.
+      // Remove it and keep appending to the previous one once there is room.
+      await next.close();
+      await this.fs.unlink(path);
+      await this.timedSync(() => this.fs.syncDir(this.dir));
+      this.segments.pop();
+      this.handle = previous.handle;
+      this.size = previous.size;
+      throw err;
+    }
     this.activeHoldsBatch = true;
-    await this.writeNewSegment([encodeSegmentHeader(seq), checkpoint, ...chunks]);
-    await previous.close();
+    await previous.handle.close();
   }
 
   /** First write of a new segment: data, fsync of the file, fsync of the directory (the new name). */

@@ -14,6 +14,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Members beyond the first `nodes`, started later by the test: they join. */
   readonly spare?: number;
+  /** Runs once the members' directories are known, before any node starts. */
+  readonly beforeStart?: (members: readonly LocalMember[]) => void;
 }
 
 export interface JsonReply {
@@ -70,6 +72,7 @@ export class TestCluster {
       },
     });
     c = new TestCluster(root, local);
+    o.beforeStart?.(local.members);
     local.startAll();
     return c;
   }

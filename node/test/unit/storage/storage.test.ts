@@ -292,3 +292,42 @@ test('snapshotDue follows the entry-count threshold', async () => {
   assert.equal(s.snapshotDue(), false);
   await s.close();
 });
+
+test('a full disk refuses a save with STORAGE_NO_SPACE and keeps the storage usable: the same save succeeds once there is room', async () => {
+  for (const rollover of [false, true]) {
+    const fs = memfs();
+    const { s } = await reopen(fs);
+    await s.save(null, entries(1, 3, 1), { term: 1, vote: 'n1', commit: 3 });
+    // Room for a little more than the header of what comes next: the write is cut short.
+    const next = entries(4, rollover ? 30 : 6, 1);
+    fs.setCapacity(fs.usedBytes() + (rollover ? 300 : 40));
+    const segmentsBefore = (await segments(fs)).length;
+    const refused = await s.save(null, next, { term: 1, vote: 'n1', commit: 4 }).then(() => null, (e: unknown) => e);
+    assert.ok(refused instanceof StorageError && refused.code === 'STORAGE_NO_SPACE', `${rollover}: ${String(refused)}`);
+    // A later save that extends the refused one is refused too (it would leave a hole).
+    await assert.rejects(s.save(null, next, null), (e: unknown) => e instanceof StorageError && e.code === 'STORAGE_NO_SPACE');
+    assert.equal((await segments(fs)).length, segmentsBefore, 'a segment the full disk cut short is removed again');
+    fs.setCapacity(Infinity);
+    await s.save(null, next, { term: 1, vote: 'n1', commit: 4 });
+    if (rollover) assert.ok((await segments(fs)).length > segmentsBefore, 'this save rolled over to a new segment');
+    await s.save(null, entries(next.length + 4, next.length + 4, 1), null);
+    await s.close();
+    const { r } = await reopen(fs);
+    assert.equal(show(r), show({ hardState: { term: 1, vote: 'n1', commit: 4 }, snapshot: null, entries: entries(1, next.length + 4, 1) }), `rollover ${rollover}`);
+  }
+});
+
+test('a snapshot refused by a full disk leaves no partial file and is taken again later', async () => {
+  const fs = memfs();
+  const { s } = await reopen(fs);
+  await s.save(null, entries(1, 5, 1), { term: 1, vote: null, commit: 5 });
+  fs.setCapacity(fs.usedBytes() + 20);
+  const snap = snapshot(5, 1, 'x'.repeat(200));
+  await assert.rejects(s.saveSnapshot(snap, 3), (e: unknown) => e instanceof StorageError && e.code === 'STORAGE_NO_SPACE');
+  assert.deepEqual((await fs.readdir(DIR)).filter((n) => n.includes('snap')), [], 'the partial temp file is gone');
+  fs.setCapacity(Infinity);
+  await s.saveSnapshot(snap, 3);
+  await s.close();
+  const { r } = await reopen(fs);
+  assert.equal(r.snapshot?.meta.index, 5);
+});
