@@ -15,7 +15,7 @@ import { drawFaultProfile, HEAL_PROFILE, type FaultProfile } from './profile.js'
 import { SimNode, type SimContext } from './node.js';
 import { Prng } from './prng.js';
 import { EventQueue, type SimEvent } from './queue.js';
-import { EMPTY_CONF } from './statemachine.js';
+import { applyConfChange, EMPTY_CONF } from './statemachine.js';
 import { Trace } from './trace.js';
 
 /** Deliberate bugs the core can be asked to carry (test-only), to show the simulator catches them. */
@@ -599,6 +599,10 @@ class Simulation implements SimContext {
   private proposeConf(leader: SimNode, cc: ConfChange): boolean {
     const core = leader.core;
     if (core === null) return false;
+    if ((cc.type === 'remove' || cc.type === 'promote') && !this.intactQuorumHolds(null, applyConfChange(core.status().conf, cc))) {
+      this.trace.record(this.time, 'conf', leader.id, null, `${cc.type} ${cc.node} skipped: it would leave fewer voters with their disks than a quorum`);
+      return false;
+    }
     const result = core.proposeConfChange(cc);
     this.trace.record(this.time, 'conf', leader.id, null, `${cc.type} ${cc.node}${result.ok ? ` at ${result.index}/${result.term}` : ` ${result.code}`}`);
     if (!result.ok) return false;
@@ -646,11 +650,21 @@ class Simulation implements SimContext {
    * configuration too (a leader that appended its own removal no longer campaigns) still make a quorum.
    */
   private keepsIntactQuorum(victim: NodeId): boolean {
-    const confs = [this.committedConf, ...this.liveNodes().map((n) => n.core?.status().conf)]
-      .filter((c): c is ConfState => c !== undefined && c.voters.length > 0);
+    return this.intactQuorumHolds(victim, null);
+  }
+
+  /**
+   * Losing disks is survivable only while a quorum of intact voters remains, in every
+   * configuration a node may act on (with `proposed`, the one a conf change would add); a lost
+   * majority is unrecoverable by design. Disk wipes and the simulator's own membership changes
+   * keep within that bound, as an operator's would (the healing `replace` is always allowed).
+   */
+  private intactQuorumHolds(victim: NodeId | null, proposed: ConfState | null): boolean {
+    const confs = [this.committedConf, ...this.liveNodes().map((n) => n.core?.status().conf), proposed]
+      .filter((c): c is ConfState => c !== undefined && c !== null && c.voters.length > 0);
     const everywhere = (id: NodeId): boolean => confs.every((c) => c.voters.includes(id));
     for (const conf of confs) {
-      if (!conf.voters.includes(victim)) continue;
+      if (victim !== null && !conf.voters.includes(victim)) continue;
       const intact = conf.voters.filter((id) => id !== victim && everywhere(id) && this.nodes.get(id)?.diskIncarnation === conf.incarnations?.[id]).length;
       if (intact < Math.floor(conf.voters.length / 2) + 1) return false;
     }

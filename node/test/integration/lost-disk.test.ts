@@ -26,20 +26,27 @@ interface Outcome {
 async function wipeFollowerThenKillLeader(env: Record<string, string>, run: number): Promise<Outcome> {
   const c = await TestCluster.start({ nodes: 3, env });
   try {
-    const l = await c.leader();
-    const [b, w] = [0, 1, 2].filter((i) => i !== l) as [number, number];
-    const warm = await command(c.url(l), 'kv.put', { key: 'warm', value: 'up' });
+    const first = await c.leader();
+    const warm = await command(c.url(first), 'kv.put', { key: 'warm', value: 'up' });
     assert.equal(warm.status, 200, JSON.stringify(warm.body));
     await until('every member applied the warm-up', async () => {
       const views = await Promise.all([0, 1, 2].map((i) => c.cluster(i)));
       return views.every((v) => v.appliedIndex >= (warm.body.index ?? 0));
     });
 
+    const b = [0, 1, 2].find((i) => i !== first)!;
     await c.kill(b);
     const key = `k${run}`;
     const value = `v${run}`;
-    const put = await command(c.url(l), 'kv.put', { key, value });
-    assert.equal(put.status, 200, `the put is acknowledged by L and W: ${JSON.stringify(put.body)}`);
+    // Acknowledged by the two members left: whichever of them leads now is L, the other is W.
+    const alive = [0, 1, 2].filter((i) => i !== b);
+    const { l, put } = await until('the put acknowledged by the two members left', async () => {
+      const leader = await c.leader(20_000, alive);
+      const r = await command(c.url(leader), 'kv.put', { key, value }, { 'idempotency-key': key });
+      return r.status === 200 && (await c.leader(20_000, alive)) === leader ? { l: leader, put: r } : null;
+    }, 60_000);
+    assert.equal(put.status, 200);
+    const w = alive.find((i) => i !== l)!;
 
     await c.kill(w);
     rmSync(c.nodes[w]!.dataDir, { recursive: true, force: true });
