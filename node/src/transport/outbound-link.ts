@@ -25,6 +25,7 @@ import {
   writeRequest,
 } from './frames.js';
 import type { HandshakeRejectReason } from './handshake.js';
+import { watchPreAuthBytes, type PreAuthBudget } from './pre-auth-budget.js';
 import {
   CLOSE_CODES,
   CLOSE_GOING_AWAY,
@@ -83,6 +84,8 @@ export class OutboundLink {
   private attemptId = 0;
   private failures = 0;
   private handshakeTimer: NodeJS.Timeout | null = null;
+  /** Counts what the listener sends until WELCOME; null outside a handshake. */
+  private preAuthBudget: PreAuthBudget | null = null;
   private redialTimer: NodeJS.Timeout | null = null;
   private liveness: Liveness | null = null;
   private dialerNonce: Uint8Array = Buffer.alloc(0);
@@ -306,6 +309,12 @@ export class OutboundLink {
     });
     this.ws = ws;
     this.state = 'challenge';
+    ws.once('upgrade', (res) => {
+      if (attempt !== this.attemptId) return;
+      this.preAuthBudget = watchPreAuthBytes(res.socket, limits.maxPreAuthBytes, (read) => {
+        if (attempt === this.attemptId) this.refuse('handshake_too_large', `${read} bytes before the handshake completed`);
+      });
+    });
     ws.on('open', () => {
       this.dialerNonce = newNonce();
       this.sendRecord((w) =>
@@ -416,7 +425,14 @@ export class OutboundLink {
   private refuse(reason: HandshakeRejectReason, detail: string): void {
     this.ctx.metrics.onHandshakeRejected?.(reason, 'outbound');
     this.ctx.log('handshake_rejected', { peer: this.peer, direction: 'outbound', reason, detail });
-    this.abandonWithCode(CLOSE_CODES[reason], reason);
+    if (reason === 'handshake_too_large') {
+      // No closing handshake: the bytes still arriving would be buffered while we waited for it.
+      const ws = this.ws;
+      this.disconnect('backoff', reason);
+      ws?.terminate();
+    } else {
+      this.abandonWithCode(CLOSE_CODES[reason], reason);
+    }
   }
 
   /** Timer-driven give-up (handshake timeout, dead connection) of attempt `attempt`. */
@@ -460,11 +476,14 @@ export class OutboundLink {
     }, delay);
   }
 
+  /** The handshake is over (done or abandoned): its timer and its byte budget end. */
   private clearHandshakeTimer(): void {
     if (this.handshakeTimer !== null) {
       clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
     }
+    this.preAuthBudget?.release();
+    this.preAuthBudget = null;
   }
 
   private sendRecord(write: (w: ByteWriter) => void): void {

@@ -67,7 +67,7 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
         resolve();
       });
     });
-    wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress ?? ''));
+    wss.on('connection', (ws, req) => this.accept(ws, req.socket));
     this.state = 'started';
     this.ctx.log('peer_listening', { host: this.listenHost, port: this.port });
     for (const link of this.links.values()) link.start();
@@ -167,14 +167,14 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private accept(ws: WebSocket, remoteAddress: string): void {
+  private accept(ws: WebSocket, socket: Socket): void {
     if (this.state !== 'started') {
       ws.terminate();
       return;
     }
     let handshaking = 0;
     for (const conn of this.inbound) if (conn.authenticatedPeer === null) handshaking++;
-    const conn = new InboundConnection(this, ws, remoteAddress);
+    const conn = new InboundConnection(this, ws, socket, socket.remoteAddress ?? '');
     this.inbound.add(conn);
     if (handshaking >= this.ctx.limits.maxPendingHandshakes) {
       this.ctx.metrics.onHandshakeRejected?.('too_many_handshakes', 'inbound');
