@@ -343,14 +343,27 @@ export class CatgaServer {
       }, () => close(WS_CLOSE.EVENTS_COMPACTED, 'EVENTS_COMPACTED: this node installed a snapshot; resume with ?from='));
       replaying = false;
       replayLeft = queued;
+      // The feed ends with the socket, whether or not the upgrade went through: `handleUpgrade`
+      // answers a malformed handshake (bad key, version, headers) itself and never calls back.
+      this.o.metrics.eventFeeds.inc();
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        closed = true;
+        queue.length = 0;
+        buffers.release(holder);
+        sub.close();
+        this.o.metrics.eventFeeds.dec();
+      };
+      socket.once('close', release);
+      if (socket.destroyed) return release();
       this.wss.handleUpgrade(req, socket, head, (client) => {
         ws = client;
         this.sockets.add(client);
         this.o.metrics.wsClients.inc();
         client.on('close', () => {
-          closed = true;
-          buffers.release(holder);
-          sub.close();
+          release();
           this.sockets.delete(client);
           this.o.metrics.wsClients.dec();
         });

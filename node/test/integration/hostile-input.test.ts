@@ -1,0 +1,68 @@
+// Hostile input against one real node in this process: malformed WebSocket upgrades, and
+// (below) label floods, content types, connection floods and slow bodies. Each test is the attack
+// at realistic scale followed by proof that the node still serves.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { startLoneNode, type LoneNode } from './lone-node.js';
+
+/** Sends `request` on a fresh TCP connection and resolves with everything the node answered. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('connect', () => socket.write(request));
+  });
+}
+
+async function inBatches(total: number, batch: number, one: (i: number) => Promise<void>): Promise<void> {
+  for (let start = 0; start < total; start += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, total - start) }, (_, k) => one(start + k)));
+  }
+}
+
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('hostile input against one node', { timeout: 120_000 }, () => {
+  let n: LoneNode;
+  before(async () => { n = await startLoneNode(); });
+  after(async () => { await n.stop(); });
+
+  test('10,000 malformed WebSocket upgrades leave no event feed behind; a real subscriber still gets events', async () => {
+    const malformed = [
+      // a key that is not 16 base64 bytes
+      'GET /v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n',
+      // an unsupported version
+      'GET /v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      // no key at all
+      'GET /v1/events?from=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      // a method other than GET
+      'POST /v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    ];
+    await inBatches(10_000, 200, async (i) => {
+      const answer = await rawExchange(n.port, malformed[i % malformed.length]!);
+      assert.match(answer, /^HTTP\/1\.1 (400|405|426) /, answer);
+    });
+    await until('every feed of a refused upgrade to end', async () => (await n.metric('catga_event_feeds')) === 0);
+
+    const ws = new WebSocket(`${n.url.replace('http', 'ws')}/v1/events`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    assert.equal(await n.metric('catga_event_feeds'), 1);
+    const got = new Promise<string>((resolve) => ws.once('message', (d: WebSocket.RawData) => resolve(d.toString())));
+    const put = await fetch(`${n.url}/v1/commands/kv.put`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":"k","value":"v"}' });
+    assert.equal(put.status, 200);
+    assert.equal((JSON.parse(await got) as { type: string }).type, 'kv.changed');
+    ws.close();
+    await until('the closed subscriber\'s feed to end', async () => (await n.metric('catga_event_feeds')) === 0);
+  });
+});
