@@ -42,10 +42,13 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     },
   });
 
+  const { commands, queries, eventHandlers } = mediator.registry;
+  metrics.typeLabels.know({ commands: commands.keys(), queries: queries.keys(), handledEvents: eventHandlers.keys() });
   const stateMachine: StateMachine = {
     apply(entry: Entry): AppliedEntry {
       const applied = mediator.apply(entry);
-      for (const e of applied.events) metrics.eventApplied(e.type);
+      const raisedByCommand = applied.kind === 'commands';
+      for (const e of applied.events) metrics.eventApplied(e.type, raisedByCommand);
       return applied;
     },
     snapshot: () => mediator.snapshot(),

@@ -3,12 +3,15 @@
 // Gauges that mirror Raft state are read at scrape time, so the hot path never touches them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftStatus, Role } from '../raft/types.js';
+import { TypeLabels } from './type-labels.js';
 
 const ROLES: readonly Role[] = ['follower', 'precandidate', 'candidate', 'leader'];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class NodeMetrics {
   readonly registry = new Registry();
+  /** The bounded `type` label values of the command, query and event series. */
+  readonly typeLabels = new TypeLabels();
   readonly leaderChanges: Counter;
   readonly walFsync: Histogram;
   readonly walTornRecords: Counter;
@@ -96,7 +99,8 @@ export class NodeMetrics {
   }
 
   /** An event of `type` was applied here (once per event of every entry, on every node). */
-  eventApplied(type: string): void {
-    this.eventsUnscraped.set(type, (this.eventsUnscraped.get(type) ?? 0) + 1);
+  eventApplied(type: string, raisedByCommand: boolean): void {
+    const label = this.typeLabels.event(type, raisedByCommand);
+    this.eventsUnscraped.set(label, (this.eventsUnscraped.get(label) ?? 0) + 1);
   }
 }

@@ -173,10 +173,10 @@ export class CatgaServer {
       if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, index)); }
       else { outcome = 'refused'; sendJson(res, 409, errorBody(r.error.code, r.error.message)); }
     } catch (err) {
-      outcome = asCatgaError(err).code === 'UNKNOWN_TYPE' ? 'unknown' : 'error';
+      outcome = asCatgaError(err).code === 'UNKNOWN_COMMAND' ? 'unknown' : 'error';
       this.fail(res, err);
     } finally {
-      this.o.metrics.commandDuration.observe({ type: outcome === 'unknown' ? 'unknown' : type, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.o.metrics.commandDuration.observe({ type: this.o.metrics.typeLabels.command(type), outcome }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
@@ -219,10 +219,9 @@ export class CatgaServer {
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
       else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
     } catch (err) {
-      if (asCatgaError(err).code === 'UNKNOWN_TYPE') type = 'unknown';
       this.fail(res, err);
     } finally {
-      this.o.metrics.queryDuration.observe({ type, consistency }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.o.metrics.queryDuration.observe({ type: this.o.metrics.typeLabels.query(type), consistency }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { startLoneNode, type LoneNode } from './lone-node.js';
+import { floodPosts, startLoneNode, type LoneNode } from './lone-node.js';
 
 /** Sends `request` on a fresh TCP connection and resolves with everything the node answered. */
 function rawExchange(port: number, request: string): Promise<string> {
@@ -32,6 +32,10 @@ async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 10_
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+const JSON_POST = { method: 'POST', headers: { 'content-type': 'application/json' } } as const;
+const KINDS = ['commands', 'queries', 'events'] as const;
+const LABELLED = ['catga_command_duration_seconds', 'catga_query_duration_seconds', 'catga_events_published_total'];
 
 describe('hostile input against one node', { timeout: 120_000 }, () => {
   let n: LoneNode;
@@ -65,4 +69,25 @@ describe('hostile input against one node', { timeout: 120_000 }, () => {
     ws.close();
     await until('the closed subscriber\'s feed to end', async () => (await n.metric('catga_event_feeds')) === 0);
   });
+
+  test('100,000 unknown command, query and event types leave the number of metric series unchanged', async () => {
+    // Every series that legitimate use creates, and one of each kind of refusal, exist first.
+    const post = (path: string, body = '{}') => fetch(`${n.url}${path}`, { ...JSON_POST, body });
+    assert.equal((await post('/v1/commands/kv.put', '{"key":"a","value":"1"}')).status, 200);
+    assert.equal((await post('/v1/queries/kv.get', '{"key":"a"}')).status, 200);
+    assert.equal((await post('/v1/events/warm.up')).status, 200);
+    assert.equal((await post('/v1/commands/never.seen')).status, 404);
+    assert.equal((await post('/v1/queries/never.seen')).status, 404);
+    const seriesBefore = await n.series('catga_');
+    const labelled = (lines: string[]) => lines.filter((l) => LABELLED.some((name) => l.startsWith(name)));
+    const before = labelled(seriesBefore).length;
+
+    await floodPosts(n.port, 100_000, 32, (i) => `/v1/${KINDS[i % 3]}/attacker.${i}`, (i, answer) => {
+      assert.equal(answer.status, KINDS[i % 3] === 'events' ? 200 : 404, answer.body.toString());
+    });
+    const after = await n.series('catga_');
+    assert.equal(labelled(after).length, before, labelled(after).filter((l) => l.includes('attacker')).slice(0, 5).join('\n'));
+    assert.equal(after.length, seriesBefore.length, 'no other series appeared either');
+  });
 });
+

@@ -1,8 +1,10 @@
 // Test fixture: one real `catga node` (a lone member, its own cluster) started in this process,
 // so a test can open thousands of sockets against it and read its metrics and memory directly.
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AnswerParser, type HttpAnswer } from '../../src/bench/load.js';
 import { freePort } from '../../src/cli/local-cluster.js';
 import { loadConfig } from '../../src/runtime/config.js';
 import { startNode, type RunningNode } from '../../src/runtime/node.js';
@@ -57,4 +59,45 @@ export async function startLoneNode(env: Record<string, string> = {}): Promise<L
     await new Promise((r) => setTimeout(r, 20));
   }
   return lone;
+}
+
+/**
+ * Sends `total` JSON POSTs over `connections` keep-alive sockets, each waiting for its answer
+ * before the next (the bench's raw HTTP/1.1 client: fetch costs several times the CPU, which the
+ * node in this process would lose). `check` sees every answer.
+ */
+export async function floodPosts(
+  port: number,
+  total: number,
+  connections: number,
+  pathOf: (i: number) => string,
+  check: (i: number, answer: HttpAnswer) => void,
+  body = '{}',
+): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: connections }, () => new Promise<void>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const parser = new AnswerParser();
+    let current = -1;
+    const send = (): void => {
+      if (next >= total) { socket.end(); return; }
+      current = next++;
+      socket.write(`POST ${pathOf(current)} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    socket.on('connect', send);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        const answer = parser.push(chunk);
+        if (answer === null) return;
+        check(current, answer);
+        send();
+      } catch (err) {
+        socket.destroy();
+        reject(err as Error);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  })));
+  if (next < total) throw new Error(`only ${next} of ${total} requests were sent`);
 }
