@@ -56,14 +56,15 @@ test('PDB never allows a voluntary disruption to break quorum', () => {
 });
 
 test('generated Secret holds only the credentials the spec does not reference', () => {
-  const creds = { clusterSecret: 'cs', adminToken: 'at' };
-  const both = generatedSecret(ref, resolveSpec({}), creds);
-  assert.equal(both.metadata!.name, 'demo-credentials');
-  assert.deepEqual(both.stringData, { 'cluster-secret': 'cs', 'admin-token': 'at' });
-  assert.deepEqual(both.metadata!.ownerReferences, owner);
-  const onlyAdmin = generatedSecret(ref, resolveSpec({ clusterSecretRef: { name: 'mine' } }), creds);
-  assert.deepEqual(onlyAdmin.stringData, { 'admin-token': 'at' });
-  assert.equal(needsGeneratedSecret(resolveSpec({ clusterSecretRef: { name: 'a' }, adminTokenRef: { name: 'b' } })), false);
+  const creds = { clusterSecret: 'cs', adminToken: 'at', apiToken: 'api' };
+  const all = generatedSecret(ref, resolveSpec({}), creds);
+  assert.equal(all.metadata!.name, 'demo-credentials');
+  assert.deepEqual(all.stringData, { 'cluster-secret': 'cs', 'admin-token': 'at', 'api-token': 'api' });
+  assert.deepEqual(all.metadata!.ownerReferences, owner);
+  const noClusterSecret = generatedSecret(ref, resolveSpec({ clusterSecretRef: { name: 'mine' }, apiTokensRef: { name: 'tokens' } }), creds);
+  assert.deepEqual(noClusterSecret.stringData, { 'admin-token': 'at' });
+  assert.equal(needsGeneratedSecret(resolveSpec({ clusterSecretRef: { name: 'a' }, adminTokenRef: { name: 'b' } })), true, 'the client API token is still generated');
+  assert.equal(needsGeneratedSecret(resolveSpec({ clusterSecretRef: { name: 'a' }, adminTokenRef: { name: 'b' }, apiTokensRef: { name: 'c' } })), false);
 });
 
 test('StatefulSet: Parallel, OnDelete, headless serviceName, PVC template, probes, preStop', () => {
@@ -100,7 +101,7 @@ test('StatefulSet: Parallel, OnDelete, headless serviceName, PVC template, probe
   assert.equal(env['CATGA_DATA_DIR'], '/var/lib/catga');
   assert.deepEqual(env['CATGA_CLUSTER_SECRET'], { secretKeyRef: { name: 'demo-credentials', key: 'cluster-secret' } });
   assert.deepEqual(env['CATGA_ADMIN_TOKEN'], { secretKeyRef: { name: 'demo-credentials', key: 'admin-token' } });
-  assert.equal(env['CATGA_API_TOKENS'], undefined);
+  assert.deepEqual(env['CATGA_API_TOKENS'], { secretKeyRef: { name: 'demo-credentials', key: 'api-token', optional: true } }, 'a generated client token, optional for Secrets generated before it existed');
 });
 
 test('StatefulSet carries referenced secrets, placement, resources and extra env', () => {

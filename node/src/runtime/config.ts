@@ -1,8 +1,10 @@
 // The node's configuration: read once at start from flags and CATGA_* environment, validated,
 // and frozen. A bad value stops the process with a message that names the variable and what it
 // expects; nothing downstream re-validates.
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { parseApiTokens, type ApiToken } from '../server/auth.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -15,7 +17,9 @@ export interface NodeConfig {
   readonly clusterId: string;
   readonly clusterSecret: string;
   readonly adminToken: string | null;
-  readonly apiTokens: readonly string[];
+  readonly apiTokens: readonly ApiToken[];
+  /** The client routes also answer requests without a token (only when asked for: CATGA_OPEN_ACCESS). */
+  readonly openAccess: boolean;
   /** Static membership (`catga dev`, tests): id -> peer address. Empty when DNS is used. */
   readonly staticPeers: Readonly<Record<string, string>>;
   readonly dnsName: string | null;
@@ -63,7 +67,8 @@ const SPECS = {
   clusterId: { env: 'CATGA_CLUSTER_ID', flag: 'cluster-id', help: 'cluster id shared by all members (default "catga")' },
   clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)' },
   adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes' },
-  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens required on the client API (empty: open)' },
+  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens of the client API: `token` (commands, queries, events) or `token:rule+rule` with rules `commands|queries|events|admin[/type or prefix*]`' },
+  openAccess: { env: 'CATGA_OPEN_ACCESS', flag: 'open-access', help: 'client routes also answer requests without a token (default false; a trusted network only; logged loudly); a token shown is still checked' },
   staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS); the first CATGA_BOOTSTRAP_EXPECT form the first configuration, the others join' },
   dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS' },
   dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
@@ -170,10 +175,24 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     raw('advertisePeer') ??
     (hasStatic ? staticPeers[nodeId]! : dnsName !== null ? `${nodeId}.${dnsName}:${peerPort}` : `127.0.0.1:${peerPort}`);
 
-  const clusterSecret = raw('clusterSecret') ?? 'catga-insecure-development-secret';
+  // No default secret: a known one would let anyone join. A lone node with no peers to find has
+  // nobody to authenticate and gets a random one.
+  const lone = !hasStatic && dnsName === null;
+  const clusterSecret = raw('clusterSecret') ?? (lone ? randomBytes(24).toString('base64url') : null);
+  if (clusterSecret === null) throw new ConfigError(`${where('clusterSecret')}: required when the node has peers (${where('staticPeers')} or ${where('dnsName')})`);
   if (clusterSecret.length < 16) throw new ConfigError(`${where('clusterSecret')}: expected at least 16 characters`);
   const adminToken = raw('adminToken') ?? null;
   if (adminToken !== null && adminToken.length < 8) throw new ConfigError(`${where('adminToken')}: expected at least 8 characters`);
+  let apiTokens: ApiToken[];
+  try {
+    apiTokens = parseApiTokens(list('apiTokens'));
+  } catch (err) {
+    throw new ConfigError(`${where('apiTokens')}: ${(err as Error).message}`);
+  }
+  const openAccess = bool('openAccess');
+  if (!openAccess && apiTokens.length === 0 && adminToken === null) {
+    throw new ConfigError(`no credentials: set ${where('apiTokens')} or ${where('adminToken')}, or ask for ${where('openAccess')}=true on a trusted machine`);
+  }
 
   const logLevel = raw('logLevel') ?? 'info';
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
@@ -195,7 +214,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     clusterId: raw('clusterId') ?? 'catga',
     clusterSecret,
     adminToken,
-    apiTokens: list('apiTokens'),
+    apiTokens,
+    openAccess,
     staticPeers: Object.freeze(staticPeers),
     dnsName,
     dnsServer,

@@ -196,7 +196,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   };
   const server = new CatgaServer({
     api, log, metrics,
-    apiTokens: cfg.apiTokens, adminToken: cfg.adminToken,
+    apiTokens: cfg.apiTokens, adminToken: cfg.adminToken, openAccess: cfg.openAccess,
     requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes, maxBatchCommands: cfg.maxBatchCommands,
     wsBacklogEvents: cfg.wsBacklogEvents,
     wsBufferBytes: cfg.wsBufferBytes,

@@ -11,16 +11,19 @@ import type { NodeMetrics } from '../runtime/metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
 import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import { sharedTextFrames } from './ws-frames.js';
+import { Access, forbidden, type ApiToken, type Principal, type Scope } from './auth.js';
 import {
-  checkAdminToken, checkClientToken, deadlineOf, errorBody, okBody, readJson, sendError, sendJson,
+  checkJsonContentType, deadlineOf, errorBody, hasBody, okBody, readJson, sendError, sendJson,
 } from './http-util.js';
 
 export interface ServerOptions {
   readonly api: NodeApi;
   readonly log: Logger;
   readonly metrics: NodeMetrics;
-  readonly apiTokens: readonly string[];
+  readonly apiTokens: readonly ApiToken[];
   readonly adminToken: string | null;
+  /** Client routes answer requests without a token (asked for explicitly, logged loudly). */
+  readonly openAccess: boolean;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly maxBatchCommands: number;
@@ -71,11 +74,16 @@ export class CatgaServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   private readonly admin: express.Express;
   private readonly sockets = new Set<WebSocket>();
+  private readonly access: Access;
 
   private readonly buffers: SubscriberBuffers;
 
   constructor(o: ServerOptions) {
     this.o = o;
+    this.access = new Access({ apiTokens: o.apiTokens, adminToken: o.adminToken, openAccess: o.openAccess });
+    if (o.openAccess) {
+      o.log.warn('OPEN_ACCESS', { message: 'CATGA_OPEN_ACCESS is on: anyone who reaches this port may send commands, run queries, publish and subscribe without a token. Use it only on a trusted machine (catga dev).' });
+    }
     this.buffers = new SubscriberBuffers(o.wsBufferBytes);
     this.admin = this.buildAdmin();
     this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.route(req, res));
@@ -144,14 +152,20 @@ export class CatgaServer {
     sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', `use ${allow}`), { allow });
   }
 
-  /** Shared prologue of client routes: shutdown, auth, deadline, body. */
-  private async begin(req: IncomingMessage, query: URLSearchParams | null): Promise<{ body: unknown; deadline: number }> {
+  /**
+   * Shared prologue of client routes: shutdown, authentication and (for a route with one type)
+   * authorization, the JSON content type, deadline, body. Nothing of the body is read before the
+   * request is known to be allowed.
+   */
+  private async begin(req: IncomingMessage, query: URLSearchParams | null, scope: Scope, type: string | null): Promise<{ body: unknown; deadline: number; who: Principal }> {
     if (this.o.api.isShuttingDown()) throw new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
-    const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
-    if (denied) { req.resume(); throw denied; }
+    const who = this.access.authenticate(req);
+    const denied = who instanceof CatgaError ? who : type === null ? null : forbidden(who, scope, type);
+    const refused = denied ?? checkJsonContentType(req);
+    if (refused !== null) { req.resume(); throw refused; }
     const deadline = deadlineOf(req, query, this.o.requestTimeoutMs, Date.now());
     const body = await readJson(req, this.o.maxBodyBytes);
-    return { body, deadline };
+    return { body, deadline, who: who as Principal };
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -167,7 +181,7 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       const key = idempotencyKeyOf(req.headers['idempotency-key'], 'the Idempotency-Key header');
-      const { body, deadline } = await this.begin(req, null);
+      const { body, deadline } = await this.begin(req, null, 'commands', type);
       const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: key }], deadline);
       const r = outcomes[0]!;
       if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, index)); }
@@ -184,7 +198,7 @@ export class CatgaServer {
     const started = process.hrtime.bigint();
     let outcome = 'error';
     try {
-      const { body, deadline } = await this.begin(req, null);
+      const { body, deadline, who } = await this.begin(req, null, 'commands', null);
       const list = (body as { commands?: unknown } | null)?.commands;
       if (!Array.isArray(list)) throw new CatgaError('INVALID_BATCH', 'the body must be {"commands": [{"type", "payload", "idempotencyKey?"}, ...]}', 400);
       if (list.length === 0) throw new CatgaError('INVALID_BATCH', 'the batch is empty', 400);
@@ -195,7 +209,10 @@ export class CatgaServer {
         if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new CatgaError('INVALID_BATCH', `commands[${i}] must be an object`, 400);
         const o = c as { type?: unknown; payload?: unknown; idempotencyKey?: unknown };
         if (typeof o.type !== 'string') throw new CatgaError('INVALID_BATCH', `commands[${i}].type must be a string`, 400);
-        return { type: typeFromPath(o.type), payload: o.payload ?? {}, idempotencyKey: idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`) };
+        const type = typeFromPath(o.type);
+        const denied = forbidden(who, 'commands', type);
+        if (denied !== null) throw denied;
+        return { type, payload: o.payload ?? {}, idempotencyKey: idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`) };
       });
       const { index, outcomes } = await this.o.api.commands(inputs, deadline);
       outcome = 'ok';
@@ -214,7 +231,7 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       consistency = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
-      const { body, deadline } = await this.begin(req, query);
+      const { body, deadline } = await this.begin(req, query, 'queries', type);
       const { index, outcome } = await this.o.api.query(type, body, consistency, deadline);
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
       else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
@@ -228,7 +245,7 @@ export class CatgaServer {
   private async publish(req: IncomingMessage, res: ServerResponse, rawType: string): Promise<void> {
     try {
       const type = typeFromPath(rawType);
-      const { body, deadline } = await this.begin(req, null);
+      const { body, deadline } = await this.begin(req, null, 'events', type);
       const { index } = await this.o.api.publish(type, body, deadline);
       sendJson(res, 200, okBody(null, index));
     } catch (err) {
@@ -268,8 +285,8 @@ export class CatgaServer {
       const url = new URL(req.url ?? '/', 'http://node');
       if (url.pathname !== '/v1/events') throw new CatgaError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`, 404);
       if (this.o.api.isShuttingDown()) throw new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
-      const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
-      if (denied) throw denied;
+      const who = this.access.authenticate(req);
+      if (who instanceof CatgaError) throw who;
       const fromRaw = url.searchParams.get('from');
       let from: number | null = null;
       if (fromRaw !== null) {
@@ -279,6 +296,10 @@ export class CatgaServer {
       const typesRaw = url.searchParams.get('types');
       const types = typesRaw === null ? null : new Set(typesRaw.split(',').map((t) => t.trim()).filter((t) => t.length > 0));
       if (types !== null && types.size === 0) throw new CatgaError('INVALID_TYPES', '?types must list at least one event type', 400);
+      for (const type of types ?? [null]) {
+        const denied = forbidden(who, 'events', type);
+        if (denied !== null) throw denied;
+      }
 
       // Subscribe before the handshake so that EVENTS_COMPACTED can still be an HTTP status. The
       // replay of retained events (bounded by the event ring) and the live events behind it wait in
@@ -383,13 +404,13 @@ export class CatgaServer {
     app.disable('x-powered-by');
     const api = this.o.api;
     const guard: express.RequestHandler = (req, _res, next) => {
-      const denied = checkAdminToken(req, this.o.apiTokens, this.o.adminToken);
+      const denied = this.access.check(req, 'admin', null) ?? (hasBody(req) ? checkJsonContentType(req) : null);
       next(denied ?? undefined);
     };
     const deadline = (req: express.Request) => deadlineOf(req, null, this.o.requestTimeoutMs, Date.now());
     app.get('/v1/cluster', (req, res, next) => {
-      const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
-      if (denied) return next(denied);
+      const who = this.access.authenticate(req);
+      if (who instanceof CatgaError) return next(who);
       sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
     });
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {

@@ -30,6 +30,7 @@ export async function startLoneNode(env: Record<string, string> = {}): Promise<L
     CATGA_HTTP_PORT: String(port),
     CATGA_PEER_PORT: String(await freePort()),
     CATGA_LOG_LEVEL: 'error',
+    CATGA_OPEN_ACCESS: 'true',
     ...env,
   });
   const node = await startNode(cfg);
