@@ -35,6 +35,9 @@ export interface NodeConfig {
   readonly snapshotRetain: number;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
   readonly maxBatchCommands: number;
   readonly wsBacklogEvents: number;
   readonly wsBufferBytes: number;
@@ -82,6 +85,9 @@ const SPECS = {
   snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot (default 1000)' },
   requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline (default 5000)' },
   maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
+  maxConnections: { env: 'CATGA_MAX_CONNECTIONS', flag: 'max-connections', help: 'most HTTP connections at once; beyond it the one idle the longest is closed (default 4096)' },
+  headersTimeoutMs: { env: 'CATGA_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', help: 'a connection must send its request headers within this (default 10000)' },
+  bodyTimeoutMs: { env: 'CATGA_BODY_TIMEOUT_MS', flag: 'body-timeout-ms', help: 'a request must arrive whole within this, else 408 (default 30000)' },
   maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed (default 268435456)' },
@@ -194,6 +200,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     throw new ConfigError(`no credentials: set ${where('apiTokens')} or ${where('adminToken')}, or ask for ${where('openAccess')}=true on a trusted machine`);
   }
 
+  const headersTimeoutMs = int('headersTimeoutMs', 10_000, 100, 600_000);
+  const bodyTimeoutMs = int('bodyTimeoutMs', 30_000, 100, 3_600_000);
+  if (bodyTimeoutMs <= headersTimeoutMs) throw new ConfigError(`${where('bodyTimeoutMs')}: must be above ${where('headersTimeoutMs')} (${headersTimeoutMs})`);
+
   const logLevel = raw('logLevel') ?? 'info';
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
     throw new ConfigError(`${where('logLevel')}: expected debug, info, warn or error, got "${logLevel}"`);
@@ -229,6 +239,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     snapshotRetain: int('snapshotRetain', 1_000, 0, 10_000_000),
     requestTimeoutMs: int('requestTimeoutMs', 5_000, 50, 600_000),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),
+    maxConnections: int('maxConnections', 4096, 16, 1_000_000),
+    headersTimeoutMs,
+    bodyTimeoutMs,
     maxBatchCommands: int('maxBatchCommands', 1_000, 1, 100_000),
     wsBacklogEvents: int('wsBacklogEvents', 10_000, 16, 10_000_000),
     wsBufferBytes: int('wsBufferBytes', 256 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),

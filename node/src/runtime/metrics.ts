@@ -21,6 +21,8 @@ export class NodeMetrics {
   private readonly eventsUnscraped = new Map<string, number>();
   readonly wsClients: Gauge;
   readonly eventFeeds: Gauge;
+  readonly httpConnections: Gauge;
+  readonly httpConnectionsClosed: Counter<'reason'>;
   readonly wsSlowClosed: Counter;
   readonly peerDrops: Counter<'peer'>;
   readonly peerRejected: Counter<'reason'>;
@@ -90,6 +92,8 @@ export class NodeMetrics {
     });
     this.wsClients = new Gauge({ name: 'catga_ws_clients', help: 'Connected WebSocket event subscribers.', registers: [r] });
     this.eventFeeds = new Gauge({ name: 'catga_event_feeds', help: 'Event feeds open on this node: WebSocket subscribers and upgrades still in progress.', registers: [r] });
+    this.httpConnections = new Gauge({ name: 'catga_http_connections', help: 'Open connections to the HTTP API (WebSocket subscribers included).', registers: [r] });
+    this.httpConnectionsClosed = new Counter({ name: 'catga_http_connections_closed_total', help: 'HTTP connections the node closed: `cap` (the connection limit was reached), `idle` (no request in time).', labelNames: ['reason'], registers: [r] });
     this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed as too slow: over their backlog, or holding the most when the node-wide buffer budget ran out.', registers: [r] });
     this.peerDrops = new Counter({ name: 'catga_peer_messages_dropped_total', help: 'Raft messages dropped on a full peer queue.', labelNames: ['peer'], registers: [r] });
     this.peerRejected = new Counter({ name: 'catga_peer_handshakes_rejected_total', help: 'Peer connections refused at the handshake.', labelNames: ['reason'], registers: [r] });

@@ -197,7 +197,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const server = new CatgaServer({
     api, log, metrics,
     apiTokens: cfg.apiTokens, adminToken: cfg.adminToken, openAccess: cfg.openAccess,
-    requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes, maxBatchCommands: cfg.maxBatchCommands,
+    requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes,
+    maxConnections: cfg.maxConnections, headersTimeoutMs: cfg.headersTimeoutMs, bodyTimeoutMs: cfg.bodyTimeoutMs, maxBatchCommands: cfg.maxBatchCommands,
     wsBacklogEvents: cfg.wsBacklogEvents,
     wsBufferBytes: cfg.wsBufferBytes,
   });

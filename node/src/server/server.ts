@@ -9,6 +9,7 @@ import { CatgaError, asCatgaError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
+import { ConnectionGuard } from './connection-guard.js';
 import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import { sharedTextFrames } from './ws-frames.js';
 import { Access, forbidden, type ApiToken, type Principal, type Scope } from './auth.js';
@@ -26,6 +27,12 @@ export interface ServerOptions {
   readonly openAccess: boolean;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
+  /** Most TCP connections at once (see connection-guard.ts). */
+  readonly maxConnections: number;
+  /** A connection must start its request (all of its headers) within this. */
+  readonly headersTimeoutMs: number;
+  /** A request must have arrived whole (headers and body) within this; else 408. */
+  readonly bodyTimeoutMs: number;
   readonly maxBatchCommands: number;
   /** Events sent to one subscriber but not yet written to its socket before it is closed as too slow. */
   readonly wsBacklogEvents: number;
@@ -75,6 +82,7 @@ export class CatgaServer {
   private readonly admin: express.Express;
   private readonly sockets = new Set<WebSocket>();
   private readonly access: Access;
+  private readonly guard: ConnectionGuard;
 
   private readonly buffers: SubscriberBuffers;
 
@@ -86,11 +94,34 @@ export class CatgaServer {
     }
     this.buffers = new SubscriberBuffers(o.wsBufferBytes);
     this.admin = this.buildAdmin();
-    this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.route(req, res));
+    this.http = createServer({
+      keepAliveTimeout: 65_000,
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.bodyTimeoutMs,
+      // How often node:http looks for requests over those times (its default, 30 s, would let a
+      // slow request run that much longer).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(o.headersTimeoutMs / 4)),
+    }, (req, res) => {
+      this.guard.requestStarted(req);
+      res.once('finish', () => this.guard.requestFinished(req));
+      this.route(req, res);
+    });
+    this.guard = new ConnectionGuard({
+      maxConnections: o.maxConnections,
+      idleTimeoutMs: o.headersTimeoutMs,
+      onClosed: (reason) => o.metrics.httpConnectionsClosed.inc({ reason }),
+    });
+    this.guard.attach(this.http);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    this.http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n' + errorBody('BAD_REQUEST', 'malformed HTTP request'));
-      else socket.destroy();
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', 'REQUEST_TIMEOUT', `the request did not arrive whole within ${o.bodyTimeoutMs} ms`]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? ['431 Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request headers are too large']
+          : ['400 Bad Request', 'BAD_REQUEST', 'malformed HTTP request'];
+      const body = errorBody(code, message);
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
   }
 
@@ -266,6 +297,7 @@ export class CatgaServer {
 
   private async metricsRoute(res: ServerResponse): Promise<void> {
     try {
+      this.o.metrics.httpConnections.set(this.guard.open);
       const m = await this.o.api.metrics();
       res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) });
       res.end(m.body);
@@ -277,6 +309,7 @@ export class CatgaServer {
   // ---- WebSocket event stream ------------------------------------------------------------------
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.guard.upgraded(socket);
     const refuse = (e: CatgaError): void => {
       const body = errorBody(e.code, e.message);
       socket.end(`HTTP/1.1 ${e.status} ${e.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);

@@ -48,6 +48,8 @@ test('bad values stop the start with a message naming the variable and what it e
     [{ CATGA_HEARTBEAT_TICKS: '10', CATGA_ELECTION_TICKS: '10' }, /CATGA_HEARTBEAT_TICKS.*below/],
     [{ CATGA_UNSAFE_LOCAL_LINEARIZABLE: 'maybe' }, /CATGA_UNSAFE_LOCAL_LINEARIZABLE.*true\/false/],
     [{ CATGA_NODE_ID: 'bad id!' }, /CATGA_NODE_ID/],
+    [{ CATGA_BODY_TIMEOUT_MS: '1000', CATGA_HEADERS_TIMEOUT_MS: '2000' }, /CATGA_BODY_TIMEOUT_MS.*above CATGA_HEADERS_TIMEOUT_MS/],
+    [{ CATGA_MAX_CONNECTIONS: '3' }, /CATGA_MAX_CONNECTIONS/],
   ];
   for (const [env, re] of cases) {
     assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', ...env }), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
