@@ -7,7 +7,7 @@
 //   app-token                                  commands, queries and events of every type
 //   reporting:queries+events/orders.*          every query; events orders.* (publish, subscribe)
 //   ops:admin                                  membership and leadership changes only
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { CatgaError } from '../runtime/errors.js';
 
@@ -77,13 +77,19 @@ export function bearer(req: IncomingMessage): string | null {
 export interface Principal {
   /** May this principal do `scope` on `type`? A null type means every type of the scope. */
   allows(scope: Scope, type: string | null): boolean;
+  /**
+   * What its idempotency keys are prefixed with, so that two tokens never share a key: a digest
+   * of the token (it goes into the log, the token must not), `admin`, or `open` without a token.
+   */
+  readonly keyScope: string;
 }
 
-const EVERYTHING: Principal = { allows: () => true };
-const OPEN_CLIENT: Principal = { allows: (scope) => scope !== 'admin' };
+const EVERYTHING: Principal = { allows: () => true, keyScope: 'admin' };
+const OPEN_CLIENT: Principal = { allows: (scope) => scope !== 'admin', keyScope: 'open' };
 
 function principalOf(token: ApiToken): Principal {
   return {
+    keyScope: createHash('sha256').update(token.token).digest('base64url').slice(0, 16),
     allows(scope, type) {
       const patterns = token.rules.get(scope);
       if (patterns === undefined) return false;

@@ -69,6 +69,11 @@ function idempotencyKeyOf(v: unknown, where: string): string | null {
   return v;
 }
 
+/** A client's idempotency key within its token's scope (see auth.ts). */
+function scopedKey(who: Principal, key: string | null): string | null {
+  return key === null ? null : `${who.keyScope}:${key}`;
+}
+
 function parseConsistency(v: string | null): Consistency {
   if (v === null || v === '') return 'local';
   if ((CONSISTENCIES as readonly string[]).includes(v)) return v as Consistency;
@@ -212,11 +217,11 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       const key = idempotencyKeyOf(req.headers['idempotency-key'], 'the Idempotency-Key header');
-      const { body, deadline } = await this.begin(req, null, 'commands', type);
-      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: key }], deadline);
+      const { body, deadline, who } = await this.begin(req, null, 'commands', type);
+      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline);
       const r = outcomes[0]!;
-      if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, index)); }
-      else { outcome = 'refused'; sendJson(res, 409, errorBody(r.error.code, r.error.message)); }
+      if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, r.index ?? index)); }
+      else { outcome = 'refused'; sendJson(res, r.error.code === 'IDEMPOTENCY_KEY_REUSED' ? 422 : 409, errorBody(r.error.code, r.error.message)); }
     } catch (err) {
       outcome = asCatgaError(err).code === 'UNKNOWN_COMMAND' ? 'unknown' : 'error';
       this.fail(res, err);
@@ -243,7 +248,7 @@ export class CatgaServer {
         const type = typeFromPath(o.type);
         const denied = forbidden(who, 'commands', type);
         if (denied !== null) throw denied;
-        return { type, payload: o.payload ?? {}, idempotencyKey: idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`) };
+        return { type, payload: o.payload ?? {}, idempotencyKey: scopedKey(who, idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`)) };
       });
       const { index, outcomes } = await this.o.api.commands(inputs, deadline);
       outcome = 'ok';

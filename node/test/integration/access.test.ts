@@ -1,6 +1,7 @@
 // Who may do what, against one real node in this process: the JSON content type on every body,
 // scoped tokens with per-type rules on commands, batches, queries, events (publish and
-// subscribe) and the admin routes, and open access only when the node was started with it.
+// subscribe) and the admin routes, idempotency keys per token, and open access only when the
+// node was started with it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -89,6 +90,33 @@ describe('access control of one node with scoped tokens', { timeout: 60_000 }, (
     // The admin token may do everything.
     assert.equal((await call(n, 'POST', '/v1/commands/kv.put', { token: ADMIN, body: PUT })).status, 200);
     assert.equal(await upgradeStatus(n, '', ADMIN), 101);
+  });
+});
+
+describe('idempotency keys over HTTP', { timeout: 60_000 }, () => {
+  let n: LoneNode;
+  before(async () => { n = await startLoneNode({ CATGA_OPEN_ACCESS: 'false', CATGA_ADMIN_TOKEN: ADMIN, CATGA_API_TOKENS: TOKENS }); });
+  after(async () => { await n.stop(); });
+
+  const put = async (token: string, key: string, value: number) => {
+    const res = await fetch(`${n.url}/v1/commands/kv.put`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key }, body: JSON.stringify({ key: 'idem', value }),
+    });
+    return { status: res.status, body: (await res.json()) as { ok: boolean; value?: { version: number }; index?: number; error?: { code: string } } };
+  };
+
+  test('a retry answers the first result and its index; a reuse with another payload is 422; keys are per token', async () => {
+    const first = await put('app-token-0123', 'order-17', 1);
+    assert.equal(first.status, 200);
+    const retry = await put('app-token-0123', 'order-17', 1);
+    assert.deepEqual(retry, first, 'the same answer, the first index included');
+    const reused = await put('app-token-0123', 'order-17', 2);
+    assert.deepEqual([reused.status, reused.body.error?.code], [422, 'IDEMPOTENCY_KEY_REUSED']);
+    // Another token's key of the same name is its own: applied, a new version.
+    const other = await put('kv-writer-0123', 'order-17', 2);
+    assert.equal(other.status, 200);
+    assert.equal(other.body.value?.version, first.body.value!.version + 1);
+    assert.ok(other.body.index! > first.body.index!);
   });
 });
 
