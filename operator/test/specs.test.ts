@@ -7,6 +7,7 @@ import { clusterRef, ordinalOf, selectorString } from '../src/specs/names.js';
 import { clientService, headlessService, leaderService } from '../src/specs/services.js';
 import { podDisruptionBudget, toleratedFailures } from '../src/specs/pdb.js';
 import { generatedSecret, needsGeneratedSecret } from '../src/specs/secret.js';
+import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../src/specs/secret-references.js';
 import { statefulSet } from '../src/specs/statefulset.js';
 
 const cluster: CatgaCluster = {
@@ -142,4 +143,36 @@ test('names: ordinals and selector string', () => {
   assert.equal(ordinalOf('demo', 'demo-04'), -1);
   assert.equal(ordinalOf('demo', 'other-1'), -1);
   assert.equal(selectorString('demo'), 'app.kubernetes.io/name=catga,app.kubernetes.io/instance=demo,catga.io/cluster=demo');
+});
+
+test('pods meet the restricted Pod Security Standard and mount no service account token', () => {
+  const pod = statefulSet({ ref, spec: resolveSpec({}), replicas: 3, bootstrapExpect: 3 }).spec!.template.spec!;
+  assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+  assert.equal(pod.automountServiceAccountToken, false);
+  for (const c of pod.containers) {
+    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  }
+});
+
+test('secret references: only Secrets labelled catga.io/referable=true, or the cluster\'s own generated one', () => {
+  const spec = resolveSpec({
+    clusterSecretRef: { name: 'peer' },
+    apiTokensRef: { name: 'demo-credentials' },
+    env: [
+      { name: 'PLAIN', value: 'x' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'someone-elses', key: 'password' } } },
+      { name: 'FROM_MAP', valueFrom: { configMapKeyRef: { name: 'cm', key: 'k' } } },
+    ],
+  });
+  const refs = secretReferences(spec);
+  assert.deepEqual(refs, [
+    { secret: 'peer', field: 'spec.clusterSecretRef' },
+    { secret: 'demo-credentials', field: 'spec.apiTokensRef' },
+    { secret: 'someone-elses', field: 'spec.env[1].valueFrom.secretKeyRef' },
+  ]);
+  const labels: Record<string, Record<string, string>> = { peer: { [LABEL_REFERABLE]: 'true' }, 'someone-elses': { app: 'db' } };
+  assert.deepEqual(refusedSecretReferences('demo', refs, (name) => labels[name] ?? null).map((r) => r.secret), ['someone-elses']);
+  assert.deepEqual(refusedSecretReferences('demo', refs, () => null).map((r) => r.secret), ['peer', 'someone-elses'], 'a missing Secret is refused too');
+  assert.deepEqual(refusedSecretReferences('other', refs, (name) => labels[name] ?? null).map((r) => r.secret), ['demo-credentials', 'someone-elses'], 'another cluster\'s generated Secret is not its own');
+  assert.deepEqual(secretReferences(resolveSpec({})), []);
 });
