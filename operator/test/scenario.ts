@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { CatgaCluster } from '../src/api/types.js';
 import { DATA_DIR, GENERATED_API_TOKEN_KEY, LABEL_CLUSTER, LABEL_ROLE, ROLE_LEADER, generatedSecretName } from '../src/specs/names.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
@@ -45,6 +45,12 @@ export async function startWorld(ns: string): Promise<World> {
   try {
     const kc = cp.kubeConfig();
     await cp.createNamespace(ns);
+    // Every pod the operator makes must pass the restricted Pod Security Standard: the API server
+    // refuses the others.
+    await kc.makeApiClient(CoreV1Api).patchNamespace(
+      { name: ns, body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const kubelet = await Kubelet.start(cp, { namespace: ns, spawn: spawnNode, onError: () => undefined });
     const startOperator = (env: Record<string, string> = {}): OperatorProcess =>
       OperatorProcess.start({ kubeconfigPath: cp.kubeconfigPath, leaseNamespace: ns, env });

@@ -8,6 +8,7 @@ import { clientService, headlessService, leaderService } from '../src/specs/serv
 import { podDisruptionBudget, toleratedFailures } from '../src/specs/pdb.js';
 import { generatedSecret, needsGeneratedSecret } from '../src/specs/secret.js';
 import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../src/specs/secret-references.js';
+import { networkPolicy, networkPolicyPatch } from '../src/specs/network-policy.js';
 import { statefulSet } from '../src/specs/statefulset.js';
 
 const cluster: CatgaCluster = {
@@ -175,4 +176,23 @@ test('secret references: only Secrets labelled catga.io/referable=true, or the c
   assert.deepEqual(refusedSecretReferences('demo', refs, () => null).map((r) => r.secret), ['peer', 'someone-elses'], 'a missing Secret is refused too');
   assert.deepEqual(refusedSecretReferences('other', refs, (name) => labels[name] ?? null).map((r) => r.secret), ['demo-credentials', 'someone-elses'], 'another cluster\'s generated Secret is not its own');
   assert.deepEqual(secretReferences(resolveSpec({})), []);
+});
+
+test('NetworkPolicy: peers only from the cluster\'s pods; the API from its namespace, the operator\'s and labelled ones', () => {
+  const policy = networkPolicy(ref, 'ops');
+  assert.deepEqual(policy.metadata!.ownerReferences, owner);
+  const spec = policy.spec!;
+  assert.deepEqual(spec.podSelector, { matchLabels: selector });
+  assert.deepEqual(spec.policyTypes, ['Ingress']);
+  const [peer, api] = spec.ingress!;
+  assert.deepEqual(peer!.ports, [{ protocol: 'TCP', port: 7080 }]);
+  assert.deepEqual(peer!._from, [{ podSelector: { matchLabels: selector } }]);
+  assert.deepEqual(api!.ports, [{ protocol: 'TCP', port: 8080 }]);
+  assert.deepEqual(api!._from, [
+    { podSelector: {} },
+    { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ops' } } },
+    { namespaceSelector: { matchLabels: { 'catga.io/api-access': 'true' } } },
+  ]);
+  const wire = networkPolicyPatch(policy) as { spec: { ingress: Record<string, unknown>[] } };
+  assert.deepEqual(wire.spec.ingress.map((r) => Object.keys(r).sort()), [['from', 'ports'], ['from', 'ports']], 'the merge patch carries the wire name');
 });

@@ -11,6 +11,7 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import {
   type ClusterRef, CONTAINER_NAME, ENV_BOOTSTRAP_EXPECT, LABEL_ROLE, ROLE_LEADER, clusterRef, generatedSecretName, ordinalOf, pvcName, selectorString,
 } from '../specs/names.js';
+import { networkPolicy, networkPolicyPatch } from '../specs/network-policy.js';
 import { podDisruptionBudget } from '../specs/pdb.js';
 import { adminTokenSource, generatedSecret, needsGeneratedSecret, randomCredentials } from '../specs/secret.js';
 import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../specs/secret-references.js';
@@ -40,6 +41,8 @@ export interface ReconcilerDeps {
   /** Pods of a cluster from the informer cache. */
   readonly pods: (namespace: string, clusterName: string) => V1Pod[];
   readonly peerAddressMode: PeerAddressMode;
+  /** Each cluster gets a NetworkPolicy admitting admin calls from this namespace; null: none. */
+  readonly networkPolicyFrom: string | null;
   readonly now: () => number;
 }
 
@@ -76,6 +79,7 @@ export class Reconciler {
     if (!(await this.secretReferencesAllowed(cluster, ref, spec))) return RESYNC_MS;
     const adminToken = await this.ensureSecret(cluster, ref, spec);
     await this.ensureServices(ref);
+    await this.ensureNetworkPolicy(ref);
     const sts = await this.ensureStatefulSet(cluster, ref, spec);
     const bootstrapExpect = bootstrapExpectOf(cluster, sts, spec);
 
@@ -134,6 +138,18 @@ export class Reconciler {
         patch: (body) => kube.patchService(ref.namespace, svcName, body),
       }, svc, { spec: { selector: svc.spec!.selector, ports: svc.spec!.ports, publishNotReadyAddresses: svc.spec!.publishNotReadyAddresses ?? false } });
     }
+  }
+
+  private async ensureNetworkPolicy(ref: ClusterRef): Promise<void> {
+    if (this.deps.networkPolicyFrom === null) return;
+    const { kube } = this.deps;
+    const desired = networkPolicy(ref, this.deps.networkPolicyFrom);
+    const name = desired.metadata!.name!;
+    await ensureObject({
+      read: () => kube.getNetworkPolicy(ref.namespace, name),
+      create: (obj) => kube.createNetworkPolicy(obj),
+      patch: (body) => kube.patchNetworkPolicy(ref.namespace, name, body),
+    }, desired, networkPolicyPatch(desired));
   }
 
   private async ensureStatefulSet(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<V1StatefulSet> {
