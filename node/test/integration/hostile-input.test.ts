@@ -5,7 +5,39 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { Prng } from '../../src/sim/prng.js';
 import { floodPosts, startLoneNode, type LoneNode } from './lone-node.js';
+
+const FUZZ_SEED = Number(process.env['CATGA_FUZZ_SEED'] ?? 18);
+const UPGRADE_CASES = Number(process.env['CATGA_FUZZ_UPGRADES'] ?? 2_000);
+const VALID_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** One seeded upgrade request: a valid one with some parts replaced, or its bytes mutated. */
+function upgradeCase(r: Prng): { request: string; valid: boolean } {
+  const parts = {
+    method: 'GET', path: '/v1/events', query: '',
+    headers: [['Host', 'x'], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Version', '13'], ['Sec-WebSocket-Key', VALID_KEY]] as [string, string][],
+  };
+  let valid = true;
+  for (let edits = r.int(3); edits > 0; edits--) {
+    valid = false;
+    switch (r.int(7)) {
+      case 0: parts.method = r.pick(['POST', 'PUT', 'HEAD', 'get', 'OPTIONS']); break;
+      case 1: parts.path = r.pick(['/v1/event', '/v1/events/', '/', '/v1/events/%zz', `/${'a'.repeat(3000)}`, '/v1/eventsx']); break;
+      case 2: parts.query = r.pick(['?from=-1', '?from=abc', '?types=', '?types=,,', `?from=${'9'.repeat(40)}`, '?from=1.5']); break;
+      case 3: parts.headers.splice(r.int(parts.headers.length), 1); break;
+      case 4: parts.headers[r.int(parts.headers.length)]![1] = r.pick(['', 'x', 'websocket, h2c', '8', '99', 'short', 'A'.repeat(400)]); break;
+      case 5: parts.headers.push([r.pick(['Sec-WebSocket-Extensions', 'Sec-WebSocket-Protocol', 'Authorization']), r.pick(['permessage-deflate; x=', ',,,', 'Bearer', 'Bearer nope'])]); break;
+      default: parts.headers.push(['Sec-WebSocket-Key', r.pick([VALID_KEY, 'other'])]); break;
+    }
+  }
+  const text = `${parts.method} ${parts.path}${parts.query} HTTP/1.1\r\n${parts.headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+  if (!valid || !r.chance(0.15)) return { request: text, valid };
+  // Byte mutations of the whole request (which may happen to leave it valid: not asserted then).
+  const bytes = [...Buffer.from(text, 'latin1')];
+  for (let n = 1 + r.int(3); n > 0; n--) bytes[r.int(bytes.length)] = r.int(256);
+  return { request: Buffer.from(bytes).toString('latin1'), valid: false };
+}
 
 /** Sends `request` on a fresh TCP connection and resolves with everything the node answered. */
 function rawExchange(port: number, request: string): Promise<string> {
@@ -16,6 +48,24 @@ function rawExchange(port: number, request: string): Promise<string> {
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
     socket.on('connect', () => socket.write(request));
+  });
+}
+
+/** Like rawExchange, but ends the connection after `ms` (an upgraded one stays open otherwise). */
+function rawExchangeWithin(port: number, request: string, ms: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const done = () => resolve(Buffer.concat(chunks).toString('latin1'));
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // An upgraded connection is closed by us as soon as its answer is in.
+      if (Buffer.concat(chunks).toString('latin1').startsWith('HTTP/1.1 101')) socket.destroy();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); done(); });
+    socket.on('connect', () => socket.write(request, 'latin1'));
   });
 }
 
@@ -88,6 +138,25 @@ describe('hostile input against one node', { timeout: 120_000 }, () => {
     const after = await n.series('catga_');
     assert.equal(labelled(after).length, before, labelled(after).filter((l) => l.includes('attacker')).slice(0, 5).join('\n'));
     assert.equal(after.length, seriesBefore.length, 'no other series appeared either');
+  });
+
+  test(`upgrade fuzz: ${UPGRADE_CASES} seeded malformed upgrades (seed ${FUZZ_SEED}); only valid ones open, no feed or client is left`, async () => {
+    const r = new Prng(FUZZ_SEED);
+    const cases = Array.from({ length: UPGRADE_CASES }, () => upgradeCase(r));
+    const statuses = new Map<string, number>();
+    await inBatches(cases.length, 100, async (i) => {
+      const { request, valid } = cases[i]!;
+      const answer = await rawExchangeWithin(n.port, request, 1_000);
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'none';
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (valid) assert.equal(status, '101', `case ${i}: ${JSON.stringify(request)}`);
+      else if (status !== '101') assert.ok(status === 'none' || /^4\d\d$/.test(status), `case ${i}: ${status} for ${JSON.stringify(request)}`);
+    });
+    console.log(`upgrade fuzz answers: ${[...statuses].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+    await until('no event feed and no WebSocket client left', async () =>
+      (await n.metric('catga_event_feeds')) === 0 && (await n.metric('catga_ws_clients')) === 0);
+    const put = await fetch(`${n.url}/v1/commands/kv.put`, { ...JSON_POST, body: '{"key":"after-fuzz","value":1}' });
+    assert.equal(put.status, 200);
   });
 });
 
