@@ -280,7 +280,7 @@ export class Mediator {
       if (seen !== undefined) {
         this.observer.commandApplied?.(command.type, 'duplicate', (performance.now() - started) / 1000);
         if (seen.fingerprint !== '' && seen.fingerprint !== fingerprint) {
-          const reused = fail(ErrorCodes.IDEMPOTENCY_KEY_REUSED, `idempotency key ${JSON.stringify(command.idempotencyKey)} was used at index ${seen.index} with another payload`);
+          const reused = fail(ErrorCodes.IDEMPOTENCY_KEY_REUSED, `this idempotency key was used at index ${seen.index} with another payload`);
           return { type: command.type, result: reused, index: entry.index, duplicate: false };
         }
         return { type: command.type, result: seen.result, index: seen.index, duplicate: true };
