@@ -3,6 +3,7 @@
 // ready in one event-loop turn coalesced into one message; nothing else is ever sent on it. A
 // malformed frame closes this connection only.
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { WebSocket, type RawData } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import type { ByteReader } from './bytes.js';
@@ -38,6 +39,7 @@ import {
 } from './handshake.js';
 import { Liveness } from './liveness.js';
 import { watchPreAuthBytes, type PreAuthBudget } from './pre-auth-budget.js';
+import { certificateNames } from './tls.js';
 import { closeWithin } from './socket-close.js';
 
 export type RequestHandler = (from: NodeId, payload: Uint8Array) => Promise<Uint8Array>;
@@ -79,7 +81,7 @@ export class InboundConnection {
   constructor(
     private readonly host: InboundHost,
     readonly ws: WebSocket,
-    socket: Duplex,
+    private readonly socket: Duplex,
     readonly remoteAddress: string,
   ) {
     const ctx = host.ctx;
@@ -148,6 +150,10 @@ export class InboundConnection {
     }
     if (hello.dialerId === '' || hello.dialerId === ctx.id) {
       this.refuse('node_id_mismatch', `dialer claims id ${JSON.stringify(hello.dialerId)}`);
+      return;
+    }
+    if (ctx.tls !== null && !certificateNames((this.socket as TLSSocket).getPeerCertificate(), hello.dialerId)) {
+      this.refuse('node_id_mismatch', `dialer claims id ${JSON.stringify(hello.dialerId)}, its certificate names another node`);
       return;
     }
     this.claimedId = hello.dialerId;

@@ -2,8 +2,9 @@
 // feeds it, the handshake as the dialer, reconnects with backoff, and the requests awaiting answers
 // on it. Everything we send to that peer (Raft messages and requests) goes on this connection, in
 // order; only request answers come back on it.
+import type { ConnectionOptions } from 'node:tls';
 import assert from 'node:assert';
-import { WebSocket, type RawData } from 'ws';
+import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import { backoffDelay } from './backoff.js';
 import type { ByteReader } from './bytes.js';
@@ -26,6 +27,7 @@ import {
 } from './frames.js';
 import type { HandshakeRejectReason } from './handshake.js';
 import { watchPreAuthBytes, type PreAuthBudget } from './pre-auth-budget.js';
+import { certificateNames } from './tls.js';
 import {
   CLOSE_CODES,
   CLOSE_GOING_AWAY,
@@ -300,12 +302,22 @@ export class OutboundLink {
 
   private openSocket(attempt: number, ip: string): void {
     const limits = this.ctx.limits;
-    const url = `ws://${formatHostPort(ip, this.target.port)}${PEER_PATH}`;
+    const tls = this.ctx.tls;
+    const url = `${tls === null ? 'ws' : 'wss'}://${formatHostPort(ip, this.target.port)}${PEER_PATH}`;
+    const peer = this.peer;
+    // The listener's certificate must chain to the cluster's CA and name the peer we dialed (not
+    // the address: peers are found by DNS name or IP, and identified by id). ws passes these to
+    // tls.connect (its typing of checkServerIdentity is not node's, hence the cast).
+    const tlsOptions: ConnectionOptions = tls === null ? {} : {
+      cert: tls.cert, key: tls.key, ca: tls.ca,
+      checkServerIdentity: (_host, cert) => (certificateNames(cert, peer) ? undefined : new Error(`the certificate of ${url} does not name ${peer}`)),
+    };
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: limits.maxFrameBytes,
       followRedirects: false,
       generateMask: zeroMask,
+      ...(tlsOptions as ClientOptions),
     });
     this.ws = ws;
     this.state = 'challenge';
