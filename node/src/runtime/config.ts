@@ -2,9 +2,11 @@
 // and frozen. A bad value stops the process with a message that names the variable and what it
 // expects; nothing downstream re-validates.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseApiTokens, type ApiToken } from '../server/auth.js';
+import type { TlsMaterial } from '../transport/tls.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -16,6 +18,8 @@ export interface NodeConfig {
   readonly advertisePeer: string;
   readonly clusterId: string;
   readonly clusterSecret: string;
+  /** HTTPS/wss on the client API and mutual TLS between peers; null: plain. */
+  readonly tls: TlsMaterial | null;
   readonly adminToken: string | null;
   readonly apiTokens: readonly ApiToken[];
   /** The client routes also answer requests without a token (only when asked for: CATGA_OPEN_ACCESS). */
@@ -60,6 +64,9 @@ interface Spec {
   readonly help: string;
 }
 
+/** Every flag / variable: a NodeConfig field each, except `tls`, read from three files. */
+type Setting = Exclude<keyof NodeConfig, 'tls'> | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile';
+
 const SPECS = {
   nodeId: { env: 'CATGA_NODE_ID', flag: 'node-id', help: 'this node\'s id (default: the host name; `X-<ordinal>` with DNS membership)' },
   dataDir: { env: 'CATGA_DATA_DIR', flag: 'data-dir', help: 'data directory (default /var/lib/catga)' },
@@ -68,6 +75,9 @@ const SPECS = {
   peerPort: { env: 'CATGA_PEER_PORT', flag: 'peer-port', help: 'peer (Raft) port (default 7080)' },
   advertisePeer: { env: 'CATGA_ADVERTISE_PEER', flag: 'advertise-peer', help: 'host:port peers dial to reach this node' },
   clusterId: { env: 'CATGA_CLUSTER_ID', flag: 'cluster-id', help: 'cluster id shared by all members (default "catga")' },
+  tlsCertFile: { env: 'CATGA_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'PEM certificate (chain) of this node: HTTPS on the client API and mutual TLS between peers; it must name the node id (CN or a DNS name `<id>` or `<id>.…`)' },
+  tlsKeyFile: { env: 'CATGA_TLS_KEY_FILE', flag: 'tls-key-file', help: 'PEM private key of that certificate' },
+  tlsCaFile: { env: 'CATGA_TLS_CA_FILE', flag: 'tls-ca-file', help: 'PEM CA bundle the peers\' certificates must chain to' },
   clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)' },
   adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes' },
   apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens of the client API: `token` (commands, queries, events) or `token:rule+rule` with rules `commands|queries|events|admin[/type or prefix*]`' },
@@ -97,7 +107,7 @@ const SPECS = {
   logLevel: { env: 'CATGA_LOG_LEVEL', flag: 'log-level', help: 'debug, info, warn or error (default info)' },
   cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit' },
   unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads' },
-} as const satisfies Record<keyof NodeConfig, Spec>;
+} as const satisfies Record<Setting, Spec>;
 
 /** `--flag value`, `--flag=value` and bare `--flag` (true) into a map. Unknown flags are an error. */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
@@ -118,13 +128,13 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
 
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): NodeConfig {
   const flags = parseFlags(argv);
-  const raw = (key: keyof NodeConfig): string | undefined => {
+  const raw = (key: Setting): string | undefined => {
     const s = SPECS[key];
     const v = flags.get(s.flag) ?? env[s.env];
     return v === undefined || v === '' ? undefined : v;
   };
-  const where = (key: keyof NodeConfig) => `${SPECS[key].env} (--${SPECS[key].flag})`;
-  const int = (key: keyof NodeConfig, def: number, min: number, max: number): number => {
+  const where = (key: Setting) => `${SPECS[key].env} (--${SPECS[key].flag})`;
+  const int = (key: Setting, def: number, min: number, max: number): number => {
     const v = raw(key);
     if (v === undefined) return def;
     const n = Number(v);
@@ -133,14 +143,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     }
     return n;
   };
-  const bool = (key: keyof NodeConfig, def = false): boolean => {
+  const bool = (key: Setting, def = false): boolean => {
     const v = raw(key);
     if (v === undefined) return def;
     if (v === 'true' || v === '1') return true;
     if (v === 'false' || v === '0') return false;
     throw new ConfigError(`${where(key)}: expected true/false, got "${v}"`);
   };
-  const list = (key: keyof NodeConfig): string[] =>
+  const list = (key: Setting): string[] =>
     (raw(key) ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
   const nodeId = raw('nodeId') ?? hostname();
@@ -187,6 +197,23 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   const clusterSecret = raw('clusterSecret') ?? (lone ? randomBytes(24).toString('base64url') : null);
   if (clusterSecret === null) throw new ConfigError(`${where('clusterSecret')}: required when the node has peers (${where('staticPeers')} or ${where('dnsName')})`);
   if (clusterSecret.length < 16) throw new ConfigError(`${where('clusterSecret')}: expected at least 16 characters`);
+  const tlsFiles = { cert: raw('tlsCertFile'), key: raw('tlsKeyFile'), ca: raw('tlsCaFile') };
+  const tlsGiven = Object.values(tlsFiles).filter((f) => f !== undefined).length;
+  if (tlsGiven !== 0 && tlsGiven !== 3) {
+    throw new ConfigError(`TLS needs all of ${where('tlsCertFile')}, ${where('tlsKeyFile')} and ${where('tlsCaFile')}`);
+  }
+  const readPem = (key: Setting, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${where(key)}: cannot read "${path}": ${(err as Error).message}`);
+    }
+  };
+  const tls: TlsMaterial | null = tlsGiven === 0 ? null : {
+    cert: readPem('tlsCertFile', tlsFiles.cert!),
+    key: readPem('tlsKeyFile', tlsFiles.key!),
+    ca: readPem('tlsCaFile', tlsFiles.ca!),
+  };
   const adminToken = raw('adminToken') ?? null;
   if (adminToken !== null && adminToken.length < 8) throw new ConfigError(`${where('adminToken')}: expected at least 8 characters`);
   let apiTokens: ApiToken[];
@@ -223,6 +250,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     advertisePeer,
     clusterId: raw('clusterId') ?? 'catga',
     clusterSecret,
+    tls,
     adminToken,
     apiTokens,
     openAccess,

@@ -31,8 +31,9 @@ export class ConnectionGuard {
     return this.openCount;
   }
 
-  attach(server: Server): void {
-    server.on('connection', (socket: Socket) => this.onConnection(socket));
+  /** `event`: `connection` for plain HTTP, `secureConnection` for HTTPS (the socket requests arrive on). */
+  attach(server: Server, event: 'connection' | 'secureConnection'): void {
+    server.on(event, (socket: Socket) => this.onConnection(socket));
   }
 
   /** A request started on `req.socket`: it is no longer waiting, and no idle timer runs under it. */

@@ -1,7 +1,8 @@
 // The node's HTTP server (CONTRACT.md §2). The hot routes (commands, queries, events, probes,
 // metrics) are matched by hand on node:http — express's router costs ~4x on this path (TOOLS.md);
 // the admin routes, where convenience matters more than speed, go through express.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   readonly headersTimeoutMs: number;
   /** A request must have arrived whole (headers and body) within this; else 408. */
   readonly bodyTimeoutMs: number;
+  /** HTTPS and wss:// with this certificate and key; null: plain HTTP. */
+  readonly tls: { readonly cert: string; readonly key: string } | null;
   readonly maxBatchCommands: number;
   /** Events sent to one subscriber but not yet written to its socket before it is closed as too slow. */
   readonly wsBacklogEvents: number;
@@ -99,24 +102,31 @@ export class CatgaServer {
     }
     this.buffers = new SubscriberBuffers(o.wsBufferBytes);
     this.admin = this.buildAdmin();
-    this.http = createServer({
+    const options: HttpServerOptions = {
       keepAliveTimeout: 65_000,
       headersTimeout: o.headersTimeoutMs,
       requestTimeout: o.bodyTimeoutMs,
       // How often node:http looks for requests over those times (its default, 30 s, would let a
       // slow request run that much longer).
       connectionsCheckingInterval: Math.min(1_000, Math.ceil(o.headersTimeoutMs / 4)),
-    }, (req, res) => {
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       this.guard.requestStarted(req);
       res.once('finish', () => this.guard.requestFinished(req));
       this.route(req, res);
-    });
+    };
+    // With TLS the guard counts sockets once their TLS handshake is done (the request's socket);
+    // the TLS handshake itself is bounded by the headers timeout and the TCP count by the cap.
+    this.http = o.tls === null
+      ? createServer(options, onRequest)
+      : createTlsServer({ ...options, cert: o.tls.cert, key: o.tls.key, handshakeTimeout: o.headersTimeoutMs }, onRequest);
+    if (o.tls !== null) this.http.maxConnections = o.maxConnections;
     this.guard = new ConnectionGuard({
       maxConnections: o.maxConnections,
       idleTimeoutMs: o.headersTimeoutMs,
       onClosed: (reason) => o.metrics.httpConnectionsClosed.inc({ reason }),
     });
-    this.guard.attach(this.http);
+    this.guard.attach(this.http, o.tls === null ? 'connection' : 'secureConnection');
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return void socket.destroy();

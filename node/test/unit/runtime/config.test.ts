@@ -104,3 +104,12 @@ test('a node with peers needs a cluster secret (there is no default one); a lone
   assert.notEqual(a.clusterSecret, b.clusterSecret);
   assert.ok(a.clusterSecret.length >= 16);
 });
+
+test('TLS: all three files or none; an unreadable file names its variable', () => {
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1' }).tls, null);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_CERT_FILE: '/x.crt' }), /TLS needs all of CATGA_TLS_CERT_FILE.*CATGA_TLS_KEY_FILE.*CATGA_TLS_CA_FILE/);
+  assert.throws(
+    () => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_CERT_FILE: '/nonexistent/a.crt', CATGA_TLS_KEY_FILE: '/nonexistent/a.key', CATGA_TLS_CA_FILE: '/nonexistent/ca.pem' }),
+    /CATGA_TLS_CERT_FILE \(--tls-cert-file\): cannot read "\/nonexistent\/a.crt"/,
+  );
+});
