@@ -81,6 +81,9 @@ spec:
   replicas: $REPLICAS
   image: catga/node:dev
   imagePullPolicy: IfNotPresent
+  # The checker's clients reach the pods through port-forwards and send no token.
+  env:
+    - { name: CATGA_OPEN_ACCESS, value: "true" }
 YAML
 kubectl -n "$NAMESPACE" wait --for=condition=Available "catgacluster/$NAME" --timeout=300s
 pods=()

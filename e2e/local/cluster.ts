@@ -156,6 +156,8 @@ export class LocalCluster {
       CATGA_CLUSTER_ID: `e2e-${this.network.runId}`,
       CATGA_CLUSTER_SECRET: this.clusterSecret,
       CATGA_ADMIN_TOKEN: this.adminToken,
+      // The recording clients send no token: the test network is private to this run.
+      CATGA_OPEN_ACCESS: 'true',
       CATGA_TICK_MS: process.env['CATGA_E2E_TICK_MS'] ?? '100',
       CATGA_ELECTION_TICKS: process.env['CATGA_E2E_ELECTION_TICKS'] ?? '10',
       ...this.options.env,

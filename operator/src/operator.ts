@@ -71,6 +71,7 @@ export async function startOperator(kc: KubeConfig, config: OperatorConfig, log:
     admin: (token, timeoutMs = ADMIN_CALL_TIMEOUT_MS) => new HttpNodeAdmin(() => token, timeoutMs),
     pods: (namespace, name) => pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_CLUSTER] === name),
     peerAddressMode: config.peerAddressMode,
+    networkPolicyFrom: config.networkPolicies ? config.leaseNamespace : null,
     now: Date.now,
   });
 

@@ -20,7 +20,7 @@ test('helm lint passes', () => {
 test('rendered defaults: CRD, RBAC, Deployment, metrics Service; no ServiceMonitor, rule or dashboard', () => {
   const objs = render();
   assert.deepEqual(objs.map((o) => o.kind).sort(), [
-    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
   ]);
   const crd = byKind(objs, 'CustomResourceDefinition')[0]!;
   assert.equal(crd.metadata.name, 'catgaclusters.catga.io');
@@ -48,11 +48,23 @@ test('RBAC is least privilege: exactly the verbs the operator uses, the Lease on
     '/persistentvolumeclaims': ['delete', 'list'],
     '/events': ['create'],
     'policy/poddisruptionbudgets': ['create', 'get', 'patch'],
+    'networking.k8s.io/networkpolicies': ['create', 'get', 'patch'],
   });
   for (const r of rules) assert.ok(!r.verbs.includes('*') && !r.resources.includes('*'), 'no wildcards');
   const role = byKind(objs, 'Role')[0]! as Obj & { rules: { resources: string[] }[] };
   assert.equal(role.metadata.namespace, 'ops');
   assert.deepEqual(role.rules.map((r) => r.resources), [['leases']]);
+});
+
+test('networkPolicy.enabled=false: no NetworkPolicy, no RBAC for them, and the operator is told', () => {
+  const objs = render('networkPolicy.enabled=false');
+  assert.equal(byKind(objs, 'NetworkPolicy').length, 0);
+  const rules = (byKind(objs, 'ClusterRole')[0]! as Obj & { rules: { resources: string[] }[] }).rules;
+  assert.ok(!rules.some((r) => r.resources.includes('networkpolicies')));
+  const env = (byKind(objs, 'Deployment')[0]! as Obj & { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } }).spec.template.spec.containers[0]!.env;
+  assert.equal(env.find((e) => e.name === 'CATGA_OPERATOR_NETWORK_POLICIES')?.value, 'false');
+  const operatorPolicy = byKind(render(), 'NetworkPolicy')[0]! as Obj & { spec: { ingress: { ports: { port: number }[] }[] } };
+  assert.deepEqual(operatorPolicy.spec.ingress.map((r) => r.ports.map((p) => p.port)), [[8081]]);
 });
 
 test('serviceMonitor.enabled adds monitors for the operator and for the nodes', () => {

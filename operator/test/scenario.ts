@@ -4,9 +4,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { CatgaCluster } from '../src/api/types.js';
-import { DATA_DIR, LABEL_CLUSTER, LABEL_ROLE, ROLE_LEADER } from '../src/specs/names.js';
+import { DATA_DIR, GENERATED_API_TOKEN_KEY, LABEL_CLUSTER, LABEL_ROLE, ROLE_LEADER, generatedSecretName } from '../src/specs/names.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
 import { Kubelet, type PodProcessContext } from './harness/kubelet.js';
 import { Clusters, OperatorProcess, eventually } from './support.js';
@@ -45,6 +45,12 @@ export async function startWorld(ns: string): Promise<World> {
   try {
     const kc = cp.kubeConfig();
     await cp.createNamespace(ns);
+    // Every pod the operator makes must pass the restricted Pod Security Standard: the API server
+    // refuses the others.
+    await kc.makeApiClient(CoreV1Api).patchNamespace(
+      { name: ns, body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const kubelet = await Kubelet.start(cp, { namespace: ns, spawn: spawnNode, onError: () => undefined });
     const startOperator = (env: Record<string, string> = {}): OperatorProcess =>
       OperatorProcess.start({ kubeconfigPath: cp.kubeconfigPath, leaseNamespace: ns, env });
@@ -81,9 +87,18 @@ export async function waitAvailable(w: World, name: string, replicas: number, ti
   });
 }
 
-async function nodeCall(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: { ok: boolean; value?: unknown } }> {
+/** The client API token the operator generated for `cluster` (its pods accept nothing without one). */
+export async function clientToken(w: World, cluster: string): Promise<string> {
+  const secret = await eventually(`the generated Secret of ${cluster}`, 30_000, async () => {
+    const s = await w.kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: generatedSecretName(cluster), namespace: w.ns });
+    return s.data?.[GENERATED_API_TOKEN_KEY];
+  });
+  return Buffer.from(secret, 'base64').toString('utf8');
+}
+
+async function nodeCall(url: string, token: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: { ok: boolean; value?: unknown } }> {
   const res = await fetch(url, {
-    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(NODE_CALL_TIMEOUT_MS),
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, signal: AbortSignal.timeout(NODE_CALL_TIMEOUT_MS),
   });
   return { status: res.status, json: (await res.json()) as { ok: boolean; value?: unknown } };
 }
@@ -109,6 +124,7 @@ export class Writer {
   private async run(): Promise<void> {
     let n = 0;
     let endpoints: string[] = [];
+    const token = await clientToken(this.w, this.cluster);
     while (!this.stopped) {
       const key = `w-${n++}`;
       for (let attempt = 0; !this.stopped; attempt++) {
@@ -116,7 +132,7 @@ export class Writer {
         const url = endpoints[(n + attempt) % Math.max(1, endpoints.length)];
         if (url !== undefined) {
           try {
-            const r = await nodeCall(`${url}/v1/commands/kv.put`, { key, value: n }, { 'idempotency-key': key });
+            const r = await nodeCall(`${url}/v1/commands/kv.put`, token, { key, value: n }, { 'idempotency-key': key });
             if (r.status === 200 && r.json.ok) {
               this.acked.push(key);
               break;
@@ -139,10 +155,10 @@ export class Writer {
 }
 
 /** Keys of `keys` that a linearizable read on `endpoint` does not find. */
-export async function missingKeys(endpoint: string, keys: readonly string[]): Promise<string[]> {
+export async function missingKeys(endpoint: string, token: string, keys: readonly string[]): Promise<string[]> {
   const missing: string[] = [];
   for (const key of keys) {
-    const r = await nodeCall(`${endpoint}/v1/queries/kv.get?consistency=linearizable`, { key });
+    const r = await nodeCall(`${endpoint}/v1/queries/kv.get?consistency=linearizable`, token, { key });
     if (!r.json.ok || r.json.value === null) missing.push(key);
   }
   return missing;

@@ -7,6 +7,8 @@ import { clusterRef, ordinalOf, selectorString } from '../src/specs/names.js';
 import { clientService, headlessService, leaderService } from '../src/specs/services.js';
 import { podDisruptionBudget, toleratedFailures } from '../src/specs/pdb.js';
 import { generatedSecret, needsGeneratedSecret } from '../src/specs/secret.js';
+import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../src/specs/secret-references.js';
+import { networkPolicy, networkPolicyPatch } from '../src/specs/network-policy.js';
 import { statefulSet } from '../src/specs/statefulset.js';
 
 const cluster: CatgaCluster = {
@@ -56,14 +58,15 @@ test('PDB never allows a voluntary disruption to break quorum', () => {
 });
 
 test('generated Secret holds only the credentials the spec does not reference', () => {
-  const creds = { clusterSecret: 'cs', adminToken: 'at' };
-  const both = generatedSecret(ref, resolveSpec({}), creds);
-  assert.equal(both.metadata!.name, 'demo-credentials');
-  assert.deepEqual(both.stringData, { 'cluster-secret': 'cs', 'admin-token': 'at' });
-  assert.deepEqual(both.metadata!.ownerReferences, owner);
-  const onlyAdmin = generatedSecret(ref, resolveSpec({ clusterSecretRef: { name: 'mine' } }), creds);
-  assert.deepEqual(onlyAdmin.stringData, { 'admin-token': 'at' });
-  assert.equal(needsGeneratedSecret(resolveSpec({ clusterSecretRef: { name: 'a' }, adminTokenRef: { name: 'b' } })), false);
+  const creds = { clusterSecret: 'cs', adminToken: 'at', apiToken: 'api' };
+  const all = generatedSecret(ref, resolveSpec({}), creds);
+  assert.equal(all.metadata!.name, 'demo-credentials');
+  assert.deepEqual(all.stringData, { 'cluster-secret': 'cs', 'admin-token': 'at', 'api-token': 'api' });
+  assert.deepEqual(all.metadata!.ownerReferences, owner);
+  const noClusterSecret = generatedSecret(ref, resolveSpec({ clusterSecretRef: { name: 'mine' }, apiTokensRef: { name: 'tokens' } }), creds);
+  assert.deepEqual(noClusterSecret.stringData, { 'admin-token': 'at' });
+  assert.equal(needsGeneratedSecret(resolveSpec({ clusterSecretRef: { name: 'a' }, adminTokenRef: { name: 'b' } })), true, 'the client API token is still generated');
+  assert.equal(needsGeneratedSecret(resolveSpec({ clusterSecretRef: { name: 'a' }, adminTokenRef: { name: 'b' }, apiTokensRef: { name: 'c' } })), false);
 });
 
 test('StatefulSet: Parallel, OnDelete, headless serviceName, PVC template, probes, preStop', () => {
@@ -100,7 +103,7 @@ test('StatefulSet: Parallel, OnDelete, headless serviceName, PVC template, probe
   assert.equal(env['CATGA_DATA_DIR'], '/var/lib/catga');
   assert.deepEqual(env['CATGA_CLUSTER_SECRET'], { secretKeyRef: { name: 'demo-credentials', key: 'cluster-secret' } });
   assert.deepEqual(env['CATGA_ADMIN_TOKEN'], { secretKeyRef: { name: 'demo-credentials', key: 'admin-token' } });
-  assert.equal(env['CATGA_API_TOKENS'], undefined);
+  assert.deepEqual(env['CATGA_API_TOKENS'], { secretKeyRef: { name: 'demo-credentials', key: 'api-token', optional: true } }, 'a generated client token, optional for Secrets generated before it existed');
 });
 
 test('StatefulSet carries referenced secrets, placement, resources and extra env', () => {
@@ -141,4 +144,55 @@ test('names: ordinals and selector string', () => {
   assert.equal(ordinalOf('demo', 'demo-04'), -1);
   assert.equal(ordinalOf('demo', 'other-1'), -1);
   assert.equal(selectorString('demo'), 'app.kubernetes.io/name=catga,app.kubernetes.io/instance=demo,catga.io/cluster=demo');
+});
+
+test('pods meet the restricted Pod Security Standard and mount no service account token', () => {
+  const pod = statefulSet({ ref, spec: resolveSpec({}), replicas: 3, bootstrapExpect: 3 }).spec!.template.spec!;
+  assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+  assert.equal(pod.automountServiceAccountToken, false);
+  for (const c of pod.containers) {
+    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  }
+});
+
+test('secret references: only Secrets labelled catga.io/referable=true, or the cluster\'s own generated one', () => {
+  const spec = resolveSpec({
+    clusterSecretRef: { name: 'peer' },
+    apiTokensRef: { name: 'demo-credentials' },
+    env: [
+      { name: 'PLAIN', value: 'x' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'someone-elses', key: 'password' } } },
+      { name: 'FROM_MAP', valueFrom: { configMapKeyRef: { name: 'cm', key: 'k' } } },
+    ],
+  });
+  const refs = secretReferences(spec);
+  assert.deepEqual(refs, [
+    { secret: 'peer', field: 'spec.clusterSecretRef' },
+    { secret: 'demo-credentials', field: 'spec.apiTokensRef' },
+    { secret: 'someone-elses', field: 'spec.env[1].valueFrom.secretKeyRef' },
+  ]);
+  const labels: Record<string, Record<string, string>> = { peer: { [LABEL_REFERABLE]: 'true' }, 'someone-elses': { app: 'db' } };
+  assert.deepEqual(refusedSecretReferences('demo', refs, (name) => labels[name] ?? null).map((r) => r.secret), ['someone-elses']);
+  assert.deepEqual(refusedSecretReferences('demo', refs, () => null).map((r) => r.secret), ['peer', 'someone-elses'], 'a missing Secret is refused too');
+  assert.deepEqual(refusedSecretReferences('other', refs, (name) => labels[name] ?? null).map((r) => r.secret), ['demo-credentials', 'someone-elses'], 'another cluster\'s generated Secret is not its own');
+  assert.deepEqual(secretReferences(resolveSpec({})), []);
+});
+
+test('NetworkPolicy: peers only from the cluster\'s pods; the API from its namespace, the operator\'s and labelled ones', () => {
+  const policy = networkPolicy(ref, 'ops');
+  assert.deepEqual(policy.metadata!.ownerReferences, owner);
+  const spec = policy.spec!;
+  assert.deepEqual(spec.podSelector, { matchLabels: selector });
+  assert.deepEqual(spec.policyTypes, ['Ingress']);
+  const [peer, api] = spec.ingress!;
+  assert.deepEqual(peer!.ports, [{ protocol: 'TCP', port: 7080 }]);
+  assert.deepEqual(peer!._from, [{ podSelector: { matchLabels: selector } }]);
+  assert.deepEqual(api!.ports, [{ protocol: 'TCP', port: 8080 }]);
+  assert.deepEqual(api!._from, [
+    { podSelector: {} },
+    { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ops' } } },
+    { namespaceSelector: { matchLabels: { 'catga.io/api-access': 'true' } } },
+  ]);
+  const wire = networkPolicyPatch(policy) as { spec: { ingress: Record<string, unknown>[] } };
+  assert.deepEqual(wire.spec.ingress.map((r) => Object.keys(r).sort()), [['from', 'ports'], ['from', 'ports']], 'the merge patch carries the wire name');
 });

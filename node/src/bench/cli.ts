@@ -198,7 +198,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
   const catga = await LocalCluster.create({
     dir: join(dir, 'catga'), members: 3, clusterId: 'bench', secret: 'bench-cluster-secret-000', adminToken: 'bench-admin-token',
-    env: { CATGA_LOG_LEVEL: 'warn' },
+    env: { CATGA_LOG_LEVEL: 'warn', CATGA_OPEN_ACCESS: 'true' },
   });
   const etcd = await startEtcd(join(dir, 'etcd'));
   catga.startAll();

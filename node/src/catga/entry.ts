@@ -3,8 +3,10 @@
 // JSON), short keys:
 //   command batch  {"v":1,"ts":<ms>,"c":[{"t":"<type>","p":<payload>,"k":"<idempotency key>"?}, …]}
 //   published event {"v":1,"ts":<ms>,"e":{"t":"<type>","d":<data>}}
-// An empty entry is Raft's no-op. `ts` is the proposer's clock, read once when encoding: it is the
-// only time a handler ever sees.
+// An empty entry is Raft's no-op. `ts` is first the encoding node's clock; the leader restamps it
+// with its own when it proposes (`stampEntry`), adding `"w"`, its idempotency window: so time and
+// key expiry are decided once, by the leader, and replicated. `ts` is the only time a handler sees.
+import assert from 'node:assert/strict';
 import { ErrorCodes, fail, ok, type Result } from './result.js';
 import type { JsonValue } from './schema.js';
 
@@ -19,12 +21,15 @@ export interface CommandRequest {
 export interface CommandEntry {
   readonly kind: 'commands';
   readonly ts: number;
+  /** The proposing leader's idempotency window (absent in entries written before it was stamped). */
+  readonly windowMs?: number;
   readonly commands: readonly CommandRequest[];
 }
 
 export interface EventEntry {
   readonly kind: 'event';
   readonly ts: number;
+  readonly windowMs?: number;
   readonly type: string;
   readonly data: JsonValue;
 }
@@ -51,6 +56,23 @@ export function encodeEventEntry(entry: { readonly type: string; readonly data: 
   return Buffer.from(JSON.stringify({ v: ENTRY_FORMAT_VERSION, ts: entry.ts, e: { t: entry.type, d: entry.data } }), 'utf8');
 }
 
+const STAMP_PREFIX = Buffer.from(`{"v":${ENTRY_FORMAT_VERSION},"ts":`);
+const COMMA = 0x2c;
+
+/**
+ * The same entry with the leader's `ts` and idempotency window `w` in place of the encoder's
+ * `ts` (and of any `w`): a splice of the fixed prefix both encoders write, no re-encoding.
+ */
+export function stampEntry(data: Uint8Array, ts: number, windowMs: number): Uint8Array {
+  assert.ok(Number.isSafeInteger(ts) && ts >= 0 && Number.isSafeInteger(windowMs) && windowMs > 0, 'stampEntry: bad ts or window');
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  assert.ok(bytes.subarray(0, STAMP_PREFIX.length).equals(STAMP_PREFIX), 'stampEntry: not an encoded entry');
+  let rest = bytes.indexOf(COMMA, STAMP_PREFIX.length);
+  assert.ok(rest > 0, 'stampEntry: entry without a body');
+  if (bytes.subarray(rest + 1, rest + 5).toString('latin1') === '"w":') rest = bytes.indexOf(COMMA, rest + 1);
+  return Buffer.concat([STAMP_PREFIX, Buffer.from(`${ts},"w":${windowMs}`), bytes.subarray(rest)]);
+}
+
 function invalid(message: string): Result<DecodedEntry> {
   return fail(ErrorCodes.INVALID_ENTRY, message);
 }
@@ -64,9 +86,11 @@ export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
     return invalid('entry is not JSON');
   }
   if (doc === null || typeof doc !== 'object') return invalid('entry is not an object');
-  const { v, ts, c, e } = doc as { v?: unknown; ts?: unknown; c?: unknown; e?: unknown };
+  const { v, ts, w, c, e } = doc as { v?: unknown; ts?: unknown; w?: unknown; c?: unknown; e?: unknown };
   if (v !== ENTRY_FORMAT_VERSION) return invalid(`unknown entry format ${JSON.stringify(v)}`);
   if (typeof ts !== 'number' || !Number.isFinite(ts)) return invalid('entry has no timestamp');
+  if (w !== undefined && (typeof w !== 'number' || !Number.isSafeInteger(w) || w <= 0)) return invalid('entry has a malformed idempotency window');
+  const stamp = w === undefined ? { ts } : { ts, windowMs: w };
   if (Array.isArray(c)) {
     const commands: CommandRequest[] = new Array(c.length);
     for (let i = 0; i < c.length; i++) {
@@ -75,12 +99,12 @@ export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
       if (wire.k !== undefined && typeof wire.k !== 'string') return invalid(`command ${i} has a malformed idempotency key`);
       commands[i] = { type: wire.t, payload: wire.p, idempotencyKey: wire.k };
     }
-    return ok({ kind: 'commands', ts, commands });
+    return ok({ kind: 'commands', ...stamp, commands });
   }
   if (e !== null && typeof e === 'object') {
     const { t, d } = e as { t?: unknown; d?: unknown };
     if (typeof t !== 'string') return invalid('event has no type');
-    return ok({ kind: 'event', ts, type: t, data: (d ?? null) as JsonValue });
+    return ok({ kind: 'event', ...stamp, type: t, data: (d ?? null) as JsonValue });
   }
   return invalid('entry is neither a command batch nor an event');
 }

@@ -1,12 +1,17 @@
-// The replicated idempotency table: key → first result of the command that carried it. Time is
-// the entries' own timestamps (a monotonic "replicated clock" = the largest entry ts applied so
-// far), so expiry happens at the same entry on every node and survives snapshots.
+// The replicated idempotency table: key → first result of the command that carried it, with a
+// fingerprint of that command's payload (a key reused with another payload is refused, not
+// answered). Keys are scoped by the caller (mediator: command type; server: token). Time is the
+// entries' own timestamps, stamped by the leader (a monotonic "replicated clock" = the largest
+// entry ts applied so far), and the window comes with each entry from the leader too, so expiry
+// happens at the same entry on every node, whatever each node's own setting, and survives snapshots.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { Result } from './result.js';
 
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 60 * 60 * 1000;
 export const DEFAULT_IDEMPOTENCY_MAX_KEYS = 100_000;
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+/** The HTTP API's 256 characters plus the scope the server puts in front (see server/auth.ts). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 300;
 
 export interface IdempotencyOptions {
   /** A key is forgotten once the replicated clock is this far past the entry that recorded it. */
@@ -21,9 +26,16 @@ export interface IdempotencyRecord {
   /** Index of the entry whose result this is. */
   readonly index: number;
   readonly result: Result<unknown>;
+  /** Digest of the command's payload; '' for a record restored from a snapshot without one. */
+  readonly fingerprint: string;
 }
 
-type SnapshotRow = [key: string, at: number, index: number, result: Result<unknown>];
+type SnapshotRow = [key: string, at: number, index: number, result: Result<unknown>, fingerprint?: string];
+
+/** The fingerprint of a command payload: every node computes it from the same entry bytes. */
+export function payloadFingerprint(payload: unknown): string {
+  return createHash('sha256').update(JSON.stringify(payload) ?? 'undefined').digest('base64url');
+}
 
 export class IdempotencyTable {
   readonly windowMs: number;
@@ -59,10 +71,13 @@ export class IdempotencyTable {
     return this.evicted;
   }
 
-  /** Moves the replicated clock to an entry's timestamp and forgets expired keys. */
-  advance(entryTs: number): void {
+  /**
+   * Moves the replicated clock to an entry's timestamp and forgets keys older than the window the
+   * entry carries (the leader's setting; this table's own for entries stamped before windows were).
+   */
+  advance(entryTs: number, entryWindowMs: number = this.windowMs): void {
     if (entryTs > this.clockMs) this.clockMs = entryTs;
-    const horizon = this.clockMs - this.windowMs;
+    const horizon = this.clockMs - entryWindowMs;
     while (this.head < this.order.length) {
       const key = this.order[this.head] as string;
       if ((this.records.get(key) as IdempotencyRecord).at > horizon) break;
@@ -74,13 +89,13 @@ export class IdempotencyTable {
     return this.records.get(key);
   }
 
-  record(key: string, index: number, result: Result<unknown>): void {
+  record(key: string, index: number, result: Result<unknown>, fingerprint: string): void {
     assert.ok(!this.records.has(key), 'idempotency key recorded twice');
     if (this.records.size >= this.maxKeys) {
       this.forgetOldest();
       this.evicted++;
     }
-    this.records.set(key, { at: this.clockMs, index, result });
+    this.records.set(key, { at: this.clockMs, index, result, fingerprint });
     this.order.push(key);
   }
 
@@ -101,7 +116,7 @@ export class IdempotencyTable {
     for (let i = this.head; i < this.order.length; i++) {
       const key = this.order[i] as string;
       const record = this.records.get(key) as IdempotencyRecord;
-      keys.push([key, record.at, record.index, record.result]);
+      keys.push([key, record.at, record.index, record.result, record.fingerprint]);
     }
     return { clock: this.clockMs, keys };
   }
@@ -116,7 +131,7 @@ export class IdempotencyTable {
     for (const row of keys as SnapshotRow[]) {
       assert.ok(Array.isArray(row) && typeof row[0] === 'string' && typeof row[1] === 'number' && typeof row[2] === 'number', 'idempotency snapshot row is malformed');
       assert.ok(!this.records.has(row[0]), 'idempotency snapshot repeats a key');
-      this.records.set(row[0], { at: row[1], index: row[2], result: row[3] });
+      this.records.set(row[0], { at: row[1], index: row[2], result: row[3], fingerprint: row[4] ?? '' });
       this.order.push(row[0]);
     }
   }

@@ -25,7 +25,7 @@ export {
 export { ErrorCodes, fail, httpStatusFor, ok, type Failure, type Issue, type Ok, type Result } from './result.js';
 export { checkSchema, SchemaError, t, validate, type Infer, type JsonValue, type Schema } from './schema.js';
 export type { ReadStore, Store } from './store.js';
-export { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest, type DecodedEntry } from './entry.js';
+export { decodeEntry, encodeCommandEntry, encodeEventEntry, stampEntry, type CommandRequest, type DecodedEntry } from './entry.js';
 export { EventLog, type CatgaEvent, type EventListener, type EventLogOptions, type Follower, type WireEvent } from './events.js';
 export { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyOptions } from './idempotency.js';
 export type { CommandOutcome, EventHandlerOutcome, MediatorObserver, QueryOutcome } from './observer.js';

@@ -14,7 +14,7 @@ import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandC
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
-import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyOptions } from './idempotency.js';
+import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions } from './idempotency.js';
 import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
 import { ErrorCodes, fail, ok, type Failure, type Issue, type Result } from './result.js';
@@ -240,7 +240,7 @@ export class Mediator {
     const decoded = decodeEntry(entry.data);
     if (!decoded.ok) return this.invalidEntry(entry.index, decoded);
     const envelope = decoded.value;
-    this.idempotency.advance(envelope.ts);
+    this.idempotency.advance(envelope.ts, envelope.windowMs);
     let applied: AppliedEntry;
     if (envelope.kind === 'event') {
       let frozen: JsonValue;
@@ -272,17 +272,23 @@ export class Mediator {
 
   private applyCommand(entry: Entry, ts: number, position: number, command: CommandRequest, events: CatgaEvent[]): CommandResult {
     const started = this.observer.commandApplied === undefined ? 0 : performance.now();
-    const key = command.idempotencyKey;
+    // A key belongs to one command type: the same key on another type is another key.
+    const key = command.idempotencyKey === undefined ? undefined : `${command.type}\u0000${command.idempotencyKey}`;
+    const fingerprint = key === undefined ? '' : payloadFingerprint(command.payload);
     if (key !== undefined) {
       const seen = this.idempotency.lookup(key);
       if (seen !== undefined) {
         this.observer.commandApplied?.(command.type, 'duplicate', (performance.now() - started) / 1000);
+        if (seen.fingerprint !== '' && seen.fingerprint !== fingerprint) {
+          const reused = fail(ErrorCodes.IDEMPOTENCY_KEY_REUSED, `this idempotency key was used at index ${seen.index} with another payload`);
+          return { type: command.type, result: reused, index: entry.index, duplicate: false };
+        }
         return { type: command.type, result: seen.result, index: seen.index, duplicate: true };
       }
     }
     const bound = this.registry.commands.get(command.type);
     const result = bound === undefined ? fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(command.type)}`) : this.runCommand(bound, entry, ts, position, command, events);
-    if (key !== undefined) this.idempotency.record(key, entry.index, result);
+    if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
       const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';
       this.observer.commandApplied(command.type, outcome, (performance.now() - started) / 1000);

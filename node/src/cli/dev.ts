@@ -1,5 +1,6 @@
 // `catga dev --nodes N`: a local cluster on 127.0.0.1, one `catga node` child process per member,
 // data under ./.catga/ (kept across runs, so a restarted cluster picks up where it stopped).
+// It asks for open access (no token on the client API): it listens on loopback only.
 // Ctrl-C stops every node gracefully.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,13 +51,15 @@ export async function runDevCli(argv: string[]): Promise<number> {
   const cluster = await LocalCluster.create({
     dir, members: o.nodes, httpBase: o.httpBase, peerBase: o.peerBase,
     clusterId: 'catga-dev', secret: persistentSecret(dir, 'cluster-secret'), adminToken,
+    env: { CATGA_OPEN_ACCESS: 'true' },
     output: (id, chunk) => {
       for (const line of chunk.split('\n')) if (line.length > 0) process.stdout.write(`[${id}] ${line}\n`);
     },
   });
   process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
   for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${m.url}  (peer port ${m.peerPort})\n`);
-  process.stdout.write(`  admin token: ${adminToken}\n  try: curl -s -XPOST ${cluster.members[0]!.url}/v1/commands/kv.put -d '{"key":"a","value":"1"}'\n`);
+  process.stdout.write(`  admin token: ${adminToken}\n  open access: the client API needs no token (loopback only)\n`);
+  process.stdout.write(`  try: curl -s -XPOST ${cluster.members[0]!.url}/v1/commands/kv.put -H 'content-type: application/json' -d '{"key":"a","value":"1"}'\n`);
   cluster.startAll();
   const stop = (): void => { void cluster.stopAll('SIGTERM'); };
   process.once('SIGINT', stop);

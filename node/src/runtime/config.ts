@@ -1,8 +1,12 @@
 // The node's configuration: read once at start from flags and CATGA_* environment, validated,
 // and frozen. A bad value stops the process with a message that names the variable and what it
 // expects; nothing downstream re-validates.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { parseApiTokens, type ApiToken } from '../server/auth.js';
+import type { TlsMaterial } from '../transport/tls.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -14,8 +18,12 @@ export interface NodeConfig {
   readonly advertisePeer: string;
   readonly clusterId: string;
   readonly clusterSecret: string;
+  /** HTTPS/wss on the client API and mutual TLS between peers; null: plain. */
+  readonly tls: TlsMaterial | null;
   readonly adminToken: string | null;
-  readonly apiTokens: readonly string[];
+  readonly apiTokens: readonly ApiToken[];
+  /** The client routes also answer requests without a token (only when asked for: CATGA_OPEN_ACCESS). */
+  readonly openAccess: boolean;
   /** Static membership (`catga dev`, tests): id -> peer address. Empty when DNS is used. */
   readonly staticPeers: Readonly<Record<string, string>>;
   readonly dnsName: string | null;
@@ -31,6 +39,9 @@ export interface NodeConfig {
   readonly snapshotRetain: number;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
   readonly maxBatchCommands: number;
   readonly wsBacklogEvents: number;
   readonly wsBufferBytes: number;
@@ -55,6 +66,9 @@ interface Spec {
   readonly help: string;
 }
 
+/** Every flag / variable: a NodeConfig field each, except `tls`, read from three files. */
+type Setting = Exclude<keyof NodeConfig, 'tls'> | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile';
+
 const SPECS = {
   nodeId: { env: 'CATGA_NODE_ID', flag: 'node-id', help: 'this node\'s id (default: the host name; `X-<ordinal>` with DNS membership)' },
   dataDir: { env: 'CATGA_DATA_DIR', flag: 'data-dir', help: 'data directory (default /var/lib/catga)' },
@@ -63,9 +77,13 @@ const SPECS = {
   peerPort: { env: 'CATGA_PEER_PORT', flag: 'peer-port', help: 'peer (Raft) port (default 7080)' },
   advertisePeer: { env: 'CATGA_ADVERTISE_PEER', flag: 'advertise-peer', help: 'host:port peers dial to reach this node' },
   clusterId: { env: 'CATGA_CLUSTER_ID', flag: 'cluster-id', help: 'cluster id shared by all members (default "catga")' },
+  tlsCertFile: { env: 'CATGA_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'PEM certificate (chain) of this node: HTTPS on the client API and mutual TLS between peers; it must name the node id (CN or a DNS name `<id>` or `<id>.…`)' },
+  tlsKeyFile: { env: 'CATGA_TLS_KEY_FILE', flag: 'tls-key-file', help: 'PEM private key of that certificate' },
+  tlsCaFile: { env: 'CATGA_TLS_CA_FILE', flag: 'tls-ca-file', help: 'PEM CA bundle the peers\' certificates must chain to' },
   clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)' },
   adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes' },
-  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens required on the client API (empty: open)' },
+  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens of the client API: `token` (commands, queries, events) or `token:rule+rule` with rules `commands|queries|events|admin[/type or prefix*]`' },
+  openAccess: { env: 'CATGA_OPEN_ACCESS', flag: 'open-access', help: 'client routes also answer requests without a token (default false; a trusted network only; logged loudly); a token shown is still checked' },
   staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS); the first CATGA_BOOTSTRAP_EXPECT form the first configuration, the others join' },
   dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS' },
   dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
@@ -79,6 +97,9 @@ const SPECS = {
   snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot (default 1000)' },
   requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline (default 5000)' },
   maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
+  maxConnections: { env: 'CATGA_MAX_CONNECTIONS', flag: 'max-connections', help: 'most HTTP connections at once; beyond it the one idle the longest is closed (default 4096)' },
+  headersTimeoutMs: { env: 'CATGA_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', help: 'a connection must send its request headers within this (default 10000)' },
+  bodyTimeoutMs: { env: 'CATGA_BODY_TIMEOUT_MS', flag: 'body-timeout-ms', help: 'a request must arrive whole within this, else 408 (default 30000)' },
   maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed (default 268435456)' },
@@ -89,7 +110,7 @@ const SPECS = {
   cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit' },
   unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads' },
   unsafeIgnoreIncarnations: { env: 'CATGA_UNSAFE_IGNORE_INCARNATIONS', flag: 'unsafe-ignore-incarnations', help: 'TEST ONLY: let a node with a wiped disk vote as the member it was' },
-} as const satisfies Record<keyof NodeConfig, Spec>;
+} as const satisfies Record<Setting, Spec>;
 
 /** `--flag value`, `--flag=value` and bare `--flag` (true) into a map. Unknown flags are an error. */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
@@ -110,13 +131,13 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
 
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): NodeConfig {
   const flags = parseFlags(argv);
-  const raw = (key: keyof NodeConfig): string | undefined => {
+  const raw = (key: Setting): string | undefined => {
     const s = SPECS[key];
     const v = flags.get(s.flag) ?? env[s.env];
     return v === undefined || v === '' ? undefined : v;
   };
-  const where = (key: keyof NodeConfig) => `${SPECS[key].env} (--${SPECS[key].flag})`;
-  const int = (key: keyof NodeConfig, def: number, min: number, max: number): number => {
+  const where = (key: Setting) => `${SPECS[key].env} (--${SPECS[key].flag})`;
+  const int = (key: Setting, def: number, min: number, max: number): number => {
     const v = raw(key);
     if (v === undefined) return def;
     const n = Number(v);
@@ -125,14 +146,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     }
     return n;
   };
-  const bool = (key: keyof NodeConfig, def = false): boolean => {
+  const bool = (key: Setting, def = false): boolean => {
     const v = raw(key);
     if (v === undefined) return def;
     if (v === 'true' || v === '1') return true;
     if (v === 'false' || v === '0') return false;
     throw new ConfigError(`${where(key)}: expected true/false, got "${v}"`);
   };
-  const list = (key: keyof NodeConfig): string[] =>
+  const list = (key: Setting): string[] =>
     (raw(key) ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
   const nodeId = raw('nodeId') ?? hostname();
@@ -173,10 +194,45 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     raw('advertisePeer') ??
     (hasStatic ? staticPeers[nodeId]! : dnsName !== null ? `${nodeId}.${dnsName}:${peerPort}` : `127.0.0.1:${peerPort}`);
 
-  const clusterSecret = raw('clusterSecret') ?? 'catga-insecure-development-secret';
+  // No default secret: a known one would let anyone join. A lone node with no peers to find has
+  // nobody to authenticate and gets a random one.
+  const lone = !hasStatic && dnsName === null;
+  const clusterSecret = raw('clusterSecret') ?? (lone ? randomBytes(24).toString('base64url') : null);
+  if (clusterSecret === null) throw new ConfigError(`${where('clusterSecret')}: required when the node has peers (${where('staticPeers')} or ${where('dnsName')})`);
   if (clusterSecret.length < 16) throw new ConfigError(`${where('clusterSecret')}: expected at least 16 characters`);
+  const tlsFiles = { cert: raw('tlsCertFile'), key: raw('tlsKeyFile'), ca: raw('tlsCaFile') };
+  const tlsGiven = Object.values(tlsFiles).filter((f) => f !== undefined).length;
+  if (tlsGiven !== 0 && tlsGiven !== 3) {
+    throw new ConfigError(`TLS needs all of ${where('tlsCertFile')}, ${where('tlsKeyFile')} and ${where('tlsCaFile')}`);
+  }
+  const readPem = (key: Setting, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${where(key)}: cannot read "${path}": ${(err as Error).message}`);
+    }
+  };
+  const tls: TlsMaterial | null = tlsGiven === 0 ? null : {
+    cert: readPem('tlsCertFile', tlsFiles.cert!),
+    key: readPem('tlsKeyFile', tlsFiles.key!),
+    ca: readPem('tlsCaFile', tlsFiles.ca!),
+  };
   const adminToken = raw('adminToken') ?? null;
   if (adminToken !== null && adminToken.length < 8) throw new ConfigError(`${where('adminToken')}: expected at least 8 characters`);
+  let apiTokens: ApiToken[];
+  try {
+    apiTokens = parseApiTokens(list('apiTokens'));
+  } catch (err) {
+    throw new ConfigError(`${where('apiTokens')}: ${(err as Error).message}`);
+  }
+  const openAccess = bool('openAccess');
+  if (!openAccess && apiTokens.length === 0 && adminToken === null) {
+    throw new ConfigError(`no credentials: set ${where('apiTokens')} or ${where('adminToken')}, or ask for ${where('openAccess')}=true on a trusted machine`);
+  }
+
+  const headersTimeoutMs = int('headersTimeoutMs', 10_000, 100, 600_000);
+  const bodyTimeoutMs = int('bodyTimeoutMs', 30_000, 100, 3_600_000);
+  if (bodyTimeoutMs <= headersTimeoutMs) throw new ConfigError(`${where('bodyTimeoutMs')}: must be above ${where('headersTimeoutMs')} (${headersTimeoutMs})`);
 
   const logLevel = raw('logLevel') ?? 'info';
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
@@ -197,8 +253,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     advertisePeer,
     clusterId: raw('clusterId') ?? 'catga',
     clusterSecret,
+    tls,
     adminToken,
-    apiTokens: list('apiTokens'),
+    apiTokens,
+    openAccess,
     staticPeers: Object.freeze(staticPeers),
     dnsName,
     dnsServer,
@@ -212,6 +270,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     snapshotRetain: int('snapshotRetain', 1_000, 0, 10_000_000),
     requestTimeoutMs: int('requestTimeoutMs', 5_000, 50, 600_000),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),
+    maxConnections: int('maxConnections', 4096, 16, 1_000_000),
+    headersTimeoutMs,
+    bodyTimeoutMs,
     maxBatchCommands: int('maxBatchCommands', 1_000, 1, 100_000),
     wsBacklogEvents: int('wsBacklogEvents', 10_000, 16, 10_000_000),
     wsBufferBytes: int('wsBufferBytes', 256 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),

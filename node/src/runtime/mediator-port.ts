@@ -2,7 +2,7 @@
 // turns the mediator's Results into the coded errors and outcomes the request paths use, and feeds
 // its observer hooks into the node's metrics.
 import type { Entry } from '../raft/types.js';
-import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, type AppliedEntry, type Result } from '../catga/index.js';
+import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -42,10 +42,13 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     },
   });
 
+  const { commands, queries, eventHandlers } = mediator.registry;
+  metrics.typeLabels.know({ commands: commands.keys(), queries: queries.keys(), handledEvents: eventHandlers.keys() });
   const stateMachine: StateMachine = {
     apply(entry: Entry): AppliedEntry {
       const applied = mediator.apply(entry);
-      for (const e of applied.events) metrics.eventApplied(e.type);
+      const raisedByCommand = applied.kind === 'commands';
+      for (const e of applied.events) metrics.eventApplied(e.type, raisedByCommand);
       return applied;
     },
     snapshot: () => mediator.snapshot(),
@@ -58,8 +61,10 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     outcomes(result: unknown): CommandOutcome[] {
       const applied = result as AppliedEntry;
       if (applied.kind === 'invalid') throw new CatgaError(applied.error?.code ?? 'INVALID_ENTRY', applied.error?.message ?? 'the entry could not be decoded', 500);
-      return applied.results.map((r) => outcomeOf(r.result));
+      // A duplicate answers the first result with the index of the entry that produced it.
+      return applied.results.map((r) => (r.duplicate ? { ...outcomeOf(r.result), index: r.index } : outcomeOf(r.result)));
     },
+    stamp: (data, ts) => stampEntry(data, ts, cfg.idempotencyWindowMs),
     checkQuery(type, payload) {
       const failure = mediator.checkQuery(type, payload);
       if (failure !== null) throw new CatgaError(failure.code, failure.message, httpStatusFor(failure.code));

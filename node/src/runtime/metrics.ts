@@ -5,12 +5,15 @@
 import { statfsSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftStatus, Role } from '../raft/types.js';
+import { TypeLabels } from './type-labels.js';
 
 const ROLES: readonly Role[] = ['follower', 'precandidate', 'candidate', 'leader'];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class NodeMetrics {
   readonly registry = new Registry();
+  /** The bounded `type` label values of the command, query and event series. */
+  readonly typeLabels = new TypeLabels();
   readonly leaderChanges: Counter;
   readonly walFsync: Histogram;
   readonly walTornRecords: Counter;
@@ -19,6 +22,9 @@ export class NodeMetrics {
   /** Events applied since the last scrape, by type: counted in a Map on the hot path, added at scrape time. */
   private readonly eventsUnscraped = new Map<string, number>();
   readonly wsClients: Gauge;
+  readonly eventFeeds: Gauge;
+  readonly httpConnections: Gauge;
+  readonly httpConnectionsClosed: Counter<'reason'>;
   readonly wsSlowClosed: Counter;
   readonly peerDrops: Counter<'peer'>;
   readonly peerRejected: Counter<'reason'>;
@@ -111,6 +117,9 @@ export class NodeMetrics {
       },
     });
     this.wsClients = new Gauge({ name: 'catga_ws_clients', help: 'Connected WebSocket event subscribers.', registers: [r] });
+    this.eventFeeds = new Gauge({ name: 'catga_event_feeds', help: 'Event feeds open on this node: WebSocket subscribers and upgrades still in progress.', registers: [r] });
+    this.httpConnections = new Gauge({ name: 'catga_http_connections', help: 'Open connections to the HTTP API (WebSocket subscribers included).', registers: [r] });
+    this.httpConnectionsClosed = new Counter({ name: 'catga_http_connections_closed_total', help: 'HTTP connections the node closed: `cap` (the connection limit was reached), `idle` (no request in time).', labelNames: ['reason'], registers: [r] });
     this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed as too slow: over their backlog, or holding the most when the node-wide buffer budget ran out.', registers: [r] });
     this.peerDrops = new Counter({ name: 'catga_peer_messages_dropped_total', help: 'Raft messages dropped on a full peer queue.', labelNames: ['peer'], registers: [r] });
     this.peerRejected = new Counter({ name: 'catga_peer_handshakes_rejected_total', help: 'Peer connections refused at the handshake.', labelNames: ['reason'], registers: [r] });
@@ -120,7 +129,8 @@ export class NodeMetrics {
   }
 
   /** An event of `type` was applied here (once per event of every entry, on every node). */
-  eventApplied(type: string): void {
-    this.eventsUnscraped.set(type, (this.eventsUnscraped.get(type) ?? 0) + 1);
+  eventApplied(type: string, raisedByCommand: boolean): void {
+    const label = this.typeLabels.event(type, raisedByCommand);
+    this.eventsUnscraped.set(label, (this.eventsUnscraped.get(label) ?? 0) + 1);
   }
 }

@@ -108,6 +108,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     id: cfg.nodeId,
     clusterId: cfg.clusterId,
     secret: cfg.clusterSecret,
+    tls: cfg.tls,
     listenHost: cfg.bindHost,
     listenPort: cfg.peerPort,
     resolveHost: hostResolver(cfg.dnsServer),
@@ -218,8 +219,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   };
   const server = new CatgaServer({
     api, log, metrics,
-    apiTokens: cfg.apiTokens, adminToken: cfg.adminToken,
-    requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes, maxBatchCommands: cfg.maxBatchCommands,
+    apiTokens: cfg.apiTokens, adminToken: cfg.adminToken, openAccess: cfg.openAccess,
+    requestTimeoutMs: cfg.requestTimeoutMs, maxBodyBytes: cfg.maxBodyBytes,
+    maxConnections: cfg.maxConnections, headersTimeoutMs: cfg.headersTimeoutMs, bodyTimeoutMs: cfg.bodyTimeoutMs, tls: cfg.tls, maxBatchCommands: cfg.maxBatchCommands,
     wsBacklogEvents: cfg.wsBacklogEvents,
     wsBufferBytes: cfg.wsBufferBytes,
   });

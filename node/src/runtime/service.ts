@@ -21,6 +21,8 @@ export interface MediatorPort {
   encodePublish(type: string, data: unknown, ts: number): Uint8Array;
   /** The per-command outcomes of an applied command entry (what `StateMachine.apply` returned). */
   outcomes(applyResult: unknown): CommandOutcome[];
+  /** The entry restamped by the leader: its time and its idempotency window (see catga/entry.ts). */
+  stamp(data: Uint8Array, ts: number): Uint8Array;
   /** Validates a query before any waiting; throws CatgaError 400/404. */
   checkQuery(type: string, payload: unknown): void;
   query(type: string, payload: unknown): Promise<CommandOutcome>;
@@ -79,6 +81,8 @@ export interface ServiceOptions {
 export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> {
   private readonly o: ServiceOptions;
   private pendingProposals = 0;
+  /** The last time this node stamped on an entry as leader: stamps never go back. */
+  private lastStampTs = 0;
 
   constructor(o: ServiceOptions) {
     this.o = o;
@@ -162,7 +166,8 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     this.pendingProposals++;
     let applied: { index: number; result: unknown };
     try {
-      applied = await this.o.driver.propose(data);
+      this.lastStampTs = Math.max(this.lastStampTs, Date.now());
+      applied = await this.o.driver.propose(this.o.mediator.stamp(data, this.lastStampTs));
     } finally {
       this.pendingProposals--;
     }

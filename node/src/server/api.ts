@@ -15,9 +15,13 @@ export interface CommandInput {
 }
 
 /** One command's outcome: a value, or the handler's refusal (HTTP 409 with its code). */
-export type CommandOutcome =
+export type CommandOutcome = (
   | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } }
+) & {
+  /** Set when an idempotency key matched: the index of the entry that first produced this outcome. */
+  readonly index?: number;
+};
 
 export interface ClusterMemberView {
   readonly id: string;

@@ -1,7 +1,6 @@
 // Small HTTP helpers shared by the client API and the admin API: bounded body reading, the
-// contract's JSON success/error bodies, bearer-token checks and request deadlines.
+// contract's JSON success/error bodies, the JSON content type and request deadlines.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import { CatgaError } from '../runtime/errors.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
@@ -78,36 +77,22 @@ export function readJson(req: IncomingMessage, limit: number): Promise<unknown> 
   });
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+const JSON_CONTENT_TYPE = /^application\/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*"?utf-8"?[ \t]*)?$/i;
+
+/**
+ * Request bodies are JSON and must say so. A browser sends a form or a text/plain POST to another
+ * site without asking first (no CORS preflight); requiring application/json means such a request
+ * never reaches a handler, whatever its body.
+ */
+export function checkJsonContentType(req: IncomingMessage): CatgaError | null {
+  const type = req.headers['content-type'];
+  if (type !== undefined && JSON_CONTENT_TYPE.test(type)) return null;
+  return new CatgaError('UNSUPPORTED_MEDIA_TYPE', `request bodies must be JSON (Content-Type: application/json), got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))}`, 415);
 }
 
-export function bearer(req: IncomingMessage): string | null {
-  const h = req.headers.authorization;
-  if (h === undefined) return null;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m ? m[1]! : '';
-}
-
-/** Client routes: open when no tokens are configured; else a listed token (or the admin token). */
-export function checkClientToken(req: IncomingMessage, tokens: readonly string[], admin: string | null): CatgaError | null {
-  if (tokens.length === 0) return null;
-  const t = bearer(req);
-  if (t === null) return new CatgaError('UNAUTHENTICATED', 'a bearer token is required (Authorization: Bearer <token>)', 401);
-  if (tokens.some((x) => tokenMatches(t, x)) || (admin !== null && tokenMatches(t, admin))) return null;
-  return new CatgaError('UNAUTHENTICATED', 'the bearer token is not valid', 401);
-}
-
-/** Admin routes: the admin token only; a valid client token is authenticated but not allowed. */
-export function checkAdminToken(req: IncomingMessage, tokens: readonly string[], admin: string | null): CatgaError | null {
-  if (admin === null) return new CatgaError('ADMIN_DISABLED', 'admin routes are disabled: the node has no CATGA_ADMIN_TOKEN', 403);
-  const t = bearer(req);
-  if (t === null) return new CatgaError('UNAUTHENTICATED', 'the admin token is required (Authorization: Bearer <token>)', 401);
-  if (tokenMatches(t, admin)) return null;
-  if (tokens.some((x) => tokenMatches(t, x))) return new CatgaError('FORBIDDEN', 'this token may not change the cluster', 403);
-  return new CatgaError('UNAUTHENTICATED', 'the bearer token is not valid', 401);
+/** The request carries a body (a non-zero Content-Length, or a chunked one). */
+export function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 }
 
 /** The request's deadline (epoch ms): `Request-Timeout` header or `?timeout=` in ms, else the default. */

@@ -1,7 +1,8 @@
 // The node's HTTP server (CONTRACT.md §2). The hot routes (commands, queries, events, probes,
 // metrics) are matched by hand on node:http — express's router costs ~4x on this path (TOOLS.md);
 // the admin routes, where convenience matters more than speed, go through express.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,20 +11,32 @@ import { CatgaError, asCatgaError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
+import { ConnectionGuard } from './connection-guard.js';
 import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import { sharedTextFrames } from './ws-frames.js';
+import { Access, forbidden, type ApiToken, type Principal, type Scope } from './auth.js';
 import {
-  checkAdminToken, checkClientToken, deadlineOf, errorBody, okBody, readJson, sendError, sendJson,
+  checkJsonContentType, deadlineOf, errorBody, hasBody, okBody, readJson, sendError, sendJson,
 } from './http-util.js';
 
 export interface ServerOptions {
   readonly api: NodeApi;
   readonly log: Logger;
   readonly metrics: NodeMetrics;
-  readonly apiTokens: readonly string[];
+  readonly apiTokens: readonly ApiToken[];
   readonly adminToken: string | null;
+  /** Client routes answer requests without a token (asked for explicitly, logged loudly). */
+  readonly openAccess: boolean;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
+  /** Most TCP connections at once (see connection-guard.ts). */
+  readonly maxConnections: number;
+  /** A connection must start its request (all of its headers) within this. */
+  readonly headersTimeoutMs: number;
+  /** A request must have arrived whole (headers and body) within this; else 408. */
+  readonly bodyTimeoutMs: number;
+  /** HTTPS and wss:// with this certificate and key; null: plain HTTP. */
+  readonly tls: { readonly cert: string; readonly key: string } | null;
   readonly maxBatchCommands: number;
   /** Events sent to one subscriber but not yet written to its socket before it is closed as too slow. */
   readonly wsBacklogEvents: number;
@@ -60,6 +73,11 @@ function idempotencyKeyOf(v: unknown, where: string): string | null {
   return v;
 }
 
+/** A client's idempotency key within its token's scope (see auth.ts). */
+function scopedKey(who: Principal, key: string | null): string | null {
+  return key === null ? null : `${who.keyScope}:${key}`;
+}
+
 function parseConsistency(v: string | null): Consistency {
   if (v === null || v === '') return 'local';
   if ((CONSISTENCIES as readonly string[]).includes(v)) return v as Consistency;
@@ -72,18 +90,54 @@ export class CatgaServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   private readonly admin: express.Express;
   private readonly sockets = new Set<WebSocket>();
+  private readonly access: Access;
+  private readonly guard: ConnectionGuard;
 
   private readonly buffers: SubscriberBuffers;
 
   constructor(o: ServerOptions) {
     this.o = o;
+    this.access = new Access({ apiTokens: o.apiTokens, adminToken: o.adminToken, openAccess: o.openAccess });
+    if (o.openAccess) {
+      o.log.warn('OPEN_ACCESS', { message: 'CATGA_OPEN_ACCESS is on: anyone who reaches this port may send commands, run queries, publish and subscribe without a token. Use it only on a trusted machine (catga dev).' });
+    }
     this.buffers = new SubscriberBuffers(o.wsBufferBytes);
     this.admin = this.buildAdmin();
-    this.http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.route(req, res));
+    const options: HttpServerOptions = {
+      keepAliveTimeout: 65_000,
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.bodyTimeoutMs,
+      // How often node:http looks for requests over those times (its default, 30 s, would let a
+      // slow request run that much longer).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(o.headersTimeoutMs / 4)),
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      this.guard.requestStarted(req);
+      res.once('finish', () => this.guard.requestFinished(req));
+      this.route(req, res);
+    };
+    // With TLS the guard counts sockets once their TLS handshake is done (the request's socket);
+    // the TLS handshake itself is bounded by the headers timeout and the TCP count by the cap.
+    this.http = o.tls === null
+      ? createServer(options, onRequest)
+      : createTlsServer({ ...options, cert: o.tls.cert, key: o.tls.key, handshakeTimeout: o.headersTimeoutMs }, onRequest);
+    if (o.tls !== null) this.http.maxConnections = o.maxConnections;
+    this.guard = new ConnectionGuard({
+      maxConnections: o.maxConnections,
+      idleTimeoutMs: o.headersTimeoutMs,
+      onClosed: (reason) => o.metrics.httpConnectionsClosed.inc({ reason }),
+    });
+    this.guard.attach(this.http, o.tls === null ? 'connection' : 'secureConnection');
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    this.http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n' + errorBody('BAD_REQUEST', 'malformed HTTP request'));
-      else socket.destroy();
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', 'REQUEST_TIMEOUT', `the request did not arrive whole within ${o.bodyTimeoutMs} ms`]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? ['431 Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request headers are too large']
+          : ['400 Bad Request', 'BAD_REQUEST', 'malformed HTTP request'];
+      const body = errorBody(code, message);
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
   }
 
@@ -145,14 +199,20 @@ export class CatgaServer {
     sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', `use ${allow}`), { allow });
   }
 
-  /** Shared prologue of client routes: shutdown, auth, deadline, body. */
-  private async begin(req: IncomingMessage, query: URLSearchParams | null): Promise<{ body: unknown; deadline: number }> {
+  /**
+   * Shared prologue of client routes: shutdown, authentication and (for a route with one type)
+   * authorization, the JSON content type, deadline, body. Nothing of the body is read before the
+   * request is known to be allowed.
+   */
+  private async begin(req: IncomingMessage, query: URLSearchParams | null, scope: Scope, type: string | null): Promise<{ body: unknown; deadline: number; who: Principal }> {
     if (this.o.api.isShuttingDown()) throw new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
-    const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
-    if (denied) { req.resume(); throw denied; }
+    const who = this.access.authenticate(req);
+    const denied = who instanceof CatgaError ? who : type === null ? null : forbidden(who, scope, type);
+    const refused = denied ?? checkJsonContentType(req);
+    if (refused !== null) { req.resume(); throw refused; }
     const deadline = deadlineOf(req, query, this.o.requestTimeoutMs, Date.now());
     const body = await readJson(req, this.o.maxBodyBytes);
-    return { body, deadline };
+    return { body, deadline, who: who as Principal };
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -168,16 +228,16 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       const key = idempotencyKeyOf(req.headers['idempotency-key'], 'the Idempotency-Key header');
-      const { body, deadline } = await this.begin(req, null);
-      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: key }], deadline);
+      const { body, deadline, who } = await this.begin(req, null, 'commands', type);
+      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline);
       const r = outcomes[0]!;
-      if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, index)); }
-      else { outcome = 'refused'; sendJson(res, 409, errorBody(r.error.code, r.error.message)); }
+      if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, r.index ?? index)); }
+      else { outcome = 'refused'; sendJson(res, r.error.code === 'IDEMPOTENCY_KEY_REUSED' ? 422 : 409, errorBody(r.error.code, r.error.message)); }
     } catch (err) {
-      outcome = asCatgaError(err).code === 'UNKNOWN_TYPE' ? 'unknown' : 'error';
+      outcome = asCatgaError(err).code === 'UNKNOWN_COMMAND' ? 'unknown' : 'error';
       this.fail(res, err);
     } finally {
-      this.o.metrics.commandDuration.observe({ type: outcome === 'unknown' ? 'unknown' : type, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.o.metrics.commandDuration.observe({ type: this.o.metrics.typeLabels.command(type), outcome }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
@@ -185,7 +245,7 @@ export class CatgaServer {
     const started = process.hrtime.bigint();
     let outcome = 'error';
     try {
-      const { body, deadline } = await this.begin(req, null);
+      const { body, deadline, who } = await this.begin(req, null, 'commands', null);
       const list = (body as { commands?: unknown } | null)?.commands;
       if (!Array.isArray(list)) throw new CatgaError('INVALID_BATCH', 'the body must be {"commands": [{"type", "payload", "idempotencyKey?"}, ...]}', 400);
       if (list.length === 0) throw new CatgaError('INVALID_BATCH', 'the batch is empty', 400);
@@ -196,7 +256,10 @@ export class CatgaServer {
         if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new CatgaError('INVALID_BATCH', `commands[${i}] must be an object`, 400);
         const o = c as { type?: unknown; payload?: unknown; idempotencyKey?: unknown };
         if (typeof o.type !== 'string') throw new CatgaError('INVALID_BATCH', `commands[${i}].type must be a string`, 400);
-        return { type: typeFromPath(o.type), payload: o.payload ?? {}, idempotencyKey: idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`) };
+        const type = typeFromPath(o.type);
+        const denied = forbidden(who, 'commands', type);
+        if (denied !== null) throw denied;
+        return { type, payload: o.payload ?? {}, idempotencyKey: scopedKey(who, idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`)) };
       });
       const { index, outcomes } = await this.o.api.commands(inputs, deadline);
       outcome = 'ok';
@@ -215,22 +278,21 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       consistency = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
-      const { body, deadline } = await this.begin(req, query);
+      const { body, deadline } = await this.begin(req, query, 'queries', type);
       const { index, outcome } = await this.o.api.query(type, body, consistency, deadline);
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
       else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
     } catch (err) {
-      if (asCatgaError(err).code === 'UNKNOWN_TYPE') type = 'unknown';
       this.fail(res, err);
     } finally {
-      this.o.metrics.queryDuration.observe({ type, consistency }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.o.metrics.queryDuration.observe({ type: this.o.metrics.typeLabels.query(type), consistency }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
   private async publish(req: IncomingMessage, res: ServerResponse, rawType: string): Promise<void> {
     try {
       const type = typeFromPath(rawType);
-      const { body, deadline } = await this.begin(req, null);
+      const { body, deadline } = await this.begin(req, null, 'events', type);
       const { index } = await this.o.api.publish(type, body, deadline);
       sendJson(res, 200, okBody(null, index));
     } catch (err) {
@@ -251,6 +313,7 @@ export class CatgaServer {
 
   private async metricsRoute(res: ServerResponse): Promise<void> {
     try {
+      this.o.metrics.httpConnections.set(this.guard.open);
       const m = await this.o.api.metrics();
       res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) });
       res.end(m.body);
@@ -262,6 +325,7 @@ export class CatgaServer {
   // ---- WebSocket event stream ------------------------------------------------------------------
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.guard.upgraded(socket);
     const refuse = (e: CatgaError): void => {
       const body = errorBody(e.code, e.message);
       socket.end(`HTTP/1.1 ${e.status} ${e.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
@@ -270,8 +334,8 @@ export class CatgaServer {
       const url = new URL(req.url ?? '/', 'http://node');
       if (url.pathname !== '/v1/events') throw new CatgaError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`, 404);
       if (this.o.api.isShuttingDown()) throw new CatgaError('SHUTTING_DOWN', 'the node is shutting down', 503);
-      const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
-      if (denied) throw denied;
+      const who = this.access.authenticate(req);
+      if (who instanceof CatgaError) throw who;
       const fromRaw = url.searchParams.get('from');
       let from: number | null = null;
       if (fromRaw !== null) {
@@ -281,6 +345,10 @@ export class CatgaServer {
       const typesRaw = url.searchParams.get('types');
       const types = typesRaw === null ? null : new Set(typesRaw.split(',').map((t) => t.trim()).filter((t) => t.length > 0));
       if (types !== null && types.size === 0) throw new CatgaError('INVALID_TYPES', '?types must list at least one event type', 400);
+      for (const type of types ?? [null]) {
+        const denied = forbidden(who, 'events', type);
+        if (denied !== null) throw denied;
+      }
 
       // Subscribe before the handshake so that EVENTS_COMPACTED can still be an HTTP status. The
       // replay of retained events (bounded by the event ring) and the live events behind it wait in
@@ -344,14 +412,27 @@ export class CatgaServer {
       }, () => close(WS_CLOSE.EVENTS_COMPACTED, 'EVENTS_COMPACTED: this node installed a snapshot; resume with ?from='));
       replaying = false;
       replayLeft = queued;
+      // The feed ends with the socket, whether or not the upgrade went through: `handleUpgrade`
+      // answers a malformed handshake (bad key, version, headers) itself and never calls back.
+      this.o.metrics.eventFeeds.inc();
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        closed = true;
+        queue.length = 0;
+        buffers.release(holder);
+        sub.close();
+        this.o.metrics.eventFeeds.dec();
+      };
+      socket.once('close', release);
+      if (socket.destroyed) return release();
       this.wss.handleUpgrade(req, socket, head, (client) => {
         ws = client;
         this.sockets.add(client);
         this.o.metrics.wsClients.inc();
         client.on('close', () => {
-          closed = true;
-          buffers.release(holder);
-          sub.close();
+          release();
           this.sockets.delete(client);
           this.o.metrics.wsClients.dec();
         });
@@ -372,13 +453,13 @@ export class CatgaServer {
     app.disable('x-powered-by');
     const api = this.o.api;
     const guard: express.RequestHandler = (req, _res, next) => {
-      const denied = checkAdminToken(req, this.o.apiTokens, this.o.adminToken);
+      const denied = this.access.check(req, 'admin', null) ?? (hasBody(req) ? checkJsonContentType(req) : null);
       next(denied ?? undefined);
     };
     const deadline = (req: express.Request) => deadlineOf(req, null, this.o.requestTimeoutMs, Date.now());
     app.get('/v1/cluster', (req, res, next) => {
-      const denied = checkClientToken(req, this.o.apiTokens, this.o.adminToken);
-      if (denied) return next(denied);
+      const who = this.access.authenticate(req);
+      if (who instanceof CatgaError) return next(who);
       sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
     });
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {

@@ -4,6 +4,7 @@ import { lookup } from 'node:dns/promises';
 import type { NodeId } from '../raft/types.js';
 import type { HandshakeRejectReason } from './handshake.js';
 import type { TransportLimits } from './limits.js';
+import type { TlsMaterial } from './tls.js';
 
 /** Counters the runtime maps to metrics. Every hook is optional and must not throw. */
 export interface TransportMetrics {
@@ -29,6 +30,8 @@ export interface TransportContext {
   readonly id: NodeId;
   readonly clusterId: string;
   readonly secret: string;
+  /** Mutual TLS on the peer port (see tls.ts); null: plain WebSocket. */
+  readonly tls: TlsMaterial | null;
   readonly limits: TransportLimits;
   readonly metrics: TransportMetrics;
   readonly log: TransportLog;

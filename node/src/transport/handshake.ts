@@ -33,7 +33,8 @@ export type HandshakeRejectReason =
   | 'node_id_mismatch'
   | 'version_mismatch'
   | 'handshake_timeout'
-  | 'too_many_handshakes';
+  | 'too_many_handshakes'
+  | 'handshake_too_large';
 
 /** WebSocket close codes (application range) sent by the side that refuses. */
 export const CLOSE_CODES = {
@@ -44,6 +45,9 @@ export const CLOSE_CODES = {
   version_mismatch: 4004,
   handshake_timeout: 4005,
   too_many_handshakes: 4006,
+  /** More than maxPreAuthBytes before the handshake completed; the socket is cut, so this code
+   *  names the reason in metrics and logs rather than on the wire. */
+  handshake_too_large: 4007,
   /** Not a refusal: a newer connection from the same peer replaced this one. */
   replaced: 4010,
   /** Not a refusal: the peer stopped answering pings. */

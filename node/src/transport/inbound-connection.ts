@@ -2,6 +2,8 @@
 // messages and requests it carries. Answers to requests go back on this same connection, those
 // ready in one event-loop turn coalesced into one message; nothing else is ever sent on it. A
 // malformed frame closes this connection only.
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { WebSocket, type RawData } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import type { ByteReader } from './bytes.js';
@@ -36,6 +38,8 @@ import {
   type HandshakeRejectReason,
 } from './handshake.js';
 import { Liveness } from './liveness.js';
+import { watchPreAuthBytes, type PreAuthBudget } from './pre-auth-budget.js';
+import { certificateNames } from './tls.js';
 import { closeWithin } from './socket-close.js';
 
 export type RequestHandler = (from: NodeId, payload: Uint8Array) => Promise<Uint8Array>;
@@ -67,6 +71,7 @@ export class InboundConnection {
   private claimedId: NodeId = '';
   private expectedProof: Buffer | null = null;
   private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly preAuthBudget: PreAuthBudget;
   private liveness: Liveness | null = null;
   private serving = 0;
   /** Answers not yet handed to the socket, back to back as they go on the wire. */
@@ -76,10 +81,14 @@ export class InboundConnection {
   constructor(
     private readonly host: InboundHost,
     readonly ws: WebSocket,
+    private readonly socket: Duplex,
     readonly remoteAddress: string,
   ) {
     const ctx = host.ctx;
     this.handshakeTimer = setTimeout(() => this.refuse('handshake_timeout', 'no handshake in time'), ctx.limits.handshakeTimeoutMs);
+    this.preAuthBudget = watchPreAuthBytes(socket, ctx.limits.maxPreAuthBytes, (read) =>
+      this.refuse('handshake_too_large', `${read} bytes before the handshake completed`),
+    );
     ws.on('message', (data: RawData, isBinary: boolean) => this.onSocketMessage(data as Buffer, isBinary));
     ws.on('close', () => this.onSocketClose());
     ws.on('error', (err: Error) => ctx.log('inbound_socket_error', { peer: this.peer, remoteAddress, error: err.message }));
@@ -143,6 +152,10 @@ export class InboundConnection {
       this.refuse('node_id_mismatch', `dialer claims id ${JSON.stringify(hello.dialerId)}`);
       return;
     }
+    if (ctx.tls !== null && !certificateNames((this.socket as TLSSocket).getPeerCertificate(), hello.dialerId)) {
+      this.refuse('node_id_mismatch', `dialer claims id ${JSON.stringify(hello.dialerId)}, its certificate names another node`);
+      return;
+    }
     this.claimedId = hello.dialerId;
     const binding = {
       clusterId: ctx.clusterId,
@@ -165,6 +178,7 @@ export class InboundConnection {
       return;
     }
     clearTimeout(this.handshakeTimer);
+    this.preAuthBudget.release();
     this.expectedProof = null;
     this.peer = this.claimedId;
     this.state = 'open';
@@ -238,12 +252,19 @@ export class InboundConnection {
     const ctx = this.host.ctx;
     ctx.metrics.onHandshakeRejected?.(reason, 'inbound');
     ctx.log('handshake_rejected', { direction: 'inbound', reason, detail, remoteAddress: this.remoteAddress, claimedId: this.claimedId });
-    void this.close(CLOSE_CODES[reason], reason);
+    if (reason === 'handshake_too_large') {
+      // No closing handshake: the bytes still arriving would be buffered while we waited for it.
+      this.stop();
+      this.ws.terminate();
+    } else {
+      void this.close(CLOSE_CODES[reason], reason);
+    }
   }
 
   private stop(): void {
     this.state = 'closed';
     clearTimeout(this.handshakeTimer);
+    this.preAuthBudget.release();
     if (this.flushHandle !== null) clearImmediate(this.flushHandle);
     this.flushHandle = null;
     this.liveness?.stop();

@@ -4,6 +4,7 @@ import { hostResolver } from '../membership/dns.js';
 import type { NodeId } from '../raft/types.js';
 import { systemResolveHost, type HostResolver, type TransportLog, type TransportMetrics } from './context.js';
 import { resolveLimits, type TransportLimits } from './limits.js';
+import type { TlsMaterial } from './tls.js';
 import { WsPeerTransport } from './ws-transport.js';
 
 export type { PeerTransport } from './types.js';
@@ -11,6 +12,7 @@ export type { HostResolver, TransportLog, TransportMetrics } from './context.js'
 export type { HandshakeRejectReason } from './handshake.js';
 export type { LinkStats } from './outbound-link.js';
 export type { TransportLimits } from './limits.js';
+export type { TlsMaterial } from './tls.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export { CodecError, PeerError, type PeerErrorCode } from './errors.js';
 export { encodeMessage, decodeMessage } from './codec.js';
@@ -22,6 +24,8 @@ export interface PeerTransportOptions extends Partial<TransportLimits> {
   readonly clusterId: string;
   /** CATGA_CLUSTER_SECRET: the HMAC key of the handshake; never sent. */
   readonly secret: string;
+  /** Mutual TLS on the peer link (certificates naming the node ids); absent: plain WebSocket. */
+  readonly tls?: TlsMaterial | null;
   readonly listenHost: string;
   /** 0 picks a free port (see `transport.port`). */
   readonly listenPort: number;
@@ -36,12 +40,13 @@ export interface PeerTransportOptions extends Partial<TransportLimits> {
 export function createPeerTransport(opts: PeerTransportOptions): WsPeerTransport {
   if (opts.id === '') throw new RangeError('transport id must not be empty');
   if (opts.secret === '') throw new RangeError('transport secret must not be empty');
-  const { id, clusterId, secret, listenHost, listenPort, metrics, log, resolveHost, dnsServer, ...limits } = opts;
+  const { id, clusterId, secret, tls, listenHost, listenPort, metrics, log, resolveHost, dnsServer, ...limits } = opts;
   return new WsPeerTransport(
     {
       id,
       clusterId,
       secret,
+      tls: tls ?? null,
       limits: resolveLimits(limits),
       metrics: metrics ?? {},
       log: log ?? (() => {}),

@@ -16,6 +16,12 @@ export interface TransportLimits {
   readonly maxBatchRecords: number;
   /** Requests awaiting an answer from one peer; the same bound applies to requests served per connection. */
   readonly maxOutstandingRequests: number;
+  /**
+   * Bytes a connection may read before its handshake completes (both directions: the listener
+   * counts what a dialer sends, the dialer what a listener sends); past it the socket is cut at
+   * once. Must hold the largest HELLO (three 1 KiB strings) and AUTH with their framing.
+   */
+  readonly maxPreAuthBytes: number;
   /** A connection that has not finished the handshake in this time is closed. */
   readonly handshakeTimeoutMs: number;
   /** Unauthenticated inbound connections at once (all peers together). */
@@ -33,6 +39,7 @@ export const DEFAULT_LIMITS: TransportLimits = {
   maxQueuedMessages: 8192,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxFrameBytes: 64 * 1024 * 1024,
+  maxPreAuthBytes: 8 * 1024,
   maxBatchBytes: 256 * 1024,
   maxBatchRecords: 1024,
   maxOutstandingRequests: 1024,
@@ -43,6 +50,9 @@ export const DEFAULT_LIMITS: TransportLimits = {
   reconnectMaxMs: 3_000,
   closeGraceMs: 500,
 };
+
+/** The largest handshake a dialer sends (HELLO with three 1 KiB strings, then AUTH) with framing. */
+export const MIN_PRE_AUTH_BYTES = 4 * 1024;
 
 export function resolveLimits(overrides: Partial<TransportLimits> | undefined): TransportLimits {
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
@@ -57,6 +67,7 @@ export function resolveLimits(overrides: Partial<TransportLimits> | undefined): 
   }
   const resolved = limits as unknown as TransportLimits;
   if (resolved.reconnectMaxMs < resolved.reconnectBaseMs) throw new RangeError('reconnectMaxMs must be >= reconnectBaseMs');
+  if (resolved.maxPreAuthBytes < MIN_PRE_AUTH_BYTES) throw new RangeError(`maxPreAuthBytes must be >= ${MIN_PRE_AUTH_BYTES}`);
   if (resolved.maxBatchBytes > resolved.maxFrameBytes) throw new RangeError('maxBatchBytes must be <= maxFrameBytes');
   return resolved;
 }

@@ -2,8 +2,9 @@
 // feeds it, the handshake as the dialer, reconnects with backoff, and the requests awaiting answers
 // on it. Everything we send to that peer (Raft messages and requests) goes on this connection, in
 // order; only request answers come back on it.
+import type { ConnectionOptions } from 'node:tls';
 import assert from 'node:assert';
-import { WebSocket, type RawData } from 'ws';
+import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
 import { backoffDelay } from './backoff.js';
 import type { ByteReader } from './bytes.js';
@@ -25,6 +26,8 @@ import {
   writeRequest,
 } from './frames.js';
 import type { HandshakeRejectReason } from './handshake.js';
+import { watchPreAuthBytes, type PreAuthBudget } from './pre-auth-budget.js';
+import { certificateNames } from './tls.js';
 import {
   CLOSE_CODES,
   CLOSE_GOING_AWAY,
@@ -83,6 +86,8 @@ export class OutboundLink {
   private attemptId = 0;
   private failures = 0;
   private handshakeTimer: NodeJS.Timeout | null = null;
+  /** Counts what the listener sends until WELCOME; null outside a handshake. */
+  private preAuthBudget: PreAuthBudget | null = null;
   private redialTimer: NodeJS.Timeout | null = null;
   private liveness: Liveness | null = null;
   private dialerNonce: Uint8Array = Buffer.alloc(0);
@@ -297,15 +302,31 @@ export class OutboundLink {
 
   private openSocket(attempt: number, ip: string): void {
     const limits = this.ctx.limits;
-    const url = `ws://${formatHostPort(ip, this.target.port)}${PEER_PATH}`;
+    const tls = this.ctx.tls;
+    const url = `${tls === null ? 'ws' : 'wss'}://${formatHostPort(ip, this.target.port)}${PEER_PATH}`;
+    const peer = this.peer;
+    // The listener's certificate must chain to the cluster's CA and name the peer we dialed (not
+    // the address: peers are found by DNS name or IP, and identified by id). ws passes these to
+    // tls.connect (its typing of checkServerIdentity is not node's, hence the cast).
+    const tlsOptions: ConnectionOptions = tls === null ? {} : {
+      cert: tls.cert, key: tls.key, ca: tls.ca,
+      checkServerIdentity: (_host, cert) => (certificateNames(cert, peer) ? undefined : new Error(`the certificate of ${url} does not name ${peer}`)),
+    };
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: limits.maxFrameBytes,
       followRedirects: false,
       generateMask: zeroMask,
+      ...(tlsOptions as ClientOptions),
     });
     this.ws = ws;
     this.state = 'challenge';
+    ws.once('upgrade', (res) => {
+      if (attempt !== this.attemptId) return;
+      this.preAuthBudget = watchPreAuthBytes(res.socket, limits.maxPreAuthBytes, (read) => {
+        if (attempt === this.attemptId) this.refuse('handshake_too_large', `${read} bytes before the handshake completed`);
+      });
+    });
     ws.on('open', () => {
       this.dialerNonce = newNonce();
       this.sendRecord((w) =>
@@ -416,7 +437,14 @@ export class OutboundLink {
   private refuse(reason: HandshakeRejectReason, detail: string): void {
     this.ctx.metrics.onHandshakeRejected?.(reason, 'outbound');
     this.ctx.log('handshake_rejected', { peer: this.peer, direction: 'outbound', reason, detail });
-    this.abandonWithCode(CLOSE_CODES[reason], reason);
+    if (reason === 'handshake_too_large') {
+      // No closing handshake: the bytes still arriving would be buffered while we waited for it.
+      const ws = this.ws;
+      this.disconnect('backoff', reason);
+      ws?.terminate();
+    } else {
+      this.abandonWithCode(CLOSE_CODES[reason], reason);
+    }
   }
 
   /** Timer-driven give-up (handshake timeout, dead connection) of attempt `attempt`. */
@@ -460,11 +488,14 @@ export class OutboundLink {
     }, delay);
   }
 
+  /** The handshake is over (done or abandoned): its timer and its byte budget end. */
   private clearHandshakeTimer(): void {
     if (this.handshakeTimer !== null) {
       clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
     }
+    this.preAuthBudget?.release();
+    this.preAuthBudget = null;
   }
 
   private sendRecord(write: (w: ByteWriter) => void): void {

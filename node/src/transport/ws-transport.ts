@@ -3,6 +3,7 @@
 // to the Raft message handler and the request handlers.
 import assert from 'node:assert';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
@@ -39,9 +40,15 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
   async start(): Promise<void> {
     assert(this.state === 'new', 'start() called twice');
     const limits = this.ctx.limits;
-    const http = createServer((_req, res) => {
+    const onRequest = (_req: unknown, res: import('node:http').ServerResponse): void => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('catga peer port: WebSocket only\n');
-    });
+    };
+    const tls = this.ctx.tls;
+    // With TLS, only a dialer whose certificate chains to the cluster's CA gets past the TLS
+    // handshake; inbound-connection.ts then checks that the certificate names the claimed id.
+    const http: Server = tls === null
+      ? createServer(onRequest)
+      : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, handshakeTimeout: limits.handshakeTimeoutMs }, onRequest);
     // A connection that never finishes its HTTP upgrade is cut off like a stalled handshake.
     http.headersTimeout = limits.handshakeTimeoutMs;
     http.requestTimeout = limits.handshakeTimeoutMs;
@@ -67,7 +74,7 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
         resolve();
       });
     });
-    wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress ?? ''));
+    wss.on('connection', (ws, req) => this.accept(ws, req.socket));
     this.state = 'started';
     this.ctx.log('peer_listening', { host: this.listenHost, port: this.port });
     for (const link of this.links.values()) link.start();
@@ -167,14 +174,14 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private accept(ws: WebSocket, remoteAddress: string): void {
+  private accept(ws: WebSocket, socket: Socket): void {
     if (this.state !== 'started') {
       ws.terminate();
       return;
     }
     let handshaking = 0;
     for (const conn of this.inbound) if (conn.authenticatedPeer === null) handshaking++;
-    const conn = new InboundConnection(this, ws, remoteAddress);
+    const conn = new InboundConnection(this, ws, socket, socket.remoteAddress ?? '');
     this.inbound.add(conn);
     if (handshaking >= this.ctx.limits.maxPendingHandshakes) {
       this.ctx.metrics.onHandshakeRejected?.('too_many_handshakes', 'inbound');

@@ -18,7 +18,7 @@ const MAX_BODY_BYTES = 8_192;
 const EVENT_RING = 32;
 /** Smaller than the ring, so a resume can replay more retained events than a subscriber may have unsent. */
 const WS_BACKLOG = 16;
-const TOKEN = 'tok1';
+const TOKEN = 'client-token-1';
 const LONG = { 'request-timeout': '10000' };
 
 interface WireEvent { index: number; type: string; data: unknown; ts: number }
@@ -410,9 +410,11 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
       expectReply(r, 409, 'HANDLER_ERROR');
       assert.match(r.body.error!.message, /boom: first/);
       // retried anywhere with the same key: the recorded failure, not a second run
-      const again = await command(c.url(f2), 'boom.throw', { note: 'second' }, { ...LONG, 'idempotency-key': key });
+      const again = await command(c.url(f2), 'boom.throw', { note: 'first' }, { ...LONG, 'idempotency-key': key });
       expectReply(again, 409, 'HANDLER_ERROR');
       assert.equal(again.body.error!.message, r.body.error!.message);
+      // the same key with another payload is not a retry
+      expectReply(await command(c.url(f2), 'boom.throw', { note: 'second' }, { ...LONG, 'idempotency-key': key }), 422, 'IDEMPOTENCY_KEY_REUSED');
       expectReply(await command(c.url(l), 'boom.throw', { note: 'third' }, LONG), 409, 'HANDLER_ERROR');
 
       const next = await put(c.url(f1), 'after-boom', 'applied');
@@ -430,7 +432,7 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
       const moved = await http(`${c.url(f1)}/v1/cluster/transfer-leadership`, 'POST', { to: c.nodes[f1]!.id }, { authorization: `Bearer ${ADMIN_TOKEN}`, ...LONG });
       expectReply(moved, 200);
       assert.equal(await c.leader(), f1);
-      const onNewLeader = await command(c.url(f2), 'boom.throw', { note: 'fourth' }, { ...LONG, 'idempotency-key': key });
+      const onNewLeader = await command(c.url(f2), 'boom.throw', { note: 'first' }, { ...LONG, 'idempotency-key': key });
       expectReply(onNewLeader, 409, 'HANDLER_ERROR');
       assert.equal(onNewLeader.body.error!.message, r.body.error!.message);
     } finally {
@@ -567,7 +569,7 @@ describe('API of a 3-node cluster with client tokens and a small event ring', { 
   });
   after(async () => { await c?.close(); });
 
-  test('without or with a wrong token: 401 UNAUTHENTICATED; with `Bearer tok1`: 200, WebSocket included', async () => {
+  test('without or with a wrong token: 401 UNAUTHENTICATED; with `Bearer client-token-1`: 200, WebSocket included', async () => {
     const u = c.url(1);
     const denied: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic dG9rMQ==' }, { authorization: `Bearer ${TOKEN}x` }];
     for (const headers of denied) {

@@ -63,7 +63,8 @@ export class TestCluster {
     const local = await LocalCluster.create({
       dir: root, members: o.nodes + (o.spare ?? 0), bootstrapExpect: o.nodes,
       clusterId: 'it', secret: SECRET, adminToken: ADMIN_TOKEN,
-      env: { CATGA_TICK_MS: '20', ...o.env },
+      // Clients of these tests send no token unless the test configures tokens.
+      env: { CATGA_TICK_MS: '20', ...(o.env?.['CATGA_API_TOKENS'] === undefined ? { CATGA_OPEN_ACCESS: 'true' } : {}), ...o.env },
       output: (id, chunk) => {
         const l = c!.logs.get(id) ?? [];
         l.push(chunk);

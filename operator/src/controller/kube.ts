@@ -1,8 +1,8 @@
 // The Kubernetes API calls the reconciler makes, behind one small class: typed clients, merge
 // patches, and "not found" as null instead of an exception.
 import {
-  AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions,
-  type CoreV1Event, type V1Lease, type V1PersistentVolumeClaim, type V1PodDisruptionBudget, type V1Secret,
+  AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  type CoreV1Event, type V1Lease, type V1NetworkPolicy, type V1PersistentVolumeClaim, type V1PodDisruptionBudget, type V1Secret,
   type V1Service, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterStatus } from '../api/types.js';
@@ -40,6 +40,7 @@ export class KubeClient {
   readonly policy: PolicyV1Api;
   readonly custom: CustomObjectsApi;
   readonly coordination: CoordinationV1Api;
+  readonly networking: NetworkingV1Api;
 
   constructor(readonly config: KubeConfig) {
     this.core = config.makeApiClient(CoreV1Api);
@@ -47,6 +48,7 @@ export class KubeClient {
     this.policy = config.makeApiClient(PolicyV1Api);
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.coordination = config.makeApiClient(CoordinationV1Api);
+    this.networking = config.makeApiClient(NetworkingV1Api);
   }
 
   getCluster(namespace: string, name: string): Promise<CatgaCluster | null> {
@@ -66,6 +68,16 @@ export class KubeClient {
   }
   patchService(namespace: string, name: string, body: object): Promise<V1Service> {
     return this.core.patchNamespacedService({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+
+  getNetworkPolicy(namespace: string, name: string): Promise<V1NetworkPolicy | null> {
+    return orNull(this.networking.readNamespacedNetworkPolicy({ namespace, name }));
+  }
+  createNetworkPolicy(body: V1NetworkPolicy): Promise<V1NetworkPolicy> {
+    return this.networking.createNamespacedNetworkPolicy({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
+  }
+  patchNetworkPolicy(namespace: string, name: string, body: object): Promise<V1NetworkPolicy> {
+    return this.networking.patchNamespacedNetworkPolicy({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
   }
 
   getPdb(namespace: string, name: string): Promise<V1PodDisruptionBudget | null> {

@@ -11,8 +11,10 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import {
   type ClusterRef, CONTAINER_NAME, ENV_BOOTSTRAP_EXPECT, LABEL_ROLE, ROLE_LEADER, clusterRef, generatedSecretName, ordinalOf, pvcName, selectorString,
 } from '../specs/names.js';
+import { networkPolicy, networkPolicyPatch } from '../specs/network-policy.js';
 import { podDisruptionBudget } from '../specs/pdb.js';
 import { adminTokenSource, generatedSecret, needsGeneratedSecret, randomCredentials } from '../specs/secret.js';
+import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../specs/secret-references.js';
 import { clientService, headlessService, leaderService } from '../specs/services.js';
 import { statefulSet } from '../specs/statefulset.js';
 import type { ClusterView, NodeAdmin } from './admin_client.js';
@@ -39,6 +41,8 @@ export interface ReconcilerDeps {
   /** Pods of a cluster from the informer cache. */
   readonly pods: (namespace: string, clusterName: string) => V1Pod[];
   readonly peerAddressMode: PeerAddressMode;
+  /** Each cluster gets a NetworkPolicy admitting admin calls from this namespace; null: none. */
+  readonly networkPolicyFrom: string | null;
   readonly now: () => number;
 }
 
@@ -72,8 +76,10 @@ export class Reconciler {
     const spec = resolveSpec(cluster.spec ?? {});
     const log = this.deps.log.child({ cluster: `${namespace}/${name}` });
 
+    if (!(await this.secretReferencesAllowed(cluster, ref, spec))) return RESYNC_MS;
     const adminToken = await this.ensureSecret(cluster, ref, spec);
     await this.ensureServices(ref);
+    await this.ensureNetworkPolicy(ref);
     const sts = await this.ensureStatefulSet(cluster, ref, spec);
     const bootstrapExpect = bootstrapExpectOf(cluster, sts, spec);
 
@@ -89,6 +95,25 @@ export class Reconciler {
     }
     await this.writeStatus(cluster, observed, plan, bootstrapExpect);
     return RESYNC_MS;
+  }
+
+  /**
+   * False (with a Warning event) when the spec references a Secret that did not opt in: nothing is
+   * created or changed until the spec or the Secret is fixed (see specs/secret-references.ts).
+   */
+  private async secretReferencesAllowed(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<boolean> {
+    const refs = secretReferences(spec);
+    if (refs.length === 0) return true;
+    const labels = new Map<string, Readonly<Record<string, string>> | null>();
+    for (const r of refs) {
+      if (!labels.has(r.secret)) labels.set(r.secret, (await this.deps.kube.getSecret(ref.namespace, r.secret))?.metadata?.labels ?? null);
+    }
+    const refused = refusedSecretReferences(ref.name, refs, (name) => labels.get(name) ?? null);
+    if (refused.length === 0) return true;
+    const message = `${refused.map((r) => `${r.field} names Secret ${r.secret}`).join('; ')}: a referenced Secret must carry the label ${LABEL_REFERABLE}="true" (set by its owner)`;
+    this.deps.log.warn('secret reference refused', { cluster: `${ref.namespace}/${ref.name}`, message });
+    await this.deps.events.record(cluster, 'Warning', 'SecretReferenceRefused', message);
+    return false;
   }
 
   private async ensureSecret(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<string | undefined> {
@@ -113,6 +138,18 @@ export class Reconciler {
         patch: (body) => kube.patchService(ref.namespace, svcName, body),
       }, svc, { spec: { selector: svc.spec!.selector, ports: svc.spec!.ports, publishNotReadyAddresses: svc.spec!.publishNotReadyAddresses ?? false } });
     }
+  }
+
+  private async ensureNetworkPolicy(ref: ClusterRef): Promise<void> {
+    if (this.deps.networkPolicyFrom === null) return;
+    const { kube } = this.deps;
+    const desired = networkPolicy(ref, this.deps.networkPolicyFrom);
+    const name = desired.metadata!.name!;
+    await ensureObject({
+      read: () => kube.getNetworkPolicy(ref.namespace, name),
+      create: (obj) => kube.createNetworkPolicy(obj),
+      patch: (body) => kube.patchNetworkPolicy(ref.namespace, name, body),
+    }, desired, networkPolicyPatch(desired));
   }
 
   private async ensureStatefulSet(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<V1StatefulSet> {

@@ -19,6 +19,8 @@ export interface OperatorConfig {
   /** Clusters reconciled at the same time (one key is never reconciled twice at once). */
   readonly workers: number;
   readonly peerAddressMode: PeerAddressMode;
+  /** Give each cluster a NetworkPolicy (CATGA_OPERATOR_NETWORK_POLICIES, default true). */
+  readonly networkPolicies: boolean;
   readonly crashAt: CrashPoint | null;
   readonly logLevel: LogLevel;
 }
@@ -36,6 +38,13 @@ function int(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: nu
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) invalid(variable, `an integer from ${min} to ${max}`, raw);
   return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, variable: string, fallback: boolean): boolean {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') invalid(variable, 'true or false', raw);
+  return raw === 'true';
 }
 
 function defaultNamespace(env: NodeJS.ProcessEnv): string {
@@ -62,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     retryPeriodMs: Math.floor((leaseSeconds * 1000) / 5),
     workers: int(env, 'CATGA_OPERATOR_WORKERS', 2, 1, MAX_WORKERS),
     peerAddressMode: mode,
+    networkPolicies: bool(env, 'CATGA_OPERATOR_NETWORK_POLICIES', true),
     crashAt: parseCrashPoint(env['CATGA_OPERATOR_CRASH_AT']),
     logLevel: parseLogLevel(env['CATGA_OPERATOR_LOG_LEVEL']),
   };

@@ -33,6 +33,8 @@ export const ENV_HEARTBEAT_TICKS = 'CATGA_HEARTBEAT_TICKS';
 
 export const GENERATED_CLUSTER_SECRET_KEY = 'cluster-secret';
 export const GENERATED_ADMIN_TOKEN_KEY = 'admin-token';
+/** The client API token generated when the spec references no apiTokensRef (commands, queries, events). */
+export const GENERATED_API_TOKEN_KEY = 'api-token';
 
 export interface ClusterRef {
   readonly name: string;

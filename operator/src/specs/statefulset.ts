@@ -11,7 +11,7 @@ import {
   ENV_NODE_ID, ENV_TICK_MS, HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, PEER_PORT_NAME, commonLabels, dnsName,
   headlessServiceName, ownerReference, selectorLabels, statefulSetName,
 } from './names.js';
-import { adminTokenSource, clusterSecretSource } from './secret.js';
+import { adminTokenSource, apiTokensSource, clusterSecretSource } from './secret.js';
 
 /** The user the image runs as (node/Dockerfile) and the group that owns the data volume. */
 export const NODE_UID = 1000;
@@ -38,6 +38,7 @@ function nodeEnv(input: StatefulSetInput): V1EnvVar[] {
   const { ref, spec } = input;
   const secret = clusterSecretSource(ref, spec);
   const admin = adminTokenSource(ref, spec);
+  const apiTokens = apiTokensSource(ref, spec);
   const env: V1EnvVar[] = [
     { name: ENV_NODE_ID, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
     { name: ENV_DNS_NAME, value: dnsName(ref) },
@@ -45,14 +46,12 @@ function nodeEnv(input: StatefulSetInput): V1EnvVar[] {
     { name: ENV_CLUSTER_ID, value: ref.uid },
     { name: ENV_CLUSTER_SECRET, valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } },
     { name: ENV_ADMIN_TOKEN, valueFrom: { secretKeyRef: { name: admin.name, key: admin.key } } },
+    { name: ENV_API_TOKENS, valueFrom: { secretKeyRef: { name: apiTokens.name, key: apiTokens.key, ...(apiTokens.optional ? { optional: true } : {}) } } },
     { name: ENV_DATA_DIR, value: DATA_DIR },
     { name: ENV_TICK_MS, value: String(spec.raft.tickMs) },
     { name: ENV_ELECTION_TICKS, value: String(spec.raft.electionTicks) },
     { name: ENV_HEARTBEAT_TICKS, value: String(spec.raft.heartbeatTicks) },
   ];
-  if (spec.apiTokensRef !== undefined) {
-    env.push({ name: ENV_API_TOKENS, valueFrom: { secretKeyRef: { name: spec.apiTokensRef.name, key: spec.apiTokensRef.key } } });
-  }
   if (spec.handlers !== undefined) env.push({ name: ENV_HANDLERS, value: spec.handlers });
   return [...env, ...(spec.env ?? [])];
 }
@@ -104,7 +103,11 @@ export function statefulSet(input: StatefulSetInput): V1StatefulSet {
   const podSpec: NonNullable<NonNullable<V1StatefulSet['spec']>['template']['spec']> = {
     containers: [nodeContainer(input)],
     terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
-    securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID },
+    // The restricted Pod Security Standard: non-root, the runtime's default seccomp profile, no
+    // privilege escalation, every capability dropped (container). A node never calls the
+    // Kubernetes API, so no service account token is mounted.
+    securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+    automountServiceAccountToken: false,
     enableServiceLinks: false,
   };
   if (spec.nodeSelector !== undefined) podSpec.nodeSelector = spec.nodeSelector;

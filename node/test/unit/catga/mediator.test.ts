@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { command, defineModule, ErrorCodes, fail, httpStatusFor, loggingBehavior, ok, query, t, type Behavior, type CommandContext } from '../../../src/catga/index.js';
+import { command, defineModule, ErrorCodes, fail, httpStatusFor, loggingBehavior, ok, query, stampEntry, t, type Behavior, type CommandContext } from '../../../src/catga/index.js';
 import { entry, newMediator, only, TestLog } from './helpers.js';
 
 /** A module whose handlers misbehave on request, to prove failures change nothing. */
@@ -100,7 +100,7 @@ test('edge validation: paths, unknown types, limits, and the HTTP status of each
   const big = mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: 'x'.repeat(400) } }], 1);
   assert.ok(!big.ok);
   assert.equal(big.code, 'ENTRY_TOO_LARGE');
-  const key = mediator.prepareCommands([{ type: 'kv.delete', payload: { key: 'a' }, idempotencyKey: 'k'.repeat(129) }], 1);
+  const key = mediator.prepareCommands([{ type: 'kv.delete', payload: { key: 'a' }, idempotencyKey: 'k'.repeat(301) }], 1);
   assert.ok(!key.ok);
   assert.equal(key.code, 'INVALID_IDEMPOTENCY_KEY');
   assert.equal(mediator.checkQuery('kv.nope', {})?.code, 'UNKNOWN_QUERY');
@@ -194,13 +194,66 @@ test('idempotency: a retried key returns the first result without applying again
 test('idempotency keys expire after the window, in entry time, and the clock never goes back', () => {
   const log = new TestLog(newMediator([], { idempotency: { windowMs: 1_000, maxKeys: 100 } }));
   log.send('kv.put', { key: 'a', value: 1 }, 'k', 10_000);
-  assert.equal(only(log.send('kv.put', { key: 'a', value: 2 }, 'k', 10_999)).duplicate, true);
+  assert.equal(only(log.send('kv.put', { key: 'a', value: 1 }, 'k', 10_999)).duplicate, true);
   // A leader with a slower clock does not rewind time.
-  assert.equal(only(log.send('kv.put', { key: 'a', value: 2 }, 'k', 5_000)).duplicate, true);
+  assert.equal(only(log.send('kv.put', { key: 'a', value: 1 }, 'k', 5_000)).duplicate, true);
   assert.equal(log.mediator.idempotency.clock, 10_999);
-  const late = only(log.send('kv.put', { key: 'a', value: 3 }, 'k', 11_000));
+  const late = only(log.send('kv.put', { key: 'a', value: 1 }, 'k', 11_000));
   assert.equal(late.duplicate, false);
   assert.deepEqual(late.result, { ok: true, value: { version: 2 } });
+});
+
+test('idempotency: a key reused with another payload is refused with IDEMPOTENCY_KEY_REUSED (422) and changes nothing', () => {
+  const log = new TestLog(newMediator());
+  const first = only(log.send('kv.put', { key: 'a', value: 1 }, 'key-1'));
+  assert.deepEqual(first.result, { ok: true, value: { version: 1 } });
+  const reused = only(log.send('kv.put', { key: 'a', value: 2 }, 'key-1'));
+  assert.equal(reused.duplicate, false);
+  assert.ok(!reused.result.ok);
+  assert.equal(reused.result.code, 'IDEMPOTENCY_KEY_REUSED');
+  assert.match(reused.result.message, /used at index 1 with another payload/);
+  assert.equal(httpStatusFor(reused.result.code), 422);
+  assert.equal(log.mediator.idempotency.size, 1, 'the refusal is not recorded under the key');
+  // The retry with the first payload still answers the first result, with the first index.
+  const retry = only(log.send('kv.put', { key: 'a', value: 1 }, 'key-1'));
+  assert.deepEqual([retry.duplicate, retry.index, retry.result], [true, 1, first.result]);
+});
+
+test('idempotency: a key belongs to one command type; the same key on another type is another key', () => {
+  const log = new TestLog(newMediator());
+  assert.equal(only(log.send('kv.put', { key: 'a', value: 1 }, 'shared')).duplicate, false);
+  const other = only(log.send('kv.delete', { key: 'a' }, 'shared'));
+  assert.equal(other.duplicate, false);
+  assert.deepEqual(other.result, { ok: true, value: { deleted: true } });
+});
+
+test('idempotency: expiry follows the window each entry carries from the leader, so nodes with other settings agree', () => {
+  // Two nodes configured with different windows apply the same leader-stamped entries.
+  const leader = new TestLog(newMediator([], { idempotency: { windowMs: 1_000, maxKeys: 100 } }));
+  const stamped = (ts: number, key: string) => {
+    const data = leader.mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: 1 }, idempotencyKey: key }], 0);
+    assert.ok(data.ok);
+    return stampEntry(data.value, ts, 5_000);
+  };
+  const entries = [stamped(10_000, 'k'), stamped(14_000, 'k'), stamped(15_500, 'k')].map((data, i) => entry(i + 1, data));
+  const short = newMediator([], { idempotency: { windowMs: 1_000, maxKeys: 100 } });
+  const long = newMediator([], { idempotency: { windowMs: 3_600_000, maxKeys: 100 } });
+  const outcomes = (m: ReturnType<typeof newMediator>) => entries.map((e) => only(m.apply(e)).duplicate);
+  assert.deepEqual(outcomes(short), [false, true, false], 'within the stamped 5 s window, then expired');
+  assert.deepEqual(outcomes(long), [false, true, false]);
+});
+
+test('stampEntry replaces the encoder\'s time with the leader\'s, adds its window, and restamps a stamped entry', () => {
+  const m = newMediator();
+  const data = m.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: 1 } }], 123);
+  assert.ok(data.ok);
+  const once = stampEntry(data.value, 456, 600_000);
+  assert.equal(Buffer.from(once).toString(), '{"v":1,"ts":456,"w":600000,"c":[{"t":"kv.put","p":{"key":"a","value":1}}]}');
+  const twice = stampEntry(once, 789, 1_000);
+  assert.equal(Buffer.from(twice).toString(), '{"v":1,"ts":789,"w":1000,"c":[{"t":"kv.put","p":{"key":"a","value":1}}]}');
+  const event = m.preparePublish('x.y', { n: 1 }, 5);
+  assert.ok(event.ok);
+  assert.equal(Buffer.from(stampEntry(event.value, 6, 7)).toString(), '{"v":1,"ts":6,"w":7,"e":{"t":"x.y","d":{"n":1}}}');
 });
 
 test('idempotency keys are bounded: the oldest is forgotten first', () => {
@@ -228,13 +281,13 @@ test('snapshot round trip keeps module state, idempotency keys and the clock; ev
   assert.deepEqual(await restored.query('kv.get', { key: 'a' }), { ok: true, value: { value: [1, { b: 2 }], version: 1 } });
   assert.deepEqual(await restored.query('orders.get', { id: 'ord-2-0' }), await log.mediator.query('orders.get', { id: 'ord-2-0' }));
   // Same next entry on both: same result (the key is still known, then expires at the same entry).
-  const next = log.mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: 9 }, idempotencyKey: 'k1' }], 5_999);
+  const next = log.mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: [1, { b: 2 }] }, idempotencyKey: 'k1' }], 5_999);
   assert.ok(next.ok);
   const x = log.mediator.apply(entry(4, next.value));
   const y = restored.apply(entry(4, next.value));
   assert.deepEqual(x.results, y.results);
   assert.equal(only(y).duplicate, true);
-  const expired = log.mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: 9 }, idempotencyKey: 'k1' }], 6_000);
+  const expired = log.mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'a', value: [1, { b: 2 }] }, idempotencyKey: 'k1' }], 6_000);
   assert.ok(expired.ok);
   assert.equal(only(restored.apply(entry(5, expired.value))).duplicate, false);
   // State restored into a node without the `faulty` module is carried along, not lost.

@@ -3,8 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, parseFlags } from '../../../src/runtime/config.js';
 
+/** The least a node needs besides its id: a credential (here the admin token) and a cluster secret. */
+const CREDS = { CATGA_ADMIN_TOKEN: 'admin-token-123', CATGA_CLUSTER_SECRET: 'cluster-secret-0123456789' };
+
 test('defaults give a lone node on the standard ports', () => {
-  const c = loadConfig([], { CATGA_NODE_ID: 'solo' });
+  const c = loadConfig([], { ...CREDS, CATGA_NODE_ID: 'solo' });
   assert.equal(c.nodeId, 'solo');
   assert.equal(c.httpPort, 8080);
   assert.equal(c.peerPort, 7080);
@@ -12,26 +15,26 @@ test('defaults give a lone node on the standard ports', () => {
   assert.deepEqual(c.staticPeers, {});
   assert.equal(c.unsafeLocalLinearizable, false);
   assert.equal(c.autoJoin, true);
-  assert.equal(loadConfig([], { CATGA_NODE_ID: 'solo', CATGA_AUTO_JOIN: 'false' }).autoJoin, false);
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'solo', CATGA_AUTO_JOIN: 'false' }).autoJoin, false);
 });
 
 test('flags win over environment, in both --flag value and --flag=value forms', () => {
-  const c = loadConfig(['--http-port', '9001', '--peer-port=9002'], { CATGA_NODE_ID: 'a', CATGA_HTTP_PORT: '1234' });
+  const c = loadConfig(['--http-port', '9001', '--peer-port=9002'], { ...CREDS, CATGA_NODE_ID: 'a', CATGA_HTTP_PORT: '1234' });
   assert.equal(c.httpPort, 9001);
   assert.equal(c.peerPort, 9002);
 });
 
 test('static peers must include this node and set the bootstrap size', () => {
-  const c = loadConfig([], { CATGA_NODE_ID: 'n2', CATGA_PEERS: 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003' });
+  const c = loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n2', CATGA_PEERS: 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003' });
   assert.equal(c.bootstrapExpect, 3);
   assert.equal(c.advertisePeer, '127.0.0.1:7002');
-  assert.throws(() => loadConfig([], { CATGA_NODE_ID: 'n9', CATGA_PEERS: 'n1=127.0.0.1:7001' }), /CATGA_PEERS.*own id "n9"/);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n9', CATGA_PEERS: 'n1=127.0.0.1:7001' }), /CATGA_PEERS.*own id "n9"/);
 });
 
 test('DNS membership derives the advertised peer address from the pod name', () => {
-  const c = loadConfig([], { CATGA_NODE_ID: 'db-2', CATGA_DNS_NAME: 'db-hl.ns.svc.cluster.local', CATGA_BOOTSTRAP_EXPECT: '3' });
+  const c = loadConfig([], { ...CREDS, CATGA_NODE_ID: 'db-2', CATGA_DNS_NAME: 'db-hl.ns.svc.cluster.local', CATGA_BOOTSTRAP_EXPECT: '3' });
   assert.equal(c.advertisePeer, 'db-2.db-hl.ns.svc.cluster.local:7080');
-  assert.throws(() => loadConfig([], { CATGA_NODE_ID: 'db', CATGA_DNS_NAME: 'x' }), /CATGA_NODE_ID.*-<ordinal>/);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'db', CATGA_DNS_NAME: 'x' }), /CATGA_NODE_ID.*-<ordinal>/);
 });
 
 test('bad values stop the start with a message naming the variable and what it expects', () => {
@@ -45,9 +48,11 @@ test('bad values stop the start with a message naming the variable and what it e
     [{ CATGA_HEARTBEAT_TICKS: '10', CATGA_ELECTION_TICKS: '10' }, /CATGA_HEARTBEAT_TICKS.*below/],
     [{ CATGA_UNSAFE_LOCAL_LINEARIZABLE: 'maybe' }, /CATGA_UNSAFE_LOCAL_LINEARIZABLE.*true\/false/],
     [{ CATGA_NODE_ID: 'bad id!' }, /CATGA_NODE_ID/],
+    [{ CATGA_BODY_TIMEOUT_MS: '1000', CATGA_HEADERS_TIMEOUT_MS: '2000' }, /CATGA_BODY_TIMEOUT_MS.*above CATGA_HEADERS_TIMEOUT_MS/],
+    [{ CATGA_MAX_CONNECTIONS: '3' }, /CATGA_MAX_CONNECTIONS/],
   ];
   for (const [env, re] of cases) {
-    assert.throws(() => loadConfig([], { CATGA_NODE_ID: 'n1', ...env }), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
+    assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', ...env }), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
   }
 });
 
@@ -55,4 +60,56 @@ test('unknown flags and stray arguments are refused', () => {
   assert.throws(() => parseFlags(['--no-such-flag']), /unknown flag --no-such-flag/);
   assert.throws(() => parseFlags(['stray']), /unexpected argument/);
   assert.equal(parseFlags(['--cpu-prof']).get('cpu-prof'), 'true');
+});
+
+test('no open access unless asked for: a node without any token refuses to start, naming the choices', () => {
+  const secret = { CATGA_CLUSTER_SECRET: CREDS.CATGA_CLUSTER_SECRET };
+  assert.throws(
+    () => loadConfig([], { ...secret, CATGA_NODE_ID: 'n1' }),
+    (e: unknown) => e instanceof ConfigError && /no credentials: set CATGA_API_TOKENS.*or CATGA_ADMIN_TOKEN.*CATGA_OPEN_ACCESS/.test(e.message),
+  );
+  const open = loadConfig([], { ...secret, CATGA_NODE_ID: 'n1', CATGA_OPEN_ACCESS: 'true' });
+  assert.equal(open.openAccess, true);
+  assert.deepEqual(open.apiTokens, []);
+  const tokens = loadConfig([], { ...secret, CATGA_NODE_ID: 'n1', CATGA_API_TOKENS: 'app-token-1, reader-token:queries+events/orders.*' });
+  assert.equal(tokens.openAccess, false);
+  assert.deepEqual(tokens.apiTokens.map((t) => [t.token, [...t.rules]]), [
+    ['app-token-1', [['commands', null], ['queries', null], ['events', null]]],
+    ['reader-token', [['queries', null], ['events', ['orders.*']]]],
+  ]);
+});
+
+test('bad token entries are refused without echoing the token', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['short', /entry 1: a token is at least 8/],
+    ['good-token-1,tok:commands', /entry 2: a token is at least 8/],
+    ['good-token-1:writes', /unknown scope "writes"/],
+    ['good-token-1:admin/kv.*', /admin scope has no types/],
+    ['good-token-1:commands/kv put', /"kv put" is not a type/],
+  ];
+  for (const [tokens, re] of cases) {
+    assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_API_TOKENS: tokens }), (e: unknown) => {
+      const message = (e as Error).message;
+      return e instanceof ConfigError && /CATGA_API_TOKENS/.test(message) && re.test(message) && !message.includes('good-token-1');
+    }, tokens);
+  }
+});
+
+test('a node with peers needs a cluster secret (there is no default one); a lone node gets a random one', () => {
+  const peers = { CATGA_PEERS: 'n1=127.0.0.1:7001,n2=127.0.0.1:7002' };
+  assert.throws(() => loadConfig([], { CATGA_ADMIN_TOKEN: 'admin-token-123', CATGA_NODE_ID: 'n1', ...peers }), /CATGA_CLUSTER_SECRET.*required when the node has peers/);
+  assert.throws(() => loadConfig([], { CATGA_ADMIN_TOKEN: 'admin-token-123', CATGA_NODE_ID: 'db-0', CATGA_DNS_NAME: 'db-hl.ns.svc.cluster.local' }), /CATGA_CLUSTER_SECRET/);
+  const a = loadConfig([], { CATGA_ADMIN_TOKEN: 'admin-token-123', CATGA_NODE_ID: 'solo' });
+  const b = loadConfig([], { CATGA_ADMIN_TOKEN: 'admin-token-123', CATGA_NODE_ID: 'solo' });
+  assert.notEqual(a.clusterSecret, b.clusterSecret);
+  assert.ok(a.clusterSecret.length >= 16);
+});
+
+test('TLS: all three files or none; an unreadable file names its variable', () => {
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1' }).tls, null);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_CERT_FILE: '/x.crt' }), /TLS needs all of CATGA_TLS_CERT_FILE.*CATGA_TLS_KEY_FILE.*CATGA_TLS_CA_FILE/);
+  assert.throws(
+    () => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_CERT_FILE: '/nonexistent/a.crt', CATGA_TLS_KEY_FILE: '/nonexistent/a.key', CATGA_TLS_CA_FILE: '/nonexistent/ca.pem' }),
+    /CATGA_TLS_CERT_FILE \(--tls-cert-file\): cannot read "\/nonexistent\/a.crt"/,
+  );
 });
