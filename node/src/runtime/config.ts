@@ -36,6 +36,8 @@ export interface NodeConfig {
   readonly wsBufferBytes: number;
   readonly eventRingSize: number;
   readonly idempotencyWindowMs: number;
+  /** Bytes of module state (keys + values) beyond which growing commands fail with 507 STATE_QUOTA_EXCEEDED. */
+  readonly stateQuotaBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly cpuProf: boolean;
@@ -80,6 +82,7 @@ const SPECS = {
   maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed (default 268435456)' },
+  stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it fail with 507 STATE_QUOTA_EXCEEDED (default 8 GiB)' },
   eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume (default 100000)' },
   idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered (default 600000)' },
   shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period (default 10000)' },
@@ -214,6 +217,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     wsBufferBytes: int('wsBufferBytes', 256 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),
     eventRingSize: int('eventRingSize', 100_000, 16, 100_000_000),
     idempotencyWindowMs: int('idempotencyWindowMs', 600_000, 1_000, 7 * 24 * 3_600_000),
+    stateQuotaBytes: int('stateQuotaBytes', 8 * 1024 ** 3, 1024, 2 ** 50),
     shutdownGraceMs: int('shutdownGraceMs', 10_000, 100, 600_000),
     logLevel,
     cpuProf: bool('cpuProf'),

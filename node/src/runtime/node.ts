@@ -2,6 +2,7 @@
 // or DNS), the Raft core and its driver, the peer transport, the HTTP server, and an orderly
 // shutdown. This is the only module that knows every other one; each of them stays testable alone.
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig } from '../raft/index.js';
 import { openFileStorage } from '../storage/index.js';
@@ -18,6 +19,10 @@ import { NodeService } from './service.js';
 import { startJoining } from './join.js';
 import { PeerDirectory } from './peer-directory.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
+import { LmdbStateEngine } from '../state/lmdb-engine.js';
+import { encodeDescriptor } from '../state/snapshot-stream.js';
+import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
+import { reconcile } from './state-recovery.js';
 
 export interface RunningNode {
   readonly httpPort: number;
@@ -89,9 +94,20 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     log.warn('wal_torn_tail_dropped', { records: recovered.tornRecordsDropped });
   }
 
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log);
-  const snap: Snapshot | null = recovered.snapshot;
-  if (snap !== null) mediator.stateMachine.restore(snap.data, snap.meta.index);
+  const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
+  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine);
+  const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
+  const start = reconcile(recovered, {
+    applied: mediator.mediator.appliedIndex,
+    snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
+    descriptor: () => encodeDescriptor({ format: 2, index: mediator.mediator.appliedIndex, stateBytes: mediator.mediator.state.stateBytes, idemRows: mediator.mediator.idempotency.size }),
+  });
+  if (start.persistSnapshot) {
+    await storage.save(start.snapshot, [], start.hardState);
+    log.warn('snapshot_recovered_from_state_engine', { index: start.applied, reason: 'the node stopped after installing a snapshot and before its log recorded it' });
+  }
+  const snap: Snapshot | null = start.snapshot;
+  metrics.observeState(() => ({ bytes: mediator.mediator.state.stateBytes, quota: cfg.stateQuotaBytes, refused: mediator.mediator.quotaRefused }));
 
   const transport = createPeerTransport({
     id: cfg.nodeId,
@@ -116,9 +132,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // probe before bootstrapping and, while joining, ask to let us in.
   const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
-  const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
+  const fresh = start.hardState.term === 0 && snap === null && start.entries.length === 0;
   const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
-  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length });
+  if (!fresh) log.info('recovered', { term: start.hardState.term, commit: start.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: start.entries.length, stateApplied: start.applied });
 
   const core = createRaft(
     {
@@ -126,7 +142,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       electionTicks: cfg.electionTicks,
       heartbeatTicks: cfg.heartbeatTicks,
     },
-    { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
+    { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap, applied: start.applied },
   );
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
@@ -135,16 +151,25 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let stopJoining: () => void = () => {};
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
+  const transfer = new SnapshotTransfer({
+    sm: mediator.transferable,
+    transport,
+    log,
+    metrics: metrics.snapshotTransfer,
+    deliver: (m) => driver?.deliverSnapshot(m),
+    onStale: () => driver?.requestSnapshot(),
+  });
   const d = new RaftDriver({
     core,
     storage,
     transport,
-    stateMachine: mediator.stateMachine,
+    stateMachine: mediator.stateMachine(transfer),
+    interceptSnapshot: (m) => transfer.intercept(m),
     log,
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
     snapshotRetain: cfg.snapshotRetain,
-    applied: snap?.meta.index ?? 0,
+    applied: start.applied,
     onSoftState: (s) => {
       term = s.term;
       if (s.leader !== lastLeader) {
@@ -190,7 +215,13 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     addMember: (id, a, v, dl) => service.addMember(id, a, v, dl),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),
-    readiness: () => service.readiness(),
+    readiness: () => {
+      const r = service.readiness();
+      const notes: string[] = [];
+      if (transfer.receiving !== null) notes.push(`receiving snapshot ${transfer.receiving} from the leader`);
+      if (mediator.mediator.quotaReached) notes.push(`state quota reached: ${mediator.mediator.state.stateBytes} of ${cfg.stateQuotaBytes} bytes, commands that grow the state fail with STATE_QUOTA_EXCEEDED`);
+      return notes.length === 0 ? r : { ...r, reason: `${r.reason}; ${notes.join('; ')}` };
+    },
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     isShuttingDown: () => shuttingDown,
   };
@@ -234,9 +265,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
       clearTimeout(graceTimer);
       await d.stop();
+      transfer.close();
       peers.close();
       await transport.close();
       await storage.close();
+      await engine.close();
       log.info('shutdown_complete', { reason });
       if (exitCode !== 0) process.exitCode = exitCode;
       resolveStopped();
