@@ -146,8 +146,10 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   );
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
-  // its promotion. A node removed from the configuration stays out: removal is explicit.
-  let joining = (fresh && bootstrap === null) || core.status().conf.learners.includes(cfg.nodeId);
+  // its promotion, or before its first snapshot arrived (it knows no configuration, so no peer to
+  // answer the leader on). A node removed from the configuration stays out: removal is explicit.
+  const conf0 = core.status().conf;
+  let joining = (fresh && bootstrap === null) || conf0.learners.includes(cfg.nodeId) || conf0.voters.length === 0;
   let stopJoining: () => void = () => {};
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;

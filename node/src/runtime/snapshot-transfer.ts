@@ -27,7 +27,7 @@ const CHUNK_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 5_000;
 /** Progress is logged every this many bytes received. */
-const PROGRESS_LOG_BYTES = 64 * 1024 * 1024;
+const PROGRESS_LOG_BYTES = 16 * 1024 * 1024;
 
 /** The state machine the transfer feeds: its engine, and what must follow a swap. */
 export interface TransferStateMachine {
