@@ -17,6 +17,8 @@ export function entry(index: number, data: Uint8Array, term = 1): Entry {
 /** Proposes and applies entries on one mediator, numbering them from its applied index. */
 export class TestLog {
   readonly entries: Entry[] = [];
+  /** What applying each entry gave, by position (entry index - 1). */
+  readonly results: AppliedEntry[] = [];
   constructor(
     readonly mediator: Mediator,
     public now = 1_700_000_000_000,
@@ -41,7 +43,9 @@ export class TestLog {
   append(data: Uint8Array): AppliedEntry {
     const e = entry(this.mediator.appliedIndex + 1, data);
     this.entries.push(e);
-    return this.mediator.apply(e);
+    const applied = this.mediator.apply(e);
+    this.results.push(applied);
+    return applied;
   }
 }
 
