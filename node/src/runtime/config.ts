@@ -28,6 +28,7 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly snapshotEntries: number;
+  readonly snapshotBytes: number;
   readonly snapshotRetain: number;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
@@ -76,6 +77,7 @@ const SPECS = {
   electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
   heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks (default 1)' },
   snapshotEntries: { env: 'CATGA_SNAPSHOT_ENTRIES', flag: 'snapshot-entries', help: 'applied entries between snapshots (default 10000)' },
+  snapshotBytes: { env: 'CATGA_SNAPSHOT_BYTES', flag: 'snapshot-bytes', help: 'bytes of applied entries between snapshots, whichever of the two comes first (default 64 MiB)' },
   snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot (default 1000)' },
   requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline (default 5000)' },
   maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
@@ -209,6 +211,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     electionTicks,
     heartbeatTicks,
     snapshotEntries: int('snapshotEntries', 10_000, 16, 100_000_000),
+    snapshotBytes: int('snapshotBytes', 64 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     snapshotRetain: int('snapshotRetain', 1_000, 0, 10_000_000),
     requestTimeoutMs: int('requestTimeoutMs', 5_000, 50, 600_000),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),

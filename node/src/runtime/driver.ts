@@ -39,6 +39,9 @@ export interface DriverOptions {
   readonly log: Logger;
   readonly tickMs: number;
   readonly snapshotEntries: number;
+  /** Also snapshot once the entries applied since the last snapshot hold this many bytes. */
+  readonly snapshotBytes: number;
+  /** Entries kept in the log behind a snapshot, for followers slightly behind; at most snapshotBytes / 4 of them. */
   readonly snapshotRetain: number;
   /** Index the state machine already reflects at start (the recovered snapshot's index). */
   readonly applied: Index;
@@ -113,7 +116,13 @@ export class RaftDriver {
   private unsyncedHard: HardState | null = null;
   private idleResolvers: Array<() => void> = [];
   /** A snapshot taken at `index` whose state the engine is still making durable, then compacted to. */
-  private pendingCompaction: { readonly index: Index; readonly data: Uint8Array; synced: boolean } | null = null;
+  private pendingCompaction: { readonly index: Index; readonly data: Uint8Array; readonly retain: number; synced: boolean } | null = null;
+  /**
+   * Data bytes of each entry applied after `snapshotIndex`, in order, and their sum: the log held
+   * in memory (by the core) and on disk grows with them, so they also trigger a snapshot.
+   */
+  private appliedSizes: number[] = [];
+  private appliedBytes = 0;
   private snapshotRequested = false;
 
   constructor(o: DriverOptions) {
@@ -385,6 +394,8 @@ export class RaftDriver {
     this.o.stateMachine.restore(s.data, s.meta.index);
     this.appliedIndex = s.meta.index;
     this.snapshotIndex = s.meta.index;
+    this.appliedSizes = [];
+    this.appliedBytes = 0;
     const unknown = new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
     for (const [index, w] of this.waiters) {
       if (index <= s.meta.index) { this.waiters.delete(index); w.reject(unknown); }
@@ -398,6 +409,8 @@ export class RaftDriver {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       this.appliedIndex = e.index;
+      this.appliedSizes.push(e.data.byteLength);
+      this.appliedBytes += e.data.byteLength;
       const w = this.waiters.get(e.index);
       if (w === undefined) continue;
       this.waiters.delete(e.index);
@@ -441,7 +454,7 @@ export class RaftDriver {
   }
 
   /**
-   * Every `snapshotEntries` applied entries: pin the state at the applied index (cheap), let the
+   * Every `snapshotEntries` applied entries (or `snapshotBytes` of them): pin the state at the applied index (cheap), let the
    * engine make it durable in the background (the loop goes on), and once it is, compact the log
    * behind it. The log is never compacted past what the engine holds on disk.
    */
@@ -452,24 +465,39 @@ export class RaftDriver {
       this.pendingCompaction = null;
       // A snapshot installed from the leader meanwhile may already cover it.
       if (pending.index <= this.snapshotIndex) return;
-      const snap = this.core.compact(pending.index, pending.data, this.o.snapshotRetain);
-      await this.o.storage.saveSnapshot(snap, Math.max(0, pending.index - this.o.snapshotRetain));
+      const snap = this.core.compact(pending.index, pending.data, pending.retain);
+      await this.o.storage.saveSnapshot(snap, Math.max(0, pending.index - pending.retain));
+      const covered = this.appliedSizes.splice(0, pending.index - this.snapshotIndex);
+      for (const n of covered) this.appliedBytes -= n;
       this.snapshotIndex = pending.index;
       this.o.onSnapshotTaken?.();
       this.o.log.info('snapshot_taken', { index: pending.index });
       return;
     }
-    const due = this.appliedIndex - this.snapshotIndex >= this.o.snapshotEntries || (this.snapshotRequested && this.appliedIndex > this.snapshotIndex);
+    const due = this.appliedIndex - this.snapshotIndex >= this.o.snapshotEntries || this.appliedBytes >= this.o.snapshotBytes ||
+      (this.snapshotRequested && this.appliedIndex > this.snapshotIndex);
     this.snapshotRequested = false;
     if (!due) return;
     const data = this.o.stateMachine.snapshot(this.appliedIndex);
     if (data === null) return;
-    const next = { index: this.appliedIndex, data, synced: false };
+    const next = { index: this.appliedIndex, data, retain: this.retainedEntries(), synced: false };
     this.pendingCompaction = next;
     this.o.stateMachine.sync().then(
       () => { next.synced = true; this.schedule(); },
       (err: unknown) => { this.failed = err; this.o.log.error('state_engine_sync_failed', { err }); this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503)); this.o.onFatal(err); },
     );
+  }
+
+  /** How many entries to keep behind a snapshot at the applied index: snapshotRetain, within a quarter of snapshotBytes. */
+  private retainedEntries(): number {
+    const budget = this.o.snapshotBytes / 4;
+    let bytes = 0;
+    let n = 0;
+    for (let i = this.appliedSizes.length - 1; i >= 0 && n < this.o.snapshotRetain; i--, n++) {
+      bytes += this.appliedSizes[i]!;
+      if (bytes > budget) break;
+    }
+    return n;
   }
 
   private failAll(err: unknown): void {

@@ -170,6 +170,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     log,
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
+    snapshotBytes: cfg.snapshotBytes,
     snapshotRetain: cfg.snapshotRetain,
     applied: start.applied,
     onSoftState: (s) => {
