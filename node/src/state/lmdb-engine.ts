@@ -46,7 +46,7 @@ export class LmdbStateEngine implements StateEngine {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.env = open({ path: dir, maxDbs: 8, mapSize: MAP_SIZE_BYTES, noSync: true, overlappingSync: false, keyEncoding: 'binary', encoding: 'binary' });
+    this.env = open({ path: dir, maxDbs: 8, mapSize: MAP_SIZE_BYTES, noSync: true, overlappingSync: false, remapChunks: true, keyEncoding: 'binary', encoding: 'binary' });
     const db = (name: string): Database<Uint8Array, Uint8Array> => this.env.openDB<Uint8Array, Uint8Array>(name, { keyEncoding: 'binary', encoding: 'binary' });
     this.root = db('root');
     const slot = (n: Slot): Dbs => ({ state: db(`s${n}.state`), idem: db(`s${n}.idem`), meta: db(`s${n}.meta`) });
