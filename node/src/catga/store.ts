@@ -158,20 +158,32 @@ const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from
 /** A command's view of its module state: reads through, writes buffered until `commit()`. */
 export class Transaction implements Store {
   private writes: Map<string, Write> | null = null;
+  /** Committed bytes of each key read or written: one engine read per key per command. */
+  private readonly committed = new Map<string, Uint8Array | undefined>();
   private sizeDelta = 0;
 
   constructor(private readonly base: ModuleState) {}
 
+  private baseRaw(key: string): Uint8Array | undefined {
+    if (this.committed.has(key)) return this.committed.get(key);
+    const raw = this.base.raw(key);
+    this.committed.set(key, raw);
+    return raw;
+  }
+
   get(key: string): JsonValue | undefined {
+    if (typeof key !== 'string') return undefined;
     const written = this.writes?.get(key);
     if (written !== undefined) return written === DELETED ? undefined : written.value;
-    return this.base.get(key);
+    const raw = this.baseRaw(key);
+    return raw === undefined ? undefined : parseValue(raw);
   }
 
   has(key: string): boolean {
+    if (typeof key !== 'string') return false;
     const written = this.writes?.get(key);
     if (written !== undefined) return written !== DELETED;
-    return this.base.has(key);
+    return this.baseRaw(key) !== undefined;
   }
 
   get size(): number {
@@ -222,7 +234,7 @@ export class Transaction implements Store {
     if (this.writes === null) return 0;
     let delta = 0;
     for (const [key, write] of this.writes) {
-      const old = this.base.raw(key);
+      const old = this.baseRaw(key);
       const keyBytes = Buffer.byteLength(key, 'utf8');
       if (old !== undefined) delta -= keyBytes + old.byteLength;
       if (write !== DELETED) delta += keyBytes + write.bytes.byteLength;
