@@ -83,7 +83,7 @@ function parse(argv: readonly string[]): BenchOptions {
     eventsPerSecond: quick ? 2_000 : 10_000,
     only: flags.has('soak') && onlyFlag === undefined ? new Set() : only,
     soakSeconds: flags.has('soak') ? number('soak', 0) : 0,
-    stateMb: number('state-mb', quick ? 128 : 1024),
+    stateMb: number('state-mb', quick ? 64 : 1024),
   };
 }
 

@@ -144,7 +144,14 @@ export class SnapshotTransfer {
    * false when the engine already holds its state, so the core may take it as it is.
    */
   intercept(m: InstallSnapshot): boolean {
-    const descriptor = decodeDescriptor(m.snapshot.data);
+    let descriptor: SnapshotDescriptor;
+    try {
+      descriptor = decodeDescriptor(m.snapshot.data);
+    } catch (err) {
+      // A sender of another format (a node not yet upgraded): its snapshot cannot be used here.
+      this.o.log.warn('snapshot_refused', { from: m.from, index: m.snapshot.meta.index, reason: (err as Error).message });
+      return true;
+    }
     if (descriptor.index <= this.o.sm.appliedIndex) return false;
     const current = this.fetch;
     if (current !== null && current.descriptor.index >= descriptor.index) return true;
