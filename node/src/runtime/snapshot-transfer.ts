@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { InstallSnapshot, Index, NodeId, SnapshotMeta } from '../raft/types.js';
 import type { PinnedView, Staging, StateEngine, Table } from '../state/engine.js';
 import {
-  DEFAULT_CHUNK_BYTES, decodeChunk, decodeCursor, decodeDescriptor, encodeCursor, encodeDescriptor, readChunk,
+  DEFAULT_CHUNK_BYTES, decodeChunk, decodeCursor, decodeDescriptor, encodeCursor, encodeDescriptor, readChunk, SnapshotFormatError,
   type ChunkRecord, type Cursor, type SnapshotDescriptor,
 } from '../state/snapshot-stream.js';
 import type { PeerTransport } from '../transport/types.js';
@@ -26,6 +26,8 @@ const PIN_IDLE_MS = 60_000;
 const CHUNK_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 5_000;
+/** Chunk requests failing in a row (link down, damaged chunks) before a transfer is given up; the leader sends the snapshot again later. */
+const MAX_CONSECUTIVE_FAILURES = 20;
 /** Progress is logged every this many bytes received. */
 const PROGRESS_LOG_BYTES = 16 * 1024 * 1024;
 
@@ -181,25 +183,30 @@ export class SnapshotTransfer {
     const totals = { stateBytes: 0, idemRows: 0, bytes: 0, loggedAt: 0, applied: -1 };
     let cursor: Cursor | null = null;
     let retries = 0;
+    let failures = 0;
     try {
       for (;;) {
         if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
         let reply: { header: ReplyHeader; chunk: Uint8Array };
+        let records: ChunkRecord[];
         try {
           const request = Buffer.from(JSON.stringify({ index: descriptor.index, cursor: encodeCursor(cursor) }), 'utf8');
           reply = parseResponse(await this.o.transport.request(message.from, SNAPSHOT_CHUNK_RPC, request, CHUNK_TIMEOUT_MS));
+          records = reply.header.ok ? decodeChunk(reply.chunk) : [];
+          if (reply.header.ok && records.length !== reply.header.records) throw new SnapshotFormatError('chunk record count differs from its reply');
+          failures = 0;
         } catch (err) {
-          // A broken link or a slow sender: try again from the same cursor.
+          // A broken link, a slow sender or a damaged chunk: ask again from the same cursor.
           retries++;
+          failures++;
           this.o.metrics.failed('retry');
           this.o.log.warn('snapshot_transfer_retry', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes, retries, reason: String((err as Error)?.message ?? err) });
+          if (failures > MAX_CONSECUTIVE_FAILURES) throw new Abandoned(`${failures} chunk requests in a row failed, the last: ${String((err as Error)?.message ?? err)}`);
           await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(retries, 5)));
           continue;
         }
         if (!reply.header.ok) throw new Abandoned(`${reply.header.code}: ${reply.header.message}`);
         if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
-        const records = decodeChunk(reply.chunk);
-        if (records.length !== reply.header.records) throw new Abandoned('chunk record count differs from its reply');
         this.stage(staging, records, totals);
         totals.bytes += reply.chunk.byteLength;
         this.o.metrics.bytesReceived(reply.chunk.byteLength);
@@ -227,8 +234,7 @@ export class SnapshotTransfer {
       staging.abort();
       if (this.fetch === fetch) this.fetch = null;
       this.o.metrics.failed('abandoned');
-      this.o.log.warn('snapshot_transfer_abandoned', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes, reason: err instanceof Abandoned ? err.message : String(err), next: 'waiting for the leader to send a snapshot again' });
-      if (!(err instanceof Abandoned)) throw err;
+      this.o.log.warn('snapshot_transfer_abandoned', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes, reason: err instanceof Error ? err.message : String(err), next: 'waiting for the leader to send a snapshot again' });
     }
   }
 
