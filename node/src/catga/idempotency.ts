@@ -46,7 +46,8 @@ interface Recorded {
 const FORGOTTEN: Recorded = { key: '', seq: new Uint8Array(0) };
 const NO_JOURNAL: IdempotencyJournal = { recorded() {}, forgotten() {} };
 
-function sequence(index: number, within: number): Uint8Array {
+/** The engine key of the `within`-th key recorded by entry `index`: rows sort in recording order. */
+export function sequence(index: number, within: number): Uint8Array {
   const seq = Buffer.alloc(12);
   seq.writeBigUInt64BE(BigInt(index), 0);
   seq.writeUInt32BE(within, 8);

@@ -23,6 +23,7 @@ import { LmdbStateEngine } from '../state/lmdb-engine.js';
 import { encodeDescriptor } from '../state/snapshot-stream.js';
 import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
 import { reconcile } from './state-recovery.js';
+import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
 
 export interface RunningNode {
   readonly httpPort: number;
@@ -96,11 +97,20 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
 
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
   const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine);
+  const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
+  if (image !== null && mediator.mediator.appliedIndex === 0) {
+    importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);
+    await engine.sync();
+    log.info('state_imported', { index: recovered.snapshot!.meta.index, reason: 'the data directory predates the state engine' });
+  }
   const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
+  const m = mediator.mediator;
   const start = reconcile(recovered, {
-    applied: mediator.mediator.appliedIndex,
+    applied: m.appliedIndex,
     snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
-    descriptor: () => encodeDescriptor({ format: 2, index: mediator.mediator.appliedIndex, stateBytes: mediator.mediator.state.stateBytes, idemRows: mediator.mediator.idempotency.size }),
+    descriptor: (index) => encodeDescriptor(index === m.appliedIndex
+      ? { format: 2, index, stateBytes: m.state.stateBytes, idemRows: m.idempotency.size }
+      : { format: 2, index, stateBytes: -1, idemRows: -1 }),
   });
   if (start.persistSnapshot) {
     await storage.save(start.snapshot, [], start.hardState);

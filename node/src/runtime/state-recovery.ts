@@ -8,9 +8,12 @@
 //    the recovered snapshot (and is persisted before anything else happens);
 //  - A behind the recovered snapshot: the engine lost state the log no longer has. Never made by
 //    Catga (the log is compacted only behind a synced engine); refused with an error.
+// A snapshot from before the state engine (a v1 image, already imported into the engine by then)
+// gets a descriptor in place of its image.
 import type { Entry, HardState, Index, Snapshot, SnapshotMeta } from '../raft/types.js';
 import type { Recovered } from '../storage/types.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
+import { parseImageV1 } from '../catga/image-v1.js';
 
 export class StateRecoveryError extends Error {
   readonly code = 'STATE_ENGINE_BEHIND';
@@ -21,8 +24,11 @@ export interface EngineRecovery {
   readonly applied: Index;
   /** Metadata of the last snapshot swapped into the engine, if any. */
   readonly snapshotMeta: SnapshotMeta | null;
-  /** Descriptor data for a snapshot of the engine's current state. */
-  readonly descriptor: () => Uint8Array;
+  /**
+   * Descriptor data for a snapshot at `index`: of the engine's state when it is at `index`; else
+   * one no sender can serve (a receiver's request makes the sender take a new snapshot).
+   */
+  readonly descriptor: (index: Index) => Uint8Array;
 }
 
 export interface Reconciled {
@@ -35,7 +41,8 @@ export interface Reconciled {
 }
 
 export function reconcile(recovered: Recovered, engine: EngineRecovery): Reconciled {
-  const snap = recovered.snapshot;
+  const stored = recovered.snapshot;
+  const snap = stored !== null && parseImageV1(stored.data) !== null ? { meta: stored.meta, data: engine.descriptor(stored.meta.index) } : stored;
   if (snap !== null) decodeDescriptor(snap.data);
   const snapIndex = snap?.meta.index ?? 0;
   const last = recovered.entries.length > 0 ? (recovered.entries[recovered.entries.length - 1] as Entry).index : snapIndex;
@@ -48,7 +55,7 @@ export function reconcile(recovered: Recovered, engine: EngineRecovery): Reconci
     if (meta === null || meta.index !== applied) {
       throw new StateRecoveryError(`the state engine holds index ${applied}, past the log's last entry ${last}, without the snapshot that brought it there`);
     }
-    const snapshot: Snapshot = { meta, data: engine.descriptor() };
+    const snapshot: Snapshot = { meta, data: engine.descriptor(applied) };
     const hs = recovered.hardState;
     // The snapshot's message was never stepped: its term may be newer than the one on disk.
     const hardState = meta.term > hs.term ? { term: meta.term, vote: null, commit: applied } : { ...hs, commit: applied };

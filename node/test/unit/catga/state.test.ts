@@ -1,7 +1,8 @@
 // The mediator over a state engine: the quota (decided in apply, from the entry, alike on every
 // node), bounded scans merged with a command's own writes, orders listed in creation order past
 // index 9 → 10, and crash recovery: a crash at any point of apply batches or of a snapshot
-// install recovers exactly the state of the applied index the engine records.
+// install recovers exactly the state of the applied index the engine records; the import of a
+// snapshot image written before the state engine.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { command, defineModule, ErrorCodes, httpStatusFor, ok, t } from '../../../src/catga/index.js';
@@ -10,6 +11,8 @@ import { MemoryStateEngine } from '../../../src/state/memory-engine.js';
 import { TABLES } from '../../../src/state/engine.js';
 import { decodeChunk, readChunk, type Cursor } from '../../../src/state/snapshot-stream.js';
 import { dumpState, entry, newMediator, only, TestLog } from './helpers.js';
+import { importImageV1, parseImageV1 } from '../../../src/catga/image-v1.js';
+import { encodeDescriptor } from '../../../src/state/snapshot-stream.js';
 
 const scanner = defineModule({
   name: 'scan',
@@ -147,4 +150,31 @@ test('crash at any point of a snapshot install leaves the old state or the new o
   const retry = leader.mediator.prepareCommands([{ type: 'kv.put', payload: { key: 'k1', value: 0 }, idempotencyKey: 'key1' }], leader.now);
   assert.ok(retry.ok);
   assert.equal(only(follower.apply(entry(41, retry.value))).duplicate, true, 'the idempotency table came with the snapshot');
+});
+
+test('a data directory from before the state engine: its v1 snapshot image is imported at its index', async () => {
+  const order = { id: 'ord-12-0', productId: 'p', quantity: 2, status: 'created', createdAt: 5, index: 12 };
+  const image = {
+    format: 1, index: 20,
+    idempotency: { clock: 1_000, keys: [['retry-me', 990, 12, { ok: true, value: order }], ['k2', 995, 15, { ok: true, value: { version: 1 } }]] },
+    modules: { kv: [['a', { v: [1, 2], n: 3 }]], orders: [['ord-12-0', order], ['ord-9-0', { ...order, id: 'ord-9-0', index: 9 }]], gone: [['x', 1]] },
+  };
+  const data = Buffer.from(JSON.stringify(image));
+  assert.equal(parseImageV1(encodeDescriptor({ format: 2, index: 1, stateBytes: 0, idemRows: 0 })), null);
+  const m = newMediator([], { idempotency: { windowMs: 60_000, maxKeys: 100 } });
+  importImageV1(m, parseImageV1(data)!, 20);
+  assert.equal(m.appliedIndex, 20);
+  assert.equal(m.events.floor, 20);
+  assert.deepEqual(await m.query('kv.get', { key: 'a' }), { ok: true, value: { value: [1, 2], version: 3 } });
+  assert.deepEqual(await m.query('orders.get', { id: 'ord-12-0' }), { ok: true, value: order });
+  const list = await m.query('orders.list', {});
+  assert.deepEqual(list.ok && (list.value as { orders: { id: string }[] }).orders.map((o) => o.id), ['ord-9-0', 'ord-12-0']);
+  assert.equal(m.registry.states.get('orders')!.size, 2);
+  assert.ok(m.state.stateBytes > 0);
+  const retry = m.prepareCommands([{ type: 'orders.create', payload: { productId: 'p', quantity: 2 }, idempotencyKey: 'retry-me' }], 1_001);
+  assert.ok(retry.ok);
+  const again = only(m.apply(entry(21, retry.value)));
+  assert.equal(again.duplicate, true);
+  assert.equal(again.index, 12);
+  assert.throws(() => importImageV1(m, parseImageV1(data)!, 20), /empty state engine/);
 });

@@ -10,7 +10,7 @@ const conf = { voters: ['n1', 'n2', 'n3'], learners: [], addresses: { n1: 'a:1',
 const descriptor = (index: number): Uint8Array => encodeDescriptor({ format: 2, index, stateBytes: 10, idemRows: 0 });
 const entries = (from: number, to: number, term = 3): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, type: 'normal' as const, data: new Uint8Array(0) }));
 const recovered = (o: Partial<Recovered>): Recovered => ({ hardState: { term: 3, vote: 'n1', commit: 0 }, snapshot: null, entries: [], tornRecordsDropped: 0, ...o });
-const engine = (applied: number, snapshotMeta: SnapshotMeta | null = null) => ({ applied, snapshotMeta, descriptor: () => descriptor(applied) });
+const engine = (applied: number, snapshotMeta: SnapshotMeta | null = null) => ({ applied, snapshotMeta, descriptor: (index: number) => descriptor(index) });
 
 test('the engine inside the log: replay starts after its index, the commit index is at least it', () => {
   const r = reconcile(recovered({ snapshot: { meta: { index: 10, term: 2, conf }, data: descriptor(10) }, entries: entries(11, 30), hardState: { term: 3, vote: 'n1', commit: 14 } }), engine(20));
@@ -35,6 +35,13 @@ test('the engine past the log (a snapshot swapped in, the log not yet told): its
 
 test('the engine behind the snapshot, or a snapshot from before the engine, is refused', () => {
   assert.throws(() => reconcile(recovered({ snapshot: { meta: { index: 10, term: 2, conf }, data: descriptor(10) } }), engine(5)), /behind the Raft snapshot at 10/);
-  const v1 = Buffer.from(JSON.stringify({ format: 1, index: 10, modules: {} }));
-  assert.throws(() => reconcile(recovered({ snapshot: { meta: { index: 10, term: 2, conf }, data: v1 } }), engine(10)), /before the state engine/);
+  const v0 = Buffer.from(JSON.stringify({ format: 0, index: 10, modules: {} }));
+  assert.throws(() => reconcile(recovered({ snapshot: { meta: { index: 10, term: 2, conf }, data: v0 } }), engine(10)), /before the state engine/);
+});
+
+test('a v1 snapshot image (imported into the engine already) is replaced by a descriptor at its index', () => {
+  const v1 = Buffer.from(JSON.stringify({ format: 1, index: 10, idempotency: { clock: 0, keys: [] }, modules: {} }));
+  const r = reconcile(recovered({ snapshot: { meta: { index: 10, term: 2, conf }, data: v1 }, entries: entries(11, 12) }), engine(12));
+  assert.deepEqual(r.snapshot?.data, descriptor(10));
+  assert.equal(r.applied, 12);
 });
