@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../cli/local-cluster.js';
 import { etcdBodies, startEtcd } from './etcd.js';
 import { REQUEST_TIMEOUT_MS, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
+import { stateBench, type StateBenchResult } from './state-bench.js';
 
 /** The parts of a run, selectable with --only. */
-const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout'] as const;
+const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout', 'state'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchOptions {
@@ -27,6 +28,8 @@ interface BenchOptions {
   warmupSeconds: number;
   /** Seconds of put load (64 connections) with Catga's RSS sampled every SOAK_SAMPLE_MS; 0 = none. */
   soakSeconds: number;
+  /** MB of state the large-state row loads (its own cluster, after the other rows). */
+  stateMb: number;
 }
 
 interface Row {
@@ -47,12 +50,12 @@ interface FanoutRow {
   readonly closedEarly: number;
 }
 
-const USAGE = 'catga bench [--quick] [--json] [--only=put,local,linearizable,batch,fanout] [--seconds=N] [--soak=SECONDS]';
+const USAGE = 'catga bench [--quick] [--json] [--only=put,local,linearizable,batch,fanout,state] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]';
 
 function parse(argv: readonly string[]): BenchOptions {
   const flags = new Map<string, string>();
   for (const a of argv) {
-    const m = /^--(quick|json|only|seconds|soak)(?:=(.*))?$/.exec(a);
+    const m = /^--(quick|json|only|seconds|soak|state-mb)(?:=(.*))?$/.exec(a);
     if (m === null) throw new Error(`unknown flag ${a} (${USAGE})`);
     flags.set(m[1]!, m[2] ?? '');
   }
@@ -80,6 +83,7 @@ function parse(argv: readonly string[]): BenchOptions {
     eventsPerSecond: quick ? 2_000 : 10_000,
     only: flags.has('soak') && onlyFlag === undefined ? new Set() : only,
     soakSeconds: flags.has('soak') ? number('soak', 0) : 0,
+    stateMb: number('state-mb', quick ? 64 : 1024),
   };
 }
 
@@ -206,6 +210,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const fanouts: FanoutRow[] = [];
   let idleRss: number[] = [];
   let soaked: SoakResult | null = null;
+  let state: StateBenchResult | null = null;
   const peakRss = { catga: 0, etcd: 0 };
   const sampleRss = () => {
     for (const m of catga.members) peakRss.catga = Math.max(peakRss.catga, rssMb(m.proc!.pid!));
@@ -264,10 +269,17 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   } finally {
     await catga.stopAll('SIGTERM');
     await etcd.stop();
+  }
+  try {
+    if (o.only.has('state')) {
+      log(`  large state: ${o.stateMb} MB of kv values on a fresh 3-node cluster, then a 4th member joins`);
+      state = await stateBench(dir, o.stateMb, log);
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked };
+  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
   if (o.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
@@ -292,6 +304,15 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       lines.push('', `soak: ${fmt(soaked.perSecond)} puts/s for ${soaked.seconds}s, ${soaked.errors} errors; RSS MB per node:`, '',
         `| s | ${catga.members.map((m) => m.id).join(' | ')} |`, `|---|${catga.members.map(() => '---|').join('')}`,
         ...soaked.samples.map(([t, ...mb]) => `| ${t} | ${mb.map((x) => fmt(x)).join(' | ')} |`));
+    }
+    if (state !== null) {
+      const mem = (m: { id: string; rssMb: number; anonMb: number; fileMb: number }) => `${m.id} ${fmt(m.rssMb)} (anon ${fmt(m.anonMb)}, file ${fmt(m.fileMb)})`;
+      lines.push('', '| large state | figure |', '|---|---|',
+        `| state loaded | ${state.stateMb} MB in ${fmt(state.loadSeconds, 1)} s, ${state.loadErrors} errors |`,
+        `| leader changes during the load | ${state.leaderChanges} |`,
+        `| RSS MB after the load | ${state.afterLoad.map(mem).join('; ')} |`,
+        `| new member catch-up (join, streamed snapshot, linearizable read of the last key) | ${fmt(state.catchUpSeconds, 1)} s, ${fmt(state.snapshotBytesReceived / 2 ** 20)} MB of snapshot, RSS ${mem(state.newMember)} |`,
+        `| follower restart to ready | ${fmt(state.restartSeconds, 2)} s, RSS ${mem(state.restarted)} |`);
     }
     const errors = rows.filter((r) => r.catga.errors > 0 || (r.etcd?.errors ?? 0) > 0);
     for (const r of errors) lines.push(`errors in ${r.workload} c=${r.connections}: catga ${r.catga.errors} (${r.catga.firstError ?? ''}), etcd ${r.etcd?.errors ?? 0} (${r.etcd?.firstError ?? ''})`);

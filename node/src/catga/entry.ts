@@ -1,11 +1,13 @@
 // The log entry envelope: what the HTTP layer proposes to Raft and what apply() decodes, on every
 // node. One JSON document per entry, payloads embedded as JSON values (never as strings inside
 // JSON), short keys:
-//   command batch  {"v":1,"ts":<ms>,"c":[{"t":"<type>","p":<payload>,"k":"<idempotency key>"?}, …]}
+//   command batch  {"v":1,"ts":<ms>,"w":<ms>?,"q":<quota bytes>?,"c":[{"t":"<type>","p":<payload>,"k":"<idempotency key>"?}, …]}
 //   published event {"v":1,"ts":<ms>,"e":{"t":"<type>","d":<data>}}
 // An empty entry is Raft's no-op. `ts` is first the encoding node's clock; the leader restamps it
 // with its own when it proposes (`stampEntry`), adding `"w"`, its idempotency window: so time and
 // key expiry are decided once, by the leader, and replicated. `ts` is the only time a handler sees.
+// `q` is the proposer's state quota (absent: none): carried in the entry, so every node decides a
+// command's quota check alike even if their settings differ.
 import assert from 'node:assert/strict';
 import { ErrorCodes, fail, ok, type Result } from './result.js';
 import type { JsonValue } from './schema.js';
@@ -23,6 +25,8 @@ export interface CommandEntry {
   readonly ts: number;
   /** The proposing leader's idempotency window (absent in entries written before it was stamped). */
   readonly windowMs?: number;
+  /** Bytes of module state allowed; null: no quota. */
+  readonly quotaBytes: number | null;
   readonly commands: readonly CommandRequest[];
 }
 
@@ -43,13 +47,14 @@ interface WireCommand {
 }
 
 /** Encodes a batch (one or more commands) as one entry. Inputs must already be validated. */
-export function encodeCommandEntry(entry: { readonly commands: readonly CommandRequest[]; readonly ts: number }): Uint8Array {
+export function encodeCommandEntry(entry: { readonly commands: readonly CommandRequest[]; readonly ts: number; readonly quotaBytes?: number | null }): Uint8Array {
   const wire: WireCommand[] = new Array(entry.commands.length);
   for (let i = 0; i < entry.commands.length; i++) {
     const command = entry.commands[i] as CommandRequest;
     wire[i] = command.idempotencyKey === undefined ? { t: command.type, p: command.payload } : { t: command.type, p: command.payload, k: command.idempotencyKey };
   }
-  return Buffer.from(JSON.stringify({ v: ENTRY_FORMAT_VERSION, ts: entry.ts, c: wire }), 'utf8');
+  const quota = entry.quotaBytes ?? null;
+  return Buffer.from(JSON.stringify(quota === null ? { v: ENTRY_FORMAT_VERSION, ts: entry.ts, c: wire } : { v: ENTRY_FORMAT_VERSION, ts: entry.ts, q: quota, c: wire }), 'utf8');
 }
 
 export function encodeEventEntry(entry: { readonly type: string; readonly data: JsonValue; readonly ts: number }): Uint8Array {
@@ -86,12 +91,13 @@ export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
     return invalid('entry is not JSON');
   }
   if (doc === null || typeof doc !== 'object') return invalid('entry is not an object');
-  const { v, ts, w, c, e } = doc as { v?: unknown; ts?: unknown; w?: unknown; c?: unknown; e?: unknown };
+  const { v, ts, w, q, c, e } = doc as { v?: unknown; ts?: unknown; w?: unknown; q?: unknown; c?: unknown; e?: unknown };
   if (v !== ENTRY_FORMAT_VERSION) return invalid(`unknown entry format ${JSON.stringify(v)}`);
   if (typeof ts !== 'number' || !Number.isFinite(ts)) return invalid('entry has no timestamp');
   if (w !== undefined && (typeof w !== 'number' || !Number.isSafeInteger(w) || w <= 0)) return invalid('entry has a malformed idempotency window');
   const stamp = w === undefined ? { ts } : { ts, windowMs: w };
   if (Array.isArray(c)) {
+    if (q !== undefined && !(Number.isSafeInteger(q) && (q as number) >= 0)) return invalid('entry has a malformed quota');
     const commands: CommandRequest[] = new Array(c.length);
     for (let i = 0; i < c.length; i++) {
       const wire = c[i] as Partial<WireCommand> | null;
@@ -99,7 +105,7 @@ export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
       if (wire.k !== undefined && typeof wire.k !== 'string') return invalid(`command ${i} has a malformed idempotency key`);
       commands[i] = { type: wire.t, payload: wire.p, idempotencyKey: wire.k };
     }
-    return ok({ kind: 'commands', ...stamp, commands });
+    return ok({ kind: 'commands', ...stamp, quotaBytes: (q as number | undefined) ?? null, commands });
   }
   if (e !== null && typeof e === 'object') {
     const { t, d } = e as { t?: unknown; d?: unknown };

@@ -3,7 +3,9 @@
 // answered). Keys are scoped by the caller (mediator: command type; server: token). Time is the
 // entries' own timestamps, stamped by the leader (a monotonic "replicated clock" = the largest
 // entry ts applied so far), and the window comes with each entry from the leader too, so expiry
-// happens at the same entry on every node, whatever each node's own setting, and survives snapshots.
+// happens at the same entry on every node, whatever each node's own setting. The table is
+// bounded in memory (maxKeys) and mirrored into the state engine through a journal, keyed by a
+// sequence (entry index, then order within the entry) so that it reloads in recording order.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Result } from './result.js';
@@ -26,15 +28,42 @@ export interface IdempotencyRecord {
   /** Index of the entry whose result this is. */
   readonly index: number;
   readonly result: Result<unknown>;
-  /** Digest of the command's payload; '' for a record restored from a snapshot without one. */
+  /** Digest of the command's payload; '' for a record persisted without one. */
   readonly fingerprint: string;
 }
-
-type SnapshotRow = [key: string, at: number, index: number, result: Result<unknown>, fingerprint?: string];
 
 /** The fingerprint of a command payload: every node computes it from the same entry bytes. */
 export function payloadFingerprint(payload: unknown): string {
   return createHash('sha256').update(JSON.stringify(payload) ?? 'undefined').digest('base64url');
+}
+
+/** Where the table's changes go (the apply batch's engine transaction). */
+export interface IdempotencyJournal {
+  recorded(seq: Uint8Array, key: string, record: IdempotencyRecord): void;
+  forgotten(seq: Uint8Array): void;
+}
+
+/** A persisted row, as the journal stored it. */
+export interface IdempotencyRow {
+  readonly seq: Uint8Array;
+  readonly key: string;
+  readonly record: IdempotencyRecord;
+}
+
+interface Recorded {
+  readonly key: string;
+  readonly seq: Uint8Array;
+}
+
+const FORGOTTEN: Recorded = { key: '', seq: new Uint8Array(0) };
+const NO_JOURNAL: IdempotencyJournal = { recorded() {}, forgotten() {} };
+
+/** The engine key of the `within`-th key recorded by entry `index`: rows sort in recording order. */
+export function sequence(index: number, within: number): Uint8Array {
+  const seq = Buffer.alloc(12);
+  seq.writeBigUInt64BE(BigInt(index), 0);
+  seq.writeUInt32BE(within, 8);
+  return seq;
 }
 
 export class IdempotencyTable {
@@ -46,10 +75,14 @@ export class IdempotencyTable {
    * from `head`. A plain queue, because iterating a Map from its front after many deletions costs
    * time proportional to the deleted slots.
    */
-  private order: string[] = [];
+  private order: Recorded[] = [];
   private head = 0;
   private clockMs = 0;
   private evicted = 0;
+  /** Sequence of the last key recorded: its entry's index and its rank within that entry. */
+  private lastIndex = 0;
+  private within = 0;
+  journal: IdempotencyJournal = NO_JOURNAL;
 
   constructor(options: IdempotencyOptions = {}) {
     this.windowMs = options.windowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
@@ -79,7 +112,7 @@ export class IdempotencyTable {
     if (entryTs > this.clockMs) this.clockMs = entryTs;
     const horizon = this.clockMs - entryWindowMs;
     while (this.head < this.order.length) {
-      const key = this.order[this.head] as string;
+      const key = (this.order[this.head] as Recorded).key;
       if ((this.records.get(key) as IdempotencyRecord).at > horizon) break;
       this.forgetOldest();
     }
@@ -95,15 +128,21 @@ export class IdempotencyTable {
       this.forgetOldest();
       this.evicted++;
     }
-    this.records.set(key, { at: this.clockMs, index, result, fingerprint });
-    this.order.push(key);
+    this.within = index === this.lastIndex ? this.within + 1 : 0;
+    this.lastIndex = index;
+    const record = { at: this.clockMs, index, result, fingerprint };
+    const seq = sequence(index, this.within);
+    this.records.set(key, record);
+    this.order.push({ key, seq });
+    this.journal.recorded(seq, key, record);
   }
 
   private forgetOldest(): void {
-    const key = this.order[this.head] as string;
-    this.order[this.head] = '';
+    const { key, seq } = this.order[this.head] as Recorded;
+    this.order[this.head] = FORGOTTEN;
     this.head++;
     this.records.delete(key);
+    this.journal.forgotten(seq);
     if (this.head >= 1024 && this.head * 2 >= this.order.length) {
       this.order = this.order.slice(this.head);
       this.head = 0;
@@ -111,28 +150,23 @@ export class IdempotencyTable {
     assert.equal(this.order.length - this.head, this.records.size, 'idempotency queue and table disagree');
   }
 
-  snapshot(): { clock: number; keys: SnapshotRow[] } {
-    const keys: SnapshotRow[] = [];
-    for (let i = this.head; i < this.order.length; i++) {
-      const key = this.order[i] as string;
-      const record = this.records.get(key) as IdempotencyRecord;
-      keys.push([key, record.at, record.index, record.result, record.fingerprint]);
-    }
-    return { clock: this.clockMs, keys };
-  }
-
-  restore(image: unknown): void {
-    const { clock, keys } = (image ?? {}) as { clock?: unknown; keys?: unknown };
-    assert.ok(typeof clock === 'number' && Array.isArray(keys), 'idempotency snapshot is malformed');
+  /** Replaces the table with persisted rows (in sequence order) and the persisted clock. */
+  load(clock: number, rows: Iterable<IdempotencyRow>): void {
+    assert.ok(Number.isFinite(clock), 'idempotency clock is malformed');
     this.records.clear();
     this.order = [];
     this.head = 0;
     this.clockMs = clock;
-    for (const row of keys as SnapshotRow[]) {
-      assert.ok(Array.isArray(row) && typeof row[0] === 'string' && typeof row[1] === 'number' && typeof row[2] === 'number', 'idempotency snapshot row is malformed');
-      assert.ok(!this.records.has(row[0]), 'idempotency snapshot repeats a key');
-      this.records.set(row[0], { at: row[1], index: row[2], result: row[3], fingerprint: row[4] ?? '' });
-      this.order.push(row[0]);
+    this.lastIndex = 0;
+    this.within = 0;
+    for (const { seq, key, record } of rows) {
+      assert.ok(!this.records.has(key), 'idempotency rows repeat a key');
+      this.records.set(key, record);
+      this.order.push({ key, seq });
+      const bytes = Buffer.from(seq.buffer, seq.byteOffset, seq.byteLength);
+      this.lastIndex = Number(bytes.readBigUInt64BE(0));
+      this.within = bytes.readUInt32BE(8);
     }
+    assert.ok(this.records.size <= this.maxKeys, 'idempotency rows exceed maxKeys');
   }
 }

@@ -2,8 +2,9 @@
 // layer runs before proposing. Three faces:
 //  - edge (any node, before Raft): prepareCommands (one or a batch) / preparePublish validate and
 //    encode an entry, or answer a 400/404/413-ready Failure; checkQuery before a ReadIndex;
-//  - replicated (every node, in log order): apply(entry) → one result per command + the events
-//    raised; snapshot() / restore(data, index);
+//  - replicated (every node, in log order): applyBatch(entries) → per entry, one result per command
+//    + the events raised, all written in one state engine transaction with the applied index;
+//    reload() after the engine's state was replaced by a snapshot;
 //  - reads (this node): query(type, payload).
 // apply is deterministic: its only inputs are the entry (index, term, bytes with the proposer's
 // timestamp) and the state built by earlier entries. A handler that throws, returns garbage or
@@ -14,19 +15,23 @@ import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandC
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
-import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions } from './idempotency.js';
+import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions, type IdempotencyRow } from './idempotency.js';
 import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
 import { ErrorCodes, fail, ok, type Failure, type Issue, type Result } from './result.js';
 import { jsonDepthExceeds, validate, type JsonValue } from './schema.js';
 import { freezeJson, Transaction } from './store.js';
+import { ReplicatedState } from './replicated-state.js';
 import type { Entry } from '../raft/types.js';
+import type { StateEngine } from '../state/engine.js';
+import { MemoryStateEngine } from '../state/memory-engine.js';
 
 export const DEFAULT_MAX_BATCH_COMMANDS = 1_000;
 /** Bound on one encoded entry; keep it below the Raft core's maxBytesPerMessage. */
 export const DEFAULT_MAX_ENTRY_BYTES = 1024 * 1024;
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** Most idempotency rows read back from the engine at once when the table reloads. */
+const IDEMPOTENCY_LOAD_PAGE = 4_096;
 
 /** A command as the HTTP layer hands it over (`idempotencyKey` null or absent: none). */
 export interface CommandInput {
@@ -37,6 +42,13 @@ export interface CommandInput {
 
 export interface MediatorOptions {
   readonly modules: readonly ModuleDefinition[];
+  /** Where the replicated state lives; an in-memory engine when absent (tests). */
+  readonly engine?: StateEngine;
+  /**
+   * Bytes of module state (keys + values) beyond which commands that grow it fail with
+   * STATE_QUOTA_EXCEEDED. Written into each command entry this node proposes. Absent: no quota.
+   */
+  readonly quotaBytes?: number | null;
   /** User behaviours, outermost first. */
   readonly behaviors?: readonly Behavior[];
   /** Must be the same on every node: expiry changes replicated state. */
@@ -142,19 +154,30 @@ export class Mediator {
   readonly maxBatchCommands: number;
   readonly maxEntryBytes: number;
   readonly queryTimeoutMs: number;
+  readonly quotaBytes: number | null;
+  readonly state: ReplicatedState;
   private readonly dispatcher: EventDispatcher;
   private readonly commandBehaviors: readonly Behavior[];
   private readonly queryBehaviors: readonly Behavior[];
   private readonly observer: MediatorObserver;
   private readonly logger: Logger;
-  private applied = 0;
+  /** Commands refused by the quota since start (not replicated). */
+  private quotaRefusals = 0;
 
   constructor(options: MediatorOptions) {
     this.logger = options.logger ?? consoleLogger;
     this.observer = options.observer ?? {};
-    this.registry = new Registry(options.modules, this.logger);
+    this.state = new ReplicatedState(options.engine ?? new MemoryStateEngine());
+    this.registry = new Registry(options.modules, this.logger, this.state);
     this.events = new EventLog(options.events);
     this.idempotency = new IdempotencyTable(options.idempotency);
+    const state = this.state;
+    this.idempotency.journal = {
+      recorded: (seq, key, record) => state.writer.put('idem', seq, Buffer.from(JSON.stringify([key, record.at, record.index, record.result, record.fingerprint]), 'utf8')),
+      forgotten: (seq) => state.writer.delete('idem', seq),
+    };
+    this.quotaBytes = options.quotaBytes ?? null;
+    assert.ok(this.quotaBytes === null || (Number.isSafeInteger(this.quotaBytes) && this.quotaBytes >= 0), 'quotaBytes must be a non-negative integer');
     this.dispatcher = new EventDispatcher(this.registry, this.logger, this.observer, options.maxEventHandlersInFlight);
     const behaviors = options.behaviors ?? [];
     this.commandBehaviors = behaviors.filter((b) => typeof b.command === 'function');
@@ -163,11 +186,22 @@ export class Mediator {
     this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     assert.ok(this.maxBatchCommands > 0 && this.maxEntryBytes > 0 && this.queryTimeoutMs > 0, 'mediator limits must be positive');
+    this.reload();
   }
 
-  /** Index of the last entry applied (or restored from a snapshot). */
+  /** Index of the last entry applied (or restored from a snapshot): what the engine holds. */
   get appliedIndex(): number {
-    return this.applied;
+    return this.state.appliedIndex;
+  }
+
+  /** Commands refused by the quota on this node since it started. */
+  get quotaRefused(): number {
+    return this.quotaRefusals;
+  }
+
+  /** True when module state has reached the quota of this node's settings. */
+  get quotaReached(): boolean {
+    return this.quotaBytes !== null && this.state.stateBytes >= this.quotaBytes;
   }
 
   // ---- Edge: validation and encoding, before anything reaches the log ---------------------------
@@ -190,7 +224,7 @@ export class Mediator {
       if (failure !== null) return failure;
       requests[i] = { type, payload, idempotencyKey: key };
     }
-    return this.sized(encodeCommandEntry({ commands: requests, ts }));
+    return this.sized(encodeCommandEntry({ commands: requests, ts, quotaBytes: this.quotaBytes }));
   }
 
   /** Validates a directly published event (`POST /v1/events/{type}`) and encodes its entry. */
@@ -226,22 +260,37 @@ export class Mediator {
   // ---- Replicated: apply, snapshot, restore ------------------------------------------------------
 
   /**
-   * Applies one committed entry, in log order, on every node. The driver may skip no-op and
-   * configuration entries (they are no-ops here too); an index that does not increase is a broken
-   * invariant and stops the process.
+   * Applies committed entries, in log order, on every node, as one state engine transaction that
+   * also records the last one's index: a crash keeps all of the batch or none of it. The driver
+   * may skip no-op and configuration entries (they are no-ops here too); an index that does not
+   * increase is a broken invariant and stops the process.
    */
+  applyBatch(entries: readonly Entry[]): AppliedEntry[] {
+    if (entries.length === 0) return [];
+    const last = (entries[entries.length - 1] as Entry).index;
+    const applied = this.state.batch(last, () => entries.map((entry) => this.applyOne(entry)));
+    for (const a of applied) {
+      this.events.append(a.index, a.events);
+      if (a.events.length > 0) this.dispatcher.dispatch(a.events);
+    }
+    return applied;
+  }
+
+  /** One entry as its own batch. */
   apply(entry: Entry): AppliedEntry {
-    assert.ok(entry.index > this.applied, `apply: entry ${entry.index} after applied index ${this.applied}`);
-    this.applied = entry.index;
+    return this.applyBatch([entry])[0] as AppliedEntry;
+  }
+
+  private applyOne(entry: Entry): AppliedEntry {
+    assert.ok(entry.index > this.appliedIndex, `apply: entry ${entry.index} after applied index ${this.appliedIndex}`);
     if (entry.type === 'conf' || entry.data.byteLength === 0) {
-      this.events.append(entry.index, NO_EVENTS);
       return { index: entry.index, kind: 'none', results: NO_RESULTS, events: NO_EVENTS };
     }
     const decoded = decodeEntry(entry.data);
     if (!decoded.ok) return this.invalidEntry(entry.index, decoded);
     const envelope = decoded.value;
     this.idempotency.advance(envelope.ts, envelope.windowMs);
-    let applied: AppliedEntry;
+    this.state.setIdempotencyClock(this.idempotency.clock);
     if (envelope.kind === 'event') {
       let frozen: JsonValue;
       try {
@@ -250,33 +299,30 @@ export class Mediator {
         return this.invalidEntry(entry.index, fail(ErrorCodes.INVALID_ENTRY, `event data: ${(error as Error).message}`));
       }
       const event = makeEvent(entry.index, envelope.type, frozen, envelope.ts, JSON.stringify(frozen));
-      applied = { index: entry.index, kind: 'event', results: NO_RESULTS, events: [event] };
-    } else {
-      const results: CommandResult[] = new Array(envelope.commands.length);
-      const events: CatgaEvent[] = [];
-      for (let position = 0; position < envelope.commands.length; position++) {
-        results[position] = this.applyCommand(entry, envelope.ts, position, envelope.commands[position] as CommandRequest, events);
-      }
-      applied = { index: entry.index, kind: 'commands', results, events };
+      return { index: entry.index, kind: 'event', results: NO_RESULTS, events: [event] };
     }
-    this.events.append(entry.index, applied.events);
-    if (applied.events.length > 0) this.dispatcher.dispatch(applied.events);
-    return applied;
+    const results: CommandResult[] = new Array(envelope.commands.length);
+    const events: CatgaEvent[] = [];
+    for (let position = 0; position < envelope.commands.length; position++) {
+      results[position] = this.applyCommand(entry, envelope.ts, envelope.quotaBytes, position, envelope.commands[position] as CommandRequest, events);
+    }
+    return { index: entry.index, kind: 'commands', results, events };
   }
 
   private invalidEntry(index: number, error: Failure): AppliedEntry {
     this.logger.error('undecodable log entry skipped', { index, code: error.code, message: error.message });
-    this.events.append(index, NO_EVENTS);
     return { index, kind: 'invalid', results: NO_RESULTS, events: NO_EVENTS, error };
   }
 
-  private applyCommand(entry: Entry, ts: number, position: number, command: CommandRequest, events: CatgaEvent[]): CommandResult {
+  private applyCommand(entry: Entry, ts: number, quotaBytes: number | null, position: number, command: CommandRequest, events: CatgaEvent[]): CommandResult {
     const started = this.observer.commandApplied === undefined ? 0 : performance.now();
     // A key belongs to one command type: the same key on another type is another key.
     const key = command.idempotencyKey === undefined ? undefined : `${command.type}\u0000${command.idempotencyKey}`;
     const fingerprint = key === undefined ? '' : payloadFingerprint(command.payload);
     if (key !== undefined) {
-      const seen = this.idempotency.lookup(key);
+      // Rows recorded before keys were scoped by type carry no fingerprint: they answer the bare key.
+      const legacy = this.idempotency.lookup(command.idempotencyKey as string);
+      const seen = this.idempotency.lookup(key) ?? (legacy?.fingerprint === '' ? legacy : undefined);
       if (seen !== undefined) {
         this.observer.commandApplied?.(command.type, 'duplicate', (performance.now() - started) / 1000);
         if (seen.fingerprint !== '' && seen.fingerprint !== fingerprint) {
@@ -287,7 +333,7 @@ export class Mediator {
       }
     }
     const bound = this.registry.commands.get(command.type);
-    const result = bound === undefined ? fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(command.type)}`) : this.runCommand(bound, entry, ts, position, command, events);
+    const result = bound === undefined ? fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(command.type)}`) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
     if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
       const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';
@@ -296,7 +342,7 @@ export class Mediator {
     return { type: command.type, result, index: entry.index, duplicate: false };
   }
 
-  private runCommand(bound: BoundCommand, entry: Entry, ts: number, position: number, command: CommandRequest, events: CatgaEvent[]): Result<unknown> {
+  private runCommand(bound: BoundCommand, entry: Entry, ts: number, quotaBytes: number | null, position: number, command: CommandRequest, events: CatgaEvent[]): Result<unknown> {
     const store = new Transaction(bound.state);
     const ctx = new LiveCommandContext(entry.index, entry.term, ts, position, command.type, store);
     let result: Result<unknown>;
@@ -312,6 +358,14 @@ export class Mediator {
     if (!result.ok) {
       if (result.code === ErrorCodes.HANDLER_ERROR) this.logger.warn('command handler failed', { type: command.type, index: entry.index, position, message: result.message });
       return result;
+    }
+    if (quotaBytes !== null) {
+      // Part of the replicated apply: every node sees the same state bytes and the same entry.
+      const growth = store.bytesDelta();
+      if (growth > 0 && this.state.stateBytes + growth > quotaBytes) {
+        this.quotaRefusals++;
+        return fail(ErrorCodes.STATE_QUOTA_EXCEEDED, `the command would grow the state to ${this.state.stateBytes + growth} bytes, beyond the quota of ${quotaBytes}; deletes still work`);
+      }
     }
     store.commit();
     if (ctx.pending !== null) {
@@ -332,31 +386,27 @@ export class Mediator {
     return proceed();
   }
 
-  /** The state machine image after every entry applied so far: module states and the idempotency table. */
-  snapshot(): Uint8Array {
-    const modules: Record<string, unknown> = {};
-    for (const [name, state] of this.registry.states) modules[name] = state.dump();
-    const image = { format: SNAPSHOT_FORMAT_VERSION, index: this.applied, idempotency: this.idempotency.snapshot(), modules };
-    return Buffer.from(JSON.stringify(image), 'utf8');
-  }
-
-  /** Replaces all state with a snapshot's (at start, or when a leader sends one). Events restart at `index`. */
-  restore(data: Uint8Array, index: number): void {
-    const image = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as {
-      format?: unknown;
-      index?: unknown;
-      idempotency?: unknown;
-      modules?: Record<string, unknown>;
+  /**
+   * Re-reads what the engine holds (at start, and after a snapshot from the leader replaced it):
+   * the counters, the idempotency table. Events restart at the applied index.
+   */
+  reload(): void {
+    this.state.reload();
+    const engine = this.state.engine;
+    const rows = function* (): Generator<IdempotencyRow> {
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const page = engine.range('idem', { prefix: new Uint8Array(0), after, limit: IDEMPOTENCY_LOAD_PAGE });
+        for (const { key, value } of page) {
+          const [k, at, index, result, fingerprint] = JSON.parse(Buffer.from(value).toString('utf8')) as [string, number, number, Result<unknown>, string?];
+          yield { seq: key, key: k, record: { at, index, result, fingerprint: fingerprint ?? '' } };
+        }
+        if (page.length < IDEMPOTENCY_LOAD_PAGE) return;
+        after = (page[page.length - 1] as { key: Uint8Array }).key;
+      }
     };
-    assert.equal(image.format, SNAPSHOT_FORMAT_VERSION, 'restore: unknown snapshot format');
-    // The image records the last entry the mediator saw; the driver may have applied no-ops after it.
-    assert.ok(typeof image.index === 'number' && image.index <= index, 'restore: snapshot image is newer than its index');
-    assert.ok(image.modules !== null && typeof image.modules === 'object', 'restore: snapshot has no module states');
-    for (const state of this.registry.states.values()) state.load([]);
-    for (const [name, entries] of Object.entries(image.modules)) this.registry.stateOf(name).load(entries);
-    this.idempotency.restore(image.idempotency);
-    this.applied = index;
-    this.events.reset(index);
+    this.idempotency.load(this.state.idempotencyClock, rows());
+    this.events.reset(this.appliedIndex);
   }
 
   // ---- Reads -------------------------------------------------------------------------------------
@@ -377,7 +427,7 @@ export class Mediator {
 
   private async runQuery(bound: BoundQuery, call: QueryCall): Promise<Result<unknown>> {
     const controller = new AbortController();
-    const ctx: QueryContext = { store: bound.state, appliedIndex: this.applied, signal: controller.signal };
+    const ctx: QueryContext = { store: bound.state, appliedIndex: this.appliedIndex, signal: controller.signal };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Result<unknown>>((resolve) => {
       timer = setTimeout(() => {

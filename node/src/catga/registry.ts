@@ -1,6 +1,7 @@
 // Which handler serves which type: built from the loaded modules once at start, refusing
 // duplicate modules or command/query types. Also owns the module states the handlers are bound to.
 import { DefinitionError, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition } from './api.js';
+import type { ReplicatedState } from './replicated-state.js';
 import { ModuleState } from './store.js';
 
 export interface BoundCommand {
@@ -26,13 +27,13 @@ export class Registry {
   readonly queries = new Map<string, BoundQuery>();
   /** Event type → handlers; type `*` holds the handlers of every event. */
   readonly eventHandlers = new Map<string, BoundEventHandler[]>();
-  /** Module name → state. Also holds states restored from a snapshot for modules not loaded now. */
+  /** Module name → state of every loaded module (the engine may also hold state of modules not loaded now). */
   readonly states = new Map<string, ModuleState>();
 
-  constructor(modules: readonly ModuleDefinition[], logger: Logger) {
+  constructor(modules: readonly ModuleDefinition[], logger: Logger, replicated: ReplicatedState) {
     for (const module of modules) {
       if (this.states.has(module.name)) throw new DefinitionError(`module ${module.name} is loaded twice`);
-      const state = new ModuleState();
+      const state = new ModuleState(module.name, replicated);
       this.states.set(module.name, state);
       for (const [type, definition] of Object.entries(module.commands ?? {})) {
         const other = this.commands.get(type);
@@ -53,15 +54,5 @@ export class Registry {
         this.eventHandlers.set(type, list);
       }
     }
-  }
-
-  /** The state of `module`, created empty if no loaded module owns it (snapshot restore). */
-  stateOf(module: string): ModuleState {
-    let state = this.states.get(module);
-    if (state === undefined) {
-      state = new ModuleState();
-      this.states.set(module, state);
-    }
-    return state;
   }
 }

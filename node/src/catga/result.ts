@@ -54,6 +54,7 @@ export const ErrorCodes = {
   QUERY_TIMEOUT: 'QUERY_TIMEOUT',
   INVALID_ENTRY: 'INVALID_ENTRY',
   EVENTS_COMPACTED: 'EVENTS_COMPACTED',
+  STATE_QUOTA_EXCEEDED: 'STATE_QUOTA_EXCEEDED',
 } as const;
 
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -73,6 +74,8 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   QUERY_TIMEOUT: 503,
   INVALID_ENTRY: 500,
   EVENTS_COMPACTED: 410,
+  // WebDAV's Insufficient Storage: the command was valid, the cluster's state is full.
+  STATE_QUOTA_EXCEEDED: 507,
 };
 
 /** HTTP status for a failure code: mediator codes per the table, any other (business) code → 409. */

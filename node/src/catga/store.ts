@@ -1,34 +1,45 @@
-// Replicated module state: one ordered key → JSON map per module, the only state command handlers
-// can change. A command sees it through a Transaction (writes buffered, committed only when the
-// handler succeeds), so a failed or throwing command leaves the state exactly as it was on every
-// node. Stored values are deep-frozen JSON, which makes snapshots a plain dump of the maps.
+// Replicated module state: one ordered key → JSON table per module, held in the state engine, the
+// only state command handlers can change. A command sees it through a Transaction (writes buffered,
+// committed into the apply batch's engine transaction only when the handler succeeds), so a failed
+// or throwing command leaves the state exactly as it was on every node. Keys are ordered by their
+// UTF-8 bytes; `scan` pages through a key prefix with a bounded limit, so no query has to load a
+// whole module's state.
 import { MAX_JSON_DEPTH, type JsonValue } from './schema.js';
+import type { ReplicatedState } from './replicated-state.js';
 
-export const MAX_STORE_KEY_LENGTH = 1_024;
+/** Keys are strings of at most this many UTF-8 bytes. */
+export const MAX_STORE_KEY_BYTES = 1_024;
+/** Most entries one `scan` returns. */
+export const MAX_SCAN_LIMIT = 1_000;
 
 export class StoreError extends Error {
   constructor(
-    readonly code: 'INVALID_KEY' | 'INVALID_VALUE',
+    readonly code: 'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_SCAN',
     message: string,
   ) {
     super(message);
   }
 }
 
+export interface ScanOptions {
+  /** Only keys after this one (the last key of the previous page). */
+  readonly after?: string;
+  /** 1 to MAX_SCAN_LIMIT. */
+  readonly limit: number;
+}
+
 /** Read access, for queries. Values are frozen: never mutate them. */
 export interface ReadStore {
   get(key: string): JsonValue | undefined;
   has(key: string): boolean;
+  /** Keys held (a counter kept with the state: O(1)). */
   readonly size: number;
-  /** Entries in insertion order (a key deleted and set again moves to the end). */
-  entries(): IterableIterator<[string, JsonValue]>;
+  /** Entries whose key starts with `prefix`, in UTF-8 byte order of the keys, at most `limit`. */
+  scan(prefix: string, options: ScanOptions): [string, JsonValue][];
 }
 
 /** Read/write access, for command handlers. */
-export interface Store {
-  get(key: string): JsonValue | undefined;
-  has(key: string): boolean;
-  readonly size: number;
+export interface Store extends ReadStore {
   set(key: string, value: JsonValue): void;
   /** Returns whether the key existed. */
   delete(key: string): boolean;
@@ -56,82 +67,159 @@ export function freezeJson(value: unknown, depth = 0): JsonValue {
 }
 
 function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length > MAX_STORE_KEY_LENGTH) {
-    throw new StoreError('INVALID_KEY', `store keys are strings of at most ${MAX_STORE_KEY_LENGTH} characters`);
+  if (typeof key !== 'string' || key.length > MAX_STORE_KEY_BYTES || Buffer.byteLength(key, 'utf8') > MAX_STORE_KEY_BYTES) {
+    throw new StoreError('INVALID_KEY', `store keys are strings of at most ${MAX_STORE_KEY_BYTES} UTF-8 bytes`);
   }
 }
 
-/** One module's committed state. */
+function checkScan(prefix: unknown, options: ScanOptions | undefined): void {
+  if (typeof prefix !== 'string') throw new StoreError('INVALID_SCAN', 'scan: the prefix must be a string');
+  const limit = options?.limit;
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_SCAN_LIMIT) {
+    throw new StoreError('INVALID_SCAN', `scan: limit must be an integer from 1 to ${MAX_SCAN_LIMIT}`);
+  }
+  if (options?.after !== undefined) checkKey(options.after);
+}
+
+function parseValue(bytes: Uint8Array): JsonValue {
+  return freezeJson(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')));
+}
+
+/** One module's committed state, read through the current engine view. */
 export class ModuleState implements ReadStore {
-  private readonly data = new Map<string, JsonValue>();
+  private readonly prefix: Buffer;
+
+  constructor(
+    readonly module: string,
+    private readonly state: ReplicatedState,
+  ) {
+    this.prefix = Buffer.from(`${module}\0`, 'utf8');
+  }
+
+  /** The engine key of `key` in this module. */
+  engineKey(key: string): Buffer {
+    return Buffer.concat([this.prefix, Buffer.from(key, 'utf8')]);
+  }
+
+  /** The stored bytes of `key`, for byte accounting. */
+  raw(key: string): Uint8Array | undefined {
+    return this.state.reader.get('state', this.engineKey(key));
+  }
 
   get(key: string): JsonValue | undefined {
-    return this.data.get(key);
+    if (typeof key !== 'string') return undefined;
+    const bytes = this.raw(key);
+    return bytes === undefined ? undefined : parseValue(bytes);
   }
+
   has(key: string): boolean {
-    return this.data.has(key);
+    return typeof key === 'string' && this.raw(key) !== undefined;
   }
+
   get size(): number {
-    return this.data.size;
-  }
-  entries(): IterableIterator<[string, JsonValue]> {
-    return this.data.entries();
+    return this.state.count(this.module);
   }
 
-  /** JSON-able image: entries in order. */
-  dump(): [string, JsonValue][] {
-    return Array.from(this.data);
+  scan(prefix: string, options: ScanOptions): [string, JsonValue][] {
+    checkScan(prefix, options);
+    return this.page(prefix, options.after, options.limit);
   }
 
-  load(entries: unknown): void {
-    if (!Array.isArray(entries)) throw new StoreError('INVALID_VALUE', 'module state must be an array of entries');
-    this.data.clear();
-    for (const entry of entries) {
-      if (!Array.isArray(entry) || entry.length !== 2) throw new StoreError('INVALID_VALUE', 'module state entries are [key, value] pairs');
-      checkKey(entry[0]);
-      this.data.set(entry[0], freezeJson(entry[1]));
+  /** `scan` without the limit's cap (checked arguments only). */
+  page(prefix: string, after: string | undefined, limit: number): [string, JsonValue][] {
+    const rows = this.state.reader.range('state', {
+      prefix: this.engineKey(prefix),
+      after: after === undefined ? undefined : this.engineKey(after),
+      limit,
+    });
+    return rows.map(({ key, value }) => [Buffer.from(key.buffer, key.byteOffset, key.byteLength).subarray(this.prefix.length).toString('utf8'), parseValue(value)]);
+  }
+
+  /** Writes a transaction's changes into the apply batch, in the order they were made. */
+  commit(writes: ReadonlyMap<string, Write>, countDelta: number, bytesDelta: number): void {
+    const tx = this.state.writer;
+    for (const [key, write] of writes) {
+      if (write === DELETED) tx.delete('state', this.engineKey(key));
+      else tx.put('state', this.engineKey(key), write.bytes);
     }
-  }
-
-  /** Applies a transaction's writes, in the order they were made. */
-  commit(writes: ReadonlyMap<string, JsonValue | typeof DELETED>): void {
-    for (const [key, value] of writes) {
-      if (value === DELETED) this.data.delete(key);
-      else this.data.set(key, value);
-    }
+    this.state.account(this.module, countDelta, bytesDelta);
   }
 }
 
 const DELETED: unique symbol = Symbol('deleted');
+interface Written {
+  readonly value: JsonValue;
+  readonly bytes: Buffer;
+}
+type Write = Written | typeof DELETED;
+
+const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** A command's view of its module state: reads through, writes buffered until `commit()`. */
 export class Transaction implements Store {
-  private writes: Map<string, JsonValue | typeof DELETED> | null = null;
+  private writes: Map<string, Write> | null = null;
+  /** Committed bytes of each key read or written: one engine read per key per command. */
+  private readonly committed = new Map<string, Uint8Array | undefined>();
   private sizeDelta = 0;
 
   constructor(private readonly base: ModuleState) {}
 
+  private baseRaw(key: string): Uint8Array | undefined {
+    if (this.committed.has(key)) return this.committed.get(key);
+    const raw = this.base.raw(key);
+    this.committed.set(key, raw);
+    return raw;
+  }
+
   get(key: string): JsonValue | undefined {
+    if (typeof key !== 'string') return undefined;
     const written = this.writes?.get(key);
-    if (written !== undefined) return written === DELETED ? undefined : written;
-    return this.base.get(key);
+    if (written !== undefined) return written === DELETED ? undefined : written.value;
+    const raw = this.baseRaw(key);
+    return raw === undefined ? undefined : parseValue(raw);
   }
 
   has(key: string): boolean {
+    if (typeof key !== 'string') return false;
     const written = this.writes?.get(key);
     if (written !== undefined) return written !== DELETED;
-    return this.base.has(key);
+    return this.baseRaw(key) !== undefined;
   }
 
   get size(): number {
     return this.base.size + this.sizeDelta;
   }
 
+  /**
+   * The committed page merged with this transaction's writes. The base is read as many rows deeper
+   * as there are buffered deletes, so at least `limit` base keys up to the last row read survive.
+   */
+  scan(prefix: string, options: ScanOptions): [string, JsonValue][] {
+    checkScan(prefix, options);
+    const writes = this.writes;
+    if (writes === null) return this.base.scan(prefix, options);
+    let deletes = 0;
+    for (const write of writes.values()) if (write === DELETED) deletes++;
+    const depth = options.limit + deletes;
+    const rows = this.base.page(prefix, options.after, depth);
+    const last = rows.length < depth ? null : (rows[rows.length - 1] as [string, JsonValue])[0];
+    const merged = new Map<string, JsonValue>(rows);
+    const after = options.after;
+    for (const [key, write] of writes) {
+      if (!key.startsWith(prefix) || (after !== undefined && compareUtf8(key, after) <= 0)) continue;
+      // Past the last base row read, base keys are unknown: leave those to the next page.
+      if (last !== null && compareUtf8(key, last) > 0) continue;
+      if (write === DELETED) merged.delete(key);
+      else merged.set(key, write.value);
+    }
+    return [...merged.keys()].sort(compareUtf8).slice(0, options.limit).map((key) => [key, merged.get(key) as JsonValue]);
+  }
+
   set(key: string, value: JsonValue): void {
     checkKey(key);
     const frozen = freezeJson(value);
     if (!this.has(key)) this.sizeDelta++;
-    (this.writes ??= new Map()).set(key, frozen);
+    (this.writes ??= new Map()).set(key, { value: frozen, bytes: Buffer.from(JSON.stringify(frozen), 'utf8') });
   }
 
   delete(key: string): boolean {
@@ -141,8 +229,21 @@ export class Transaction implements Store {
     return true;
   }
 
+  /** How many bytes of module state committing would add (negative: free). */
+  bytesDelta(): number {
+    if (this.writes === null) return 0;
+    let delta = 0;
+    for (const [key, write] of this.writes) {
+      const old = this.baseRaw(key);
+      const keyBytes = Buffer.byteLength(key, 'utf8');
+      if (old !== undefined) delta -= keyBytes + old.byteLength;
+      if (write !== DELETED) delta += keyBytes + write.bytes.byteLength;
+    }
+    return delta;
+  }
+
   commit(): void {
-    if (this.writes !== null) this.base.commit(this.writes);
+    if (this.writes !== null) this.base.commit(this.writes, this.sizeDelta, this.bytesDelta());
     this.writes = null;
     this.sizeDelta = 0;
   }

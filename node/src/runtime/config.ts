@@ -36,6 +36,7 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly snapshotEntries: number;
+  readonly snapshotBytes: number;
   readonly snapshotRetain: number;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
@@ -47,6 +48,8 @@ export interface NodeConfig {
   readonly wsBufferBytes: number;
   readonly eventRingSize: number;
   readonly idempotencyWindowMs: number;
+  /** Bytes of module state (keys + values) beyond which growing commands fail with 507 STATE_QUOTA_EXCEEDED. */
+  readonly stateQuotaBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly cpuProf: boolean;
@@ -94,6 +97,7 @@ const SPECS = {
   electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
   heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks (default 1)' },
   snapshotEntries: { env: 'CATGA_SNAPSHOT_ENTRIES', flag: 'snapshot-entries', help: 'applied entries between snapshots (default 10000)' },
+  snapshotBytes: { env: 'CATGA_SNAPSHOT_BYTES', flag: 'snapshot-bytes', help: 'bytes of applied entries between snapshots, whichever of the two comes first (default 64 MiB)' },
   snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot (default 1000)' },
   requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline (default 5000)' },
   maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
@@ -103,6 +107,7 @@ const SPECS = {
   maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed (default 268435456)' },
+  stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it fail with 507 STATE_QUOTA_EXCEEDED (default 8 GiB)' },
   eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume (default 100000)' },
   idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered (default 600000)' },
   shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period (default 10000)' },
@@ -267,6 +272,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     electionTicks,
     heartbeatTicks,
     snapshotEntries: int('snapshotEntries', 10_000, 16, 100_000_000),
+    snapshotBytes: int('snapshotBytes', 64 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     snapshotRetain: int('snapshotRetain', 1_000, 0, 10_000_000),
     requestTimeoutMs: int('requestTimeoutMs', 5_000, 50, 600_000),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),
@@ -278,6 +284,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     wsBufferBytes: int('wsBufferBytes', 256 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),
     eventRingSize: int('eventRingSize', 100_000, 16, 100_000_000),
     idempotencyWindowMs: int('idempotencyWindowMs', 600_000, 1_000, 7 * 24 * 3_600_000),
+    stateQuotaBytes: int('stateQuotaBytes', 8 * 1024 ** 3, 1024, 2 ** 50),
     shutdownGraceMs: int('shutdownGraceMs', 10_000, 100, 600_000),
     logLevel,
     cpuProf: bool('cpuProf'),

@@ -5,7 +5,7 @@
 // promises that settle when their entry is applied or their read index is known.
 import { strict as assert } from 'node:assert';
 import type {
-  ConfChange, ConfState, Entry, HardState, Index, Message, NodeId, RaftCore, RaftStatus, Ready, Snapshot, SoftState, Term,
+  ConfChange, ConfState, Entry, HardState, Index, InstallSnapshot, Message, NodeId, RaftCore, RaftStatus, Ready, Snapshot, SoftState, Term,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/types.js';
 import type { PeerTransport } from '../transport/types.js';
@@ -14,10 +14,21 @@ import { CatgaError } from './errors.js';
 
 /** The replicated state machine as the driver sees it (the mediator implements it). */
 export interface StateMachine {
-  /** Applies one committed normal entry with data; returns what the proposer is answered. Never throws. */
-  apply(entry: Entry): unknown;
-  snapshot(): Uint8Array;
+  /**
+   * Applies committed entries (all of a Ready's, any type) as one batch that is atomic in the state
+   * engine with the last one's index; returns, per entry, what its proposer is answered.
+   */
+  applyBatch(entries: readonly Entry[]): readonly unknown[];
+  /**
+   * Snapshot data for the core at `index` (the applied index): a small descriptor, the state
+   * streams apart. Null when the state machine is not at `index` right now (a snapshot from the
+   * leader is being swapped in): try again later.
+   */
+  snapshot(index: Index): Uint8Array | null;
+  /** The core installed snapshot `data` at `index`: the state machine must hold exactly that state now. */
   restore(data: Uint8Array, index: Index): void;
+  /** Resolves once the applied state is durable: the log may then be compacted behind it. */
+  sync(): Promise<void>;
 }
 
 export interface DriverOptions {
@@ -28,6 +39,9 @@ export interface DriverOptions {
   readonly log: Logger;
   readonly tickMs: number;
   readonly snapshotEntries: number;
+  /** Also snapshot once the entries applied since the last snapshot hold this many bytes. */
+  readonly snapshotBytes: number;
+  /** Entries kept in the log behind a snapshot, for followers slightly behind; at most snapshotBytes / 4 of them. */
   readonly snapshotRetain: number;
   /** Index the state machine already reflects at start (the recovered snapshot's index). */
   readonly applied: Index;
@@ -35,6 +49,8 @@ export interface DriverOptions {
   /** The configuration changed (and once at start): the node points the transport at the members. */
   readonly onConf: (c: ConfState) => void;
   readonly onSnapshotTaken?: () => void;
+  /** A snapshot message whose data must arrive first: true holds it back (see `deliverSnapshot`). */
+  readonly interceptSnapshot?: (m: InstallSnapshot) => boolean;
   /** Called when storage fails: the node must stop (a failed fsync cannot be retried safely). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -95,6 +111,8 @@ export class RaftDriver {
   private appliedIndex: Index;
   /** Term of the last entry applied here (or of the snapshot installed), 0 before any. */
   private lastAppliedTerm: Term = 0;
+  /** Term of the last entry this driver persisted (or of the snapshot saved), 0 before any. */
+  private lastPersistedTerm: Term = 0;
   private snapshotIndex: Index;
   private statusCache: RaftStatus | null = null;
   private soft: SoftState;
@@ -107,6 +125,15 @@ export class RaftDriver {
   private diskFullSince: number | null = null;
   /** Members heard speaking as another incarnation than the configuration records (wiped disks). */
   private readonly staleIncarnations = new Map<NodeId, string>();
+  /** A snapshot taken at `index` whose state the engine is still making durable, then compacted to. */
+  private pendingCompaction: { readonly index: Index; readonly data: Uint8Array; readonly retain: number; synced: boolean } | null = null;
+  /**
+   * Data bytes of each entry applied after `snapshotIndex`, in order, and their sum: the log held
+   * in memory (by the core) and on disk grows with them, so they also trigger a snapshot.
+   */
+  private appliedSizes: number[] = [];
+  private appliedBytes = 0;
+  private snapshotRequested = false;
 
   constructor(o: DriverOptions) {
     this.o = o;
@@ -133,6 +160,7 @@ export class RaftDriver {
 
   get applied(): Index { return this.appliedIndex; }
   get appliedTerm(): Term { return this.lastAppliedTerm; }
+  get persistedTerm(): Term { return this.lastPersistedTerm; }
 
   /**
    * The incarnation `id` was last heard speaking as, when the configuration records another one:
@@ -147,6 +175,20 @@ export class RaftDriver {
 
   receive(m: Message): void {
     if (this.stopped || this.inbox.length >= MAX_MESSAGES_PER_TURN * 4) return; // Raft tolerates loss
+    if (m.type === 'snapshot' && this.o.interceptSnapshot?.(m) === true) return;
+    this.inbox.push(m);
+    this.schedule();
+  }
+
+  /** Takes a snapshot at the next turn even if fewer than `snapshotEntries` entries were applied since the last. */
+  requestSnapshot(): void {
+    this.snapshotRequested = true;
+    this.schedule();
+  }
+
+  /** A held-back snapshot message whose state is now in the state machine: the core may take it. */
+  deliverSnapshot(m: InstallSnapshot): void {
+    if (this.stopped) return;
     this.inbox.push(m);
     this.schedule();
   }
@@ -285,6 +327,7 @@ export class RaftDriver {
         this.afterAdvance();
         await this.maybeSnapshot();
       }
+      if (this.pendingCompaction?.synced === true || this.snapshotRequested) await this.maybeSnapshot();
     } catch (err) {
       this.failed = err;
       this.o.log.error('raft_driver_failed', { err });
@@ -383,14 +426,19 @@ export class RaftDriver {
     if (mustSync) {
       const toWrite = hard ?? this.unsyncedHard;
       await this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
+      const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1]!.term : rd.snapshot?.meta.term;
+      if (last !== undefined) this.lastPersistedTerm = last;
       if (toWrite !== null) this.persistedHard = toWrite;
       this.unsyncedHard = null;
     } else if (hard !== null) {
       this.unsyncedHard = hard;
     }
     if (!sendFirst) for (const m of rd.messages) transport.send(m);
+    for (const m of rd.messages) {
+      if (m.type === 'snapshot') this.o.log.info('snapshot_sent', { to: m.to, index: m.snapshot.meta.index, reason: 'the follower needs entries the log no longer holds' });
+    }
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) {
       const readers = this.readsInFlight.get(rs.context);
       if (readers === undefined) continue;
@@ -406,6 +454,8 @@ export class RaftDriver {
     this.appliedIndex = s.meta.index;
     this.lastAppliedTerm = s.meta.term;
     this.snapshotIndex = s.meta.index;
+    this.appliedSizes = [];
+    this.appliedBytes = 0;
     const unknown = new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
     for (const [index, w] of this.waiters) {
       if (index <= s.meta.index) { this.waiters.delete(index); w.reject(unknown); }
@@ -413,16 +463,19 @@ export class RaftDriver {
     this.o.log.info('snapshot_installed', { index: s.meta.index, term: s.meta.term, bytes: s.data.length });
   }
 
-  private applyEntry(e: Entry): void {
-    assert.equal(e.index, this.appliedIndex + 1, `apply out of order: ${e.index} after ${this.appliedIndex}`);
-    let result: unknown = null;
-    if (e.type === 'normal' && e.data.length > 0) result = this.o.stateMachine.apply(e);
-    this.appliedIndex = e.index;
-    this.lastAppliedTerm = e.term;
-    const w = this.waiters.get(e.index);
-    if (w !== undefined) {
+  private applyEntries(entries: readonly Entry[]): void {
+    assert.equal(entries[0]!.index, this.appliedIndex + 1, `apply out of order: ${entries[0]!.index} after ${this.appliedIndex}`);
+    const results = this.o.stateMachine.applyBatch(entries);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      this.appliedIndex = e.index;
+      this.lastAppliedTerm = e.term;
+      this.appliedSizes.push(e.data.byteLength);
+      this.appliedBytes += e.data.byteLength;
+      const w = this.waiters.get(e.index);
+      if (w === undefined) continue;
       this.waiters.delete(e.index);
-      if (w.term === e.term) w.resolve({ index: e.index, result });
+      if (w.term === e.term) w.resolve({ index: e.index, result: results[i] });
       else w.reject(new CatgaError('PROPOSAL_DROPPED', 'a new leader replaced the entry before it committed; it was not applied', 503));
     }
   }
@@ -461,15 +514,51 @@ export class RaftDriver {
     this.o.onConf(conf);
   }
 
+  /**
+   * Every `snapshotEntries` applied entries (or `snapshotBytes` of them): pin the state at the applied index (cheap), let the
+   * engine make it durable in the background (the loop goes on), and once it is, compact the log
+   * behind it. The log is never compacted past what the engine holds on disk.
+   */
   private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.snapshotIndex < this.o.snapshotEntries) return;
-    const index = this.appliedIndex;
-    const data = this.o.stateMachine.snapshot();
-    const snap = this.core.compact(index, data, this.o.snapshotRetain);
-    await this.saveWhenRoom(() => this.o.storage.saveSnapshot(snap, Math.max(0, index - this.o.snapshotRetain)));
-    this.snapshotIndex = index;
-    this.o.onSnapshotTaken?.();
-    this.o.log.info('snapshot_taken', { index, bytes: data.length });
+    const pending = this.pendingCompaction;
+    if (pending !== null) {
+      if (!pending.synced) return;
+      this.pendingCompaction = null;
+      // A snapshot installed from the leader meanwhile may already cover it.
+      if (pending.index <= this.snapshotIndex) return;
+      const snap = this.core.compact(pending.index, pending.data, pending.retain);
+      await this.saveWhenRoom(() => this.o.storage.saveSnapshot(snap, Math.max(0, pending.index - pending.retain)));
+      const covered = this.appliedSizes.splice(0, pending.index - this.snapshotIndex);
+      for (const n of covered) this.appliedBytes -= n;
+      this.snapshotIndex = pending.index;
+      this.o.onSnapshotTaken?.();
+      this.o.log.info('snapshot_taken', { index: pending.index });
+      return;
+    }
+    const due = this.appliedIndex - this.snapshotIndex >= this.o.snapshotEntries || this.appliedBytes >= this.o.snapshotBytes ||
+      (this.snapshotRequested && this.appliedIndex > this.snapshotIndex);
+    this.snapshotRequested = false;
+    if (!due) return;
+    const data = this.o.stateMachine.snapshot(this.appliedIndex);
+    if (data === null) return;
+    const next = { index: this.appliedIndex, data, retain: this.retainedEntries(), synced: false };
+    this.pendingCompaction = next;
+    this.o.stateMachine.sync().then(
+      () => { next.synced = true; this.schedule(); },
+      (err: unknown) => { this.failed = err; this.o.log.error('state_engine_sync_failed', { err }); this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503)); this.o.onFatal(err); },
+    );
+  }
+
+  /** How many entries to keep behind a snapshot at the applied index: snapshotRetain, within a quarter of snapshotBytes. */
+  private retainedEntries(): number {
+    const budget = this.o.snapshotBytes / 4;
+    let bytes = 0;
+    let n = 0;
+    for (let i = this.appliedSizes.length - 1; i >= 0 && n < this.o.snapshotRetain; i--, n++) {
+      bytes += this.appliedSizes[i]!;
+      if (bytes > budget) break;
+    }
+    return n;
   }
 
   private failAll(err: unknown): void {

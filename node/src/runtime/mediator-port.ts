@@ -1,7 +1,11 @@
-// Binds the mediator (node/src/catga) to the runtime: loads the built-in and user handler modules,
-// turns the mediator's Results into the coded errors and outcomes the request paths use, and feeds
-// its observer hooks into the node's metrics.
-import type { Entry } from '../raft/types.js';
+// Binds the mediator (node/src/catga) to the runtime: loads the built-in and user handler modules
+// over the node's state engine, turns the mediator's Results into the coded errors and outcomes the
+// request paths use, feeds its observer hooks into the node's metrics, and presents it to the Raft
+// driver as its state machine.
+import { strict as assert } from 'node:assert';
+import type { Entry, Index } from '../raft/types.js';
+import type { StateEngine } from '../state/engine.js';
+import { decodeDescriptor } from '../state/snapshot-stream.js';
 import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
@@ -10,11 +14,15 @@ import { CatgaError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MediatorPort } from './service.js';
+import type { SnapshotTransfer, TransferStateMachine } from './snapshot-transfer.js';
 
 export interface NodeMediator {
   readonly mediator: Mediator;
-  readonly stateMachine: StateMachine;
   readonly port: MediatorPort;
+  /** What the snapshot transfer needs of the state machine. */
+  readonly transferable: TransferStateMachine;
+  /** The driver's view, once the snapshot transfer exists. */
+  stateMachine(transfer: SnapshotTransfer): StateMachine;
 }
 
 function orThrow<T>(r: Result<T>): T {
@@ -26,11 +34,13 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
   return r.ok ? { ok: true, value: r.value } : { ok: false, error: { code: r.code, message: r.message } };
 }
 
-export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger): Promise<NodeMediator> {
+export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine): Promise<NodeMediator> {
   const user = await loadHandlerModules(cfg.handlers);
   if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
   const mediator = new Mediator({
     modules: [...builtinModules, ...user],
+    engine,
+    quotaBytes: cfg.stateQuotaBytes,
     idempotency: { windowMs: cfg.idempotencyWindowMs },
     events: { maxEvents: cfg.eventRingSize },
     maxBatchCommands: cfg.maxBatchCommands,
@@ -44,21 +54,40 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
 
   const { commands, queries, eventHandlers } = mediator.registry;
   metrics.typeLabels.know({ commands: commands.keys(), queries: queries.keys(), handledEvents: eventHandlers.keys() });
-  const stateMachine: StateMachine = {
-    apply(entry: Entry): AppliedEntry {
-      const applied = mediator.apply(entry);
-      const raisedByCommand = applied.kind === 'commands';
-      for (const e of applied.events) metrics.eventApplied(e.type, raisedByCommand);
-      return applied;
+  const stateMachine = (transfer: SnapshotTransfer): StateMachine => ({
+    applyBatch(entries: readonly Entry[]): readonly (AppliedEntry | null)[] {
+      // Entries a snapshot swapped in just before the core heard of it are already in the state:
+      // their results are unknown here (null), the rest applies as one batch.
+      let skip = 0;
+      while (skip < entries.length && (entries[skip] as Entry).index <= mediator.appliedIndex) skip++;
+      const applied = mediator.applyBatch(skip === 0 ? entries : entries.slice(skip));
+      for (const a of applied) {
+        const raisedByCommand = a.kind === 'commands';
+        for (const e of a.events) metrics.eventApplied(e.type, raisedByCommand);
+      }
+      return skip === 0 ? applied : [...new Array<null>(skip).fill(null), ...applied];
     },
-    snapshot: () => mediator.snapshot(),
-    restore: (data, index) => mediator.restore(data, index),
+    snapshot: (index: Index) => (mediator.appliedIndex === index ? transfer.take() : null),
+    restore(data: Uint8Array, index: Index): void {
+      assert.equal(decodeDescriptor(data).index, index, 'restore: snapshot descriptor and metadata disagree');
+      assert.equal(mediator.appliedIndex, index, `restore: the core installed snapshot ${index} but the state engine holds ${mediator.appliedIndex}`);
+    },
+    sync: () => engine.sync(),
+  });
+
+  const transferable: TransferStateMachine = {
+    engine,
+    get appliedIndex() { return mediator.appliedIndex; },
+    get stateBytes() { return mediator.state.stateBytes; },
+    get idempotencyKeys() { return mediator.idempotency.size; },
+    reload: () => mediator.reload(),
   };
 
   const port: MediatorPort = {
     encodeCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts)),
     encodePublish: (type, data, ts) => orThrow(mediator.preparePublish(type, data, ts)),
     outcomes(result: unknown): CommandOutcome[] {
+      if (result === null) throw new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
       const applied = result as AppliedEntry;
       if (applied.kind === 'invalid') throw new CatgaError(applied.error?.code ?? 'INVALID_ENTRY', applied.error?.message ?? 'the entry could not be decoded', 500);
       // A duplicate answers the first result with the index of the entry that produced it.
@@ -75,5 +104,5 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       return orThrow(mediator.events.follow(from ?? mediator.events.lastIndex, types, deliver, onCompacted));
     },
   };
-  return { mediator, stateMachine, port };
+  return { mediator, port, transferable, stateMachine };
 }

@@ -5,7 +5,16 @@
 import { statfsSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftStatus, Role } from '../raft/types.js';
+import type { TransferMetrics } from './snapshot-transfer.js';
 import { TypeLabels } from './type-labels.js';
+
+/** Module state size against its quota, read at scrape time. */
+export interface StateFigures {
+  readonly bytes: number;
+  readonly quota: number;
+  /** Commands refused by the quota on this node since it started. */
+  readonly refused: number;
+}
 
 const ROLES: readonly Role[] = ['follower', 'precandidate', 'candidate', 'leader'];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -31,6 +40,8 @@ export class NodeMetrics {
   readonly peerReconnects: Counter<'peer'>;
   readonly snapshotsTaken: Counter;
   readonly forwarded: Counter<'kind'>;
+  readonly snapshotTransfer: TransferMetrics;
+  private stateFigures: () => StateFigures = () => ({ bytes: 0, quota: 0, refused: 0 });
 
   /** `dataDir`: the data directory whose file system the volume gauges describe (none: no volume gauges). */
   constructor(status: () => RaftStatus, dataDir?: string) {
@@ -126,6 +137,36 @@ export class NodeMetrics {
     this.peerReconnects = new Counter({ name: 'catga_peer_reconnects_total', help: 'Peer connection re-establishments.', labelNames: ['peer'], registers: [r] });
     this.snapshotsTaken = new Counter({ name: 'catga_snapshots_total', help: 'State machine snapshots taken by this node.', registers: [r] });
     this.forwarded = new Counter({ name: 'catga_forwarded_requests_total', help: 'Requests forwarded to the leader.', labelNames: ['kind'], registers: [r] });
+    const sent = new Counter({ name: 'catga_snapshot_sent_bytes_total', help: 'Snapshot chunk bytes served to other members.', registers: [r] });
+    const received = new Counter({ name: 'catga_snapshot_received_bytes_total', help: 'Snapshot chunk bytes received from the leader.', registers: [r] });
+    const duration = new Histogram({
+      name: 'catga_snapshot_transfer_duration_seconds', help: 'Time from a snapshot message to its state installed here (received, verified, swapped in).', registers: [r],
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    });
+    const failures = new Counter({ name: 'catga_snapshot_transfer_failures_total', help: 'Snapshot chunk requests that failed and were retried (kind=retry), transfers given up (kind=abandoned).', labelNames: ['kind'], registers: [r] });
+    this.snapshotTransfer = {
+      bytesSent: (n) => sent.inc(n),
+      bytesReceived: (n) => received.inc(n),
+      installed: (seconds) => duration.observe(seconds),
+      failed: (kind) => failures.inc({ kind }),
+    };
+    const figures = (): StateFigures => this.stateFigures();
+    new Gauge({ name: 'catga_state_bytes', help: 'Bytes of module state (keys and values), what the state quota counts.', registers: [r], collect() { this.set(figures().bytes); } });
+    new Gauge({ name: 'catga_state_quota_bytes', help: 'The state quota of this node (CATGA_STATE_QUOTA_BYTES).', registers: [r], collect() { this.set(figures().quota); } });
+    let refusedSeen = 0;
+    new Counter({
+      name: 'catga_state_quota_exceeded_total', help: 'Commands refused with STATE_QUOTA_EXCEEDED (applied on this node).', registers: [r],
+      collect() {
+        const refused = figures().refused;
+        if (refused > refusedSeen) this.inc(refused - refusedSeen);
+        refusedSeen = refused;
+      },
+    });
+  }
+
+  /** Where the state gauges read their figures. */
+  observeState(figures: () => StateFigures): void {
+    this.stateFigures = figures;
   }
 
   /** An event of `type` was applied here (once per event of every entry, on every node). */

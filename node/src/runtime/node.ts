@@ -2,6 +2,7 @@
 // or DNS), the Raft core and its driver, the peer transport, the HTTP server, and an orderly
 // shutdown. This is the only module that knows every other one; each of them stays testable alone.
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig, isIncarnation } from '../raft/index.js';
 import { openFileStorage } from '../storage/index.js';
@@ -18,6 +19,11 @@ import { NodeService } from './service.js';
 import { startJoining } from './join.js';
 import { PeerDirectory } from './peer-directory.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
+import { LmdbStateEngine } from '../state/lmdb-engine.js';
+import { encodeDescriptor } from '../state/snapshot-stream.js';
+import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
+import { reconcile } from './state-recovery.js';
+import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
 
 export interface RunningNode {
   readonly httpPort: number;
@@ -100,9 +106,29 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     log.warn('wal_torn_tail_dropped', { records: recovered.tornRecordsDropped });
   }
 
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log);
-  const snap: Snapshot | null = recovered.snapshot;
-  if (snap !== null) mediator.stateMachine.restore(snap.data, snap.meta.index);
+  const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
+  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine);
+  const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
+  if (image !== null && mediator.mediator.appliedIndex === 0) {
+    importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);
+    await engine.sync();
+    log.info('state_imported', { index: recovered.snapshot!.meta.index, reason: 'the data directory predates the state engine' });
+  }
+  const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
+  const m = mediator.mediator;
+  const start = reconcile(recovered, {
+    applied: m.appliedIndex,
+    snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
+    descriptor: (index) => encodeDescriptor(index === m.appliedIndex
+      ? { format: 2, index, stateBytes: m.state.stateBytes, idemRows: m.idempotency.size }
+      : { format: 2, index, stateBytes: -1, idemRows: -1 }),
+  });
+  if (start.persistSnapshot) {
+    await storage.save(start.snapshot, [], start.hardState);
+    log.warn('snapshot_recovered_from_state_engine', { index: start.applied, reason: 'the node stopped after installing a snapshot and before its log recorded it' });
+  }
+  const snap: Snapshot | null = start.snapshot;
+  metrics.observeState(() => ({ bytes: mediator.mediator.state.stateBytes, quota: cfg.stateQuotaBytes, refused: mediator.mediator.quotaRefused }));
 
   const transport = createPeerTransport({
     id: cfg.nodeId,
@@ -128,9 +154,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // probe before bootstrapping and, while joining, ask to let us in.
   const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
-  const fresh = recovered.hardState.term === 0 && snap === null && recovered.entries.length === 0;
+  const fresh = start.hardState.term === 0 && snap === null && start.entries.length === 0;
   const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, recovered.incarnation, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
-  if (!fresh) log.info('recovered', { term: recovered.hardState.term, commit: recovered.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: recovered.entries.length, incarnation: recovered.incarnation });
+  if (!fresh) log.info('recovered', { term: start.hardState.term, commit: start.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: start.entries.length, stateApplied: start.applied, incarnation: recovered.incarnation });
 
   const core = createRaft(
     {
@@ -140,31 +166,43 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       incarnation: recovered.incarnation,
       ...(cfg.unsafeIgnoreIncarnations ? { faults: { ignoreIncarnations: true } } : {}),
     },
-    { hardState: recovered.hardState, snapshot: snap, entries: recovered.entries, bootstrap, applied: snap?.meta.index ?? 0 },
+    { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap, applied: start.applied },
   );
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
-  // its promotion, and a node the configuration knows by another incarnation (its disk was wiped:
-  // it asks to be replaced). A node removed from the configuration stays out: removal is explicit.
+  // its promotion, or before its first snapshot arrived (it knows no configuration, so no peer to
+  // answer the leader on), and a node the configuration knows by another incarnation (its disk was
+  // wiped: it asks to be replaced). A node removed from the configuration stays out: removal is explicit.
   const admitted = (c: ConfState): boolean => c.voters.includes(cfg.nodeId) && (cfg.unsafeIgnoreIncarnations || c.incarnations?.[cfg.nodeId] === recovered.incarnation);
   const startConf = core.status().conf;
-  let joining = (fresh && bootstrap === null) || startConf.learners.includes(cfg.nodeId) || (startConf.voters.includes(cfg.nodeId) && !admitted(startConf));
+  let joining = (fresh && bootstrap === null) || startConf.learners.includes(cfg.nodeId) || startConf.voters.length === 0 ||
+    (startConf.voters.includes(cfg.nodeId) && !admitted(startConf));
   if (fresh && bootstrap === null && firstMembers(cfg)?.voters.includes(cfg.nodeId) === true) {
     log.warn('joining_with_empty_disk', { incarnation: recovered.incarnation, reason: 'this first member has an empty data directory and the cluster already runs: it neither votes nor counts until the leader replaces its former incarnation' });
   }
   let stopJoining: () => void = () => {};
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
+  const transfer = new SnapshotTransfer({
+    sm: mediator.transferable,
+    transport,
+    log,
+    metrics: metrics.snapshotTransfer,
+    deliver: (m) => driver?.deliverSnapshot(m),
+    onStale: () => driver?.requestSnapshot(),
+  });
   const d = new RaftDriver({
     core,
     storage,
     transport,
-    stateMachine: mediator.stateMachine,
+    stateMachine: mediator.stateMachine(transfer),
+    interceptSnapshot: (m) => transfer.intercept(m),
     log,
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
+    snapshotBytes: cfg.snapshotBytes,
     snapshotRetain: cfg.snapshotRetain,
-    applied: snap?.meta.index ?? 0,
+    applied: start.applied,
     onSoftState: (s) => {
       term = s.term;
       if (s.leader !== lastLeader) {
@@ -191,10 +229,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   driver = d;
   term = d.softState.term;
-  // Established: a leader has committed an entry here (bootstrap entries are term 1, any leader's
-  // are later). A first member that merely wrote the bootstrap entries is still "fresh", so a slower
-  // first member derives the same first configuration instead of joining a cluster with no leader.
-  established = () => d.appliedTerm > 1 || (snap?.meta.term ?? 0) > 1;
+  // Established: an elected leader has written to this log (bootstrap entries are term 1, a
+  // leader's are later). A first member that merely wrote the bootstrap entries is still "fresh", so
+  // a slower first member derives the same first configuration instead of joining a cluster that
+  // has no leader yet. (Applied entries are not replayed at start: the state engine holds them.)
+  const recoveredTerm = start.entries.length > 0 ? start.entries[start.entries.length - 1]!.term : snap?.meta.term ?? 0;
+  established = () => Math.max(recoveredTerm, d.persistedTerm, d.appliedTerm) > 1;
   d.start();
   // The probed seeds stay dialled until the configuration names the members (onConf, just now).
   if (!joining) peers.setSeeds({});
@@ -213,7 +253,13 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),
-    readiness: () => service.readiness(),
+    readiness: () => {
+      const r = service.readiness();
+      const notes: string[] = [];
+      if (transfer.receiving !== null) notes.push(`receiving snapshot ${transfer.receiving} from the leader`);
+      if (mediator.mediator.quotaReached) notes.push(`state quota reached: ${mediator.mediator.state.stateBytes} of ${cfg.stateQuotaBytes} bytes, commands that grow the state fail with STATE_QUOTA_EXCEEDED`);
+      return notes.length === 0 ? r : { ...r, reason: `${r.reason}; ${notes.join('; ')}` };
+    },
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     isShuttingDown: () => shuttingDown,
   };
@@ -258,9 +304,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
       clearTimeout(graceTimer);
       await d.stop();
+      transfer.close();
       peers.close();
       await transport.close();
       await storage.close();
+      await engine.close();
       log.info('shutdown_complete', { reason });
       if (exitCode !== 0) process.exitCode = exitCode;
       resolveStopped();

@@ -1,11 +1,13 @@
-// A full disk is not a crash: a follower whose data directory (a real tmpfs of a few MiB) fills up
-// keeps running, answers writes with 507 DISK_FULL and local reads from its state, the other two
-// keep committing, and once space returns it catches up by itself with no restart. Before, the
-// first failed WAL write stopped the process (exit 1), so a pod on a full volume crash-looped.
-// Needs root (mount); skipped otherwise.
+// A full disk is not a crash: a follower whose Raft log (a real tmpfs of a few MiB) fills up keeps
+// running, answers writes with 507 DISK_FULL and local reads from its state, the other two keep
+// committing, and once space returns it catches up by itself with no restart. Before, the first
+// failed WAL write stopped the process (exit 1), so a pod on a full volume crash-looped. The state
+// engine's directory is bind-mounted from elsewhere: a full disk under the state engine still stops
+// the node (README, Durability). Needs root (mount); skipped otherwise.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TestCluster, command, queryReq, until } from './cluster.js';
@@ -14,14 +16,18 @@ const TMPFS_BYTES = 16 * 1024 * 1024;
 const isRoot = process.getuid?.() === 0;
 
 test('a follower with a full disk refuses writes with 507, keeps running, and catches up once there is room', { skip: !isRoot && 'needs root to mount a tmpfs', timeout: 120_000 }, async () => {
-  let mounted: string | null = null;
+  const mounts: string[] = [];
+  const stateDir = mkdtempSync(join(tmpdir(), 'catga-state-'));
   const c = await TestCluster.start({
     nodes: 3,
     beforeStart: (members) => {
       const dir = members[2]!.dataDir;
       mkdirSync(dir, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', dir]);
-      mounted = dir;
+      mounts.unshift(dir);
+      mkdirSync(join(dir, 'state'));
+      execFileSync('mount', ['--bind', stateDir, join(dir, 'state')]);
+      mounts.unshift(join(dir, 'state'));
     },
   });
   const filler = join(c.nodes[2]!.dataDir, 'filler');
@@ -70,7 +76,8 @@ test('a follower with a full disk refuses writes with 507, keeps running, and ca
     throw err;
   } finally {
     for (let i = 0; i < 3; i++) await c.kill(i).catch(() => undefined);
-    if (mounted !== null) execFileSync('umount', ['-l', mounted]);
+    for (const m of mounts) execFileSync('umount', ['-l', m]);
     await c.close();
+    rmSync(stateDir, { recursive: true, force: true });
   }
 });

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { builtinModules, Mediator, silentLogger, type AppliedEntry, type CommandInput, type MediatorOptions, type ModuleDefinition } from '../../../src/catga/index.js';
 import type { Entry } from '../../../src/raft/types.js';
+import { TABLES } from '../../../src/state/engine.js';
+import { decodeChunk, readChunk, type Cursor } from '../../../src/state/snapshot-stream.js';
 
 export function newMediator(extra: readonly ModuleDefinition[] = [], options: Partial<MediatorOptions> = {}): Mediator {
   return new Mediator({ modules: [...builtinModules, ...extra], logger: silentLogger, ...options });
@@ -15,6 +17,8 @@ export function entry(index: number, data: Uint8Array, term = 1): Entry {
 /** Proposes and applies entries on one mediator, numbering them from its applied index. */
 export class TestLog {
   readonly entries: Entry[] = [];
+  /** What applying each entry gave, by position (entry index - 1). */
+  readonly results: AppliedEntry[] = [];
   constructor(
     readonly mediator: Mediator,
     public now = 1_700_000_000_000,
@@ -39,7 +43,9 @@ export class TestLog {
   append(data: Uint8Array): AppliedEntry {
     const e = entry(this.mediator.appliedIndex + 1, data);
     this.entries.push(e);
-    return this.mediator.apply(e);
+    const applied = this.mediator.apply(e);
+    this.results.push(applied);
+    return applied;
   }
 }
 
@@ -47,4 +53,34 @@ export class TestLog {
 export function only(applied: AppliedEntry): AppliedEntry['results'][number] {
   assert.equal(applied.results.length, 1);
   return applied.results[0] as AppliedEntry['results'][number];
+}
+
+/** Every row the mediator's engine holds, as text: equal dumps are equal replicated states. */
+export function dumpState(mediator: Mediator): string[] {
+  const out: string[] = [];
+  for (const table of TABLES) {
+    for (const { key, value } of mediator.state.engine.range(table, { prefix: new Uint8Array(0), limit: Number.MAX_SAFE_INTEGER })) {
+      out.push(`${table} ${Buffer.from(key).toString('hex')} ${Buffer.from(value).toString('hex')}`);
+    }
+  }
+  return out;
+}
+
+/** Moves `from`'s state into `to` the way a snapshot travels: pinned view, chunks, stage, swap, reload. */
+export async function transferState(from: Mediator, to: Mediator, chunkBytes = 256): Promise<number> {
+  const view = from.state.engine.pin();
+  const stage = to.state.engine.stage();
+  let cursor: Cursor | null = null;
+  let chunks = 0;
+  do {
+    const { chunk, next } = readChunk(view, cursor, chunkBytes);
+    const records = decodeChunk(chunk);
+    for (const table of TABLES) stage.put(table, records.filter((r) => r.table === table));
+    cursor = next;
+    chunks++;
+  } while (cursor !== null);
+  view.close();
+  await stage.swap();
+  to.reload();
+  return chunks;
 }

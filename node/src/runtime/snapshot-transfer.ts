@@ -1,0 +1,285 @@
+// Snapshots over the peer link, both ends. The Raft core's snapshot message carries only a
+// descriptor (state/snapshot-stream.ts); the data travels here, as chunk requests the receiver
+// makes to the sender: one chunk in flight (the flow control), each checksummed, resumable from the
+// last chunk received after a broken link.
+//  - Sender (whoever took the snapshot, normally the leader): `take(index)` pins a read view of the
+//    engine at the applied index, the snapshot's index; chunks are served from it while a receiver
+//    uses it. Pinning costs one read transaction, never a copy of the state.
+//  - Receiver: a snapshot message whose state this node does not hold is held back from the core;
+//    its data is staged into the engine's second slot (never in memory as a whole), verified
+//    against the descriptor, swapped in durably, and only then is the message handed to the core,
+//    which persists it and acknowledges. A crash at any point leaves either the old state or the
+//    new one, each with its own applied index.
+import { performance } from 'node:perf_hooks';
+import type { InstallSnapshot, Index, NodeId, SnapshotMeta } from '../raft/types.js';
+import type { PinnedView, Staging, StateEngine, Table } from '../state/engine.js';
+import {
+  DEFAULT_CHUNK_BYTES, decodeChunk, decodeCursor, decodeDescriptor, encodeCursor, encodeDescriptor, readChunk, SnapshotFormatError,
+  type ChunkRecord, type Cursor, type SnapshotDescriptor,
+} from '../state/snapshot-stream.js';
+import type { PeerTransport } from '../transport/types.js';
+import type { Logger } from './logger.js';
+
+export const SNAPSHOT_CHUNK_RPC = 'snapshot.chunk';
+/** A pinned view no receiver asked for in this long is closed (the newest one always stays). */
+const PIN_IDLE_MS = 60_000;
+const CHUNK_TIMEOUT_MS = 10_000;
+const RETRY_BASE_MS = 200;
+const RETRY_MAX_MS = 5_000;
+/** Chunk requests failing in a row (link down, damaged chunks) before a transfer is given up; the leader sends the snapshot again later. */
+const MAX_CONSECUTIVE_FAILURES = 20;
+/** Progress is logged every this many bytes received. */
+const PROGRESS_LOG_BYTES = 16 * 1024 * 1024;
+
+/** The state machine the transfer feeds: its engine, and what must follow a swap. */
+export interface TransferStateMachine {
+  readonly engine: StateEngine;
+  readonly appliedIndex: Index;
+  readonly stateBytes: number;
+  readonly idempotencyKeys: number;
+  /** Re-read the engine after a swap. */
+  reload(): void;
+}
+
+export interface TransferMetrics {
+  bytesSent(n: number): void;
+  bytesReceived(n: number): void;
+  /** A snapshot was received, verified and swapped in, this long after its transfer began. */
+  installed(seconds: number): void;
+  /** A chunk request failed and is retried, or a transfer was given up. */
+  failed(kind: 'retry' | 'abandoned'): void;
+}
+
+export interface SnapshotTransferOptions {
+  readonly sm: TransferStateMachine;
+  readonly transport: PeerTransport;
+  readonly log: Logger;
+  readonly metrics: TransferMetrics;
+  /** Hands a snapshot message whose state is now in the engine to the Raft driver. */
+  readonly deliver: (m: InstallSnapshot) => void;
+  /** A receiver asked for a snapshot this node no longer holds: take a new one. */
+  readonly onStale: () => void;
+  readonly chunkBytes?: number;
+}
+
+interface Pin {
+  readonly view: PinnedView;
+  lastUsed: number;
+}
+
+interface Fetch {
+  readonly message: InstallSnapshot;
+  readonly descriptor: SnapshotDescriptor;
+  cancelled: boolean;
+}
+
+/** Engine meta key holding the metadata of the last snapshot swapped in (for recovery). */
+export const SNAPSHOT_META_KEY = Buffer.from('snapshot');
+
+export class SnapshotTransfer {
+  private readonly o: SnapshotTransferOptions;
+  private readonly chunkBytes: number;
+  private readonly pins = new Map<Index, Pin>();
+  private newest: Index = 0;
+  private fetch: Fetch | null = null;
+
+  constructor(o: SnapshotTransferOptions) {
+    this.o = o;
+    this.chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    o.transport.onRequest(SNAPSHOT_CHUNK_RPC, async (from, payload) => this.serve(from, payload));
+  }
+
+  // ---- Sender ---------------------------------------------------------------------------------
+
+  /** Pins the state at the applied index (the caller's snapshot index) and returns its descriptor. */
+  take(): Uint8Array {
+    const sm = this.o.sm;
+    const index = sm.appliedIndex;
+    this.pin(index);
+    this.newest = index;
+    this.closeIdle();
+    return encodeDescriptor({ format: 2, index, stateBytes: sm.stateBytes, idemRows: sm.idempotencyKeys });
+  }
+
+  private pin(index: Index): Pin {
+    let pin = this.pins.get(index);
+    if (pin === undefined) {
+      pin = { view: this.o.sm.engine.pin(), lastUsed: Date.now() };
+      this.pins.set(index, pin);
+    }
+    return pin;
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const [index, pin] of this.pins) {
+      if (index !== this.newest && now - pin.lastUsed > PIN_IDLE_MS) {
+        pin.view.close();
+        this.pins.delete(index);
+      }
+    }
+  }
+
+  private async serve(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
+    const { index, cursor } = JSON.parse(Buffer.from(payload).toString('utf8')) as { index: number; cursor: string };
+    this.closeIdle();
+    // After a restart nothing is pinned; the snapshot at the applied index is the engine's state now.
+    const pin = this.pins.get(index) ?? (index === this.o.sm.appliedIndex ? this.pin(index) : undefined);
+    if (pin === undefined) {
+      this.o.log.warn('snapshot_chunk_refused', { to: from, index, reason: `no snapshot at ${index} here any more (newest ${this.newest}): taking a new one` });
+      this.o.onStale();
+      return response({ ok: false, code: 'SNAPSHOT_GONE', message: `snapshot ${index} is no longer held; newest is ${this.newest}` });
+    }
+    pin.lastUsed = Date.now();
+    const start = decodeCursor(cursor);
+    if (start === null) this.o.log.info('snapshot_transfer_serving', { to: from, index });
+    const { chunk, records, next } = readChunk(pin.view, start, this.chunkBytes);
+    this.o.metrics.bytesSent(chunk.byteLength);
+    if (next === null) this.o.log.info('snapshot_transfer_served', { to: from, index });
+    return response({ ok: true, records, next: next === null ? null : encodeCursor(next) }, chunk);
+  }
+
+  // ---- Receiver -------------------------------------------------------------------------------
+
+  /**
+   * True when the message is held back while its data is fetched (the caller must not step it);
+   * false when the engine already holds its state, so the core may take it as it is.
+   */
+  intercept(m: InstallSnapshot): boolean {
+    let descriptor: SnapshotDescriptor;
+    try {
+      descriptor = decodeDescriptor(m.snapshot.data);
+    } catch (err) {
+      // A sender of another format (a node not yet upgraded): its snapshot cannot be used here.
+      this.o.log.warn('snapshot_refused', { from: m.from, index: m.snapshot.meta.index, reason: (err as Error).message });
+      return true;
+    }
+    if (descriptor.index <= this.o.sm.appliedIndex) return false;
+    const current = this.fetch;
+    if (current !== null && current.descriptor.index >= descriptor.index) return true;
+    if (current !== null) {
+      current.cancelled = true;
+      this.o.log.info('snapshot_transfer_superseded', { index: current.descriptor.index, by: descriptor.index });
+    }
+    const fetch: Fetch = { message: m, descriptor, cancelled: false };
+    this.fetch = fetch;
+    this.o.log.info('snapshot_needed', {
+      from: m.from, index: descriptor.index, applied: this.o.sm.appliedIndex, stateBytes: descriptor.stateBytes,
+      reason: 'the leader has compacted its log past what this node holds',
+    });
+    void this.run(fetch);
+    return true;
+  }
+
+  /** Whether a snapshot is being received (readiness detail). */
+  get receiving(): Index | null {
+    return this.fetch?.descriptor.index ?? null;
+  }
+
+  private async run(fetch: Fetch): Promise<void> {
+    const started = performance.now();
+    const { message, descriptor } = fetch;
+    const staging = this.o.sm.engine.stage();
+    const totals = { stateBytes: 0, idemRows: 0, bytes: 0, loggedAt: 0, applied: -1 };
+    let cursor: Cursor | null = null;
+    let retries = 0;
+    let failures = 0;
+    try {
+      for (;;) {
+        if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
+        let reply: { header: ReplyHeader; chunk: Uint8Array };
+        let records: ChunkRecord[];
+        try {
+          const request = Buffer.from(JSON.stringify({ index: descriptor.index, cursor: encodeCursor(cursor) }), 'utf8');
+          reply = parseResponse(await this.o.transport.request(message.from, SNAPSHOT_CHUNK_RPC, request, CHUNK_TIMEOUT_MS));
+          records = reply.header.ok ? decodeChunk(reply.chunk) : [];
+          if (reply.header.ok && records.length !== reply.header.records) throw new SnapshotFormatError('chunk record count differs from its reply');
+          failures = 0;
+        } catch (err) {
+          // A broken link, a slow sender or a damaged chunk: ask again from the same cursor.
+          retries++;
+          failures++;
+          this.o.metrics.failed('retry');
+          this.o.log.warn('snapshot_transfer_retry', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes, retries, reason: String((err as Error)?.message ?? err) });
+          if (failures > MAX_CONSECUTIVE_FAILURES) throw new Abandoned(`${failures} chunk requests in a row failed, the last: ${String((err as Error)?.message ?? err)}`);
+          await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(retries, 5)));
+          continue;
+        }
+        if (!reply.header.ok) throw new Abandoned(`${reply.header.code}: ${reply.header.message}`);
+        if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
+        this.stage(staging, records, totals);
+        totals.bytes += reply.chunk.byteLength;
+        this.o.metrics.bytesReceived(reply.chunk.byteLength);
+        if (totals.bytes - totals.loggedAt >= PROGRESS_LOG_BYTES) {
+          totals.loggedAt = totals.bytes;
+          this.o.log.info('snapshot_transfer_progress', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes });
+        }
+        if (reply.header.next === null) break;
+        cursor = decodeCursor(reply.header.next);
+      }
+      if (totals.applied !== descriptor.index || totals.stateBytes !== descriptor.stateBytes || totals.idemRows !== descriptor.idemRows) {
+        throw new Abandoned(`staged state does not match its descriptor (applied ${totals.applied}/${descriptor.index}, state bytes ${totals.stateBytes}/${descriptor.stateBytes}, idempotency rows ${totals.idemRows}/${descriptor.idemRows})`);
+      }
+      if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
+      const meta: SnapshotMeta = message.snapshot.meta;
+      staging.put('meta', [{ key: SNAPSHOT_META_KEY, value: Buffer.from(JSON.stringify(meta), 'utf8') }]);
+      await staging.swap();
+      this.o.sm.reload();
+      const seconds = (performance.now() - started) / 1000;
+      this.o.metrics.installed(seconds);
+      this.o.log.info('snapshot_received', { from: message.from, index: descriptor.index, bytes: totals.bytes, seconds: Number(seconds.toFixed(3)), retries });
+      this.fetch = null;
+      this.o.deliver(message);
+    } catch (err) {
+      staging.abort();
+      if (this.fetch === fetch) this.fetch = null;
+      this.o.metrics.failed('abandoned');
+      this.o.log.warn('snapshot_transfer_abandoned', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes, reason: err instanceof Error ? err.message : String(err), next: 'waiting for the leader to send a snapshot again' });
+    }
+  }
+
+  private stage(staging: Staging, records: readonly ChunkRecord[], totals: { stateBytes: number; idemRows: number; applied: number }): void {
+    const byTable = new Map<Table, ChunkRecord[]>();
+    for (const r of records) {
+      if (r.table === 'state') {
+        const sep = r.key.indexOf(0);
+        totals.stateBytes += r.key.byteLength - (sep + 1) + r.value.byteLength;
+      } else if (r.table === 'idem') {
+        totals.idemRows++;
+      } else if (Buffer.from(r.key).toString('latin1') === 'applied') {
+        totals.applied = Number(Buffer.from(r.value).readBigUInt64BE(0));
+      }
+      const list = byTable.get(r.table) ?? [];
+      list.push(r);
+      byTable.set(r.table, list);
+    }
+    for (const [table, list] of byTable) staging.put(table, list);
+  }
+
+  close(): void {
+    if (this.fetch !== null) this.fetch.cancelled = true;
+    for (const pin of this.pins.values()) pin.view.close();
+    this.pins.clear();
+  }
+}
+
+class Abandoned extends Error {}
+
+type ReplyHeader = { ok: true; records: number; next: string | null } | { ok: false; code: string; message: string };
+
+function response(header: ReplyHeader, chunk?: Uint8Array): Uint8Array {
+  const head = Buffer.from(JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(head.length);
+  return Buffer.concat(chunk === undefined ? [len, head] : [len, head, chunk]);
+}
+
+function parseResponse(bytes: Uint8Array): { header: ReplyHeader; chunk: Uint8Array } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const len = buf.readUInt32BE(0);
+  return { header: JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as ReplyHeader, chunk: buf.subarray(4 + len) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

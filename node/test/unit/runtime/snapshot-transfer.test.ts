@@ -1,0 +1,134 @@
+// The snapshot transfer between two mediators over an in-process request/response link whose
+// failures the test decides: a snapshot message is held back until its state is staged, verified
+// and swapped in, a broken link or a damaged chunk resumes from the last chunk, a sender that lost
+// the snapshot makes the receiver give up (old state intact) and the sender take a new one.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Mediator } from '../../../src/catga/index.js';
+import type { InstallSnapshot, Message, NodeId } from '../../../src/raft/types.js';
+import type { Logger } from '../../../src/runtime/logger.js';
+import { SnapshotTransfer, type TransferStateMachine } from '../../../src/runtime/snapshot-transfer.js';
+import type { PeerTransport } from '../../../src/transport/types.js';
+import { dumpState, newMediator, TestLog } from '../catga/helpers.js';
+
+type Handler = (from: NodeId, payload: Uint8Array) => Promise<Uint8Array>;
+
+/** Two endpoints; `fault(n)` decides the fate of the n-th request (0-based). */
+class Link {
+  readonly handlers = new Map<NodeId, Map<string, Handler>>();
+  requests = 0;
+  fault: (n: number) => 'ok' | 'drop' | 'corrupt' = () => 'ok';
+
+  endpoint(id: NodeId): PeerTransport {
+    const own = new Map<string, Handler>();
+    this.handlers.set(id, own);
+    return {
+      start: async () => {},
+      setPeers: () => {},
+      send: (_m: Message) => {},
+      onMessage: () => {},
+      onRequest: (kind, handler) => { own.set(kind, handler); },
+      request: async (to, kind, payload) => {
+        const fate = this.fault(this.requests++);
+        if (fate === 'drop') throw new Error('connection lost with the request in flight');
+        const reply = await this.handlers.get(to)!.get(kind)!(id, payload);
+        if (fate === 'corrupt') reply[reply.length - 1] ^= 0xff;
+        return reply;
+      },
+      close: async () => {},
+    };
+  }
+}
+
+const events: string[] = [];
+const logger: Logger = {
+  debug: () => {},
+  info: (e) => { events.push(e); },
+  warn: (e) => { events.push(e); },
+  error: (e) => { events.push(e); },
+};
+
+function machine(m: Mediator): TransferStateMachine {
+  return {
+    engine: m.state.engine,
+    get appliedIndex() { return m.appliedIndex; },
+    get stateBytes() { return m.state.stateBytes; },
+    get idempotencyKeys() { return m.idempotency.size; },
+    reload: () => m.reload(),
+  };
+}
+
+interface Pair {
+  readonly leader: TestLog;
+  readonly follower: Mediator;
+  readonly link: Link;
+  readonly sender: SnapshotTransfer;
+  readonly receiver: SnapshotTransfer;
+  readonly delivered: InstallSnapshot[];
+  stale: number;
+}
+
+function pair(): Pair {
+  const leader = new TestLog(newMediator());
+  for (let i = 0; i < 60; i++) leader.send('kv.put', { key: `k${i}`, value: 'x'.repeat(200) }, `key${i}`);
+  const follower = newMediator();
+  const link = new Link();
+  const delivered: InstallSnapshot[] = [];
+  const p: Pair = {
+    leader, follower, link, delivered, stale: 0,
+    sender: undefined as unknown as SnapshotTransfer,
+    receiver: undefined as unknown as SnapshotTransfer,
+  };
+  const metrics = { bytesSent: () => {}, bytesReceived: () => {}, installed: () => {}, failed: () => {} };
+  (p as { sender: SnapshotTransfer }).sender = new SnapshotTransfer({ sm: machine(leader.mediator), transport: link.endpoint('n1'), log: logger, metrics, deliver: () => {}, onStale: () => { p.stale++; }, chunkBytes: 1024 });
+  (p as { receiver: SnapshotTransfer }).receiver = new SnapshotTransfer({ sm: machine(follower), transport: link.endpoint('n2'), log: logger, metrics, deliver: (m) => delivered.push(m), onStale: () => {}, chunkBytes: 1024 });
+  return p;
+}
+
+function message(data: Uint8Array, index: number): InstallSnapshot {
+  return { type: 'snapshot', from: 'n1', to: 'n2', term: 1, snapshot: { meta: { index, term: 1, conf: { voters: ['n1', 'n2'], learners: [], addresses: {} } }, data } };
+}
+
+async function settled(p: Pair): Promise<void> {
+  for (let i = 0; i < 2_000 && p.receiver.receiving !== null; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+test('a snapshot is held back until its state is staged, verified and swapped in; the same message again is not fetched twice', async () => {
+  const p = pair();
+  const m = message(p.sender.take(), 60);
+  assert.equal(p.receiver.intercept(m), true);
+  assert.equal(p.receiver.intercept(m), true, 'a duplicate while receiving is held back too');
+  await settled(p);
+  assert.deepEqual(p.delivered, [m]);
+  assert.equal(p.follower.appliedIndex, 60);
+  assert.deepEqual(dumpState(p.follower).filter((r) => !r.startsWith('meta 736e617073686f74')), dumpState(p.leader.mediator));
+  assert.ok(p.link.requests > 10, `${p.link.requests} chunk requests`);
+  assert.equal(p.receiver.intercept(m), false, 'once the state is here the core may take the message');
+});
+
+test('a broken link or a damaged chunk resumes from the last chunk received', async () => {
+  const p = pair();
+  p.link.fault = (n) => (n === 3 || n === 4 ? 'drop' : n === 7 ? 'corrupt' : 'ok');
+  const m = message(p.sender.take(), 60);
+  p.receiver.intercept(m);
+  await settled(p);
+  assert.equal(p.delivered.length, 1);
+  assert.equal(p.follower.appliedIndex, 60);
+  const straight = pair();
+  straight.receiver.intercept(message(straight.sender.take(), 60));
+  await settled(straight);
+  assert.equal(p.link.requests, straight.link.requests + 3, 'three retries, no chunk staged twice');
+  assert.deepEqual(dumpState(p.follower).filter((r) => !r.startsWith('meta 736e617073686f74')), dumpState(p.leader.mediator));
+});
+
+test('a sender that lost the snapshot: the receiver gives up, its old state intact, the sender takes a new one', async () => {
+  const p = pair();
+  new TestLog(p.follower).send('kv.put', { key: 'mine', value: 1 });
+  const before = dumpState(p.follower);
+  p.receiver.intercept(message(Buffer.from(JSON.stringify({ format: 2, index: 55, stateBytes: 0, idemRows: 0 })), 55));
+  await settled(p);
+  assert.equal(p.delivered.length, 0);
+  assert.equal(p.stale, 1);
+  assert.deepEqual(dumpState(p.follower), before);
+  assert.ok(events.includes('snapshot_transfer_abandoned'));
+});
