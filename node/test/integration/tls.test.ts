@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { LocalCluster } from '../../src/cli/local-cluster.js';
-import { TestPki } from '../unit/transport/pki.js';
+import { LocalPki } from '../../src/cli/local-pki.js';
 import { until } from './cluster.js';
 
 function httpsPost(port: number, ca: string, path: string, body: unknown): Promise<{ status: number; body: { ok: boolean; index?: number } }> {
@@ -25,7 +25,7 @@ function httpsPost(port: number, ca: string, path: string, body: unknown): Promi
 }
 
 describe('a 3-node cluster with TLS', { timeout: 90_000 }, () => {
-  const pki = new TestPki();
+  const pki = new LocalPki();
   let dir: string;
   let cluster: LocalCluster;
 

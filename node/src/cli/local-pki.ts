@@ -1,16 +1,17 @@
-// Test fixture: a throwaway PKI made with the openssl command line: a CA and, per name, a
-// certificate for both TLS roles naming that node (CN and DNS SAN) and 127.0.0.1.
+// A local PKI made with the openssl command line (Debian's `openssl`): a CA and, per node, a
+// certificate for both TLS roles naming that node (CN and DNS SAN) and 127.0.0.1. For clusters on
+// one machine (`catga bench --tls`, tests); Kubernetes clusters take theirs from a Secret.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TlsMaterial } from '../../../src/transport/tls.js';
+import type { TlsMaterial } from '../transport/tls.js';
 
 function openssl(dir: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export class TestPki {
+export class LocalPki {
   private readonly dir = mkdtempSync(join(tmpdir(), 'catga-pki-'));
   readonly ca: string;
 
