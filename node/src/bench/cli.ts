@@ -5,7 +5,7 @@
 // certificates from a local openssl CA) to measure its cost. A benchmark, not a test: it never
 // fails on a speed threshold.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,13 +222,8 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const ca = pki?.ca;
   catga.members.forEach((m, i) => {
     if (pki === null) return void catga.start(i);
-    const files = join(dir, 'tls');
-    mkdirSync(files, { recursive: true });
-    const { cert, key } = pki.issue(m.id);
-    writeFileSync(join(files, `${m.id}.crt`), cert);
-    writeFileSync(join(files, `${m.id}.key`), key);
-    writeFileSync(join(files, 'ca.pem'), pki.ca);
-    catga.start(i, { CATGA_TLS_CERT_FILE: join(files, `${m.id}.crt`), CATGA_TLS_KEY_FILE: join(files, `${m.id}.key`), CATGA_TLS_CA_FILE: join(files, 'ca.pem') });
+    pki.issue(m.id);
+    catga.start(i, pki.nodeEnv(m.id));
   });
   const rows: Row[] = [];
   const fanouts: FanoutRow[] = [];

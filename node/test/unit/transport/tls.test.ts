@@ -11,7 +11,7 @@ import { LocalPki } from '../../../src/cli/local-pki.js';
 import { smallAppend } from './samples.js';
 
 const pki = new LocalPki();
-const rogue = new LocalPki('rogue-ca');
+const rogue = new LocalPki({ name: 'rogue-ca' });
 const open: TestNode[] = [];
 after(async () => {
   await closeAll(open);
