@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in etcd:etcd-server etcdctl:etcd-client promtool:prometheus dnsmasq:dnsmasq nft:nftables ip:iproute2 shellcheck:shellcheck; do
+for pair in etcd:etcd-server etcdctl:etcd-client promtool:prometheus dnsmasq:dnsmasq nft:nftables ip:iproute2 shellcheck:shellcheck openssl:openssl; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done

@@ -1,15 +1,18 @@
 // `catga bench`: Catga and etcd side by side on this machine, through the same HTTP load
 // generator, the same payloads and the same connection counts; every Catga figure is printed with
 // its ratio to etcd's. `--quick` is the CI smoke run (under two minutes); `--json` prints the
-// results for scripts. A benchmark, not a test: it never fails on a speed threshold.
+// results for scripts; `--tls` runs Catga with TLS (HTTPS clients, mutual TLS between peers,
+// certificates from a local openssl CA) to measure its cost. A benchmark, not a test: it never
+// fails on a speed threshold.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../cli/local-cluster.js';
+import { LocalPki } from '../cli/local-pki.js';
 import { etcdBodies, startEtcd } from './etcd.js';
-import { REQUEST_TIMEOUT_MS, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
+import { Connection, requestOnce, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
 import { stateBench, type StateBenchResult } from './state-bench.js';
 
 /** The parts of a run, selectable with --only. */
@@ -30,6 +33,8 @@ interface BenchOptions {
   soakSeconds: number;
   /** MB of state the large-state row loads (its own cluster, after the other rows). */
   stateMb: number;
+  /** Catga with TLS on its client API and between its peers. */
+  tls: boolean;
 }
 
 interface Row {
@@ -50,12 +55,12 @@ interface FanoutRow {
   readonly closedEarly: number;
 }
 
-const USAGE = 'catga bench [--quick] [--json] [--only=put,local,linearizable,batch,fanout,state] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]';
+const USAGE = 'catga bench [--quick] [--json] [--tls] [--only=put,local,linearizable,batch,fanout,state] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]';
 
 function parse(argv: readonly string[]): BenchOptions {
   const flags = new Map<string, string>();
   for (const a of argv) {
-    const m = /^--(quick|json|only|seconds|soak|state-mb)(?:=(.*))?$/.exec(a);
+    const m = /^--(quick|json|tls|only|seconds|soak|state-mb)(?:=(.*))?$/.exec(a);
     if (m === null) throw new Error(`unknown flag ${a} (${USAGE})`);
     flags.set(m[1]!, m[2] ?? '');
   }
@@ -84,6 +89,7 @@ function parse(argv: readonly string[]): BenchOptions {
     only: flags.has('soak') && onlyFlag === undefined ? new Set() : only,
     soakSeconds: flags.has('soak') ? number('soak', 0) : 0,
     stateMb: number('state-mb', quick ? 64 : 1024),
+    tls: flags.has('tls'),
   };
 }
 
@@ -138,17 +144,20 @@ const SUBSCRIBERS_READY_MS = 60_000;
 
 interface ClusterView { readonly leader: string | null; readonly commitIndex: number }
 
-async function clusterView(url: string): Promise<ClusterView> {
-  const res = await fetch(`${url}/v1/cluster`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  return ((await res.json()) as { value: ClusterView }).value;
+async function clusterView(url: string, ca: string | undefined): Promise<ClusterView> {
+  const answer = await requestOnce(url, '/v1/cluster', null, ca);
+  return (JSON.parse(answer.body.toString('utf8')) as { value: ClusterView }).value;
 }
 
-async function fanout(urls: readonly string[], leaderUrl: string, subscribers: number, rate: number, seconds: number): Promise<FanoutRow> {
+/** Keep-alive connections the fan-out publisher sends its batches on. */
+const PUBLISHER_CONNECTIONS = 8;
+
+async function fanout(urls: readonly string[], leaderUrl: string, ca: string | undefined, subscribers: number, rate: number, seconds: number): Promise<FanoutRow> {
   // Subscribe after the current commit index: without ?from a subscription first replays every
   // retained event (the put and batch runs leave tens of thousands), which is not live fan-out.
-  const from = (await clusterView(leaderUrl)).commitIndex;
+  const from = (await clusterView(leaderUrl, ca)).commitIndex;
   const script = fileURLToPath(new URL('./subscribers.js', import.meta.url));
-  const child = spawn(process.execPath, [script, JSON.stringify({ urls, count: subscribers, from })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, JSON.stringify({ urls, count: subscribers, from, ca })], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
   const deadline = Date.now() + SUBSCRIBERS_READY_MS;
@@ -164,6 +173,11 @@ async function fanout(urls: readonly string[], leaderUrl: string, subscribers: n
   const interval = (1000 * perBatch) / rate;
   const commands = Array.from({ length: perBatch }, (_, i) => ({ type: 'kv.put', payload: { key: `fan${i}`, value: VALUE } }));
   const body = JSON.stringify({ commands });
+  const leader = new URL(leaderUrl);
+  const request = `POST /v1/commands HTTP/1.1\r\nHost: ${leader.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const connections = Array.from({ length: PUBLISHER_CONNECTIONS }, () => new Connection(leader, ca));
+  // Each connection carries one request at a time: a batch waits behind the previous one on its connection.
+  const chains: Promise<void>[] = connections.map(() => Promise.resolve());
   let published = 0;
   const started = performance.now();
   const end = started + seconds * 1000;
@@ -171,11 +185,14 @@ async function fanout(urls: readonly string[], leaderUrl: string, subscribers: n
   for (let next = started; performance.now() < end; next += interval) {
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(fetch(`${leaderUrl}/v1/commands`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
-      .then(async (r) => { if (r.status === 200) published += perBatch; await r.arrayBuffer(); }, () => {}));
+    const k = inflight.length % PUBLISHER_CONNECTIONS;
+    const sent = chains[k]!.then(() => connections[k]!.request(request)).then((a) => { if (a.status === 200) published += perBatch; }, () => {});
+    chains[k] = sent;
+    inflight.push(sent);
     if (inflight.length > 64) await inflight.shift();
   }
   await Promise.all(inflight);
+  for (const c of connections) c.close();
   const elapsed = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 500));
   const done = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
@@ -205,7 +222,13 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     env: { CATGA_LOG_LEVEL: 'warn', CATGA_OPEN_ACCESS: 'true' },
   });
   const etcd = await startEtcd(join(dir, 'etcd'));
-  catga.startAll();
+  const pki = o.tls ? new LocalPki() : null;
+  const ca = pki?.ca;
+  catga.members.forEach((m, i) => {
+    if (pki === null) return void catga.start(i);
+    pki.issue(m.id);
+    catga.start(i, pki.nodeEnv(m.id));
+  });
   const rows: Row[] = [];
   const fanouts: FanoutRow[] = [];
   let idleRss: number[] = [];
@@ -217,19 +240,19 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     for (const pid of etcd.pids) peakRss.etcd = Math.max(peakRss.etcd, rssMb(pid));
   };
   try {
-    const curls = catga.members.map((m) => m.url);
-    log(`catga bench: 3 Catga nodes and 3 etcd ${etcd.version} members on loopback, ${o.seconds}s per run`);
-    await Promise.all(curls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000)));
+    const curls = catga.members.map((m) => (o.tls ? m.url.replace(/^http:/, 'https:') : m.url));
+    log(`catga bench: 3 Catga nodes${o.tls ? ' with TLS' : ''} and 3 etcd ${etcd.version} members (plain) on loopback, ${o.seconds}s per run`);
+    await Promise.all(curls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000, ca)));
     await Promise.all(etcd.urls.map((u) => waitFor(u, '/v3/kv/put', etcdBodies.put('warm', 'up'), 30_000)));
     idleRss = catga.members.map((m) => rssMb(m.proc!.pid!));
 
     const key = (n: number) => `key${n % KEYS}`;
     const workloads: Array<{ section: Section; name: string; catga: LoadTarget; etcd: LoadTarget | null }> = [
-      { section: 'put', name: 'put', catga: { urls: curls, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` },
+      { section: 'put', name: 'put', catga: { urls: curls, ca, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` },
         etcd: { urls: etcd.urls, path: '/v3/kv/put', body: (n) => etcdBodies.put(key(n), VALUE) } },
-      { section: 'local', name: 'get local/serializable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` },
+      { section: 'local', name: 'get local/serializable', catga: { urls: curls, ca, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` },
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), true) } },
-      { section: 'linearizable', name: 'get linearizable', catga: { urls: curls, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` },
+      { section: 'linearizable', name: 'get linearizable', catga: { urls: curls, ca, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` },
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), false) } },
     ];
     for (const w of workloads.filter((x) => o.only.has(x.section))) {
@@ -245,7 +268,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       }
     }
     const batchCommands = JSON.stringify({ commands: Array.from({ length: 100 }, (_, i) => ({ type: 'kv.put', payload: { key: key(i), value: VALUE } })) });
-    const batchTarget: LoadTarget = { urls: curls, path: '/v1/commands', body: () => batchCommands };
+    const batchTarget: LoadTarget = { urls: curls, ca, path: '/v1/commands', body: () => batchCommands };
     if (o.only.has('batch')) await runLoad(batchTarget, WARMUP_CONNECTIONS, o.warmupSeconds);
     for (const c of !o.only.has('batch') ? [] : o.quick ? [16] : [16, 64]) {
       const r = await runLoad(batchTarget, c, o.seconds);
@@ -254,10 +277,10 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       log(`  batch c=${c}: ${fmt(r.perSecond * 100)} commands/s`);
     }
 
-    const leaderId = (await clusterView(curls[0]!)).leader;
-    const leaderUrl = catga.members.find((m) => m.id === leaderId)?.url ?? curls[0]!;
+    const leaderId = (await clusterView(curls[0]!, ca)).leader;
+    const leaderUrl = curls[catga.members.findIndex((m) => m.id === leaderId)] ?? curls[0]!;
     for (const s of o.only.has('fanout') ? o.subscribers : []) {
-      const f = await fanout(curls, leaderUrl, s, o.eventsPerSecond, o.seconds * 2);
+      const f = await fanout(curls, leaderUrl, ca, s, o.eventsPerSecond, o.seconds * 2);
       sampleRss();
       fanouts.push(f);
       log(`  fan-out ${s} subscribers: ${fmt(f.deliveredPerSecond)} deliveries/s, p99 ${fmt(f.p99ms, 1)} ms`);
@@ -269,6 +292,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   } finally {
     await catga.stopAll('SIGTERM');
     await etcd.stop();
+    pki?.remove();
   }
   try {
     if (o.only.has('state')) {
@@ -279,7 +303,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
+  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, tls: o.tls, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
   if (o.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {

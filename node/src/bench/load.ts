@@ -8,6 +8,7 @@
 // per request, which is CPU taken from whichever server is being measured. Latencies are kept
 // whole (a few hundred thousand numbers at most) and sorted once for percentiles.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 export interface LoadTarget {
   /** `http://host:port` of each server; connection i talks to urls[i % urls.length]. */
@@ -16,6 +17,16 @@ export interface LoadTarget {
   /** The body of request number `n` (bodies differ so keys spread). */
   readonly body: (n: number) => string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** The CA of `https://` urls (a cluster run with TLS). */
+  readonly ca?: string;
+}
+
+/** A TCP connection to `url`, through TLS for https:/wss: (trusting `ca`). Writes may start at once. */
+export function dialBench(url: URL, ca: string | undefined): Socket {
+  const host = url.hostname;
+  const port = Number(url.port);
+  if (url.protocol === 'https:' || url.protocol === 'wss:') return tlsConnect({ host, port, ca }).setNoDelay(true);
+  return connect({ host, port, noDelay: true });
 }
 
 export interface LoadResult {
@@ -119,12 +130,12 @@ function dechunk(buf: Buffer, at: number): [Buffer | null, number] {
 }
 
 /** One keep-alive connection that carries one request at a time; redialled after any failure. */
-class Connection {
+export class Connection {
   private socket: Socket | null = null;
   private parser = new AnswerParser();
   private waiting: ((answer: HttpAnswer | Error) => void) | null = null;
 
-  constructor(private readonly url: URL) {}
+  constructor(private readonly url: URL, private readonly ca: string | undefined) {}
 
   request(bytes: string): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
@@ -145,7 +156,7 @@ class Connection {
   }
 
   private dial(): Socket {
-    const socket = connect({ host: this.url.hostname, port: Number(this.url.port), noDelay: true });
+    const socket = dialBench(this.url, this.ca);
     this.parser = new AnswerParser();
     socket.on('data', (chunk: Buffer) => {
       if (socket !== this.socket) return;
@@ -199,7 +210,7 @@ export async function runLoad(target: LoadTarget, connections: number, seconds: 
   };
 
   const loop = async (i: number): Promise<void> => {
-    const conn = new Connection(parsed[i % parsed.length]!);
+    const conn = new Connection(parsed[i % parsed.length]!, target.ca);
     const head = heads[i % heads.length]!;
     try {
       while (performance.now() < end) {
@@ -230,15 +241,28 @@ export async function runLoad(target: LoadTarget, connections: number, seconds: 
   };
 }
 
-/** Sends requests until `ok` says the answer is good or the time is up (readiness of a server). */
-export async function waitFor(url: string, path: string, body: string, timeoutMs: number): Promise<void> {
+/** One request on its own connection (`body` null: a GET), over TLS for an https: url. */
+export async function requestOnce(url: string, path: string, body: string | null, ca?: string): Promise<HttpAnswer> {
+  const u = new URL(url);
+  const conn = new Connection(u, ca);
+  try {
+    return await conn.request(body === null
+      ? `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`
+      : `POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Sends requests until one answers 200 or the time is up (readiness of a server). */
+export async function waitFor(url: string, path: string, body: string, timeoutMs: number, ca?: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < end) {
     try {
-      const res = await fetch(url + path, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return;
-      last = `${res.status} ${await res.text()}`;
+      const answer = await requestOnce(url, path, body, ca);
+      if (answer.status === 200) return;
+      last = `${answer.status} ${answer.body.toString('utf8', 0, ERROR_TEXT_CHARS)}`;
     } catch (err) {
       last = (err as Error).message;
     }

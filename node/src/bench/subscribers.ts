@@ -9,13 +9,16 @@
 // client costs several microseconds per message, which at a million messages a second is the
 // whole of a core taken from the nodes being measured.
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dialBench } from './load.js';
 
 interface Args {
   readonly urls: readonly string[];
   readonly count: number;
   /** Log index to resume after, so that only events published during the run arrive. */
   readonly from: number;
+  /** The CA of https:// urls. */
+  readonly ca?: string;
 }
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -85,18 +88,18 @@ class FrameCounter {
 }
 
 /** Opens one subscription: resolves with its socket once the server answered 101. */
-function subscribe(url: string, counts: Counts): Promise<Socket> {
+function subscribe(url: string, ca: string | undefined, counts: Counts): Promise<Socket> {
   const u = new URL(url);
   const key = randomBytes(16).toString('base64');
   const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: u.hostname, port: Number(u.port), noDelay: true });
+    const socket = dialBench(u, ca);
     let head = Buffer.alloc(0);
     let counter: FrameCounter | null = null;
-    socket.on('connect', () => socket.write(
+    socket.write(
       `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    ));
+    );
     socket.on('data', (chunk: Buffer) => {
       if (counter !== null) return counter.push(chunk);
       head = Buffer.concat([head, chunk]);
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as Args;
   const counts: Counts = { events: 0, closedEarly: 0, anomalies: 0, delays: [] };
   const sockets = await Promise.all(Array.from({ length: args.count }, (_, i) =>
-    subscribe(`${args.urls[i % args.urls.length]!}/v1/events?types=kv.changed&from=${args.from}`, counts)));
+    subscribe(`${args.urls[i % args.urls.length]!.replace(/^http/, 'ws')}/v1/events?types=kv.changed&from=${args.from}`, args.ca, counts)));
   process.stdout.write('ready\n');
   // Stay up until told to stop, even if the server closed every subscription.
   const keepAlive = setInterval(() => {}, 60_000);

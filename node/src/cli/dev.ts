@@ -1,21 +1,25 @@
 // `catga dev --nodes N`: a local cluster on 127.0.0.1, one `catga node` child process per member,
 // data under ./.catga/ (kept across runs, so a restarted cluster picks up where it stopped).
-// It asks for open access (no token on the client API): it listens on loopback only.
+// It asks for open access (no token on the client API): it listens on loopback only. `--tls` makes
+// (once, kept in <data dir>/tls) a local CA and a certificate per node: HTTPS, wss:// and mutual
+// TLS between the nodes.
 // Ctrl-C stops every node gracefully.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LocalCluster } from './local-cluster.js';
+import { LocalPki } from './local-pki.js';
 
 interface DevOptions {
   nodes: number;
   dir: string;
   httpBase: number;
   peerBase: number;
+  tls: boolean;
 }
 
 function parse(argv: readonly string[]): DevOptions {
-  const o: DevOptions = { nodes: 3, dir: '.catga', httpBase: 8081, peerBase: 7081 };
+  const o: DevOptions = { nodes: 3, dir: '.catga', httpBase: 8081, peerBase: 7081, tls: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1];
@@ -29,7 +33,8 @@ function parse(argv: readonly string[]): DevOptions {
     else if (a === '--http-port') o.httpBase = int('--http-port', 1, 65000);
     else if (a === '--peer-port') o.peerBase = int('--peer-port', 1, 65000);
     else if (a === '--data-dir') { if (!v) throw new Error('--data-dir: expected a path'); o.dir = v; i++; }
-    else throw new Error(`unknown flag ${a} (catga dev [--nodes N] [--data-dir DIR] [--http-port P] [--peer-port P])`);
+    else if (a === '--tls') o.tls = true;
+    else throw new Error(`unknown flag ${a} (catga dev [--nodes N] [--data-dir DIR] [--http-port P] [--peer-port P] [--tls])`);
   }
   return o;
 }
@@ -56,11 +61,18 @@ export async function runDevCli(argv: string[]): Promise<number> {
       for (const line of chunk.split('\n')) if (line.length > 0) process.stdout.write(`[${id}] ${line}\n`);
     },
   });
+  const pki = o.tls ? new LocalPki({ dir: join(dir, 'tls'), days: 365 }) : null;
+  const urlOf = (url: string): string => (pki === null ? url : url.replace(/^http:/, 'https:'));
   process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
-  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${m.url}  (peer port ${m.peerPort})\n`);
+  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${urlOf(m.url)}  (peer port ${m.peerPort})\n`);
   process.stdout.write(`  admin token: ${adminToken}\n  open access: the client API needs no token (loopback only)\n`);
-  process.stdout.write(`  try: curl -s -XPOST ${cluster.members[0]!.url}/v1/commands/kv.put -H 'content-type: application/json' -d '{"key":"a","value":"1"}'\n`);
-  cluster.startAll();
+  if (pki !== null) process.stdout.write(`  TLS: CA certificate ${pki.caFile}\n`);
+  process.stdout.write(`  try: curl -s${pki === null ? '' : ` --cacert ${pki.caFile}`} -XPOST ${urlOf(cluster.members[0]!.url)}/v1/commands/kv.put -H 'content-type: application/json' -d '{"key":"a","value":"1"}'\n`);
+  cluster.members.forEach((m, i) => {
+    if (pki === null) return void cluster.start(i);
+    pki.issue(m.id);
+    cluster.start(i, pki.nodeEnv(m.id));
+  });
   const stop = (): void => { void cluster.stopAll('SIGTERM'); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

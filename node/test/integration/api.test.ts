@@ -156,7 +156,7 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
       const r = await http(`${c.url(i)}/v1/cluster`, 'GET');
       expectReply(r, 200);
       const v = r.body.value as Record<string, unknown> & { members: Array<Record<string, unknown>> };
-      assert.deepEqual(Object.keys(v).sort(), ['appliedIndex', 'commitIndex', 'id', 'lastLogIndex', 'leader', 'members', 'role', 'term'].sort());
+      assert.deepEqual(Object.keys(v).sort(), ['appliedIndex', 'commitIndex', 'id', 'incarnation', 'lastLogIndex', 'leader', 'members', 'role', 'term'].sort());
       assert.equal(v['id'], c.nodes[i]!.id);
       assert.equal(v['role'], i === l ? 'leader' : 'follower');
       assert.equal(v['leader'], c.nodes[l]!.id);
@@ -165,7 +165,7 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
       assert.ok((v['commitIndex'] as number) <= (v['lastLogIndex'] as number), JSON.stringify(v));
       assert.deepEqual(v.members.map((m) => m['id']).sort(), ['n1', 'n2', 'n3']);
       for (const m of v.members) {
-        assert.deepEqual(Object.keys(m).sort(), ['address', 'healthy', 'id', 'matchIndex', 'voter']);
+        assert.deepEqual(Object.keys(m).sort(), ['address', 'healthy', 'id', 'incarnation', 'matchIndex', 'voter']);
         assert.match(String(m['address']), /^127\.0\.0\.1:\d+$/);
         assert.equal(m['voter'], true);
         assert.equal(typeof m['matchIndex'], 'number');

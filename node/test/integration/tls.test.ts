@@ -1,14 +1,14 @@
 // A 3-node cluster of `catga node` processes with TLS: peers replicate over mutual TLS, the client
 // API answers HTTPS and wss:// only (certificates from an openssl-made CA naming n1..n3).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { LocalCluster } from '../../src/cli/local-cluster.js';
-import { TestPki } from '../unit/transport/pki.js';
+import { LocalPki } from '../../src/cli/local-pki.js';
 import { until } from './cluster.js';
 
 function httpsPost(port: number, ca: string, path: string, body: unknown): Promise<{ status: number; body: { ok: boolean; index?: number } }> {
@@ -25,7 +25,7 @@ function httpsPost(port: number, ca: string, path: string, body: unknown): Promi
 }
 
 describe('a 3-node cluster with TLS', { timeout: 90_000 }, () => {
-  const pki = new TestPki();
+  const pki = new LocalPki();
   let dir: string;
   let cluster: LocalCluster;
 
@@ -35,12 +35,9 @@ describe('a 3-node cluster with TLS', { timeout: 90_000 }, () => {
       dir, members: 3, clusterId: 'tls', secret: 'tls-cluster-secret-0123', adminToken: 'admin-token-0123',
       env: { CATGA_OPEN_ACCESS: 'true', CATGA_LOG_LEVEL: 'warn', CATGA_TICK_MS: '20' },
     });
-    writeFileSync(join(dir, 'ca.pem'), pki.ca);
     cluster.members.forEach((m, i) => {
-      const { cert, key } = pki.issue(m.id);
-      writeFileSync(join(dir, `${m.id}.crt`), cert);
-      writeFileSync(join(dir, `${m.id}.key`), key);
-      cluster.start(i, { CATGA_TLS_CERT_FILE: join(dir, `${m.id}.crt`), CATGA_TLS_KEY_FILE: join(dir, `${m.id}.key`), CATGA_TLS_CA_FILE: join(dir, 'ca.pem') });
+      pki.issue(m.id);
+      cluster.start(i, pki.nodeEnv(m.id));
     });
   });
   after(async () => {

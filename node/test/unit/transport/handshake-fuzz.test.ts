@@ -19,8 +19,10 @@ import { smallAppend } from './samples.js';
 const SEED = Number(process.env['CATGA_FUZZ_SEED'] ?? 18);
 const SESSIONS = Number(process.env['CATGA_FUZZ_SESSIONS'] ?? 240);
 const PARALLEL = 8;
-const HANDSHAKE_TIMEOUT_MS = 300;
+const HANDSHAKE_TIMEOUT_MS = 1_000;
 const PRE_AUTH_BYTES = 8 * 1024;
+/** Longest an AUTH step waits for the challenge to a valid HELLO. */
+const CHALLENGE_WAIT_MS = 2_000;
 
 const open: TestNode[] = [];
 after(() => closeAll(open));
@@ -69,16 +71,17 @@ async function run(port: number, r: Prng, s: Session): Promise<{ welcomed: boole
   const dialerNonce = newNonce();
   let listenerNonce: Uint8Array | null = null;
   let welcomed = false;
+  let helloSent = false;
   ws.on('message', (data: RawData) => {
     const record = readSingleRecord(data as Buffer);
     if (record.buf[record.pos] === TAG_WELCOME) welcomed = true;
     else listenerNonce = readChallenge(record).nonce;
   });
   const hello = singleRecord((w) => writeHello(w, { version: PROTOCOL_VERSION, clusterId: CLUSTER, dialerId: 'fz', listenerId: 'b', nonce: dialerNonce }));
-  for (const [i, step] of s.steps.entries()) {
+  for (const step of s.steps) {
     if (ws.readyState !== WebSocket.OPEN) break;
     switch (step) {
-      case 'hello': ws.send(hello); break;
+      case 'hello': ws.send(hello); helloSent = true; break;
       case 'hello-mutated': ws.send(singleRecord((w) => writeHello(w, {
         version: r.chance(0.2) ? r.int(256) : PROTOCOL_VERSION,
         clusterId: r.chance(0.5) ? CLUSTER : r.pick(['', 'other', 'x'.repeat(1024)]),
@@ -86,10 +89,10 @@ async function run(port: number, r: Prng, s: Session): Promise<{ welcomed: boole
       }))); break;
       case 'hello-bytes': ws.send(mutate(r, hello)); break;
       case 'auth': {
-        // The right proof when a challenge came; otherwise a proof for a nonce never sent. After a
-        // valid HELLO the challenge is waited for (bounded): on a loaded machine it can take a while.
-        const patienceMs = s.steps[i - 1] === 'hello' ? 5_000 : 20;
-        for (const until = Date.now() + patienceMs; listenerNonce === null && ws.readyState === WebSocket.OPEN && Date.now() < until;) {
+        // The right proof once the challenge to a valid HELLO came (however slow the machine);
+        // without one, a proof for a nonce never sent.
+        const deadline = Date.now() + CHALLENGE_WAIT_MS;
+        while (helloSent && listenerNonce === null && ws.readyState === WebSocket.OPEN && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
         const binding = { clusterId: CLUSTER, listenerId: 'b', dialerId: 'fz', dialerNonce, listenerNonce: listenerNonce ?? newNonce() };

@@ -7,11 +7,11 @@ import { WebSocket } from 'ws';
 import { PEER_PATH } from '../../../src/transport/context.js';
 import { certificateNames } from '../../../src/transport/tls.js';
 import { closeAll, startNode, waitFor, type TestNode } from './harness.js';
-import { TestPki } from './pki.js';
+import { LocalPki } from '../../../src/cli/local-pki.js';
 import { smallAppend } from './samples.js';
 
-const pki = new TestPki();
-const rogue = new TestPki('rogue-ca');
+const pki = new LocalPki();
+const rogue = new LocalPki({ name: 'rogue-ca' });
 const open: TestNode[] = [];
 after(async () => {
   await closeAll(open);
@@ -19,7 +19,7 @@ after(async () => {
   rogue.remove();
 });
 
-async function pair(aTls: ReturnType<TestPki['issue']>, bTls: ReturnType<TestPki['issue']>): Promise<[TestNode, TestNode]> {
+async function pair(aTls: ReturnType<LocalPki['issue']>, bTls: ReturnType<LocalPki['issue']>): Promise<[TestNode, TestNode]> {
   const a = await startNode('a', { tls: aTls });
   const b = await startNode('b', { tls: bTls });
   open.push(a, b);
