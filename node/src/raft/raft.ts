@@ -412,15 +412,15 @@ export class Raft implements RaftCore {
   }
 
   /**
-   * Whether this node may vote and campaign. Not when the configuration it knows records it with
+   * Whether this node may vote and campaign: not when the configuration it knows records it with
    * another incarnation (its disk was wiped: the member it was may have voted and acknowledged
-   * entries it no longer has), nor while it knows no configuration at all (an empty disk). A node
-   * that merely lags (promoted before it has its promotion) still votes: liveness needs it, and a
-   * candidate counts a vote only from the incarnation it records (fromCurrentIncarnation).
+   * entries it no longer has). An empty disk knows no configuration yet and may answer a vote
+   * request, but its vote counts only where the candidate's configuration records its incarnation
+   * (fromCurrentIncarnation): that is, once it was re-admitted and is merely behind, when liveness
+   * needs its vote like any lagging voter's.
    */
   private recognized(): boolean {
     if (this.cfg.incarnation === undefined || this.cfg.faults?.ignoreIncarnations === true) return true;
-    if (this.conf.voters.length === 0) return false;
     const recorded = this.conf.incarnations?.[this.id];
     return recorded === undefined || recorded === this.cfg.incarnation;
   }
