@@ -28,8 +28,11 @@ async function run(name: string, engine: StateEngine): Promise<void> {
     entries.push({ index: i + 1, term: 1, type: 'normal', data: data.value });
   }
   let t = performance.now();
+  const cpu = process.cpuUsage();
   for (let i = 0; i < entries.length; i += ENTRIES_PER_BATCH) m.applyBatch(entries.slice(i, i + ENTRIES_PER_BATCH));
   const applyUs = ((performance.now() - t) * 1000) / COMMANDS;
+  const used = process.cpuUsage(cpu);
+  const applyCpuUs = (used.user + used.system) / COMMANDS;
   t = performance.now();
   for (let i = 0; i < KEYS; i++) await m.query('kv.get', { key: `key${(i * 31) % KEYS}` });
   const getUs = ((performance.now() - t) * 1000) / KEYS;
@@ -50,7 +53,7 @@ async function run(name: string, engine: StateEngine): Promise<void> {
   } while (cursor !== null);
   const streamMs = performance.now() - t;
   view.close();
-  console.log(`${name.padEnd(7)} apply ${applyUs.toFixed(2)} µs/put (batches of ${ENTRIES_PER_BATCH} entries), query kv.get ${getUs.toFixed(2)} µs, sync ${syncMs.toFixed(1)} ms, ` +
+  console.log(`${name.padEnd(7)} apply ${applyUs.toFixed(2)} µs/put (CPU ${applyCpuUs.toFixed(2)} µs; batches of ${ENTRIES_PER_BATCH} entries), query kv.get ${getUs.toFixed(2)} µs, sync ${syncMs.toFixed(1)} ms, ` +
     `snapshot read ${(bytes / 2 ** 20).toFixed(1)} MB in ${streamMs.toFixed(0)} ms (${((bytes / 2 ** 20) / (streamMs / 1000)).toFixed(0)} MB/s, worst chunk ${worstChunkMs.toFixed(1)} ms)`);
   await engine.close();
 }

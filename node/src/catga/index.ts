@@ -24,7 +24,7 @@ export {
 } from './api.js';
 export { ErrorCodes, fail, httpStatusFor, ok, type Failure, type Issue, type Ok, type Result } from './result.js';
 export { checkSchema, SchemaError, t, validate, type Infer, type JsonValue, type Schema } from './schema.js';
-export type { ReadStore, Store } from './store.js';
+export { MAX_SCAN_LIMIT, MAX_STORE_KEY_BYTES, type ReadStore, type ScanOptions, type Store } from './store.js';
 export { decodeEntry, encodeCommandEntry, encodeEventEntry, stampEntry, type CommandRequest, type DecodedEntry } from './entry.js';
 export { EventLog, type CatgaEvent, type EventListener, type EventLogOptions, type Follower, type WireEvent } from './events.js';
 export { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyOptions } from './idempotency.js';

@@ -17,6 +17,9 @@ export class ReplicatedState {
   private bytes = 0;
   private clock = 0;
   private readonly counts = new Map<string, number>();
+  /** Counters changed in the open batch: written once at its end, not once per command. */
+  private readonly dirtyCounts = new Set<string>();
+  private dirtyTotals = false;
 
   constructor(readonly engine: StateEngine) {
     this.reload();
@@ -76,6 +79,11 @@ export class ReplicatedState {
         const result = fn();
         this.applied = lastIndex;
         tx.put('meta', APPLIED, encodeIndex(lastIndex));
+        for (const module of this.dirtyCounts) tx.put('meta', Buffer.from(COUNT_PREFIX + module, 'utf8'), encodeIndex(this.count(module)));
+        if (this.dirtyTotals) {
+          tx.put('meta', BYTES, encodeIndex(this.bytes));
+          tx.put('meta', CLOCK, encodeIndex(this.clock));
+        }
         return result;
       });
     } catch (error) {
@@ -87,28 +95,31 @@ export class ReplicatedState {
       throw error;
     } finally {
       this.tx = null;
+      this.dirtyCounts.clear();
+      this.dirtyTotals = false;
     }
   }
 
   /** Records a committed command's effect on the counters. */
   account(module: string, countDelta: number, bytesDelta: number): void {
-    const tx = this.writer;
+    assert.ok(this.tx !== null, 'state written outside an apply batch');
     if (countDelta !== 0) {
       const count = this.count(module) + countDelta;
       assert.ok(count >= 0, `module ${module} would hold a negative number of keys`);
       this.counts.set(module, count);
-      tx.put('meta', Buffer.from(COUNT_PREFIX + module, 'utf8'), encodeIndex(count));
+      this.dirtyCounts.add(module);
     }
     if (bytesDelta !== 0) {
       this.bytes += bytesDelta;
       assert.ok(this.bytes >= 0, 'module state would hold negative bytes');
-      tx.put('meta', BYTES, encodeIndex(this.bytes));
+      this.dirtyTotals = true;
     }
   }
 
   setIdempotencyClock(clock: number): void {
+    assert.ok(this.tx !== null, 'state written outside an apply batch');
     if (clock === this.clock) return;
     this.clock = clock;
-    this.writer.put('meta', CLOCK, encodeIndex(clock));
+    this.dirtyTotals = true;
   }
 }

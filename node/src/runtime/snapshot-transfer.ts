@@ -82,6 +82,8 @@ export class SnapshotTransfer {
   private readonly pins = new Map<Index, Pin>();
   private newest: Index = 0;
   private fetch: Fetch | null = null;
+  /** The transfer running or last run; never rejects. */
+  private running: Promise<void> = Promise.resolve();
 
   constructor(o: SnapshotTransferOptions) {
     this.o = o;
@@ -167,7 +169,9 @@ export class SnapshotTransfer {
       from: m.from, index: descriptor.index, applied: this.o.sm.appliedIndex, stateBytes: descriptor.stateBytes,
       reason: 'the leader has compacted its log past what this node holds',
     });
-    void this.run(fetch);
+    // One stage at a time: a superseded transfer ends (at its next chunk) before this one stages.
+    const previous = this.running;
+    this.running = previous.then(() => this.run(fetch));
     return true;
   }
 
@@ -179,12 +183,14 @@ export class SnapshotTransfer {
   private async run(fetch: Fetch): Promise<void> {
     const started = performance.now();
     const { message, descriptor } = fetch;
-    const staging = this.o.sm.engine.stage();
     const totals = { stateBytes: 0, idemRows: 0, bytes: 0, loggedAt: 0, applied: -1 };
     let cursor: Cursor | null = null;
     let retries = 0;
     let failures = 0;
+    let staging: Staging | null = null;
     try {
+      if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
+      staging = this.o.sm.engine.stage();
       for (;;) {
         if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
         let reply: { header: ReplyHeader; chunk: Uint8Array };
@@ -223,7 +229,9 @@ export class SnapshotTransfer {
       if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
       const meta: SnapshotMeta = message.snapshot.meta;
       staging.put('meta', [{ key: SNAPSHOT_META_KEY, value: Buffer.from(JSON.stringify(meta), 'utf8') }]);
-      await staging.swap();
+      const complete = staging;
+      staging = null; // swap() finishes the stage, even when it fails
+      await complete.swap();
       this.o.sm.reload();
       const seconds = (performance.now() - started) / 1000;
       this.o.metrics.installed(seconds);
@@ -231,7 +239,7 @@ export class SnapshotTransfer {
       this.fetch = null;
       this.o.deliver(message);
     } catch (err) {
-      staging.abort();
+      staging?.abort();
       if (this.fetch === fetch) this.fetch = null;
       this.o.metrics.failed('abandoned');
       this.o.log.warn('snapshot_transfer_abandoned', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes, reason: err instanceof Error ? err.message : String(err), next: 'waiting for the leader to send a snapshot again' });

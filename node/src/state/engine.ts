@@ -13,7 +13,7 @@
 //    a swap, until it is closed;
 //  - `stage()` fills a second copy of the state while the live one keeps serving; `swap()` makes it
 //    the live state atomically and durably (a crash before it leaves the old state, after it the
-//    new one); an unfinished stage is discarded at the next open or stage.
+//    new one); an unfinished stage is discarded at the next open or stage; one stage at a time.
 
 export type Table = 'state' | 'idem' | 'meta';
 export const TABLES: readonly Table[] = ['state', 'idem', 'meta'];

@@ -66,6 +66,7 @@ export class MemoryStateEngine implements StateEngine {
   private durable: Maps;
   private unsynced: Change[][] = [];
   private inWrite = false;
+  private staging = false;
   private closed = false;
   /** Counts transactions committed, for tests that crash after a given one. */
   commits = 0;
@@ -136,6 +137,8 @@ export class MemoryStateEngine implements StateEngine {
   }
 
   stage(): Staging {
+    assert.ok(!this.staging, 'one stage at a time');
+    this.staging = true;
     let staged: Maps | null = emptyMaps();
     return {
       put: (table, records) => {
@@ -148,9 +151,12 @@ export class MemoryStateEngine implements StateEngine {
         this.durable = copyMaps(staged);
         this.unsynced = [];
         staged = null;
+        this.staging = false;
       },
       abort: () => {
+        assert.ok(staged !== null, 'staging is finished');
         staged = null;
+        this.staging = false;
       },
     };
   }

@@ -132,3 +132,28 @@ test('a sender that lost the snapshot: the receiver gives up, its old state inta
   assert.deepEqual(dumpState(p.follower), before);
   assert.ok(events.includes('snapshot_transfer_abandoned'));
 });
+
+test('a newer snapshot arriving mid-transfer supersedes the one in flight: one stage at a time, the newer one delivered', async () => {
+  const p = pair();
+  const first = message(p.sender.take(), 60);
+  let released: () => void = () => {};
+  const gate = new Promise<void>((r) => { released = r; });
+  // The first transfer's third chunk request hangs until the newer snapshot has arrived.
+  const handler = p.link.handlers.get('n1')!.get('snapshot.chunk')!;
+  let calls = 0;
+  p.link.handlers.get('n1')!.set('snapshot.chunk', async (from, payload) => {
+    if (++calls === 3) await gate;
+    return handler(from, payload);
+  });
+  p.receiver.intercept(first);
+  await new Promise((r) => setTimeout(r, 20));
+  for (let i = 60; i < 70; i++) p.leader.send('kv.put', { key: `k${i}`, value: 'y' }, `key${i}`);
+  const second = message(p.sender.take(), 70);
+  assert.equal(p.receiver.intercept(second), true);
+  released();
+  for (let i = 0; i < 500 && p.delivered.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await settled(p);
+  assert.deepEqual(p.delivered, [second]);
+  assert.equal(p.follower.appliedIndex, 70);
+  assert.ok(events.includes('snapshot_transfer_superseded'));
+});

@@ -100,7 +100,9 @@ for (const [name, make] of Object.entries(implementations)) {
         e.write((tx) => { tx.put('state', b('old'), b('1')); tx.put('meta', b('applied'), b('5')); });
         const aborted = e.stage();
         aborted.put('state', [{ key: b('never'), value: b('x') }]);
+        assert.throws(() => e.stage(), /one stage at a time/);
         aborted.abort();
+        assert.throws(() => aborted.abort(), /finished/);
         const stage = e.stage();
         stage.put('state', [{ key: b('new1'), value: b('a') }, { key: b('new2'), value: b('b') }]);
         stage.put('meta', [{ key: b('applied'), value: b('9') }]);
