@@ -74,7 +74,7 @@ async function leaderUrl(c: LocalCluster): Promise<string> {
 export async function stateBench(dir: string, stateMb: number, log: (s: string) => void): Promise<StateBenchResult> {
   const c = await LocalCluster.create({
     dir: join(dir, 'catga-state'), members: 4, bootstrapExpect: 3, clusterId: 'bench-state', secret: 'bench-cluster-secret-000', adminToken: 'bench-admin-token',
-    env: { CATGA_LOG_LEVEL: 'warn', CATGA_MAX_BODY_BYTES: String(2 * 1024 * 1024) },
+    env: { CATGA_LOG_LEVEL: 'warn', CATGA_OPEN_ACCESS: 'true', CATGA_MAX_BODY_BYTES: String(2 * 1024 * 1024) },
   });
   for (let i = 0; i < 3; i++) c.start(i);
   try {
