@@ -176,7 +176,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     storage,
     transport,
     stateMachine: mediator.stateMachine(transfer),
-    interceptSnapshot: (m) => transfer.intercept(m),
+    interceptSnapshot: (m, applied) => {
+      // A member that knows no configuration yet learns where the others listen from the
+      // snapshot's: the leader may be a member it was never told about.
+      if (joining) peers.setSeeds({ ...seeds, ...m.snapshot.meta.conf.addresses });
+      return transfer.intercept(m, applied);
+    },
     log,
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
