@@ -49,8 +49,8 @@ export interface DriverOptions {
   /** The configuration changed (and once at start): the node points the transport at the members. */
   readonly onConf: (c: ConfState) => void;
   readonly onSnapshotTaken?: () => void;
-  /** A snapshot message whose data must arrive first: true holds it back (see `deliverSnapshot`). */
-  readonly interceptSnapshot?: (m: InstallSnapshot) => boolean;
+  /** A snapshot message whose data must arrive first: true holds it back (see `deliverSnapshot`). Gets the applied index. */
+  readonly interceptSnapshot?: (m: InstallSnapshot, applied: Index) => boolean;
   /** Called when storage fails: the node must stop (a failed fsync cannot be retried safely). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -175,7 +175,7 @@ export class RaftDriver {
 
   receive(m: Message): void {
     if (this.stopped || this.inbox.length >= MAX_MESSAGES_PER_TURN * 4) return; // Raft tolerates loss
-    if (m.type === 'snapshot' && this.o.interceptSnapshot?.(m) === true) return;
+    if (m.type === 'snapshot' && this.o.interceptSnapshot?.(m, this.appliedIndex) === true) return;
     this.inbox.push(m);
     this.schedule();
   }

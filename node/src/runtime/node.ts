@@ -74,6 +74,25 @@ async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory,
   }
 }
 
+/**
+ * While a node joins, it asks a seed every second where the members listen: until its log tells
+ * it, the leader may be a member it was never told of (added after the snapshot it installed), and
+ * without its address it cannot answer the leader. Returns a function that stops it.
+ */
+function learnMemberAddresses(transport: PeerTransport, seeds: Record<NodeId, string>, learn: (addresses: Record<NodeId, string>) => void): () => void {
+  const ids = Object.keys(seeds);
+  let round = 0;
+  const timer = setInterval(() => {
+    const id = ids[round++ % Math.max(1, ids.length)];
+    if (id === undefined) return;
+    transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS).then((bytes) => {
+      const reply = JSON.parse(new TextDecoder().decode(bytes)) as { addresses?: Record<NodeId, string> };
+      if (reply.addresses !== undefined && Object.keys(reply.addresses).length > 0) learn(reply.addresses);
+    }, () => { /* the next round asks the next seed */ });
+  }, 1_000);
+  return () => clearInterval(timer);
+}
+
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
 async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
   const conf = firstMembers(cfg);
@@ -148,7 +167,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
   let established = (): boolean => false;
-  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation })));
+  let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
+  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, addresses: memberAddresses() })));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
@@ -196,7 +216,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     storage,
     transport,
     stateMachine: mediator.stateMachine(transfer),
-    interceptSnapshot: (m) => transfer.intercept(m),
+    interceptSnapshot: (m, applied) => {
+      // A member that knows no configuration yet learns where the others listen from the
+      // snapshot's: the leader may be a member it was never told about.
+      if (joining) peers.setSeeds({ ...seeds, ...m.snapshot.meta.conf.addresses });
+      return transfer.intercept(m, applied);
+    },
     log,
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
@@ -235,6 +260,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // has no leader yet. (Applied entries are not replayed at start: the state engine holds them.)
   const recoveredTerm = start.entries.length > 0 ? start.entries[start.entries.length - 1]!.term : snap?.meta.term ?? 0;
   established = () => Math.max(recoveredTerm, d.persistedTerm, d.appliedTerm) > 1;
+  memberAddresses = () => d.status().conf.addresses;
   d.start();
   // The probed seeds stay dialled until the configuration names the members (onConf, just now).
   if (!joining) peers.setSeeds({});
@@ -274,7 +300,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
 
   if (joining && cfg.autoJoin) {
-    stopJoining = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
+    const stopJoin = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
+    const stopLearning = learnMemberAddresses(transport, seeds, (addresses) => { if (joining) peers.setSeeds({ ...seeds, ...addresses }); });
+    stopJoining = () => { stopJoin(); stopLearning(); };
   }
 
   if (bootstrap !== null && bootstrap.voters.length === 1 && bootstrap.voters[0] === cfg.nodeId) d.campaign();

@@ -147,7 +147,7 @@ export class SnapshotTransfer {
    * True when the message is held back while its data is fetched (the caller must not step it);
    * false when the engine already holds its state, so the core may take it as it is.
    */
-  intercept(m: InstallSnapshot): boolean {
+  intercept(m: InstallSnapshot, coreApplied: Index): boolean {
     let descriptor: SnapshotDescriptor;
     try {
       descriptor = decodeDescriptor(m.snapshot.data);
@@ -156,9 +156,13 @@ export class SnapshotTransfer {
       this.o.log.warn('snapshot_refused', { from: m.from, index: m.snapshot.meta.index, reason: (err as Error).message });
       return true;
     }
-    if (descriptor.index <= this.o.sm.appliedIndex) return false;
+    // The core ignores a snapshot it is past; one whose state the engine holds, it installs. Any
+    // other is fetched, also one behind the engine: a snapshot swapped in whose message the core
+    // then refused (a newer term) was never the core's state, and the engine must hold exactly
+    // the state of the snapshot the core installs.
+    if (descriptor.index <= coreApplied || descriptor.index === this.o.sm.appliedIndex) return false;
     const current = this.fetch;
-    if (current !== null && current.descriptor.index >= descriptor.index) return true;
+    if (current !== null && current.descriptor.index >= descriptor.index && current.message.from === m.from) return true;
     if (current !== null) {
       current.cancelled = true;
       this.o.log.info('snapshot_transfer_superseded', { index: current.descriptor.index, by: descriptor.index });
