@@ -8,7 +8,7 @@ import { HttpNodeAdmin, parseClusterView } from '../src/controller/admin_client.
 
 interface Seen { method: string; url: string; auth: string | undefined; body: string }
 const seen: Seen[] = [];
-const VIEW = { id: 'c-0', role: 'leader', term: 3, leader: 'c-0', commitIndex: 9, appliedIndex: 9, lastLogIndex: 9, members: [{ id: 'c-0', address: 'a:7080', voter: true, matchIndex: 9, healthy: true }] };
+const VIEW = { id: 'c-0', role: 'leader', term: 3, leader: 'c-0', commitIndex: 9, appliedIndex: 9, lastLogIndex: 9, incarnation: 'd1', members: [{ id: 'c-0', address: 'a:7080', voter: true, matchIndex: 9, healthy: true, incarnation: 'd1' }] };
 
 const server = createServer((req: IncomingMessage, res) => {
   let body = '';
@@ -31,6 +31,9 @@ test('reads the cluster view with the admin token', async () => {
   const admin = new HttpNodeAdmin(() => 'sekret-token');
   assert.deepEqual(await admin.getCluster(base), VIEW);
   assert.equal(seen.at(-1)!.auth, 'Bearer sekret-token');
+  // A node from before incarnations answers without them: null, never a guess.
+  const old = { ...VIEW, incarnation: undefined, members: VIEW.members.map((m) => ({ ...m, incarnation: undefined })) };
+  assert.deepEqual(parseClusterView(JSON.parse(JSON.stringify(old))), { ...VIEW, incarnation: null, members: VIEW.members.map((m) => ({ ...m, incarnation: null })) });
 });
 
 test('membership and leadership calls use the contract routes and bodies', async () => {
