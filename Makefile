@@ -5,6 +5,9 @@ NODES ?= 3
 SEEDS ?= 200
 # Every compiled *.test.js below these folders is part of `make test`.
 TEST_DIRS := node/dist/test operator/dist/test e2e/dist
+# The pinned Node.js (.node-version) that scripts/setup.sh installs into .cache/node when the
+# machine's is older comes first on PATH for every recipe (npm, npx and the tests included).
+export PATH := $(CURDIR)/.cache/node/bin:$(PATH)
 test_files = $(shell find $(TEST_DIRS) -name '*.test.js' 2>/dev/null | sort)
 
 .PHONY: help setup build run test test-unit test-operator tools images e2e-local e2e-kind bench soak sim clean lint

@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need on a bare machine: Debian packages and npm modules.
+# Installs what the build and the tests need on a bare machine: Debian packages, the Node.js
+# runtime when the machine's is older than ours, and npm modules.
 # Idempotent: a second run on a set-up machine costs a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The Node.js LTS the project runs on (.node-version: images, CI, local toolchain). When the
+# machine's `node` is older, scripts/fetch-node.sh unpacks it into .cache/node/ (git-ignored) and
+# the Makefile puts .cache/node/bin first on PATH. npm stays the machine's: it is JavaScript and
+# runs on whichever node comes first on PATH.
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+wanted_major=$(cut -d. -f1 .node-version)
+if [ "$(node_major node)" -lt "$wanted_major" ] &&
+  [ "$(.cache/node/bin/node --version 2>/dev/null)" != "v$(cat .node-version)" ]; then
+  echo "setup: installing Node.js $(cat .node-version) into .cache/node (the machine has $(node --version 2>/dev/null || echo none))"
+  bash scripts/fetch-node.sh .cache/node
+  # node_modules installed under another Node is installed again below.
+  rm -f node_modules/.setup-stamp
+fi
+export PATH="$PWD/.cache/node/bin:$PATH"
 
 need_apt=()
 for pair in etcd:etcd-server etcdctl:etcd-client promtool:prometheus dnsmasq:dnsmasq nft:nftables ip:iproute2 shellcheck:shellcheck; do
