@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Go-based test tools into bin/ (git-ignored): helm, etcd, kube-apiserver,
-# kube-controller-manager and the Porcupine checker (porcupine-check).
+# Builds the Go-based test tools into bin/ (git-ignored): helm, etcd, the Porcupine checker
+# (porcupine-check), CoreDNS and, from one Kubernetes release, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl (the machine's kubectl
+# may be outside the supported skew of one minor version).
 # Usage: scripts/tools.sh [tool...]   (no argument: every tool)
 # Idempotent: bin/.versions records a key (pinned version, hash of our module files and of this
 # script) per binary;
@@ -17,13 +19,16 @@ STAMPS=$BIN/.versions
 HELM_VERSION=v3.22.0
 KUBE_VERSION=v1.35.4
 ETCD_VERSION=v3.6.6
+# CoreDNS's go.mod has no replace lines, so `go install` builds it straight from the module proxy.
+COREDNS_VERSION=v1.14.7
 # Build parallelism: the machines have 2 cores shared with other work; kube-apiserver needs GBs.
 GO_PARALLEL=${TOOLS_GO_PARALLEL:-2}
 
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 export GOMAXPROCS=${GOMAXPROCS:-$GO_PARALLEL}
-ALL_TOOLS=(helm etcd porcupine-check kube-apiserver kube-controller-manager)
+KUBE_TOOLS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+ALL_TOOLS=(helm etcd porcupine-check coredns "${KUBE_TOOLS[@]}")
 
 mkdir -p "$BIN"
 touch "$STAMPS"
@@ -43,7 +48,8 @@ tool_key() {
     helm) echo "$HELM_VERSION-$RECIPE_HASH" ;;
     etcd) echo "$ETCD_VERSION-$(module_hash tools/etcd)-$RECIPE_HASH" ;;
     porcupine-check) echo "$(module_hash e2e/linearizability)-$RECIPE_HASH" ;;
-    kube-apiserver | kube-controller-manager) echo "$KUBE_VERSION-$(module_hash tools/kube)-$RECIPE_HASH" ;;
+    coredns) echo "$COREDNS_VERSION-$RECIPE_HASH" ;;
+    kube-* | kubelet | kubectl) echo "$KUBE_VERSION-$(module_hash tools/kube)-$RECIPE_HASH" ;;
     *) echo "tools: unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; exit 2 ;;
   esac
 }
@@ -112,7 +118,10 @@ build_tool() {
       (cd tools/etcd && go build -p "$GO_PARALLEL" -trimpath -ldflags "-s -w" -o "$BIN/etcd" .) ;;
     porcupine-check)
       (cd e2e/linearizability && go build -p "$GO_PARALLEL" -trimpath -o "$BIN/porcupine-check" ./cmd/porcupine-check) ;;
-    kube-apiserver | kube-controller-manager)
+    coredns)
+      GOBIN=$BIN go install -p "$GO_PARALLEL" -trimpath -ldflags "-s -w" \
+        "github.com/coredns/coredns@$COREDNS_VERSION" ;;
+    kube-* | kubelet | kubectl)
       (cd tools/kube && go build -p "$GO_PARALLEL" -trimpath -ldflags "$(kube_ldflags)" \
         -o "$BIN/$name" "k8s.io/kubernetes/cmd/$name") ;;
   esac
@@ -122,7 +131,7 @@ build_tool() {
 command -v go >/dev/null 2>&1 || { echo "tools: Go is not installed (helm $HELM_VERSION needs Go >= 1.26)" >&2; exit 1; }
 [ $# -gt 0 ] || set -- "${ALL_TOOLS[@]}"
 # Before any key is taken: a new KUBE_VERSION rewrites tools/kube/go.mod.
-[ "$(printf '%s\n' "$@" | grep -c '^kube-')" -eq 0 ] || kube_go_mod
+[ "$(printf '%s\n' "$@" | grep -c '^kube')" -eq 0 ] || kube_go_mod
 for name in "$@"; do
   key=$(tool_key "$name")
   if is_current "$name" "$key"; then continue; fi
