@@ -21,7 +21,11 @@ fi
 export PATH="$PWD/.cache/node/bin:$PATH"
 
 need_apt=()
-for pair in etcd:etcd-server etcdctl:etcd-client promtool:prometheus dnsmasq:dnsmasq nft:nftables ip:iproute2 shellcheck:shellcheck; do
+# The images (buildah, mmdebstrap) and the single-node Kubernetes of make e2e-k8s (containerd,
+# runc, the CNI plugins, iptables for kube-proxy) come from Debian too.
+for pair in etcd:etcd-server etcdctl:etcd-client promtool:prometheus dnsmasq:dnsmasq nft:nftables ip:iproute2 shellcheck:shellcheck \
+  buildah:buildah mmdebstrap:mmdebstrap containerd:containerd runc:runc iptables:iptables \
+  /usr/lib/cni/bridge:containernetworking-plugins busybox:busybox-static; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done
@@ -34,6 +38,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   for svc in etcd dnsmasq prometheus; do
     (systemctl stop "$svc" || service "$svc" stop || pkill -x "$svc") >/dev/null 2>&1 || true
   done
+  # Never pkill containerd: an e2e-k8s run may own one.
+  (systemctl stop containerd || service containerd stop) >/dev/null 2>&1 || true
 fi
 
 stamp=node_modules/.setup-stamp
