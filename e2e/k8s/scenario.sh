@@ -1,0 +1,211 @@
+# shellcheck shell=bash
+# The user's path through a Kubernetes cluster, as steps shared by e2e/k8s/run.sh (a cluster this
+# machine runs) and e2e/kind/run.sh (kind): install the operator chart, create a CatgaCluster, talk
+# to it through its Services, fault it under a recorded workload checked by Porcupine, scale it,
+# bring a pod back on its volume, delete it. Sourced; every step fails the run with a message.
+# Needs: ROOT (repository), OUT (a directory for this run's files), HELM, KUBECTL (commands,
+# word-split), NAMESPACE, NAME; the images catga/node:dev and catga/operator:dev on the node.
+
+CLUSTER_WAIT=300s
+# The Porcupine-checked workload while the leader's pod is deleted every KILL_EVERY_S seconds.
+TRAFFIC_SECONDS=${CATGA_E2E_TRAFFIC_SECONDS:-40}
+KILL_EVERY_S=10
+FORWARD_PIDS=()
+
+say() { printf 'e2e: %s\n' "$*" >&2; }
+fail() { say "FAILED: $*"; exit 1; }
+k() { $KUBECTL -n "$NAMESPACE" "$@"; }
+
+# The chart as a user installs it; the operator runs as a pod with the chart's ServiceAccount/RBAC.
+install_operator() {
+  say "helm install the operator chart"
+  $HELM install catga-operator "$ROOT/charts/catga-operator" \
+    --namespace catga-system --create-namespace \
+    --set image.repository=catga/operator --set image.tag=dev --set image.pullPolicy=IfNotPresent \
+    --wait --timeout 5m >"$OUT/helm-install.txt" || fail "helm install (see $OUT/helm-install.txt)"
+}
+
+# create_cluster REPLICAS: kubectl apply a CatgaCluster; Available, every pod Ready, columns filled.
+create_cluster() {
+  local replicas=$1
+  say "kubectl apply CatgaCluster $NAME ($replicas replicas) in namespace $NAMESPACE"
+  $KUBECTL create namespace "$NAMESPACE" >/dev/null 2>&1 || true
+  k apply -f - >/dev/null <<YAML
+apiVersion: catga.io/v1alpha1
+kind: CatgaCluster
+metadata:
+  name: $NAME
+spec:
+  replicas: $replicas
+  image: catga/node:dev
+  imagePullPolicy: IfNotPresent
+YAML
+  wait_cluster "$replicas"
+}
+
+# wait_cluster REPLICAS: Available with REPLICAS ready pods, a leader and a term in `kubectl get cgc`.
+wait_cluster() {
+  local replicas=$1 i pods=() row
+  k wait --for=condition=Available "catgacluster/$NAME" --timeout="$CLUSTER_WAIT" >/dev/null ||
+    fail "CatgaCluster $NAME not Available: $(k get cgc "$NAME" -o jsonpath='{.status.conditions}')"
+  for ((i = 0; i < replicas; i++)); do pods+=("pod/$NAME-$i"); done
+  k wait --for=condition=Ready "${pods[@]}" --timeout="$CLUSTER_WAIT" >/dev/null || fail "pods of $NAME not Ready"
+  k wait --for=jsonpath='{.status.readyReplicas}'="$replicas" "catgacluster/$NAME" --timeout="$CLUSTER_WAIT" >/dev/null ||
+    fail "status.readyReplicas of $NAME never reached $replicas"
+  row=$(k get cgc "$NAME" --no-headers)
+  say "kubectl get cgc: $row"
+  # NAME REPLICAS READY LEADER TERM PHASE AGE: every column filled.
+  if [ "$(wc -w <<<"$row")" -ne 7 ] || grep -q '<none>' <<<"$row"; then fail "kubectl get cgc has empty columns: $row"; fi
+}
+
+# From a pod inside the cluster: DNS of every peer (CoreDNS), writes, linearizable reads and an
+# event subscription through the `X` and `X-leader` Services (kube-proxy).
+service_probe() {
+  local replicas=$1 phase="" i
+  say "in-cluster probe: peer DNS names, writes, linearizable reads, events through $NAME and $NAME-leader"
+  k delete pod service-probe --ignore-not-found --wait >/dev/null
+  k create configmap service-probe --from-file=service-probe.mjs="$ROOT/e2e/dist/k8s/service-probe.js" \
+    --dry-run=client -o yaml | k apply -f - >/dev/null
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: service-probe}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true, runAsUser: 1000}
+  containers:
+  - name: probe
+    image: catga/node:dev
+    imagePullPolicy: IfNotPresent
+    command: [node, /probe/service-probe.mjs, "$NAME", "$NAMESPACE", "$replicas"]
+    securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+    volumeMounts: [{name: probe, mountPath: /probe}]
+  volumes: [{name: probe, configMap: {name: service-probe}}]
+YAML
+  for ((i = 0; i < 120; i++)); do
+    phase=$(k get pod service-probe -o jsonpath='{.status.phase}')
+    [ "$phase" = Succeeded ] || [ "$phase" = Failed ] && break
+    sleep 1
+  done
+  k logs service-probe >"$OUT/service-probe.txt" 2>&1 || true
+  [ "$phase" = Succeeded ] || fail "service probe $phase: $(cat "$OUT/service-probe.txt")"
+  say "probe: $(tail -1 "$OUT/service-probe.txt")"
+  k delete pod service-probe --wait=false >/dev/null
+}
+
+# node_get ORDINAL PATH: GET http://127.0.0.1:8080PATH inside pod NAME-ORDINAL (kubectl exec).
+node_get() {
+  k exec "$NAME-$1" -c catga -- node -e \
+    "fetch('http://127.0.0.1:8080$2').then(r => r.text()).then(t => process.stdout.write(t))"
+}
+
+# node_query ORDINAL KEY: the value of KEY in pod NAME-ORDINAL's local state.
+node_query() {
+  k exec "$NAME-$1" -c catga -- node -e \
+    "fetch('http://127.0.0.1:8080/v1/queries/kv.get?consistency=local', {method: 'POST', body: JSON.stringify({key: '$2'})}).then(r => r.json()).then(j => process.stdout.write(String(j.value?.value)))"
+}
+
+node_put() {
+  k exec "$NAME-$1" -c catga -- node -e \
+    "fetch('http://127.0.0.1:8080/v1/commands/kv.put', {method: 'POST', body: JSON.stringify({key: '$2', value: '$3'})}).then(r => r.json()).then(j => { if (!j.ok) { console.error(JSON.stringify(j)); process.exit(1); } })"
+}
+
+# The number of Raft voters in pod NAME-0's view of the cluster.
+voters() {
+  node_get 0 /v1/cluster | node -e \
+    "let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => console.log(JSON.parse(s).value.members.filter((m) => m.voter).length))"
+}
+
+stop_forwards() {
+  local pid
+  for pid in "${FORWARD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${FORWARD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  FORWARD_PIDS=()
+}
+
+# forward_pod POD PORT: `kubectl port-forward` to POD's HTTP port, started again for each new pod
+# of that name (a port-forward to a deleted pod does not exit: it keeps failing to open streams).
+forward_pod() {
+  local pod=$1 port=$2 uid forward
+  trap 'kill "$forward" 2>/dev/null; exit 0' TERM
+  while true; do
+    uid=$(k get pod "$pod" -o jsonpath='{.metadata.uid}' 2>/dev/null || true)
+    $KUBECTL -n "$NAMESPACE" port-forward --address 127.0.0.1 "pod/$pod" "$port:8080" &
+    forward=$!
+    while kill -0 "$forward" 2>/dev/null && [ "$(k get pod "$pod" -o jsonpath='{.metadata.uid}' 2>/dev/null || true)" = "$uid" ]; do
+      sleep 1
+    done
+    kill "$forward" 2>/dev/null || true
+    wait "$forward" 2>/dev/null || true
+    sleep 1
+  done
+}
+
+# The leader's pod deleted every KILL_EVERY_S seconds while clients on every pod (through
+# `kubectl port-forward`, re-established after each deletion) record a history for Porcupine.
+leader_deletion_under_load() {
+  local replicas=$1 i port nodes=""
+  say "deleting the leader's pod every ${KILL_EVERY_S}s during ${TRAFFIC_SECONDS}s of recorded traffic (Porcupine)"
+  for ((i = 0; i < replicas; i++)); do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    forward_pod "$NAME-$i" "$port" >>"$OUT/port-forward-$i.log" 2>&1 &
+    FORWARD_PIDS+=("$!")
+    nodes+="${nodes:+,}$NAME-$i=http://127.0.0.1:$port"
+  done
+  PATH="$ROOT/bin:$PATH" node "$ROOT/e2e/dist/local/remote-check.js" \
+    --nodes "$nodes" --seconds "$TRAFFIC_SECONDS" --out "$OUT/leader-deletion" --kill-every "$KILL_EVERY_S" \
+    --kill-cmd "$KUBECTL -n $NAMESPACE delete pod {pod} --wait=false" | tee "$OUT/leader-deletion.txt" >&2 ||
+    { stop_forwards; fail "leader deletion under load (see $OUT/leader-deletion.txt)"; }
+  stop_forwards
+  wait_cluster "$replicas"
+}
+
+# scale_cluster TO: kubectl scale through the CRD's scale subresource; ready pods and Raft voters follow.
+scale_cluster() {
+  local to=$1
+  say "kubectl scale cgc $NAME --replicas=$to"
+  k scale cgc "$NAME" --replicas="$to" >/dev/null
+  wait_cluster "$to"
+  local count="" i
+  for ((i = 0; i < 60; i++)); do
+    count=$(voters 2>/dev/null || true)
+    [ "$count" = "$to" ] && break
+    sleep 1
+  done
+  [ "$count" = "$to" ] || fail "after scaling to $to the cluster has $count voters"
+  say "scaled to $to: $to voters, $(k get pvc -l "catga.io/cluster=$NAME" --no-headers 2>/dev/null | wc -l) PVCs"
+}
+
+# A pod deleted comes back on its PVC with its data: the same claim, the key written before.
+pod_back_on_its_volume() {
+  local ordinal=1 uid_before uid_after value="" i
+  say "pod $NAME-$ordinal deleted: back on its PVC with its data"
+  node_put 0 e2e-durable "written-before-delete" || fail "write before the pod deletion"
+  uid_before=$(k get pvc "data-$NAME-$ordinal" -o jsonpath='{.metadata.uid}')
+  k delete pod "$NAME-$ordinal" --wait=true >/dev/null
+  k wait --for=condition=Ready "pod/$NAME-$ordinal" --timeout="$CLUSTER_WAIT" >/dev/null || fail "$NAME-$ordinal not Ready again"
+  uid_after=$(k get pvc "data-$NAME-$ordinal" -o jsonpath='{.metadata.uid}')
+  [ "$uid_before" = "$uid_after" ] || fail "PVC data-$NAME-$ordinal was replaced ($uid_before -> $uid_after)"
+  for ((i = 0; i < 30; i++)); do
+    value=$(node_query "$ordinal" e2e-durable 2>/dev/null || true)
+    [ "$value" = "written-before-delete" ] && break
+    sleep 1
+  done
+  [ "$value" = "written-before-delete" ] || fail "$NAME-$ordinal lost e2e-durable after coming back (got '$value')"
+}
+
+# kubectl delete cgc: the garbage collector removes everything the operator made for it.
+delete_cluster() {
+  local kind left="" i
+  say "kubectl delete cgc $NAME: everything it owns is garbage-collected"
+  k delete cgc "$NAME" --wait=true --timeout=120s >/dev/null || fail "kubectl delete cgc $NAME"
+  for ((i = 0; i < 120; i++)); do
+    left=""
+    for kind in statefulsets services poddisruptionbudgets secrets pods persistentvolumeclaims; do
+      if [ -n "$(k get "$kind" -l "catga.io/cluster=$NAME" -o name 2>/dev/null)" ]; then left+=" $kind"; fi
+    done
+    [ -z "$left" ] && return 0
+    sleep 1
+  done
+  fail "left behind after deleting $NAME:$left"
+}
