@@ -7,6 +7,7 @@
 #
 # Usage: e2e/k8s/cluster.sh up DIR       start everything; DIR/kubeconfig is the admin's
 #        e2e/k8s/cluster.sh import DIR TAR...  load docker-archive images into the node's containerd
+#        e2e/k8s/cluster.sh ctr DIR ARGS...   the node's containerd client (k8s.io namespace)
 #        e2e/k8s/cluster.sh logs DIR     copy every component's and pod's log into DIR/logs/
 #        e2e/k8s/cluster.sh down DIR     stop and remove everything `up` made (idempotent)
 # Needs root. Ports are asked of the OS; names (node, bridge, CNI network) carry a hash of DIR.
@@ -507,9 +508,9 @@ down() {
   stop kube-apiserver
   stop etcd
   # Mounts under DIR, deepest first.
-  for mnt in $(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r); do
+  while read -r mnt; do
     umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
-  done
+  done < <(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r)
   # Network namespaces the CRI made (only those that did not exist before `up`).
   for netns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do
     case " $NETNS_BEFORE " in *" $netns "*) ;; *) ip netns delete "$netns" 2>/dev/null || true ;; esac
@@ -520,6 +521,11 @@ down() {
     ip link delete "$BRIDGE" 2>/dev/null || true
   fi
   remove_iptables_rules
+  # containerd's cgroup of the k8s.io namespace in every hierarchy, once empty (rmdir refuses
+  # a cgroup that still has children, e.g. another run's).
+  for mnt in /sys/fs/cgroup/*/k8s.io; do
+    if [ -d "$mnt" ]; then rmdir "$mnt" 2>/dev/null || true; fi
+  done
   [ -z "${IP_FORWARD_BEFORE:-}" ] || echo "$IP_FORWARD_BEFORE" >/proc/sys/net/ipv4/ip_forward
   rm -f "$DIR/cluster.env"
 }
@@ -547,7 +553,7 @@ remove_iptables_rules() {
 
 verb=${1:-}
 DIR=${2:-}
-[ -n "$verb" ] && [ -n "$DIR" ] || { echo "usage: $0 up|import|logs|down DIR [TAR...]" >&2; exit 2; }
+if [ -z "$verb" ] || [ -z "$DIR" ]; then echo "usage: $0 up|import|ctr|logs|down DIR [ARG...]" >&2; exit 2; fi
 DIR=$(mkdir -p "$DIR" && cd "$DIR" && pwd)
 case "$verb" in
   up) up ;;
@@ -556,7 +562,10 @@ case "$verb" in
     # shellcheck source=/dev/null
     . "$DIR/cluster.env"
     import_images "$@" ;;
+  ctr)
+    shift 2
+    ctr_ "$@" ;;
   logs) collect_logs ;;
   down) down ;;
-  *) echo "usage: $0 up|import|logs|down DIR [TAR...]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|import|ctr|logs|down DIR [ARG...]" >&2; exit 2 ;;
 esac

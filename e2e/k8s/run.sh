@@ -14,6 +14,8 @@ NAMESPACE=e2e
 NAME=cg
 KUBECTL="$ROOT/bin/kubectl --kubeconfig $CLUSTER_DIR/kubeconfig"
 HELM="$ROOT/bin/helm --kubeconfig $CLUSTER_DIR/kubeconfig"
+CRI_KILL="bash $ROOT/e2e/k8s/cluster.sh ctr $CLUSTER_DIR tasks kill --signal SIGKILL"
+RETAG="bash $ROOT/e2e/k8s/cluster.sh ctr $CLUSTER_DIR images tag"
 # shellcheck source=e2e/k8s/scenario.sh
 . "$ROOT/e2e/k8s/scenario.sh"
 
@@ -35,24 +37,9 @@ finish() {
 }
 trap finish EXIT
 
-step() { say "[$((SECONDS - started))s] $*"; }
-
-step "images from the Dockerfiles"
+say "[0s] images from the Dockerfiles"
 bash "$ROOT/scripts/images.sh" --export "$OUT/images"
-step "single-node Kubernetes"
+say "[$((SECONDS - started))s] single-node Kubernetes"
 bash "$ROOT/e2e/k8s/cluster.sh" up "$CLUSTER_DIR"
 bash "$ROOT/e2e/k8s/cluster.sh" import "$CLUSTER_DIR" "$OUT/images/catga-node.tar" "$OUT/images/catga-operator.tar"
-step "the user's path"
-install_operator
-create_cluster 3
-service_probe 3
-step "faults"
-leader_deletion_under_load 3
-pod_back_on_its_volume
-step "scaling"
-scale_cluster 5
-service_probe 5
-scale_cluster 3
-service_probe 3
-step "deletion"
-delete_cluster
+user_path

@@ -4,12 +4,15 @@
 # to it through its Services, fault it under a recorded workload checked by Porcupine, scale it,
 # bring a pod back on its volume, delete it. Sourced; every step fails the run with a message.
 # Needs: ROOT (repository), OUT (a directory for this run's files), HELM, KUBECTL (commands,
-# word-split), NAMESPACE, NAME; the images catga/node:dev and catga/operator:dev on the node.
+# word-split), NAMESPACE, NAME; the images catga/node:dev and catga/operator:dev on the node;
+# CRI_KILL (a command that kills a container by its CRI id on the node) and RETAG (a command
+# `RETAG FROM TO` that gives an image on the node a second name).
 
 CLUSTER_WAIT=300s
-# The Porcupine-checked workload while the leader's pod is deleted every KILL_EVERY_S seconds.
+# The Porcupine-checked workload while the leader is faulted every KILL_EVERY_S seconds (faults
+# stop at 3/4 of the traffic, so that the cluster is seen to recover under load).
 TRAFFIC_SECONDS=${CATGA_E2E_TRAFFIC_SECONDS:-40}
-KILL_EVERY_S=10
+KILL_EVERY_S=8
 FORWARD_PIDS=()
 
 say() { printf 'e2e: %s\n' "$*" >&2; }
@@ -123,6 +126,37 @@ stop_forwards() {
   FORWARD_PIDS=()
 }
 
+# evict POD: the eviction API, as `kubectl drain` uses it; fails when a PodDisruptionBudget refuses.
+evict() {
+  k create --raw "/api/v1/namespaces/$NAMESPACE/pods/$1/eviction" -f - >/dev/null <<JSON
+{"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "$1", "namespace": "$NAMESPACE"}}
+JSON
+}
+
+# leader_fault POD: the next of three faults on the leader's pod, in turn: the pod deleted, its
+# container killed through the CRI (the kubelet restarts it in place), the pod evicted.
+leader_fault() {
+  local pod=$1 n id
+  n=$(cat "$OUT/fault-count" 2>/dev/null || echo 0)
+  echo $((n + 1)) >"$OUT/fault-count"
+  case $((n % 3)) in
+    0) echo "kubectl delete pod $pod" >>"$OUT/faults.log"
+       k delete pod "$pod" --wait=false >/dev/null ;;
+    1) id=$(k get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="catga")].containerID}')
+       echo "CRI kill of $pod's container ${id#*://}" >>"$OUT/faults.log"
+       $CRI_KILL "${id#*://}" ;;
+    2) if evict "$pod" 2>"$OUT/eviction.err"; then
+         echo "eviction of $pod" >>"$OUT/faults.log"
+       elif grep -qi "disruption budget" "$OUT/eviction.err"; then
+         # The previous fault's pod is not back yet: the budget rightly refuses.
+         echo "eviction of $pod refused by the PodDisruptionBudget" >>"$OUT/faults.log"
+       else
+         cat "$OUT/eviction.err" >&2
+         return 1
+       fi ;;
+  esac
+}
+
 # forward_pod POD PORT: `kubectl port-forward` to POD's HTTP port, started again for each new pod
 # of that name (a port-forward to a deleted pod does not exit: it keeps failing to open streams).
 forward_pod() {
@@ -141,11 +175,13 @@ forward_pod() {
   done
 }
 
-# The leader's pod deleted every KILL_EVERY_S seconds while clients on every pod (through
-# `kubectl port-forward`, re-established after each deletion) record a history for Porcupine.
-leader_deletion_under_load() {
+# The leader faulted every KILL_EVERY_S seconds (leader_fault) while clients on every pod (through
+# `kubectl port-forward`, re-established for each new pod) record a history for Porcupine; every
+# acknowledged write and event must be present afterwards.
+leader_faults_under_load() {
   local replicas=$1 i port nodes=""
-  say "deleting the leader's pod every ${KILL_EVERY_S}s during ${TRAFFIC_SECONDS}s of recorded traffic (Porcupine)"
+  say "faulting the leader every ${KILL_EVERY_S}s (pod deleted, container killed through the CRI, pod evicted) during ${TRAFFIC_SECONDS}s of recorded traffic (Porcupine)"
+  export ROOT OUT KUBECTL NAMESPACE NAME CRI_KILL
   for ((i = 0; i < replicas; i++)); do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     forward_pod "$NAME-$i" "$port" >>"$OUT/port-forward-$i.log" 2>&1 &
@@ -153,11 +189,39 @@ leader_deletion_under_load() {
     nodes+="${nodes:+,}$NAME-$i=http://127.0.0.1:$port"
   done
   PATH="$ROOT/bin:$PATH" node "$ROOT/e2e/dist/local/remote-check.js" \
-    --nodes "$nodes" --seconds "$TRAFFIC_SECONDS" --out "$OUT/leader-deletion" --kill-every "$KILL_EVERY_S" \
-    --kill-cmd "$KUBECTL -n $NAMESPACE delete pod {pod} --wait=false" | tee "$OUT/leader-deletion.txt" >&2 ||
-    { stop_forwards; fail "leader deletion under load (see $OUT/leader-deletion.txt)"; }
+    --nodes "$nodes" --seconds "$TRAFFIC_SECONDS" --out "$OUT/leader-faults" --kill-every "$KILL_EVERY_S" \
+    --kill-cmd "bash -c '. \"\$ROOT/e2e/k8s/scenario.sh\" && leader_fault {pod}'" | tee "$OUT/leader-faults.txt" >&2 ||
+    { stop_forwards; fail "leader faults under load (see $OUT/leader-faults.txt, $OUT/faults.log)"; }
   stop_forwards
+  say "faults: $(paste -sd ';' "$OUT/faults.log")"
   wait_cluster "$replicas"
+}
+
+# With every pod up, one eviction is allowed; a second one while the first pod is away would cost
+# the quorum of 3 and must be refused by the operator's PodDisruptionBudget.
+pdb_protects_quorum() {
+  local refusal
+  say "eviction API: the PodDisruptionBudget allows one pod away of 3, refuses a second"
+  evict "$NAME-1" || fail "the first eviction of $NAME-1 was refused with every pod up"
+  if refusal=$(evict "$NAME-2" 2>&1); then fail "the PodDisruptionBudget let $NAME-2 go while $NAME-1 was away"; fi
+  grep -qi "disruption budget" <<<"$refusal" || fail "the second eviction failed for another reason: $refusal"
+  wait_cluster 3
+}
+
+# A rolling update: spec.image changed to another name of the node image; the operator replaces
+# the pods one at a time, followers first, and the cluster stays Available.
+rolling_update() {
+  local image=catga/node:e2e-update i images
+  say "rolling update: spec.image -> $image"
+  $RETAG docker.io/catga/node:dev "docker.io/$image"
+  k patch cgc "$NAME" --type merge -p "{\"spec\": {\"image\": \"$image\"}}" >/dev/null
+  for ((i = 0; i < 300; i++)); do
+    images=$(k get pods -l "catga.io/cluster=$NAME" -o jsonpath='{.items[*].spec.containers[0].image}')
+    [ "$(tr ' ' '\n' <<<"$images" | grep -cx "$image")" -eq 3 ] && break
+    sleep 1
+  done
+  [ "$(tr ' ' '\n' <<<"$images" | grep -cx "$image")" -eq 3 ] || fail "pods still on the old image: $images"
+  wait_cluster 3
 }
 
 # scale_cluster TO: kubectl scale through the CRD's scale subresource; ready pods and Raft voters follow.
@@ -173,7 +237,14 @@ scale_cluster() {
     sleep 1
   done
   [ "$count" = "$to" ] || fail "after scaling to $to the cluster has $count voters"
-  say "scaled to $to: $to voters, $(k get pvc -l "catga.io/cluster=$NAME" --no-headers 2>/dev/null | wc -l) PVCs"
+  # A scale-down deletes the removed members' volumes.
+  for ((i = 0; i < 60; i++)); do
+    count=$(k get pvc -l "catga.io/cluster=$NAME" --no-headers 2>/dev/null | wc -l)
+    [ "$count" = "$to" ] && break
+    sleep 1
+  done
+  [ "$count" = "$to" ] || fail "after scaling to $to there are $count PVCs"
+  say "scaled to $to: $to voters, $to PVCs"
 }
 
 # A pod deleted comes back on its PVC with its data: the same claim, the key written before.
@@ -208,4 +279,26 @@ delete_cluster() {
     sleep 1
   done
   fail "left behind after deleting $NAME:$left"
+}
+
+# Every step above, in the order a user meets them; each runner calls this once.
+user_path() {
+  local started=$SECONDS
+  step() { say "[+$((SECONDS - started))s] $*"; }
+  step "the user's path"
+  install_operator
+  create_cluster 3
+  service_probe 3
+  step "faults"
+  leader_faults_under_load 3
+  pdb_protects_quorum
+  pod_back_on_its_volume
+  step "scaling and a rolling update"
+  scale_cluster 5
+  service_probe 5
+  scale_cluster 3
+  rolling_update
+  service_probe 3
+  step "deletion"
+  delete_cluster
 }
