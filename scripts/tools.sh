@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Go-based test tools into bin/ (git-ignored): helm, etcd, the Porcupine checker
-# (porcupine-check), CoreDNS and, from one Kubernetes release, kube-apiserver,
+# (porcupine-check), CoreDNS, Prometheus (Debian's is built without Kubernetes service discovery)
+# and, from one Kubernetes release, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl (the machine's kubectl
 # may be outside the supported skew of one minor version).
 # Usage: scripts/tools.sh [tool...]   (no argument: every tool)
@@ -21,6 +22,9 @@ KUBE_VERSION=v1.35.4
 ETCD_VERSION=v3.6.6
 # CoreDNS's go.mod has no replace lines, so `go install` builds it straight from the module proxy.
 COREDNS_VERSION=v1.14.7
+# Prometheus 3.9.1 (its Go module is tagged v0.309.1), through tools/prometheus (see its go.mod).
+# Built without the web UI's assets: the HTTP API is what the tests use.
+PROMETHEUS_VERSION=v0.309.1
 # Build parallelism: the machines have 2 cores shared with other work; kube-apiserver needs GBs.
 GO_PARALLEL=${TOOLS_GO_PARALLEL:-2}
 
@@ -28,7 +32,7 @@ export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 export GOMAXPROCS=${GOMAXPROCS:-$GO_PARALLEL}
 KUBE_TOOLS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
-ALL_TOOLS=(helm etcd porcupine-check coredns "${KUBE_TOOLS[@]}")
+ALL_TOOLS=(helm etcd porcupine-check coredns prometheus "${KUBE_TOOLS[@]}")
 
 mkdir -p "$BIN"
 touch "$STAMPS"
@@ -49,6 +53,7 @@ tool_key() {
     etcd) echo "$ETCD_VERSION-$(module_hash tools/etcd)-$RECIPE_HASH" ;;
     porcupine-check) echo "$(module_hash e2e/linearizability)-$RECIPE_HASH" ;;
     coredns) echo "$COREDNS_VERSION-$RECIPE_HASH" ;;
+    prometheus) echo "$PROMETHEUS_VERSION-$(module_hash tools/prometheus)-$RECIPE_HASH" ;;
     kube-* | kubelet | kubectl) echo "$KUBE_VERSION-$(module_hash tools/kube)-$RECIPE_HASH" ;;
     *) echo "tools: unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; exit 2 ;;
   esac
@@ -121,6 +126,12 @@ build_tool() {
     coredns)
       GOBIN=$BIN go install -p "$GO_PARALLEL" -trimpath -ldflags "-s -w" \
         "github.com/coredns/coredns@$COREDNS_VERSION" ;;
+    prometheus)
+      local minor=${PROMETHEUS_VERSION#v0.}
+      minor=${minor%%.*}
+      (cd tools/prometheus && go build -p "$GO_PARALLEL" -trimpath \
+        -ldflags "-s -w -X github.com/prometheus/common/version.Version=3.$((minor - 300)).${PROMETHEUS_VERSION##*.}" \
+        -o "$BIN/prometheus" github.com/prometheus/prometheus/cmd/prometheus) ;;
     kube-* | kubelet | kubectl)
       (cd tools/kube && go build -p "$GO_PARALLEL" -trimpath -ldflags "$(kube_ldflags)" \
         -o "$BIN/$name" "k8s.io/kubernetes/cmd/$name") ;;

@@ -23,6 +23,7 @@ started=$SECONDS
 finish() {
   local status=$?
   stop_forwards
+  stop_prometheus
   if [ "$status" -ne 0 ]; then
     bash "$ROOT/e2e/k8s/cluster.sh" logs "$CLUSTER_DIR" || true
     say "logs of every component and pod: $CLUSTER_DIR/logs"
@@ -42,4 +43,6 @@ bash "$ROOT/scripts/images.sh" --export "$OUT/images"
 say "[$((SECONDS - started))s] single-node Kubernetes"
 bash "$ROOT/e2e/k8s/cluster.sh" up "$CLUSTER_DIR"
 bash "$ROOT/e2e/k8s/cluster.sh" import "$CLUSTER_DIR" "$OUT/images/catga-node.tar" "$OUT/images/catga-operator.tar"
+# shellcheck source=/dev/null
+PROMETHEUS_API="$(. "$CLUSTER_DIR/cluster.env" && echo "https://$NODE_IP:$API_PORT") $CLUSTER_DIR/pki/ca.crt $CLUSTER_DIR/pki/admin.crt $CLUSTER_DIR/pki/admin.key"
 user_path

@@ -5,6 +5,7 @@
 # bring a pod back on its volume, delete it. Sourced; every step fails the run with a message.
 # Needs: ROOT (repository), OUT (a directory for this run's files), HELM, KUBECTL (commands,
 # word-split), NAMESPACE, NAME; the images catga/node:dev and catga/operator:dev on the node;
+# optionally PROMETHEUS_API (see start_prometheus);
 # CRI_KILL (a command that kills a container by its CRI id on the node) and RETAG (a command
 # `RETAG FROM TO` that gives an image on the node a second name).
 
@@ -133,27 +134,28 @@ evict() {
 JSON
 }
 
-# leader_fault POD: the next of three faults on the leader's pod, in turn: the pod deleted, its
-# container killed through the CRI (the kubelet restarts it in place), the pod evicted.
+# leader_fault POD: the next of three faults on the leader's pod, in turn: the pod evicted (first,
+# while every pod is up, so that the budget allows it), the pod deleted, its container killed
+# through the CRI (the kubelet restarts it in place).
 leader_fault() {
   local pod=$1 n id
   n=$(cat "$OUT/fault-count" 2>/dev/null || echo 0)
   echo $((n + 1)) >"$OUT/fault-count"
   case $((n % 3)) in
-    0) echo "kubectl delete pod $pod" >>"$OUT/faults.log"
-       k delete pod "$pod" --wait=false >/dev/null ;;
-    1) id=$(k get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="catga")].containerID}')
-       echo "CRI kill of $pod's container ${id#*://}" >>"$OUT/faults.log"
-       $CRI_KILL "${id#*://}" ;;
-    2) if evict "$pod" 2>"$OUT/eviction.err"; then
+    0) if evict "$pod" 2>"$OUT/eviction.err"; then
          echo "eviction of $pod" >>"$OUT/faults.log"
        elif grep -qi "disruption budget" "$OUT/eviction.err"; then
-         # The previous fault's pod is not back yet: the budget rightly refuses.
+         # A previous fault's pod is not back yet: the budget rightly refuses.
          echo "eviction of $pod refused by the PodDisruptionBudget" >>"$OUT/faults.log"
        else
          cat "$OUT/eviction.err" >&2
          return 1
        fi ;;
+    1) echo "kubectl delete pod $pod" >>"$OUT/faults.log"
+       k delete pod "$pod" --wait=false >/dev/null ;;
+    2) id=$(k get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="catga")].containerID}')
+       echo "CRI kill of $pod's container ${id#*://}" >>"$OUT/faults.log"
+       $CRI_KILL "${id#*://}" ;;
   esac
 }
 
@@ -180,7 +182,7 @@ forward_pod() {
 # acknowledged write and event must be present afterwards.
 leader_faults_under_load() {
   local replicas=$1 i port nodes=""
-  say "faulting the leader every ${KILL_EVERY_S}s (pod deleted, container killed through the CRI, pod evicted) during ${TRAFFIC_SECONDS}s of recorded traffic (Porcupine)"
+  say "faulting the leader every ${KILL_EVERY_S}s (pod evicted, pod deleted, container killed through the CRI) during ${TRAFFIC_SECONDS}s of recorded traffic (Porcupine)"
   export ROOT OUT KUBECTL NAMESPACE NAME CRI_KILL
   for ((i = 0; i < replicas; i++)); do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
@@ -281,6 +283,48 @@ delete_cluster() {
   fail "left behind after deleting $NAME:$left"
 }
 
+# A real Prometheus (bin/prometheus, with Kubernetes service discovery) configured from the
+# chart's own ServiceMonitors (e2e/k8s/scrape-config.ts); needs PROMETHEUS_API="SERVER CA CERT KEY"
+# (credentials that may list and watch endpoints) and a host that reaches pod IPs.
+start_prometheus() {
+  local server ca cert key port kube_version i
+  read -r server ca cert key <<<"$PROMETHEUS_API"
+  kube_version=$(k version -o json | node -e "let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => console.log(JSON.parse(s).serverVersion.gitVersion))")
+  $HELM template catga-operator "$ROOT/charts/catga-operator" --namespace catga-system --kube-version "$kube_version" \
+    --set serviceMonitor.enabled=true --set serviceMonitor.interval=5s >"$OUT/chart-with-servicemonitors.yaml" 2>/dev/null
+  node "$ROOT/e2e/dist/k8s/scrape-config.js" --chart "$OUT/chart-with-servicemonitors.yaml" \
+    --server "$server" --ca "$ca" --cert "$cert" --key "$key" >"$OUT/prometheus.yml"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  "$ROOT/bin/prometheus" --config.file="$OUT/prometheus.yml" --storage.tsdb.path="$OUT/prometheus-data" \
+    --web.listen-address="127.0.0.1:$port" >"$OUT/prometheus.log" 2>&1 &
+  PROMETHEUS_PID=$!
+  PROMETHEUS_URL=http://127.0.0.1:$port
+  for ((i = 0; i < 60; i++)); do
+    curl -sf "$PROMETHEUS_URL/-/ready" >/dev/null && break
+    sleep 1
+  done
+  curl -sf "$PROMETHEUS_URL/-/ready" >/dev/null || fail "Prometheus did not start (see $OUT/prometheus.log)"
+  say "Prometheus at $PROMETHEUS_URL, scrape jobs from the chart's ServiceMonitors"
+}
+
+stop_prometheus() {
+  if [ -n "${PROMETHEUS_PID:-}" ]; then
+    kill "$PROMETHEUS_PID" 2>/dev/null || true
+    wait "$PROMETHEUS_PID" 2>/dev/null || true
+    PROMETHEUS_PID=
+  fi
+}
+
+# Every panel of the shipped dashboard returns data for this cluster.
+check_dashboard() {
+  say "every panel of the Grafana dashboard returns data from Prometheus"
+  node "$ROOT/e2e/dist/k8s/dashboard-check.js" --prometheus "$PROMETHEUS_URL" \
+    --dashboard "$ROOT/charts/catga-operator/dashboards/catga.json" --cluster "$NAME" >"$OUT/dashboard-check.txt" 2>&1 ||
+    fail "dashboard panels without data: $(grep -v '^data' "$OUT/dashboard-check.txt")"
+  say "dashboard: $(grep -c '^data' "$OUT/dashboard-check.txt") queries with data"
+  stop_prometheus
+}
+
 # Every step above, in the order a user meets them; each runner calls this once.
 user_path() {
   local started=$SECONDS
@@ -288,9 +332,12 @@ user_path() {
   step "the user's path"
   install_operator
   create_cluster 3
+  # Prometheus needs to reach pod IPs from this host: only where PROMETHEUS_API is given.
+  if [ -n "${PROMETHEUS_API:-}" ]; then start_prometheus; fi
   service_probe 3
   step "faults"
   leader_faults_under_load 3
+  if [ -n "${PROMETHEUS_API:-}" ]; then check_dashboard; fi
   pdb_protects_quorum
   pod_back_on_its_volume
   step "scaling and a rolling update"
