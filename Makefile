@@ -16,7 +16,7 @@ help:
 	@echo "make run         local $(NODES)-node cluster with the built-in handlers (catga dev)"
 	@echo "make test        every test: unit, simulation, integration, operator, e2e-local"
 	@echo "make build       compile the TypeScript workspaces"
-	@echo "make tools       build helm, etcd, CoreDNS, the Kubernetes binaries, porcupine checker into bin/"
+	@echo "make tools       build helm, etcd, CoreDNS, Prometheus, the Kubernetes binaries, porcupine checker into bin/"
 	@echo "make e2e-local   fault-injection scenarios on network namespaces, checked by Porcupine"
 	@echo "make e2e-k8s     helm install + kubectl on a single-node Kubernetes run here (kubelet, containerd)"
 	@echo "make e2e-kind    the same behaviour on a kind cluster (needs Docker and kind)"

@@ -1,6 +1,8 @@
 // Asks a Prometheus every query of the shipped Grafana dashboard (its panels and its `cluster`
-// variable), with the variable set to one CatgaCluster, and fails unless each returns data: the
-// proof that the metric names, labels and scrape settings the dashboard relies on really meet.
+// variable), with the variable set to one CatgaCluster, and fails unless every panel shows data
+// (at least one of its queries returns a series; an error counter has none until the first
+// error): the proof that the metric names, labels and scrape settings the dashboard relies on
+// really meet.
 //   node dashboard-check.js --prometheus http://127.0.0.1:9090 --dashboard catga.json --cluster cg
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,28 +47,33 @@ async function main(): Promise<number> {
     return 2;
   }
   const dashboard = JSON.parse(readFileSync(values.dashboard, 'utf8')) as Dashboard;
-  const checks = panelQueries(dashboard, values.cluster).map((q) => ({ ...q, accept: (r: QueryResult) => (r.data?.result.length ?? 0) > 0 }));
+  const checks = panelQueries(dashboard, values.cluster).map((q, i) => ({ ...q, panel: `panel ${q.title}`, i, accept: (r: QueryResult) => (r.data?.result.length ?? 0) > 0 }));
   for (const variable of dashboard.templating?.list ?? []) {
     if (variable.definition === undefined) continue;
     const { expr, label } = variableQuery(variable.definition);
-    checks.push({ title: `variable $${variable.name}`, expr, accept: (r) => (r.data?.result ?? []).some((s) => s.metric[label] === values.cluster) });
+    const title = `variable $${variable.name}`;
+    checks.push({ title, expr, panel: title, i: checks.length, accept: (r) => (r.data?.result ?? []).some((s) => s.metric[label] === values.cluster) });
   }
   // Rates need two scrapes inside their window: a query may need a few scrape intervals.
   const deadline = Date.now() + Number(values['timeout-seconds']) * 1000;
-  let empty = checks;
+  const withData = new Set<number>();
+  const blankPanels = (): string[] => [...new Set(checks.map((c) => c.panel))].filter((p) => !checks.some((c) => c.panel === p && withData.has(c.i)));
   for (;;) {
-    const results = await Promise.all(empty.map(async (c) => ({ c, r: await query(values.prometheus!, c.expr) })));
+    const pending = checks.filter((c) => !withData.has(c.i));
+    const results = await Promise.all(pending.map(async (c) => ({ c, r: await query(values.prometheus!, c.expr) })));
     const failed = results.find(({ r }) => r.status !== 'success');
     if (failed) {
       console.error(`query failed: ${failed.c.expr}: ${failed.r.error}`);
       return 1;
     }
-    empty = results.filter(({ c, r }) => !c.accept(r)).map(({ c }) => c);
-    if (empty.length === 0 || Date.now() > deadline) break;
+    for (const { c, r } of results) if (c.accept(r)) withData.add(c.i);
+    if (blankPanels().length === 0 || Date.now() > deadline) break;
     await sleep(5_000);
   }
-  for (const c of checks) console.log(`${empty.includes(c) ? 'NO DATA' : 'data   '}  ${c.title}: ${c.expr}`);
-  return empty.length === 0 ? 0 : 1;
+  for (const c of checks) console.log(`${withData.has(c.i) ? 'data   ' : 'no data'}  ${c.title}: ${c.expr}`);
+  const blank = blankPanels();
+  for (const p of blank) console.log(`BLANK  ${p}`);
+  return blank.length === 0 ? 0 : 1;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

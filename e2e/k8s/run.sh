@@ -4,7 +4,7 @@
 # into the node's containerd, `helm install` of the operator chart, `kubectl apply` of a
 # CatgaCluster, then the shared steps of e2e/k8s/scenario.sh. Component and pod logs are copied
 # into the run's directory on failure; the cluster is always torn down (CATGA_E2E_KEEP=1 keeps it).
-# Environment: CATGA_E2E_TRAFFIC_SECONDS (recorded traffic, default 40: faults stop at 3/4 of it).
+# Environment: CATGA_E2E_TRAFFIC_SECONDS (recorded traffic, default 50: faults stop at 3/4 of it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

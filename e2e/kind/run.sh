@@ -5,7 +5,7 @@
 # Porcupine-checked workload, scaling, a rolling update and deletion. Needs docker, kind and go
 # (helm and kubectl from `make tools`); exits 2 with a message when one is missing.
 #
-# Environment: KIND_CLUSTER (default catga-e2e), CATGA_E2E_TRAFFIC_SECONDS (traffic, default 40),
+# Environment: KIND_CLUSTER (default catga-e2e), CATGA_E2E_TRAFFIC_SECONDS (traffic, default 50),
 # CATGA_KIND_KEEP=1 keeps the kind cluster afterwards.
 set -euo pipefail
 
