@@ -76,14 +76,54 @@ build_base_image() {
   rm -rf "$work"
 }
 
+# export_image NAME: EXPORT_DIR/catga-NAME.tar; the archive of an image ID is written once (vfs
+# makes it slow) and kept under .cache/containers/archives/.
+image_id() {
+  local id
+  id=$(bh images --noheading --no-trunc --format '{{.ID}}' "localhost/catga/$1:$TAG" 2>/dev/null | sed -n 1p)
+  echo "${id#sha256:}"
+}
+
+export_image() {
+  local archive
+  archive=$STORE/archives/catga-$1-$TAG-$(image_id "$1" | cut -c1-16).tar
+  if [ ! -f "$archive" ]; then
+    mkdir -p "$STORE/archives"
+    rm -f "$STORE/archives/catga-$1-$TAG-"*.tar
+    bh push --quiet "localhost/catga/$1:$TAG" "docker-archive:$archive.tmp:docker.io/catga/$1:$TAG"
+    mv "$archive.tmp" "$archive"
+  fi
+  mkdir -p "$EXPORT_DIR"
+  ln -f "$archive" "$EXPORT_DIR/catga-$1.tar" 2>/dev/null || cp "$archive" "$EXPORT_DIR/catga-$1.tar"
+}
+
+# inputs_hash NAME: a hash of what NAME/Dockerfile builds from (itself, the sources its COPY lines
+# name, the base image's ID). Even fully cached, a vfs `buildah bud` takes minutes here: an image
+# built from the same inputs (recorded in .cache/containers/inputs/NAME with its ID) is kept.
+inputs_hash() {
+  local sources
+  sources=$(sed -n 's/^COPY \([^-].*\) [^ ]*$/\1/p' "$1/Dockerfile" | tr ' ' '\n' | sort -u)
+  {
+    # shellcheck disable=SC2086 # one path per word
+    find "$1/Dockerfile" $sources -type f -print0 | sort -z | xargs -0 sha256sum
+    bh images --noheading --no-trunc --format '{{.ID}}' "localhost/$BASE_IMAGE" | sed -n 1p
+  } | sha256sum | cut -c1-16
+}
+
 build_with_buildah() {
   if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null || ! command -v strip >/dev/null; then
     log "needs docker, or buildah, mmdebstrap and strip (apt-get install buildah mmdebstrap binutils)"
     exit 2
   fi
   if ! bh inspect --type image "localhost/$BASE_IMAGE" >/dev/null 2>&1; then build_base_image; fi
-  local image
+  local image inputs
   for image in "${IMAGES[@]}"; do
+    inputs="$(inputs_hash "$image") $TAG"
+    if [ "$(cat "$STORE/inputs/$image" 2>/dev/null)" = "$inputs $(image_id "$image")" ]; then
+      log "catga/$image:$TAG is up to date"
+      if [ -n "$EXPORT_DIR" ]; then export_image "$image"; fi
+      continue
+    fi
     log "building catga/$image:$TAG from $image/Dockerfile"
     # The host's hard rlimits are lower than the runtime's defaults; the build needs the npm
     # registry. The revision is a label given here, not a build argument: one would void the cache.
@@ -91,12 +131,9 @@ build_with_buildah() {
       --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
       --build-arg VERSION="$TAG" --label org.opencontainers.image.revision="$REVISION" \
       -f "$image/Dockerfile" -t "localhost/catga/$image:$TAG" . >/dev/null
-    if [ -n "$EXPORT_DIR" ]; then
-      mkdir -p "$EXPORT_DIR"
-      rm -f "$EXPORT_DIR/catga-$image.tar"
-      bh push --quiet "localhost/catga/$image:$TAG" \
-        "docker-archive:$EXPORT_DIR/catga-$image.tar:docker.io/catga/$image:$TAG"
-    fi
+    mkdir -p "$STORE/inputs"
+    echo "$inputs $(image_id "$image")" >"$STORE/inputs/$image"
+    if [ -n "$EXPORT_DIR" ]; then export_image "$image"; fi
   done
   bh images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E "catga/|$BASE_IMAGE" >&2
 }
