@@ -428,7 +428,7 @@ up() {
   cat >"$DIR/cluster.env" <<EOF
 NODE_NAME=catga-e2e-$id
 NODE_IP=$NODE_IP
-BRIDGE=cg$id
+BRIDGE=k8scg$id
 CNI_NETWORK=catga-e2e-$id
 ETCD_PORT=$(free_port)
 ETCD_PEER_PORT=$(free_port)

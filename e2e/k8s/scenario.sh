@@ -327,8 +327,8 @@ check_dashboard() {
 
 # Every step above, in the order a user meets them; each runner calls this once.
 user_path() {
-  local started=$SECONDS
-  step() { say "[+$((SECONDS - started))s] $*"; }
+  local path_started=$SECONDS
+  step() { say "[+$((SECONDS - path_started))s] $*"; }
   step "the user's path"
   install_operator
   create_cluster 3
