@@ -5,19 +5,23 @@ NODES ?= 3
 SEEDS ?= 200
 # Every compiled *.test.js below these folders is part of `make test`.
 TEST_DIRS := node/dist/test operator/dist/test e2e/dist
+# The pinned Node.js (.node-version) that scripts/setup.sh installs into .cache/node when the
+# machine's is older comes first on PATH for every recipe (npm, npx and the tests included).
+export PATH := $(CURDIR)/.cache/node/bin:$(PATH)
 test_files = $(shell find $(TEST_DIRS) -name '*.test.js' 2>/dev/null | sort)
 
-.PHONY: help setup build run test test-unit test-operator tools images e2e-local e2e-kind bench soak sim clean lint
+.PHONY: help setup build run test test-unit test-operator tools images e2e-local e2e-k8s e2e-kind bench soak sim clean lint
 
 help:
 	@echo "make run         local $(NODES)-node cluster with the built-in handlers (catga dev)"
 	@echo "make test        every test: unit, simulation, integration, operator, e2e-local"
 	@echo "make build       compile the TypeScript workspaces"
-	@echo "make tools       build helm, kube-apiserver, kube-controller-manager, etcd, porcupine checker into bin/"
+	@echo "make tools       build helm, etcd, CoreDNS, Prometheus, the Kubernetes binaries, porcupine checker into bin/"
 	@echo "make e2e-local   fault-injection scenarios on network namespaces, checked by Porcupine"
+	@echo "make e2e-k8s     helm install + kubectl on a single-node Kubernetes run here (kubelet, containerd)"
 	@echo "make e2e-kind    the same behaviour on a kind cluster (needs Docker and kind)"
 	@echo "make bench       benchmarks side by side with etcd"
-	@echo "make images      container images (needs Docker)"
+	@echo "make images      both container images from the Dockerfiles (docker, else buildah)"
 
 setup:
 	@bash scripts/setup.sh
@@ -49,18 +53,20 @@ e2e-local: build tools
 soak: build tools
 	@CATGA_SOAK_SECONDS=1800 node e2e/dist/local/soak.js
 
+e2e-k8s: build tools
+	@bash e2e/k8s/run.sh
+
 e2e-kind:
 	@bash e2e/kind/run.sh
 
 bench: build
 	node node/dist/src/cli/main.js bench $(BENCH_ARGS)
 
-images:
-	docker build -t catga/node:dev -f node/Dockerfile .
-	docker build -t catga/operator:dev -f operator/Dockerfile .
+images: setup
+	@bash scripts/images.sh
 
 lint:
-	shellcheck scripts/*.sh .ci/run e2e/kind/*.sh
+	shellcheck -x scripts/*.sh .ci/run e2e/kind/*.sh e2e/k8s/*.sh
 
 clean:
 	rm -rf node/dist operator/dist e2e/dist

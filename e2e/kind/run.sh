@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# e2e-kind: the local fault check on a real Kubernetes cluster. Builds the images, creates a kind
-# cluster, installs the operator chart, creates a 3-node CatgaCluster, reaches every pod through
-# `kubectl port-forward` and runs the reduced scenario (e2e/local/remote-check.ts: the same
-# clients, event subscribers, durability and Porcupine checks; the leader's pod deleted every
-# 10 s). Needs docker, kind, kubectl, helm and go; exits 2 with a message when one is missing.
+# e2e-kind: the user's path of e2e/k8s/scenario.sh (shared with make e2e-k8s) on a kind cluster,
+# for machines with Docker: builds the images (make images), creates a kind cluster, loads the
+# images, then helm install, kubectl apply, the in-cluster Service probe, leader faults under a
+# Porcupine-checked workload, scaling, a rolling update and deletion. Needs docker, kind and go
+# (helm and kubectl from `make tools`); exits 2 with a message when one is missing.
 #
-# Environment: KIND_CLUSTER (default catga-e2e), CATGA_KIND_SECONDS (traffic, default 30),
+# Environment: KIND_CLUSTER (default catga-e2e), CATGA_E2E_TRAFFIC_SECONDS (traffic, default 50),
 # CATGA_KIND_KEEP=1 keeps the kind cluster afterwards.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KIND_CLUSTER="${KIND_CLUSTER:-catga-e2e}"
-SECONDS_OF_TRAFFIC="${CATGA_KIND_SECONDS:-30}"
 NAMESPACE=e2e
 NAME=cg
-REPLICAS=3
 OUT="$(mktemp -d /tmp/catga-e2e-kind.XXXXXX)"
-PORT_BASE=$((20000 + RANDOM % 30000))
-FORWARD_PIDS=()
-HELM="$ROOT/bin/helm"
-[[ -x "$HELM" ]] || HELM="$(command -v helm || true)"
+HELM_BIN="$ROOT/bin/helm"
+[[ -x "$HELM_BIN" ]] || HELM_BIN="$(command -v helm || true)"
+KUBECTL="$ROOT/bin/kubectl --context kind-$KIND_CLUSTER"
+[[ -x "$ROOT/bin/kubectl" ]] || KUBECTL="kubectl --context kind-$KIND_CLUSTER"
+HELM="$HELM_BIN --kube-context kind-$KIND_CLUSTER"
+# The kind node's containerd, for a container killed through the CRI and a second image name.
+CRI_KILL="docker exec $KIND_CLUSTER-control-plane ctr -n k8s.io tasks kill --signal SIGKILL"
+RETAG="docker exec $KIND_CLUSTER-control-plane ctr -n k8s.io images tag"
+# shellcheck source=e2e/k8s/scenario.sh
+. "$ROOT/e2e/k8s/scenario.sh"
 
 log() { printf 'e2e-kind: %s\n' "$*" >&2; }
 
@@ -27,7 +31,7 @@ missing=()
 for tool in docker kind kubectl go; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-[[ -n "$HELM" ]] || missing+=("helm (or make tools)")
+[[ -n "$HELM_BIN" ]] || missing+=("helm (or make tools)")
 if ((${#missing[@]} > 0)); then
   log "cannot run here: missing ${missing[*]}. It needs Docker, kind, kubectl, helm and go."
   exit 2
@@ -38,11 +42,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 cleanup() {
-  local pid
-  for pid in "${FORWARD_PIDS[@]}"; do
-    pkill -P "$pid" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-  done
+  stop_forwards
   if [[ "${CATGA_KIND_KEEP:-0}" != 1 ]]; then
     kind delete cluster --name "$KIND_CLUSTER" >/dev/null 2>&1 || true
   fi
@@ -50,11 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "building the workspaces, the images and the Porcupine checker"
-make -C "$ROOT" build images
-if [[ ! -x "$ROOT/bin/porcupine-check" ]]; then
-  (cd "$ROOT/e2e/linearizability" && go build -o "$ROOT/bin/porcupine-check" ./cmd/porcupine-check)
-fi
+log "building the workspaces, the images and the tools (helm, kubectl, the Porcupine checker)"
+make -C "$ROOT" build images tools
 
 log "creating kind cluster $KIND_CLUSTER"
 if kind get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
@@ -63,48 +60,4 @@ fi
 kind create cluster --name "$KIND_CLUSTER" --wait 180s
 kind load docker-image catga/node:dev catga/operator:dev --name "$KIND_CLUSTER"
 
-log "installing the operator chart"
-"$HELM" install catga-operator "$ROOT/charts/catga-operator" \
-  --namespace catga-system --create-namespace \
-  --set image.repository=catga/operator --set image.tag=dev --set image.pullPolicy=IfNotPresent \
-  --wait --timeout 5m
-
-log "creating CatgaCluster $NAME ($REPLICAS replicas) in namespace $NAMESPACE"
-kubectl create namespace "$NAMESPACE"
-kubectl apply -f - <<YAML
-apiVersion: catga.io/v1alpha1
-kind: CatgaCluster
-metadata:
-  name: $NAME
-  namespace: $NAMESPACE
-spec:
-  replicas: $REPLICAS
-  image: catga/node:dev
-  imagePullPolicy: IfNotPresent
-  # The checker's clients reach the pods through port-forwards and send no token.
-  env:
-    - { name: CATGA_OPEN_ACCESS, value: "true" }
-YAML
-kubectl -n "$NAMESPACE" wait --for=condition=Available "catgacluster/$NAME" --timeout=300s
-pods=()
-for ((i = 0; i < REPLICAS; i++)); do pods+=("pod/$NAME-$i"); done
-kubectl -n "$NAMESPACE" wait --for=condition=Ready "${pods[@]}" --timeout=300s
-
-log "port-forwarding every pod (re-established after each pod deletion)"
-nodes=""
-for ((i = 0; i < REPLICAS; i++)); do
-  port=$((PORT_BASE + i))
-  (
-    while true; do
-      kubectl -n "$NAMESPACE" port-forward "pod/$NAME-$i" "$port:8080" >>"$OUT/port-forward-$i.log" 2>&1 || true
-      sleep 1
-    done
-  ) &
-  FORWARD_PIDS+=("$!")
-  nodes+="${nodes:+,}$NAME-$i=http://127.0.0.1:$port"
-done
-
-log "running the reduced scenario for $SECONDS_OF_TRAFFIC s"
-node "$ROOT/e2e/dist/local/remote-check.js" \
-  --nodes "$nodes" --seconds "$SECONDS_OF_TRAFFIC" --out "$OUT" --kill-every 10 \
-  --kill-cmd "kubectl -n $NAMESPACE delete pod {pod} --wait=false --grace-period=0 --force"
+user_path

@@ -1,6 +1,6 @@
-// The reduced scenario against a cluster the harness does not run itself (kind, reached through
-// `kubectl port-forward`): the same clients, subscribers and checks as the local scenarios, with
-// one fault: every --kill-every seconds the current leader's pod is deleted by --kill-cmd.
+// The reduced scenario against a cluster the harness does not run itself (Kubernetes, reached
+// through `kubectl port-forward`): the same clients, subscribers and checks as the local scenarios,
+// with one kind of fault: every --kill-every seconds --kill-cmd is run on the current leader's pod.
 //   node e2e/dist/local/remote-check.js --nodes cg-0=http://127.0.0.1:18080,... --seconds 30 \
 //     --out DIR [--seed N] [--kill-every 10] [--kill-cmd 'kubectl -n e2e delete pod {pod} --wait=false']
 import { execFile } from 'node:child_process';
@@ -60,10 +60,11 @@ async function main(): Promise<number> {
       seed: { type: 'string', default: '1' },
       'kill-every': { type: 'string', default: '10' },
       'kill-cmd': { type: 'string' },
+      name: { type: 'string', default: 'leader pod faults' },
     },
   });
   if (values.nodes === undefined || values.out === undefined) {
-    console.error('usage: remote-check --nodes id=url,... --out DIR [--seconds 30] [--seed 1] [--kill-every 10] [--kill-cmd CMD with {pod}]');
+    console.error('usage: remote-check --nodes id=url,... --out DIR [--seconds 30] [--seed 1] [--kill-every 10] [--kill-cmd CMD with {pod}] [--name NAME]');
     return 2;
   }
   const endpoints = parseEndpoints(values.nodes);
@@ -98,7 +99,7 @@ async function main(): Promise<number> {
       const leader = await leaderOf(endpoints);
       if (leader === null) continue;
       await runCommand(killCmd.replaceAll('{pod}', leader));
-      marks.push({ label: `delete pod ${leader}`, atNs: history.now() });
+      marks.push({ label: `fault on pod ${leader}`, atNs: history.now() });
     }
   }
   marks.push({ label: 'heal', atNs: history.now() });
@@ -107,7 +108,7 @@ async function main(): Promise<number> {
   monitor.stop();
   await new Promise((resolve) => trace.end(resolve));
   const result = await evaluateRun({
-    name: 'kind: delete leader pod',
+    name: values.name,
     nodes: endpoints.length,
     seconds,
     endpoints,
