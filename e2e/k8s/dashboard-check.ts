@@ -1,9 +1,10 @@
-// Asks a Prometheus every query of the shipped Grafana dashboard (its panels and its `cluster`
-// variable), with the variable set to one CatgaCluster, and fails unless every panel shows data
+// Asks a Prometheus every query of the shipped Grafana dashboard (its panels and its variables),
+// with the variables set to one CatgaCluster, and fails unless every panel shows data
 // (at least one of its queries returns a series; an error counter has none until the first
 // error): the proof that the metric names, labels and scrape settings the dashboard relies on
 // really meet.
-//   node dashboard-check.js --prometheus http://127.0.0.1:9090 --dashboard catga.json --cluster cg
+//   node dashboard-check.js --prometheus http://127.0.0.1:9090 --dashboard catga.json --cluster cg \
+//     --namespace e2e --operator-namespace catga-system
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -15,20 +16,41 @@ interface Dashboard {
 
 export interface PanelQuery { readonly title: string; readonly expr: string }
 
-/** Every panel query with the dashboard's variables replaced (`$cluster` by one cluster's name). */
-export function panelQueries(dashboard: Dashboard, cluster: string): PanelQuery[] {
+/** What the dashboard's variables are set to: one CatgaCluster, its namespace, the operator's. */
+export interface Selection { readonly cluster: string; readonly namespace: string; readonly operatorNamespace: string }
+
+/** Rates span four scrapes of 15 s, as Grafana's $__rate_interval would at that interval. */
+const RATE_INTERVAL = '1m';
+
+/** `expr` with the dashboard's variables replaced (`$1`-style regex groups are not variables). */
+export function substitute(expr: string, s: Selection): string {
+  return expr.replaceAll('$__rate_interval', RATE_INTERVAL).replaceAll('$operator_namespace', s.operatorNamespace)
+    .replaceAll('$namespace', s.namespace).replaceAll('$cluster', s.cluster);
+}
+
+/** Every panel query with the dashboard's variables replaced. */
+export function panelQueries(dashboard: Dashboard, selection: Selection): PanelQuery[] {
   const queries = (dashboard.panels ?? []).flatMap((panel) =>
-    (panel.targets ?? []).filter((t) => t.expr).map((t) => ({ title: panel.title ?? '(untitled)', expr: t.expr!.replaceAll('$cluster', cluster) })));
-  const leftover = queries.find((q) => /\$\w+/.test(q.expr));
+    (panel.targets ?? []).filter((t) => t.expr).map((t) => ({ title: panel.title ?? '(untitled)', expr: substitute(t.expr!, selection) })));
+  const leftover = queries.find((q) => /\$[A-Za-z_]\w*/.test(q.expr));
   if (leftover) throw new Error(`panel "${leftover.title}" uses a variable this check does not set: ${leftover.expr}`);
   return queries;
 }
 
-/** `label_values(metric, label)` of a variable, as a query whose series carry that label. */
+/** `label_values(selector, label)` of a variable, as a query whose series carry that label. */
 export function variableQuery(definition: string): { expr: string; label: string } {
-  const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(definition.trim());
+  const m = /^label_values\((.+),\s*(\w+)\)$/.exec(definition.trim());
   if (m === null) throw new Error(`variable definition not understood: ${definition}`);
-  return { expr: m[1]!, label: m[2]! };
+  return { expr: m[1]!.trim(), label: m[2]! };
+}
+
+/** Whether a variable's label value selects the chosen cluster (pods name it: `cg-0` is cluster `cg`). */
+function selects(variable: string, value: string | undefined, s: Selection): boolean {
+  if (value === undefined) return false;
+  if (variable === 'cluster') return value === s.cluster || value.startsWith(`${s.cluster}-`);
+  if (variable === 'namespace') return value === s.namespace;
+  if (variable === 'operator_namespace') return value === s.operatorNamespace;
+  return true;
 }
 
 interface QueryResult { status: string; error?: string; data?: { result: { metric: Record<string, string> }[] } }
@@ -40,19 +62,23 @@ async function query(prometheus: string, expr: string): Promise<QueryResult> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { prometheus: { type: 'string' }, dashboard: { type: 'string' }, cluster: { type: 'string' }, 'timeout-seconds': { type: 'string', default: '90' } },
+    options: {
+      prometheus: { type: 'string' }, dashboard: { type: 'string' }, cluster: { type: 'string' }, namespace: { type: 'string' },
+      'operator-namespace': { type: 'string' }, 'timeout-seconds': { type: 'string', default: '90' },
+    },
   });
-  if (!values.prometheus || !values.dashboard || !values.cluster) {
-    console.error('usage: dashboard-check --prometheus URL --dashboard FILE --cluster NAME [--timeout-seconds 90]');
+  if (!values.prometheus || !values.dashboard || !values.cluster || !values.namespace || !values['operator-namespace']) {
+    console.error('usage: dashboard-check --prometheus URL --dashboard FILE --cluster NAME --namespace NS --operator-namespace NS [--timeout-seconds 90]');
     return 2;
   }
+  const selection: Selection = { cluster: values.cluster, namespace: values.namespace, operatorNamespace: values['operator-namespace'] };
   const dashboard = JSON.parse(readFileSync(values.dashboard, 'utf8')) as Dashboard;
-  const checks = panelQueries(dashboard, values.cluster).map((q, i) => ({ ...q, panel: `panel ${q.title}`, i, accept: (r: QueryResult) => (r.data?.result.length ?? 0) > 0 }));
+  const checks = panelQueries(dashboard, selection).map((q, i) => ({ ...q, panel: `panel ${q.title}`, i, accept: (r: QueryResult) => (r.data?.result.length ?? 0) > 0 }));
   for (const variable of dashboard.templating?.list ?? []) {
     if (variable.definition === undefined) continue;
     const { expr, label } = variableQuery(variable.definition);
     const title = `variable $${variable.name}`;
-    checks.push({ title, expr, panel: title, i: checks.length, accept: (r) => (r.data?.result ?? []).some((s) => s.metric[label] === values.cluster) });
+    checks.push({ title, expr: substitute(expr, selection), panel: title, i: checks.length, accept: (r) => (r.data?.result ?? []).some((m) => selects(variable.name, m.metric[label], selection)) });
   }
   // Rates need two scrapes inside their window: a query may need a few scrape intervals.
   const deadline = Date.now() + Number(values['timeout-seconds']) * 1000;

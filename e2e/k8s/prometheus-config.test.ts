@@ -49,22 +49,26 @@ test('a ServiceMonitor field the translation does not cover is refused by name',
   assert.throws(() => scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [], jobLabel: 'x' })], API), /jobLabel/);
 });
 
-test('every query of the shipped dashboard is produced with $cluster set', () => {
+const SELECTION = { cluster: 'cg', namespace: 'e2e', operatorNamespace: 'catga-system' };
+
+test('every query of the shipped dashboard is produced with its variables set', () => {
   const path = fileURLToPath(new URL('../../../charts/catga-operator/dashboards/catga.json', import.meta.url));
   const dashboard = JSON.parse(readFileSync(path, 'utf8')) as Parameters<typeof panelQueries>[0];
-  const queries = panelQueries(dashboard, 'cg');
+  const queries = panelQueries(dashboard, SELECTION);
   const expected = (dashboard.panels ?? []).flatMap((p) => p.targets ?? []).filter((t) => t.expr).length;
   assert.ok(expected > 10, `the dashboard has ${expected} queries`);
   assert.equal(queries.length, expected);
-  for (const q of queries) assert.ok(!q.expr.includes('$'), q.expr);
-  assert.ok(queries.some((q) => q.expr.includes('catga_cluster=~"cg"')));
+  for (const q of queries) assert.ok(!/\$[A-Za-z_]/.test(q.expr), q.expr);
+  assert.ok(queries.some((q) => q.expr.includes('namespace="e2e", pod=~"cg-[0-9]+"')));
+  assert.ok(queries.some((q) => q.expr.includes('[1m]')), 'rates get a window');
 });
 
 test('a panel that uses a variable the check does not set is refused', () => {
-  assert.throws(() => panelQueries({ panels: [{ title: 'p', targets: [{ expr: 'up{job="$job"}' }] }] }, 'cg'), /\$job/);
+  assert.throws(() => panelQueries({ panels: [{ title: 'p', targets: [{ expr: 'up{job="$job"}' }] }] }, SELECTION), /\$job/);
 });
 
-test('label_values(metric, label) variables become a query and the label to look for', () => {
-  assert.deepEqual(variableQuery('label_values(catga_raft_term, catga_cluster)'), { expr: 'catga_raft_term', label: 'catga_cluster' });
+test('label_values(selector, label) variables become a query and the label to look for', () => {
+  assert.deepEqual(variableQuery('label_values(catga_raft_term, namespace)'), { expr: 'catga_raft_term', label: 'namespace' });
+  assert.deepEqual(variableQuery('label_values(catga_raft_term{namespace="$namespace"}, pod)'), { expr: 'catga_raft_term{namespace="$namespace"}', label: 'pod' });
   assert.throws(() => variableQuery('query_result(up)'), /not understood/);
 });

@@ -322,7 +322,8 @@ stop_prometheus() {
 check_dashboard() {
   say "every panel of the Grafana dashboard returns data from Prometheus"
   node "$ROOT/e2e/dist/k8s/dashboard-check.js" --prometheus "$PROMETHEUS_URL" \
-    --dashboard "$ROOT/charts/catga-operator/dashboards/catga.json" --cluster "$NAME" >"$OUT/dashboard-check.txt" 2>&1 ||
+    --dashboard "$ROOT/charts/catga-operator/dashboards/catga.json" --cluster "$NAME" --namespace "$NAMESPACE" \
+    --operator-namespace catga-system >"$OUT/dashboard-check.txt" 2>&1 ||
     fail "dashboard panels without data: $(grep '^BLANK' "$OUT/dashboard-check.txt")"
   say "dashboard: every panel shows data; $(grep -c '^data' "$OUT/dashboard-check.txt") of $(grep -c '^data\|^no data' "$OUT/dashboard-check.txt") queries return series"
   stop_prometheus
