@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import yaml from 'js-yaml';
 import { CHART_DIR } from './repo_paths.js';
 import { RELEASE_NAMESPACE, byKind, render } from './chart_render.js';
-import { Writer, clusterPods, startWorld, waitAvailable, type World } from './scenario.js';
+import { Writer, clientToken, clusterPods, startWorld, waitAvailable, type World } from './scenario.js';
 import { eventually } from './support.js';
 
 const NS = 'shop';
@@ -64,13 +64,13 @@ class Loop {
   private stopped = false;
   private readonly done: Promise<void>;
   ok = 0;
-  constructor(urls: () => string[], path: string, body: (n: number) => unknown) {
+  constructor(urls: () => string[], path: string, token: string, body: (n: number) => unknown) {
     this.done = (async () => {
       for (let n = 0; !this.stopped; n++) {
         const all = urls();
         try {
           const res = await fetch(`${all[n % all.length]}${path}`, {
-            method: 'POST', body: JSON.stringify(body(n)), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(3_000),
+            method: 'POST', body: JSON.stringify(body(n)), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(3_000),
           });
           await res.arrayBuffer();
           if (res.status === 200) this.ok++;
@@ -131,8 +131,10 @@ test('every dashboard panel returns data and every alert rule evaluates, on a re
 
   // Load on every pod (followers forward): writes, batches, linearizable reads.
   const writers = Array.from({ length: LOAD_LOOPS }, () => new Writer(w, CLUSTER, 5));
-  const batches = new Loop(podUrls, '/v1/commands', (n) => ({ commands: Array.from({ length: 20 }, (_, i) => ({ type: 'kv.put', payload: { key: `b${(n * 20 + i) % 500}`, value: 'x' } })) }));
-  const reads = new Loop(podUrls, '/v1/queries/kv.get?consistency=linearizable', (n) => ({ key: `w-${n % 100}` }));
+  // The pods accept no request without the client token the operator generated.
+  const token = await clientToken(w, CLUSTER);
+  const batches = new Loop(podUrls, '/v1/commands', token, (n) => ({ commands: Array.from({ length: 20 }, (_, i) => ({ type: 'kv.put', payload: { key: `b${(n * 20 + i) % 500}`, value: 'x' } })) }));
+  const reads = new Loop(podUrls, '/v1/queries/kv.get?consistency=linearizable', token, (n) => ({ key: `w-${n % 100}` }));
   try {
     await new Promise((r) => setTimeout(r, 5_000));
     // A follower pod deleted: the StatefulSet recreates it, the leader reconnects to it.
