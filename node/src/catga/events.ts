@@ -108,6 +108,29 @@ export class EventLog {
   }
 
   /**
+   * Refills the ring from events kept in the state engine (`persisted-events.ts`), at start or after
+   * a snapshot: every event after `floor` up to `lastIndex`, entries in log order. Ends every follow.
+   */
+  restore(floor: number, lastIndex: number, entries: Iterable<readonly WireEvent[]>): void {
+    this.reset(floor);
+    for (const wires of entries) {
+      const index = (wires[0] as WireEvent).index;
+      assert.ok(index > this.lastIndexSeen && index <= lastIndex, `EventLog: kept entry ${index} outside (${this.lastIndexSeen}, ${lastIndex}]`);
+      this.lastIndexSeen = index;
+      for (const wire of wires) this.hold(wire);
+    }
+    this.lastIndexSeen = lastIndex;
+  }
+
+  private hold(wire: WireEvent): void {
+    if (this.count === this.maxEvents) this.evictOldest();
+    this.ring[(this.head + this.count) % this.maxEvents] = wire;
+    this.count++;
+    this.bytes += wire.bytes.length;
+    while (this.bytes > this.maxBytes && this.count > 1) this.evictOldest();
+  }
+
+  /**
    * Appends the events of entry `index` (possibly none: the ring still learns the index) and hands
    * them to every listener. Entries arrive in log order.
    */
@@ -117,11 +140,7 @@ export class EventLog {
     if (events.length === 0) return;
     for (const { wire } of events) {
       assert.equal(wire.index, index, 'EventLog: event index differs from its entry');
-      if (this.count === this.maxEvents) this.evictOldest();
-      this.ring[(this.head + this.count) % this.maxEvents] = wire;
-      this.count++;
-      this.bytes += wire.bytes.length;
-      while (this.bytes > this.maxBytes && this.count > 1) this.evictOldest();
+      this.hold(wire);
     }
     if (this.listeners.size === 0) return;
     // One array for every listener: the server builds an entry's frames once per array.

@@ -14,7 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
-import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
+import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions, type WireEvent } from './events.js';
+import { keepEvents, keepSince, keptEvents, keptSince } from './persisted-events.js';
 import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions, type IdempotencyRow } from './idempotency.js';
 import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
@@ -92,6 +93,7 @@ const consoleLogger: Logger = {
 };
 
 const NO_EVENTS: readonly CatgaEvent[] = Object.freeze([]);
+const NO_WIRES: readonly WireEvent[] = Object.freeze([]);
 const NO_RESULTS: readonly CommandResult[] = Object.freeze([]);
 
 /** Raised inside a handler's context (emit limits); becomes that command's HANDLER_ERROR. */
@@ -161,6 +163,8 @@ export class Mediator {
   private readonly queryBehaviors: readonly Behavior[];
   private readonly observer: MediatorObserver;
   private readonly logger: Logger;
+  /** Entries after this index have their events kept in the engine (persisted-events.ts); null: not yet. */
+  private eventsKeptSince: number | null = null;
   /** Commands refused by the quota since start (not replicated). */
   private quotaRefusals = 0;
 
@@ -268,7 +272,16 @@ export class Mediator {
   applyBatch(entries: readonly Entry[]): AppliedEntry[] {
     if (entries.length === 0) return [];
     const last = (entries[entries.length - 1] as Entry).index;
-    const applied = this.state.batch(last, () => entries.map((entry) => this.applyOne(entry)));
+    const window = this.events.maxEvents;
+    const applied = this.state.batch(last, () => entries.map((entry) => {
+      if (this.eventsKeptSince === null) {
+        this.eventsKeptSince = this.appliedIndex;
+        keepSince(this.state.writer, this.eventsKeptSince);
+      }
+      const a = this.applyOne(entry);
+      keepEvents(this.state.writer, a.index, a.events.length === 0 ? NO_WIRES : a.events.map((e) => e.wire), window);
+      return a;
+    }));
     for (const a of applied) {
       this.events.append(a.index, a.events);
       if (a.events.length > 0) this.dispatcher.dispatch(a.events);
@@ -406,7 +419,11 @@ export class Mediator {
       }
     };
     this.idempotency.load(this.state.idempotencyClock, rows());
-    this.events.reset(this.appliedIndex);
+    // The events of the last entries come back from the engine: subscribers resume across restarts.
+    this.eventsKeptSince = keptSince(engine);
+    const floor = this.eventsKeptSince === null ? this.appliedIndex : Math.max(this.eventsKeptSince, this.appliedIndex - this.events.maxEvents);
+    const kept = keptEvents(engine);
+    this.events.restore(floor, this.appliedIndex, (function* () { for (const wires of kept) if ((wires[0] as WireEvent).index > floor) yield wires; })());
   }
 
   // ---- Reads -------------------------------------------------------------------------------------

@@ -265,7 +265,7 @@ test('idempotency keys are bounded: the oldest is forgotten first', () => {
   assert.equal(only(log.send('kv.delete', { key: 'a' }, 'k3')).duplicate, true);
 });
 
-test('a streamed snapshot keeps module state, idempotency keys and the clock; events restart at its index', async () => {
+test('a streamed snapshot keeps module state, idempotency keys, the clock and the recent events', async () => {
   const options = { idempotency: { windowMs: 1_000, maxKeys: 100 } };
   const log = new TestLog(newMediator([faulty], options));
   log.send('kv.put', { key: 'a', value: [1, { b: 2 }] }, 'k1', 5_000);
@@ -276,7 +276,11 @@ test('a streamed snapshot keeps module state, idempotency keys and the clock; ev
   restored.apply(entry(1, new Uint8Array(0)));
   assert.ok((await transferState(log.mediator, restored, 64)) > 1, 'the image travels in several chunks');
   assert.equal(restored.appliedIndex, 3);
-  assert.equal(restored.events.floor, 3);
+  // The events of the leader's last entries come with the state: a subscriber resumes from 0.
+  assert.equal(restored.events.floor, 0);
+  const events = (r: typeof restored) => { const s = r.events.since(0); assert.ok(s.ok); return s.value.map((w) => [w.index, w.type, w.bytes.toString()]); };
+  assert.deepEqual(events(restored), events(log.mediator));
+  assert.ok(events(restored).length >= 2);
   assert.deepEqual(dumpState(restored), dumpState(log.mediator));
   assert.deepEqual(await restored.query('kv.get', { key: 'a' }), { ok: true, value: { value: [1, { b: 2 }], version: 1 } });
   assert.deepEqual(await restored.query('orders.get', { id: 'ord-2-0' }), await log.mediator.query('orders.get', { id: 'ord-2-0' }));

@@ -178,3 +178,26 @@ test('a data directory from before the state engine: its v1 snapshot image is im
   assert.equal(again.index, 12);
   assert.throws(() => importImageV1(m, parseImageV1(data)!, 20), /empty state engine/);
 });
+
+test('a restarted node serves the events of the entries its engine holds (the engine is not replayed at start)', async () => {
+  const engine = new MemoryStateEngine();
+  const log = new TestLog(newMediator([], { engine }));
+  for (let i = 0; i < 12; i++) log.send('kv.put', { key: `e${i}`, value: i });
+  await engine.sync();
+  const before = log.mediator.events.since(0);
+  assert.ok(before.ok && before.value.length === 12);
+  // A crash after the last sync: the restarted mediator reloads from the engine alone.
+  const restarted = newMediator([], { engine: new MemoryStateEngine(engine.crashImage(0)) });
+  assert.equal(restarted.appliedIndex, 12);
+  const after = restarted.events.since(5);
+  assert.ok(after.ok);
+  assert.deepEqual(after.value.map((w) => [w.index, w.type, w.bytes.toString()]), before.value.filter((w) => w.index > 5).map((w) => [w.index, w.type, w.bytes.toString()]));
+  // A window of 4 entries: only their events are kept, and the floor says so.
+  const small = new MemoryStateEngine();
+  const windowed = new TestLog(newMediator([], { engine: small, events: { maxEvents: 4 } }));
+  for (let i = 0; i < 12; i++) windowed.send('kv.put', { key: `e${i}`, value: i });
+  const reloaded = newMediator([], { engine: new MemoryStateEngine(small.crashImage(small.unsyncedTransactions)), events: { maxEvents: 4 } });
+  assert.equal(reloaded.events.floor, 8);
+  const kept = reloaded.events.since(8);
+  assert.ok(kept.ok && kept.value.length === 4);
+});
