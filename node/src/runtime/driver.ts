@@ -109,8 +109,6 @@ export class RaftDriver {
   private stopped = false;
   private failed: unknown = null;
   private appliedIndex: Index;
-  /** Term of the last entry applied here (or of the snapshot installed), 0 before any. */
-  private lastAppliedTerm: Term = 0;
   /** Term of the last entry this driver persisted (or of the snapshot saved), 0 before any. */
   private lastPersistedTerm: Term = 0;
   private snapshotIndex: Index;
@@ -159,7 +157,6 @@ export class RaftDriver {
   }
 
   get applied(): Index { return this.appliedIndex; }
-  get appliedTerm(): Term { return this.lastAppliedTerm; }
   get persistedTerm(): Term { return this.lastPersistedTerm; }
 
   /**
@@ -452,7 +449,6 @@ export class RaftDriver {
     assert.ok(s.meta.index > this.appliedIndex, `snapshot ${s.meta.index} does not advance applied ${this.appliedIndex}`);
     this.o.stateMachine.restore(s.data, s.meta.index);
     this.appliedIndex = s.meta.index;
-    this.lastAppliedTerm = s.meta.term;
     this.snapshotIndex = s.meta.index;
     this.appliedSizes = [];
     this.appliedBytes = 0;
@@ -469,7 +465,6 @@ export class RaftDriver {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       this.appliedIndex = e.index;
-      this.lastAppliedTerm = e.term;
       this.appliedSizes.push(e.data.byteLength);
       this.appliedBytes += e.data.byteLength;
       const w = this.waiters.get(e.index);

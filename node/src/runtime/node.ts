@@ -259,7 +259,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // a slower first member derives the same first configuration instead of joining a cluster that
   // has no leader yet. (Applied entries are not replayed at start: the state engine holds them.)
   const recoveredTerm = start.entries.length > 0 ? start.entries[start.entries.length - 1]!.term : snap?.meta.term ?? 0;
-  established = () => Math.max(recoveredTerm, d.persistedTerm, d.appliedTerm) > 1;
+  // Every entry applied here was persisted here first (a snapshot's save counts its term).
+  established = () => Math.max(recoveredTerm, d.persistedTerm) > 1;
   memberAddresses = () => d.status().conf.addresses;
   d.start();
   // The probed seeds stay dialled until the configuration names the members (onConf, just now).
