@@ -422,8 +422,7 @@ export class Mediator {
     // The events of the last entries come back from the engine: subscribers resume across restarts.
     this.eventsKeptSince = keptSince(engine);
     const floor = this.eventsKeptSince === null ? this.appliedIndex : Math.max(this.eventsKeptSince, this.appliedIndex - this.events.maxEvents);
-    const kept = keptEvents(engine);
-    this.events.restore(floor, this.appliedIndex, (function* () { for (const wires of kept) if ((wires[0] as WireEvent).index > floor) yield wires; })());
+    this.events.restore(floor, this.appliedIndex, keptEvents(engine, floor));
   }
 
   // ---- Reads -------------------------------------------------------------------------------------

@@ -68,9 +68,9 @@ function decodeRow({ key, value }: KeyValue): WireEvent[] {
   return wires;
 }
 
-/** The kept entries' events, in log order, read page by page. */
-export function* keptEvents(view: Pick<ReadView, 'range'>, page = 1024): Generator<WireEvent[]> {
-  let after: Uint8Array | undefined;
+/** The kept events of the entries after `afterIndex`, in log order, read page by page. */
+export function* keptEvents(view: Pick<ReadView, 'range'>, afterIndex: number, page = 1024): Generator<WireEvent[]> {
+  let after: Uint8Array = rowKey(afterIndex);
   for (;;) {
     const rows = view.range('meta', { prefix: PREFIX, after, limit: page });
     for (const row of rows) yield decodeRow(row);
