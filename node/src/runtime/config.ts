@@ -57,6 +57,8 @@ export interface NodeConfig {
   readonly unsafeLocalLinearizable: boolean;
   /** TEST ONLY: a node with a wiped disk votes as the member it was (the bug incarnations prevent). */
   readonly unsafeIgnoreIncarnations: boolean;
+  /** Test only: every durable write and fsync takes this much longer (a slow disk); 0 off. */
+  readonly testDiskDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +117,7 @@ const SPECS = {
   cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit' },
   unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads' },
   unsafeIgnoreIncarnations: { env: 'CATGA_UNSAFE_IGNORE_INCARNATIONS', flag: 'unsafe-ignore-incarnations', help: 'TEST ONLY: let a node with a wiped disk vote as the member it was' },
+  testDiskDelayMs: { env: 'CATGA_TEST_DISK_DELAY_MS', flag: 'test-disk-delay-ms', help: 'TEST ONLY: every durable write and fsync of the data directory takes this many ms longer (a slow disk; default 0)' },
 } as const satisfies Record<Setting, Spec>;
 
 /** `--flag value`, `--flag=value` and bare `--flag` (true) into a map. Unknown flags are an error. */
@@ -290,6 +293,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     cpuProf: bool('cpuProf'),
     unsafeLocalLinearizable: bool('unsafeLocalLinearizable'),
     unsafeIgnoreIncarnations: bool('unsafeIgnoreIncarnations'),
+    testDiskDelayMs: int('testDiskDelayMs', 0, 0, 60_000),
   });
 }
 

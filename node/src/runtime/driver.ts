@@ -2,7 +2,9 @@
 // proposals and read requests into core calls, and each Ready into I/O in the order Raft needs
 // (persist, then send, then apply, then advance). Every core call happens inside `run()`, never
 // while a save is in flight, so the core is only ever touched by one logical thread; callers get
-// promises that settle when their entry is applied or their read index is known.
+// promises that settle when their entry is applied or their read index is known. Time comes from
+// `DriverTimers`: the simulator runs this same driver on a virtual clock (sim/node.ts), so the
+// persist/send/apply policy below is what its safety checker sees.
 import { strict as assert } from 'node:assert';
 import type {
   ConfChange, ConfState, Entry, HardState, Index, InstallSnapshot, Message, NodeId, RaftCore, RaftStatus, Ready, Snapshot, SoftState, Term,
@@ -11,6 +13,7 @@ import type { RaftStorage } from '../storage/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { Logger } from './logger.js';
 import { CatgaError } from './errors.js';
+import type { DriverTimers } from './timers.js';
 
 /** The replicated state machine as the driver sees it (the mediator implements it). */
 export interface StateMachine {
@@ -31,12 +34,24 @@ export interface StateMachine {
   sync(): Promise<void>;
 }
 
+/**
+ * Deliberate bugs in the persist/send policy (test-only): the simulator must catch each
+ * (test/unit/sim/catches-bugs.test.ts), which shows it checks the policy this driver carries out.
+ */
+export interface DriverFaults {
+  /** Every node sends a Ready's messages (votes, acknowledgements) before its save is durable. */
+  readonly sendBeforeSave?: boolean;
+  /** A leader goes on without waiting for its own save: acknowledgements count its entries before they are durable. */
+  readonly leaderSkipsSaveWait?: boolean;
+}
+
 export interface DriverOptions {
   readonly core: RaftCore;
-  readonly storage: RaftStorage;
-  readonly transport: PeerTransport;
+  readonly storage: Pick<RaftStorage, 'save' | 'saveSnapshot'>;
+  readonly transport: Pick<PeerTransport, 'send' | 'onMessage'>;
   readonly stateMachine: StateMachine;
   readonly log: Logger;
+  readonly timers: DriverTimers;
   readonly tickMs: number;
   readonly snapshotEntries: number;
   /** Also snapshot once the entries applied since the last snapshot hold this many bytes. */
@@ -53,6 +68,7 @@ export interface DriverOptions {
   readonly interceptSnapshot?: (m: InstallSnapshot, applied: Index) => boolean;
   /** Called when storage fails: the node must stop (a failed fsync cannot be retried safely). */
   readonly onFatal: (err: unknown) => void;
+  readonly faults?: DriverFaults;
 }
 
 /** Most proposals taken into one core call; the rest wait for the next turn of the loop. */
@@ -103,7 +119,7 @@ export class RaftDriver {
   private readonly waiters = new Map<Index, ProposalWaiter>();
   private applyWaiters: ApplyWaiter[] = [];
   private ticksDue = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private stopTicks: (() => void) | null = null;
   private scheduled = false;
   private running = false;
   private stopped = false;
@@ -115,6 +131,8 @@ export class RaftDriver {
   private statusCache: RaftStatus | null = null;
   private soft: SoftState;
   private confKey = '';
+  /** The configuration object last published: the core keeps one object per configuration, so an unchanged one is skipped without serialising it. */
+  private lastConf: ConfState | null = null;
   /** The hard state last made durable, and a newer commit-only one not yet written (see handleReady). */
   private persistedHard: HardState;
   private unsyncedHard: HardState | null = null;
@@ -145,7 +163,7 @@ export class RaftDriver {
 
   start(): void {
     this.o.transport.onMessage((m) => this.receive(m));
-    this.timer = setInterval(() => { this.ticksDue++; this.schedule(); }, this.o.tickMs);
+    this.stopTicks = this.o.timers.every(this.o.tickMs, () => { this.ticksDue++; this.schedule(); });
     this.publishConf();
     this.schedule();
   }
@@ -251,8 +269,8 @@ export class RaftDriver {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTicks?.();
+    this.stopTicks = null;
     await this.idle();
     if (this.unsyncedHard !== null && this.failed === null) {
       await this.o.storage.save(null, [], this.unsyncedHard);
@@ -282,18 +300,18 @@ export class RaftDriver {
       try {
         await save();
         if (this.diskFullSince !== null) {
-          this.o.log.warn('disk_space_back', { fullForMs: Date.now() - this.diskFullSince });
+          this.o.log.warn('disk_space_back', { fullForMs: this.o.timers.now() - this.diskFullSince });
           this.diskFullSince = null;
         }
         return;
       } catch (err) {
         if ((err as { code?: unknown }).code !== 'STORAGE_NO_SPACE' || this.stopped) throw err;
         if (this.diskFullSince === null) {
-          this.diskFullSince = Date.now();
+          this.diskFullSince = this.o.timers.now();
           this.o.log.error('disk_full', { reason: (err as Error).message, retryEveryMs: DISK_FULL_RETRY_MS });
           for (const p of this.proposals.splice(0)) p.reject(this.refusal());
         }
-        await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));
+        await this.o.timers.sleep(DISK_FULL_RETRY_MS);
       }
     }
   }
@@ -307,7 +325,7 @@ export class RaftDriver {
   private schedule(): void {
     if (this.scheduled || this.running || this.failed !== null) return;
     this.scheduled = true;
-    setImmediate(() => { this.scheduled = false; void this.run(); });
+    this.o.timers.soon(() => { this.scheduled = false; void this.run(); });
   }
 
   private async run(): Promise<void> {
@@ -326,10 +344,7 @@ export class RaftDriver {
       }
       if (this.pendingCompaction?.synced === true || this.snapshotRequested) await this.maybeSnapshot();
     } catch (err) {
-      this.failed = err;
-      this.o.log.error('raft_driver_failed', { err });
-      this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503));
-      this.o.onFatal(err);
+      this.fail(err);
     } finally {
       this.running = false;
       this.statusCache = null;
@@ -417,12 +432,16 @@ export class RaftDriver {
     const hard = rd.hardState;
     const termOrVoteChanged = hard !== null && (hard.term !== this.persistedHard.term || hard.vote !== this.persistedHard.vote);
     const mustSync = rd.snapshot !== null || rd.entries.length > 0 || termOrVoteChanged;
-    const sendFirst = this.soft.role === 'leader' && rd.snapshot === null && !termOrVoteChanged;
+    const faults = this.o.faults;
+    const leading = this.soft.role === 'leader';
+    const sendFirst = (leading && rd.snapshot === null && !termOrVoteChanged) || faults?.sendBeforeSave === true;
     const transport = this.o.transport;
     if (sendFirst) for (const m of rd.messages) transport.send(m);
     if (mustSync) {
       const toWrite = hard ?? this.unsyncedHard;
-      await this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
+      const saved = this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
+      if (leading && faults?.leaderSkipsSaveWait === true) saved.catch((err: unknown) => this.fail(err));
+      else await saved;
       const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1]!.term : rd.snapshot?.meta.term;
       if (last !== undefined) this.lastPersistedTerm = last;
       if (toWrite !== null) this.persistedHard = toWrite;
@@ -452,9 +471,10 @@ export class RaftDriver {
     this.snapshotIndex = s.meta.index;
     this.appliedSizes = [];
     this.appliedBytes = 0;
-    const unknown = new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
     for (const [index, w] of this.waiters) {
-      if (index <= s.meta.index) { this.waiters.delete(index); w.reject(unknown); }
+      if (index > s.meta.index) continue;
+      this.waiters.delete(index);
+      w.reject(new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503));
     }
     this.o.log.info('snapshot_installed', { index: s.meta.index, term: s.meta.term, bytes: s.data.length });
   }
@@ -502,6 +522,8 @@ export class RaftDriver {
 
   private publishConf(): void {
     const conf = this.status().conf;
+    if (conf === this.lastConf) return;
+    this.lastConf = conf;
     const key = JSON.stringify(conf);
     if (key === this.confKey) return;
     this.confKey = key;
@@ -540,7 +562,7 @@ export class RaftDriver {
     this.pendingCompaction = next;
     this.o.stateMachine.sync().then(
       () => { next.synced = true; this.schedule(); },
-      (err: unknown) => { this.failed = err; this.o.log.error('state_engine_sync_failed', { err }); this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503)); this.o.onFatal(err); },
+      (err: unknown) => this.fail(err),
     );
   }
 
@@ -554,6 +576,15 @@ export class RaftDriver {
       if (bytes > budget) break;
     }
     return n;
+  }
+
+  /** Storage failed: every caller is refused and the node must stop. */
+  private fail(err: unknown): void {
+    if (this.failed !== null) return;
+    this.failed = err;
+    this.o.log.error('raft_driver_failed', { err });
+    this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503));
+    this.o.onFatal(err);
   }
 
   private failAll(err: unknown): void {

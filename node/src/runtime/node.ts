@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig, isIncarnation } from '../raft/index.js';
-import { openFileStorage } from '../storage/index.js';
+import { NodeFileSystem, openFileStorage } from '../storage/index.js';
 import { createPeerTransport } from '../transport/index.js';
 import { hostResolver, initialConfiguration, waitForInitialMembers } from '../membership/index.js';
 import type { PeerTransport } from '../transport/types.js';
@@ -13,6 +13,7 @@ import { CatgaServer } from '../server/server.js';
 import type { NodeApi } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import { RaftDriver } from './driver.js';
+import { realTimers } from './timers.js';
 import { createLogger, type Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeService } from './service.js';
@@ -118,7 +119,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
 
   let driver: RaftDriver | null = null;
   const metrics = new NodeMetrics(() => driver!.status(), cfg.dataDir);
-  const storage = openFileStorage(cfg.dataDir, { onFsync: (s: number) => metrics.walFsync.observe(s) });
+  const storage = openFileStorage(cfg.dataDir, { onFsync: (s: number) => metrics.walFsync.observe(s) }, new NodeFileSystem(cfg.testDiskDelayMs));
   const recovered = await storage.open();
   if (recovered.tornRecordsDropped > 0) {
     metrics.walTornRecords.inc(recovered.tornRecordsDropped);
@@ -223,6 +224,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       return transfer.intercept(m, applied);
     },
     log,
+    timers: realTimers,
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
     snapshotBytes: cfg.snapshotBytes,

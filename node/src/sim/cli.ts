@@ -1,7 +1,7 @@
 // `catga sim`: runs seeded simulations of the Raft core and reports every seed that broke an
 // invariant with a replayable trace. The last line printed is always `N seeds, V violations`.
 import { memoryStore, simulatedDiskStore } from './durable.js';
-import { runSeed, type CoreFaults, type SeedResult } from './simulator.js';
+import { DRIVER_FAULT_NAMES, runSeed, type SeedResult, type SimFaults } from './simulator.js';
 
 export const DEFAULT_SEEDS = 200;
 export const DEFAULT_STEPS = 4000;
@@ -10,7 +10,7 @@ export const DEFAULT_DISK_EVERY = 10;
 export const REPORT_EVENTS = 150;
 const MAX_SEEDS = 10_000_000;
 const MAX_STEPS = 1_000_000;
-const FAULT_NAMES = ['grantVoteWithoutLogCheck', 'commitPreviousTermByCount', 'ignoreIncarnations'] as const;
+const FAULT_NAMES = ['grantVoteWithoutLogCheck', 'commitPreviousTermByCount', 'ignoreIncarnations', ...DRIVER_FAULT_NAMES] as const;
 
 const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
   --seeds N   number of seeds to run, S .. S+N-1 (default ${DEFAULT_SEEDS}; 1 when --seed is given alone)
@@ -20,7 +20,7 @@ const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S]
   --trace     print every event as it happens (use with --seed S to replay one seed)
   --disk-every D  seeds divisible by D run on the real storage code over a crashing in-memory
               disk (default ${DEFAULT_DISK_EVERY}; 0 never, 1 always)
-  --fault     test only: run the core with a deliberate bug (${FAULT_NAMES.join(', ')})`;
+  --fault     test only: run the core or the driver with a deliberate bug (${FAULT_NAMES.join(', ')})`;
 
 export interface SimCliOptions {
   readonly seeds: number;
@@ -29,7 +29,7 @@ export interface SimCliOptions {
   readonly steps: number;
   readonly trace: boolean;
   readonly diskEvery: number;
-  readonly faults: CoreFaults | null;
+  readonly faults: SimFaults | null;
 }
 
 /** Whether `seed` runs on the real storage code (a function of the seed, so a replay does too). */
@@ -96,7 +96,7 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions {
     steps,
     trace,
     diskEvery,
-    faults: Object.keys(faults).length === 0 ? null : (faults as CoreFaults),
+    faults: Object.keys(faults).length === 0 ? null : (faults as SimFaults),
   };
 }
 

@@ -131,9 +131,9 @@ export class SimNetwork {
     if (this.isCut(msg.from, msg.to)) return 'cut';
     const faults = this.faults;
     if (faults.loss > 0 && this.prng.chance(faults.loss)) return 'lost';
-    this.queue.push(now + this.delay(), msg, msg.to, 0);
+    this.queue.deliver(now + this.delay(), msg);
     if (faults.duplicate > 0 && this.prng.chance(faults.duplicate)) {
-      this.queue.push(now + this.delay(), msg, msg.to, 0);
+      this.queue.deliver(now + this.delay(), msg);
       return 'duplicated';
     }
     return 'queued';

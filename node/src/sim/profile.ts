@@ -32,6 +32,14 @@ export interface FaultProfile {
    * crashes right after: the pattern in which an empty disk voting as its former self loses a write.
    */
   readonly wipeAcked: number;
+  /** Chance a node's disk turns slow (each write takes virtual time), or fast again. */
+  readonly slowDisk: number;
+  /** Chance a node's disk fills up (writes fail, nothing is written), or gets room again. */
+  readonly diskFull: number;
+  /** Chance a node's next fsync fails (the driver stops the node). */
+  readonly fsyncFail: number;
+  /** Chance a node with a write in flight loses power before it is durable. */
+  readonly crashMidWrite: number;
   readonly clockSkew: number;
   /** Chance a delivery is preceded by a corrupted copy the core must refuse untouched. */
   readonly garbage: number;
@@ -52,6 +60,10 @@ export const HEAL_PROFILE: FaultProfile = {
   compact: 0.02,
   wipe: 0,
   wipeAcked: 0,
+  slowDisk: 0,
+  diskFull: 0,
+  fsyncFail: 0,
+  crashMidWrite: 0,
   clockSkew: 0,
   garbage: 0,
 };
@@ -79,6 +91,10 @@ export function drawFaultProfile(p: Prng): { readonly kind: PhaseKind; readonly 
     compact: p.next() * 0.05,
     wipe: harsh ? p.next() * 0.003 : 0,
     wipeAcked: churn ? p.next() * 0.05 : 0,
+    slowDisk: p.next() * (harsh ? 0.03 : 0.01),
+    diskFull: harsh ? p.next() * 0.01 : 0,
+    fsyncFail: harsh ? p.next() * 0.003 : 0,
+    crashMidWrite: harsh ? p.next() * 0.05 : 0,
     clockSkew: p.next() * 0.1,
     garbage: harsh ? p.next() * 0.02 : 0,
   };

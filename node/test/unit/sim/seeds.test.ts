@@ -1,5 +1,6 @@
 // The real Raft core under the simulator: N seeds (CATGA_SIM_SEEDS, default 200) of 3 nodes plus a
-// quarter as many of 5 nodes must all pass every safety invariant and every post-heal liveness check.
+// quarter as many of 5 nodes must all pass every safety invariant and every post-heal liveness check,
+// with disk faults (slow, full, failed fsync, crash mid-write, wiped) among the faults.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_DISK_EVERY, DEFAULT_STEPS, describeViolation, REPORT_EVENTS, usesDisk, type SimCliOptions } from '../../../src/sim/cli.js';
@@ -11,12 +12,14 @@ const SEEDS = Number(process.env['CATGA_SIM_SEEDS'] ?? 200);
 const FIVE_NODE_FIRST_SEED = 1_000_001;
 
 /** Runs like `catga sim` would: every DEFAULT_DISK_EVERY-th seed on the real storage code. */
-async function runMany(first: number, count: number, nodes: number): Promise<{ failures: string[]; commits: number; heals: number; diskSeeds: number }> {
+async function runMany(first: number, count: number, nodes: number): Promise<{ failures: string[]; commits: number; heals: number; diskSeeds: number; diskFaults: number; wipes: number }> {
   const o: SimCliOptions = { seeds: count, firstSeed: first, nodes, steps: DEFAULT_STEPS, trace: false, diskEvery: DEFAULT_DISK_EVERY, faults: null };
   const failures: string[] = [];
   let commits = 0;
   let heals = 0;
   let diskSeeds = 0;
+  let diskFaults = 0;
+  let wipes = 0;
   for (let seed = first; seed < first + count; seed++) {
     const disk = usesDisk(o, seed);
     if (disk) diskSeeds++;
@@ -26,19 +29,24 @@ async function runMany(first: number, count: number, nodes: number): Promise<{ f
     });
     commits += r.stats.maxCommit;
     heals += r.stats.heals;
+    diskFaults += r.stats.diskFaults;
+    wipes += r.stats.wipes;
     if (r.violation !== null) failures.push(describeViolation(o, r).join('\n'));
   }
-  return { failures, commits, heals, diskSeeds };
+  return { failures, commits, heals, diskSeeds, diskFaults, wipes };
 }
 
 test(`${SEEDS} seeds with 3 nodes: no violations`, { timeout: 300_000 }, async () => {
   assert.ok(Number.isSafeInteger(SEEDS) && SEEDS > 0, 'CATGA_SIM_SEEDS must be a positive integer');
-  const { failures, commits, heals, diskSeeds } = await runMany(1, SEEDS, 3);
+  const { failures, commits, heals, diskSeeds, diskFaults, wipes } = await runMany(1, SEEDS, 3);
   assert.deepEqual(failures, [], failures.slice(0, 3).join('\n\n'));
   assert.equal(diskSeeds, Math.floor(SEEDS / DEFAULT_DISK_EVERY));
   // The runs did real work: entries committed and fault phases healed in every seed.
   assert.ok(commits > SEEDS * 50, `only ${commits} entries committed`);
   assert.ok(heals >= SEEDS, `only ${heals} heals verified`);
+  // The disk faults ran under the production driver: slow, full and failing disks, lost disks.
+  assert.ok(diskFaults >= SEEDS / 4, `only ${diskFaults} disk faults in ${SEEDS} seeds`);
+  assert.ok(wipes > 0, 'no disk was wiped');
 });
 
 test(`${Math.ceil(SEEDS / 4)} seeds with 5 nodes: no violations`, { timeout: 300_000 }, async () => {
