@@ -412,6 +412,20 @@ export class Raft implements RaftCore {
   }
 
   /**
+   * Whether this node starts elections: as a voter of its latest configuration, or of the committed
+   * one when only uncommitted entries of its own log remove it. Such a node may hold entries no
+   * other voter has (its removal, proposed while it led, for one), so every other candidate loses
+   * its vote and, without it campaigning, nobody is ever elected. It wins with a majority of the
+   * configuration without it (its own vote does not count there), commits its removal and hands
+   * over (afterLeaderCommit). Safety does not depend on who campaigns: votes are counted in the
+   * candidate's latest configuration, whose majorities meet those of the one before.
+   */
+  private mayCampaign(): boolean {
+    if (!this.recognized()) return false;
+    return this.conf.voters.includes(this.id) || this.log.confs.at(this.log.committed).voters.includes(this.id);
+  }
+
+  /**
    * Whether this node may vote and campaign: not when the configuration it knows records it with
    * another incarnation (its disk was wiped: the member it was may have voted and acknowledged
    * entries it no longer has). An empty disk knows no configuration yet and may answer a vote
@@ -439,7 +453,7 @@ export class Raft implements RaftCore {
   }
 
   private startCampaign(kind: Campaign, transfer: boolean): void {
-    if (!this.promotable()) return;
+    if (!this.mayCampaign()) return;
     if (kind === 'preVote') {
       // A pre-candidate keeps its term and vote: the campaign only asks whether it could win.
       this.role = 'precandidate';
@@ -480,7 +494,7 @@ export class Raft implements RaftCore {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    if (this.mayCampaign() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.startCampaign(this.cfg.preVote ? 'preVote' : 'vote', false);
     }
   }

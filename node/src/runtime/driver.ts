@@ -52,6 +52,12 @@ export interface DriverOptions {
   readonly stateMachine: StateMachine;
   readonly log: Logger;
   readonly timers: DriverTimers;
+  /**
+   * Unique to this start of the node (random in a node; the life number in the simulator). Read
+   * contexts carry it: an answer to a read of an earlier start, delivered late, would otherwise
+   * match a read of this one by its counter and answer it with an older index.
+   */
+  readonly startId: string;
   readonly tickMs: number;
   readonly snapshotEntries: number;
   /** Also snapshot once the entries applied since the last snapshot hold this many bytes. */
@@ -394,7 +400,7 @@ export class RaftDriver {
     }
 
     if (this.readsQueued.length > 0) {
-      const ctx = `${++this.readSeq}`;
+      const ctx = `${this.o.startId}.${++this.readSeq}`;
       const readers = this.readsQueued;
       this.readsQueued = [];
       const res = core.readIndex(ctx);

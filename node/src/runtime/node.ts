@@ -1,6 +1,7 @@
 // One Catga node, assembled: storage recovery, the mediator and its handlers, membership (static
 // or DNS), the Raft core and its driver, the peer transport, the HTTP server, and an orderly
 // shutdown. This is the only module that knows every other one; each of them stays testable alone.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
@@ -225,6 +226,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     },
     log,
     timers: realTimers,
+    startId: randomBytes(8).toString('hex'),
     tickMs: cfg.tickMs,
     snapshotEntries: cfg.snapshotEntries,
     snapshotBytes: cfg.snapshotBytes,

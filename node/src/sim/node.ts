@@ -76,6 +76,10 @@ export class SimNode {
   private installing: Snapshot | null = null;
   /** Highest index this life reported to the checker as committed. */
   private reportedCommit: Index = 0;
+  /** Recovering from the store (asynchronously): neither up nor down, and not to be started again. */
+  starting = false;
+  /** Bumped by each asynchronous start and by a wipe: a recovery that finishes after a wipe is dropped. */
+  private startAttempt = 0;
 
   constructor(
     readonly id: NodeId,
@@ -91,9 +95,15 @@ export class SimNode {
     this.sm = new SimStateMachine();
   }
 
-  /** The node (down) loses its disk: it comes back empty, as a new incarnation, and never bootstraps. */
+  /**
+   * The node (down) loses its disk: it comes back empty, as a new incarnation, and never
+   * bootstraps. A node still recovering from the old disk starts over on the new one.
+   */
   wipe(store: DurableStore, diskIncarnation: string): void {
     if (this.core !== null) throw new Error(`wipe of ${this.id} while it runs`);
+    const wasStarting = this.starting;
+    this.startAttempt++;
+    this.starting = false;
     this.store = store;
     this.diskIncarnation = diskIncarnation;
     this.bootstrap = null;
@@ -101,6 +111,7 @@ export class SimNode {
     this.hardState = EMPTY_HARD_STATE;
     this.sm = new SimStateMachine();
     this.disk.heal();
+    if (wasStarting) this.start();
   }
 
   get live(): boolean {
@@ -117,13 +128,20 @@ export class SimNode {
 
   /** Starts (or restarts) from exactly what the store recovers (at once, or once its promise settles). */
   start(): void {
+    assert.ok(this.core === null && !this.starting, `start of ${this.id} while it runs or starts`);
     const recovered = this.store.recover();
     if (!(recovered instanceof Promise)) {
       this.boot(recovered.hardState, recovered.snapshot, recovered.entries);
       return;
     }
+    const attempt = ++this.startAttempt;
+    this.starting = true;
     recovered.then(
-      (r) => this.boot(r.hardState, r.snapshot, r.entries),
+      (r) => {
+        if (attempt !== this.startAttempt) return;
+        this.starting = false;
+        this.boot(r.hardState, r.snapshot, r.entries);
+      },
       (err: unknown) => this.ctx.checker.fail('UNEXPECTED_EXCEPTION', this.id, `recovery failed: ${String(err)}`),
     );
   }
@@ -182,6 +200,7 @@ export class SimNode {
       },
       log: quiet,
       timers,
+      startId: `${life}`,
       tickMs: TICK_UNITS,
       ...this.policy(),
       applied: this.sm.index,

@@ -340,7 +340,7 @@ class Simulation implements SimContext {
 
   private restart(node: SimNode): void {
     this.pendingRestarts.delete(node.id);
-    if (node.live || node.retired) return;
+    if (node.live || node.starting || node.retired) return;
     this.trace.record(this.time, 'restart', node.id, null, `incarnation ${node.incarnation + 1}`);
     node.start();
   }

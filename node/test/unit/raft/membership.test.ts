@@ -175,3 +175,31 @@ test('the configuration is carried in snapshots to a member that joins after com
   c.restart('d');
   assert.deepEqual(c.core('d').status().conf, c.core('a').status().conf);
 });
+
+test('a voter removed only by an uncommitted entry of its own log still campaigns: without it nobody could be elected', () => {
+  // Found by the simulator (a LIVENESS violation, 2 seeds in 5,000 at 5 nodes): a leader appends its
+  // own removal and loses contact before replicating it; another voter is down. The two left need
+  // its vote, and it refuses them (its log is longer), but it saw itself removed and never campaigned.
+  const c = new Cluster(['a', 'b', 'c', 'd']);
+  c.elect('a');
+  c.tickAll(2);
+  c.partition(['a'], ['b', 'c'], ['d']);
+  const r = c.core('a').proposeConfChange({ type: 'remove', node: 'a' });
+  assert.ok(r.ok);
+  c.stabilize();
+  assert.equal(c.core('a').status().lastIndex, r.index, 'the removal is in a\'s log only');
+  assert.deepEqual(c.core('a').status().conf.voters, ['b', 'c', 'd']);
+  c.tick(['a', 'b', 'c'], 40);
+  assert.deepEqual(c.leaders(), [], 'while a is cut off nobody wins: b and c are two of four');
+
+  // a comes back (d stays down): it wins with b and c, commits its removal and hands over.
+  c.partition(['a', 'b', 'c'], ['d']);
+  let leader: string | undefined;
+  for (let i = 0; i < 200 && leader === undefined; i++) {
+    c.tick(['a', 'b', 'c']);
+    leader = c.leaders().find((id) => id !== 'a' && c.core(id).status().commit >= r.index);
+  }
+  assert.ok(leader !== undefined, `no leader among b and c after the removal: ${JSON.stringify([...'abc'].map((id) => [id, c.core(id).status().role, c.core(id).status().term]))}`);
+  assert.deepEqual(c.core(leader).status().conf.voters, ['b', 'c', 'd']);
+  c.checkSafety();
+});
