@@ -70,6 +70,46 @@ export interface QueryDefinition<S extends Schema = Schema, R = unknown> {
  */
 export type EventHandler = (event: CatgaEvent, ctx: EventContext) => void | Promise<void>;
 
+/**
+ * What a reactor sees while it handles one event, on the leader only. `send` routes a follow-up
+ * command exactly as an HTTP request would, with the idempotency key
+ * `reactor:<name>:<event id>:<n>` (n counts the sends of this handling from 0): a reaction that
+ * runs again after a failure or a leader change sends the same keys, so its commands apply once.
+ */
+export interface ReactorContext {
+  readonly reactor: string;
+  readonly module: string;
+  /** `<index>.<position>`: the entry that raised the event and the event's place among its events. */
+  readonly eventId: string;
+  /** `reactor:<name>:<event id>`: stable across retries and leaders, for calls to other systems. */
+  readonly idempotencyKey: string;
+  /** 1 for the first try on this leader. */
+  readonly attempt: number;
+  /** Aborted when this node stops leading, shuts down, or the attempt times out. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  send(type: string, payload: unknown): Promise<Result<unknown>>;
+}
+
+/**
+ * Handles committed events once per cluster: on the leader, in log order, one event at a time.
+ * Its progress (the last event finished) is replicated, so a new leader resumes after it. Delivery
+ * is at least once (a leader may die after the effect and before the checkpoint): use
+ * `ctx.idempotencyKey` with other systems and `ctx.send` for Catga commands. A handling that throws
+ * is retried with back-off; after `maxAttempts` it becomes a dead letter and the reactor moves on.
+ */
+export interface ReactorDefinition {
+  /** Event types handled (`*`: every event). */
+  readonly events: readonly string[];
+  handle(event: CatgaEvent, ctx: ReactorContext): void | Promise<void>;
+  /** Tries before a dead letter, 1 to 100 (default 5). */
+  readonly maxAttempts?: number;
+  /** Bound on one try, in ms: 1 to 600,000 (default 30,000). */
+  readonly timeoutMs?: number;
+  /** Pause before the second try, doubled for each later one up to 60,000 ms: 1 to 60,000 (default 100). */
+  readonly backoffMs?: number;
+}
+
 export interface ModuleDefinition {
   /** Namespace of the module's state; unique among loaded modules. */
   readonly name: string;
@@ -78,6 +118,8 @@ export interface ModuleDefinition {
   readonly queries?: Readonly<Record<string, QueryDefinition<Schema, unknown>>>;
   /** Event type (or `*` for every event) → handler(s). */
   readonly events?: Readonly<Record<string, EventHandler | readonly EventHandler[]>>;
+  /** Reactor name (unique among loaded modules) → reactor. */
+  readonly reactors?: Readonly<Record<string, ReactorDefinition>>;
 }
 
 export interface CommandCall {
@@ -151,7 +193,30 @@ export function defineModule<const M extends ModuleDefinition>(definition: M): M
       if (list.some((handler) => typeof handler !== 'function')) throw new DefinitionError(`${where}: event handler for ${type} is not a function`);
     }
   }
+  checkReactors(definition.reactors, where);
   return Object.freeze(definition);
+}
+
+/** Reactor limits: (name of the setting, lowest, highest). */
+const REACTOR_LIMITS = [['maxAttempts', 1, 100], ['timeoutMs', 1, 600_000], ['backoffMs', 1, 60_000]] as const;
+
+function checkReactors(reactors: unknown, where: string): void {
+  if (reactors === undefined) return;
+  if (reactors === null || typeof reactors !== 'object') throw new DefinitionError(`${where}: reactors must be an object`);
+  for (const [name, reactor] of Object.entries(reactors)) {
+    if (!TYPE_NAME_PATTERN.test(name)) throw new DefinitionError(`${where}: reactor name ${JSON.stringify(name)} does not match ${TYPE_NAME_PATTERN}`);
+    const { events, handle } = (reactor ?? {}) as Partial<ReactorDefinition>;
+    if (typeof handle !== 'function') throw new DefinitionError(`${where}: reactor ${name} has no handle function`);
+    if (!Array.isArray(events) || events.length === 0 || events.some((type) => typeof type !== 'string' || (type !== '*' && !TYPE_NAME_PATTERN.test(type)))) {
+      throw new DefinitionError(`${where}: reactor ${name} needs events, a non-empty list of event types (or '*')`);
+    }
+    for (const [setting, low, high] of REACTOR_LIMITS) {
+      const value = (reactor as unknown as Record<string, unknown>)[setting];
+      if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= low && (value as number) <= high)) {
+        throw new DefinitionError(`${where}: reactor ${name}: ${setting} must be an integer from ${low} to ${high}`);
+      }
+    }
+  }
 }
 
 /** Everything a user module needs at run time, passed to a module that default-exports a function. */

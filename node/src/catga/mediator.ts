@@ -23,6 +23,7 @@ import { ErrorCodes, fail, ok, type Failure, type Issue, type Result } from './r
 import { jsonDepthExceeds, validate, type JsonValue } from './schema.js';
 import { freezeJson, Transaction } from './store.js';
 import { ReplicatedState } from './replicated-state.js';
+import { REACTOR_DONE_COMMAND, reactorProgressModule } from './reactor-progress.js';
 import type { Entry } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { MemoryStateEngine } from '../state/memory-engine.js';
@@ -142,6 +143,10 @@ function handlerError(error: unknown): Failure {
   return { ok: false, code: ErrorCodes.HANDLER_ERROR, message: `handler threw: ${message}` };
 }
 
+function unknownCommand(type: string): Failure {
+  return fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(type)}`);
+}
+
 function invalidPayload(issues: readonly Issue[]): Failure {
   const first = issues[0] as Issue;
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
@@ -172,7 +177,7 @@ export class Mediator {
     this.logger = options.logger ?? consoleLogger;
     this.observer = options.observer ?? {};
     this.state = new ReplicatedState(options.engine ?? new MemoryStateEngine());
-    this.registry = new Registry(options.modules, this.logger, this.state);
+    this.registry = new Registry([reactorProgressModule, ...options.modules], this.logger, this.state);
     this.events = new EventLog(options.events);
     this.idempotency = new IdempotencyTable(options.idempotency);
     const state = this.state;
@@ -213,9 +218,10 @@ export class Mediator {
   /**
    * Validates commands (one, or a batch) and encodes them as ONE entry to propose, or answers a
    * 400/404/413-ready Failure. Issue paths are `payload.x` for a single command and
-   * `commands[i].payload.x` in a batch.
+   * `commands[i].payload.x` in a batch. The node's own commands (a reactor's checkpoints) are
+   * accepted only from `origin` 'node': to a client they do not exist.
    */
-  prepareCommands(commands: readonly CommandInput[], ts: number): Result<Uint8Array> {
+  prepareCommands(commands: readonly CommandInput[], ts: number, origin: 'client' | 'node' = 'client'): Result<Uint8Array> {
     if (commands.length === 0) return fail(ErrorCodes.EMPTY_BATCH, 'commands must not be empty');
     if (commands.length > this.maxBatchCommands) return fail(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${this.maxBatchCommands} commands, got ${commands.length}`);
     const single = commands.length === 1;
@@ -224,7 +230,7 @@ export class Mediator {
       const { type, idempotencyKey } = commands[i] as CommandInput;
       const payload = orEmpty((commands[i] as CommandInput).payload);
       const key = idempotencyKey ?? undefined;
-      const failure = this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
+      const failure = type === REACTOR_DONE_COMMAND && origin === 'client' ? unknownCommand(type) : this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
       if (failure !== null) return failure;
       requests[i] = { type, payload, idempotencyKey: key };
     }
@@ -248,7 +254,7 @@ export class Mediator {
 
   private checkCommand(type: string, payload: unknown, idempotencyKey: string | undefined, path: string): Failure | null {
     const bound = this.registry.commands.get(type);
-    if (bound === undefined) return fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(type)}`);
+    if (bound === undefined) return unknownCommand(type);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `an idempotency key has 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     }
@@ -346,7 +352,7 @@ export class Mediator {
       }
     }
     const bound = this.registry.commands.get(command.type);
-    const result = bound === undefined ? fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(command.type)}`) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
+    const result = bound === undefined ? unknownCommand(command.type) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
     if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
       const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';

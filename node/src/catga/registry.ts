@@ -1,6 +1,6 @@
 // Which handler serves which type: built from the loaded modules once at start, refusing
 // duplicate modules or command/query types. Also owns the module states the handlers are bound to.
-import { DefinitionError, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition } from './api.js';
+import { DefinitionError, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition, type ReactorDefinition } from './api.js';
 import type { ReplicatedState } from './replicated-state.js';
 import { ModuleState } from './store.js';
 
@@ -22,6 +22,14 @@ export interface BoundEventHandler {
   readonly ctx: EventContext;
 }
 
+export interface BoundReactor {
+  readonly name: string;
+  readonly module: string;
+  readonly definition: ReactorDefinition;
+  /** Event types handled; null: every type. */
+  readonly types: ReadonlySet<string> | null;
+}
+
 export class Registry {
   readonly commands = new Map<string, BoundCommand>();
   readonly queries = new Map<string, BoundQuery>();
@@ -29,6 +37,8 @@ export class Registry {
   readonly eventHandlers = new Map<string, BoundEventHandler[]>();
   /** Module name → state of every loaded module (the engine may also hold state of modules not loaded now). */
   readonly states = new Map<string, ModuleState>();
+  /** Reactor name → reactor (names are unique across modules: they key the replicated checkpoints). */
+  readonly reactors = new Map<string, BoundReactor>();
 
   constructor(modules: readonly ModuleDefinition[], logger: Logger, replicated: ReplicatedState) {
     for (const module of modules) {
@@ -52,6 +62,11 @@ export class Registry {
           list.push({ module: module.name, handler, ctx });
         }
         this.eventHandlers.set(type, list);
+      }
+      for (const [name, definition] of Object.entries(module.reactors ?? {})) {
+        const other = this.reactors.get(name);
+        if (other !== undefined) throw new DefinitionError(`reactor ${name} is defined by modules ${other.module} and ${module.name}`);
+        this.reactors.set(name, { name, module: module.name, definition, types: definition.events.includes('*') ? null : new Set(definition.events) });
       }
     }
   }

@@ -85,6 +85,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
 
   const port: MediatorPort = {
     encodeCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts)),
+    encodeOwnCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts, 'node')),
     encodePublish: (type, data, ts) => orThrow(mediator.preparePublish(type, data, ts)),
     outcomes(result: unknown): CommandOutcome[] {
       if (result === null) throw new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);

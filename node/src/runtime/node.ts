@@ -24,10 +24,18 @@ import { encodeDescriptor } from '../state/snapshot-stream.js';
 import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
 import { reconcile } from './state-recovery.js';
 import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
+import { fail, ok, type Result } from '../catga/result.js';
+import { readCheckpoint, REACTOR_MODULE } from '../catga/reactor-progress.js';
+import { ClusterWatch } from './cluster-watch.js';
+import { ReactorRunner } from './reactor-runner.js';
+import { asCatgaError } from './errors.js';
+import type { CommandOutcome } from '../server/api.js';
 
 export interface RunningNode {
   readonly httpPort: number;
   readonly api: NodeApi;
+  /** Role, leader, term and membership as this node sees them, versioned and watchable. */
+  readonly watch: ClusterWatch;
   /** Graceful stop: refuse new work, hand leadership over, flush, close. */
   shutdown(reason: string): Promise<void>;
   /** Resolves when the node has stopped, for whatever reason. */
@@ -203,6 +211,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let stopJoining: () => void = () => {};
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
+  const watch = new ClusterWatch({ role: 'follower', leader: null, term: start.hardState.term }, startConf);
   const transfer = new SnapshotTransfer({
     sm: mediator.transferable,
     transport,
@@ -230,6 +239,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     applied: start.applied,
     onSoftState: (s) => {
       term = s.term;
+      watch.softState(s);
       if (s.leader !== lastLeader) {
         if (s.leader !== null) metrics.leaderChanges.inc();
         lastLeader = s.leader;
@@ -245,6 +255,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
         log.info('join_complete', { voters: c.voters });
       }
       peers.setMembers(c.addresses);
+      watch.conf(c);
     },
     onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
     onFatal: (err) => {
@@ -270,6 +281,24 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     id: cfg.nodeId, incarnation: recovered.incarnation, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
     unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
   });
+  const reactors = new ReactorRunner({
+    reactors: [...m.registry.reactors.values()],
+    events: m.events,
+    progress: m.registry.states.get(REACTOR_MODULE)!,
+    log,
+    metrics: metrics.reactors,
+    host: {
+      leadingTerm: () => (d.isLeader ? d.softState.term : null),
+      onLeadershipChange: (listener) => watch.on(listener),
+      caughtUp: async () => d.waitApplied(await d.readIndex()),
+      send: async (type, payload, idempotencyKey, deadline) => resultOf(() => service.commands([{ type, payload, idempotencyKey }], deadline).then((r) => r.outcomes[0]!)),
+      sendOwn: (type, payload, deadline) => resultOf(() => service.ownCommand(type, payload, deadline).then((r) => r.outcome)),
+    },
+  });
+  metrics.observeReactors(() => [...m.registry.reactors.keys()].map((name) => {
+    const c = readCheckpoint(m.registry.states.get(REACTOR_MODULE)!, name);
+    return { reactor: name, checkpointIndex: c.index, deadLetters: c.deadLetters };
+  }));
   let shuttingDown = false;
   const api: NodeApi = {
     commands: (c, dl) => service.commands(c, dl),
@@ -299,6 +328,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     wsBufferBytes: cfg.wsBufferBytes,
   });
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
+  reactors.start();
 
   if (joining && cfg.autoJoin) {
     const stopJoin = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
@@ -329,6 +359,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
           log.warn('leadership_handover_failed', { err });
         }
       }
+      await reactors.close();
       let graceTimer: NodeJS.Timeout | undefined;
       await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
       clearTimeout(graceTimer);
@@ -345,7 +376,23 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     return shutdownPromise;
   }
 
-  return { httpPort, api, shutdown: (reason) => shutdown(reason), stopped };
+  return { httpPort, api, watch, shutdown: (reason) => shutdown(reason), stopped };
+}
+
+/**
+ * A command's outcome as a Result: refusals a client could not fix by waiting (400, 404, 409,
+ * 413, 422) are failures; transient ones (no leader, timeouts, overload) throw, so a reactor's
+ * try fails and is retried.
+ */
+async function resultOf(call: () => Promise<CommandOutcome>): Promise<Result<unknown>> {
+  try {
+    const outcome = await call();
+    return outcome.ok ? ok(outcome.value) : fail(outcome.error.code, outcome.error.message);
+  } catch (err) {
+    const e = asCatgaError(err);
+    if (e.status >= 400 && e.status < 500 && e.status !== 429) return fail(e.code, e.message);
+    throw e;
+  }
 }
 
 /**

@@ -18,6 +18,8 @@ import type { NodeMetrics } from './metrics.js';
 export interface MediatorPort {
   /** Validates and encodes commands as one log entry; throws CatgaError 400/404 on bad input. */
   encodeCommands(inputs: readonly CommandInput[], ts: number): Uint8Array;
+  /** The same for the node's own commands (reactor progress), which clients cannot send. */
+  encodeOwnCommands(inputs: readonly CommandInput[], ts: number): Uint8Array;
   encodePublish(type: string, data: unknown, ts: number): Uint8Array;
   /** The per-command outcomes of an applied command entry (what `StateMachine.apply` returned). */
   outcomes(applyResult: unknown): CommandOutcome[];
@@ -117,6 +119,14 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     const data = this.o.mediator.encodeCommands(inputs, Date.now());
     const retrySafe = inputs.every((c) => c.idempotencyKey !== null);
     return this.submit(data, deadline, retrySafe);
+  }
+
+  /** One of the node's own commands (see MediatorPort.encodeOwnCommands), routed like a client's. */
+  async ownCommand(type: string, payload: unknown, deadline: number): Promise<{ index: number; outcome: CommandOutcome }> {
+    this.refuseOnFullDisk();
+    const data = this.o.mediator.encodeOwnCommands([{ type, payload, idempotencyKey: null }], Date.now());
+    const { index, outcomes } = await this.submit(data, deadline, false);
+    return { index, outcome: outcomes[0] as CommandOutcome };
   }
 
   async publish(type: string, data: unknown, deadline: number): Promise<{ index: number }> {
