@@ -21,6 +21,8 @@ export {
   type QueryCall,
   type QueryContext,
   type QueryDefinition,
+  type ReactorContext,
+  type ReactorDefinition,
 } from './api.js';
 export { ErrorCodes, fail, httpStatusFor, ok, type Failure, type Issue, type Ok, type Result } from './result.js';
 export { checkSchema, SchemaError, t, validate, type Infer, type JsonValue, type Schema } from './schema.js';
@@ -45,3 +47,9 @@ export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';
 export { OrderCodes, ordersModule, type Order } from './builtin/orders.js';
+// Reactors' replicated progress, and a node embedded in the application's process (last: the
+// runtime imports this file back, so everything above is defined by the time it runs).
+export { REACTOR_DEAD_LETTERS_QUERY, REACTOR_PROGRESS_QUERY, type DeadLetter, type ReactorCheckpoint } from './reactor-progress.js';
+export { startNode, type CatgaNode, type EmbeddedNodeOptions, type QueryOptions, type Reply, type SendOptions } from '../runtime/embedded.js';
+export type { ClusterAspect, ClusterChange, ClusterListener, ClusterState } from '../runtime/cluster-watch.js';
+export type { NodeSettings } from '../runtime/config.js';

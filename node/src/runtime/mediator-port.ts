@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
-import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Result } from '../catga/index.js';
+import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type ModuleDefinition, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -34,8 +34,9 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
   return r.ok ? { ok: true, value: r.value } : { ok: false, error: { code: r.code, message: r.message } };
 }
 
-export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine): Promise<NodeMediator> {
-  const user = await loadHandlerModules(cfg.handlers);
+/** `given`: modules the application passes in (an embedded node), loaded after the handler files. */
+export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, given: readonly ModuleDefinition[] = []): Promise<NodeMediator> {
+  const user = [...await loadHandlerModules(cfg.handlers), ...given];
   if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
   const mediator = new Mediator({
     modules: [...builtinModules, ...user],

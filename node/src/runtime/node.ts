@@ -27,6 +27,7 @@ import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
 import { fail, ok, type Result } from '../catga/result.js';
 import { readCheckpoint, REACTOR_MODULE } from '../catga/reactor-progress.js';
 import { ClusterWatch } from './cluster-watch.js';
+import type { ModuleDefinition } from '../catga/api.js';
 import { ReactorRunner } from './reactor-runner.js';
 import { asCatgaError } from './errors.js';
 import type { CommandOutcome } from '../server/api.js';
@@ -119,7 +120,13 @@ async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Log
   return { conf: { ...conf, incarnations: { ...others, [cfg.nodeId]: incarnation } }, seeds };
 }
 
-export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+/** What an application hands a node it embeds, beyond the settings of `catga node`. */
+export interface NodeExtras {
+  /** Module definitions loaded after the builtins and CATGA_HANDLERS files. */
+  readonly modules?: readonly ModuleDefinition[];
+}
+
+export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promise<RunningNode> {
   let term = 0;
   const log = createLogger(cfg.nodeId, cfg.logLevel, () => term);
   mkdirSync(cfg.dataDir, { recursive: true });
@@ -134,7 +141,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   }
 
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine);
+  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine, extras.modules);
   const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
   if (image !== null && mediator.mediator.appliedIndex === 0) {
     importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);
@@ -306,6 +313,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     publish: (t, data, dl) => service.publish(t, data, dl),
     subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),
+    watchCluster: (since, deadline, signal) => watch.next(since, Math.max(0, deadline - Date.now()), signal).then((c) => ({ version: c.version, changed: c.changed })),
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),

@@ -76,6 +76,12 @@ export interface NodeApi {
    */
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
   cluster(): ClusterView;
+  /**
+   * Waits for this node's view of role, leader, term or members to change past version `since`
+   * (at once when it already has), until `deadline` or `signal`; answers the version reached and
+   * what its last change changed.
+   */
+  watchCluster(since: number, deadline: number, signal: AbortSignal): Promise<{ version: number; changed: readonly string[] }>;
   /** `incarnation`: the storage incarnation the member runs as (an operator that saw its volume replaced). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;

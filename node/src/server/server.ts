@@ -448,6 +448,26 @@ export class CatgaServer {
 
   // ---- admin routes (express) ------------------------------------------------------------------
 
+  /**
+   * `GET /v1/cluster?watch=1&since=<version>`: a long poll. Answers the view with its `version` once
+   * it passes `since` (at once without `since`, or when it already has), or at the request's
+   * deadline (Request-Timeout or ?timeout=) with the version unchanged.
+   */
+  private async watchCluster(req: express.Request, res: express.Response): Promise<void> {
+    const params = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+    if (params.get('watch') !== '1') throw new CatgaError('INVALID_WATCH', 'watch must be 1', 400);
+    const sinceText = params.get('since');
+    const since = sinceText === null ? -1 : Number(sinceText);
+    if (!Number.isSafeInteger(since) || since < -1) throw new CatgaError('INVALID_WATCH', 'since must be a version: an integer from 0', 400);
+    const deadline = deadlineOf(req, params, this.o.requestTimeoutMs, Date.now());
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const { version, changed } = await this.o.api.watchCluster(since, deadline, gone.signal);
+    if (gone.signal.aborted) return;
+    const view = this.o.api.cluster();
+    sendJson(res, 200, okBody({ ...view, version, changed }, view.commitIndex));
+  }
+
   private buildAdmin(): express.Express {
     const app = express();
     app.disable('x-powered-by');
@@ -460,7 +480,8 @@ export class CatgaServer {
     app.get('/v1/cluster', (req, res, next) => {
       const who = this.access.authenticate(req);
       if (who instanceof CatgaError) return next(who);
-      sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
+      if (req.query['watch'] === undefined) return sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
+      void this.watchCluster(req, res).catch(next);
     });
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
       try {
