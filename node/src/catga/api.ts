@@ -32,6 +32,12 @@ export interface CommandContext {
   /** Position of the command within its entry's batch (0 for a single command). */
   readonly position: number;
   readonly type: string;
+  /**
+   * The version of this module in force at this entry: the highest version every voter runs, raised
+   * through the log (see module-versions.ts), so every node applies the entry alike. A module at
+   * version 2 keeps its version-1 behaviour while `moduleVersion` is 1.
+   */
+  readonly moduleVersion: number;
   /** This module's state. Writes take effect only if the handler returns `ok`. */
   readonly store: Store;
   /** Raises an event, delivered after the entry is applied (dropped if the command fails). */
@@ -110,9 +116,14 @@ export interface ReactorDefinition {
   readonly backoffMs?: number;
 }
 
+/** Highest module version. */
+export const MAX_MODULE_VERSION = 1_000_000;
+
 export interface ModuleDefinition {
   /** Namespace of the module's state; unique among loaded modules. */
   readonly name: string;
+  /** The version of this code, 1 to MAX_MODULE_VERSION (default 1); see `CommandContext.moduleVersion`. */
+  readonly version?: number;
   // Each entry is typed by `command()`/`query()` (method parameters are bivariant, so any schema fits).
   readonly commands?: Readonly<Record<string, CommandDefinition<Schema, unknown>>>;
   readonly queries?: Readonly<Record<string, QueryDefinition<Schema, unknown>>>;
@@ -183,6 +194,9 @@ export function defineModule<const M extends ModuleDefinition>(definition: M): M
   const where = `module ${JSON.stringify(definition.name)}`;
   if (typeof definition.name !== 'string' || !MODULE_NAME_PATTERN.test(definition.name)) {
     throw new DefinitionError(`${where}: name must match ${MODULE_NAME_PATTERN}`);
+  }
+  if (definition.version !== undefined && !(Number.isSafeInteger(definition.version) && definition.version >= 1 && definition.version <= MAX_MODULE_VERSION)) {
+    throw new DefinitionError(`${where}: version must be an integer from 1 to ${MAX_MODULE_VERSION}`);
   }
   checkHandlers('commands', definition.commands, where);
   checkHandlers('queries', definition.queries, where);

@@ -6,6 +6,7 @@ export {
   defineModule,
   DefinitionError,
   MAX_EVENTS_PER_COMMAND,
+  MAX_MODULE_VERSION,
   MODULE_NAME_PATTERN,
   query,
   TYPE_NAME_PATTERN,
@@ -41,6 +42,7 @@ export {
   type CommandInput,
   type CommandResult,
   type MediatorOptions,
+  type StateDigest,
 } from './mediator.js';
 export { loggingBehavior } from './behaviors.js';
 export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
@@ -50,6 +52,7 @@ export { OrderCodes, ordersModule, type Order } from './builtin/orders.js';
 // Reactors' replicated progress, and a node embedded in the application's process (last: the
 // runtime imports this file back, so everything above is defined by the time it runs).
 export { REACTOR_DEAD_LETTERS_QUERY, REACTOR_PROGRESS_QUERY, type DeadLetter, type ReactorCheckpoint } from './reactor-progress.js';
+export { ModuleVersionError, VERSIONS_QUERY, type VersionMap } from './module-versions.js';
 export { startNode, type CatgaNode, type EmbeddedNodeOptions, type QueryOptions, type Reply, type SendOptions } from '../runtime/embedded.js';
 export type { ClusterAspect, ClusterChange, ClusterListener, ClusterState } from '../runtime/cluster-watch.js';
 export type { NodeSettings } from '../runtime/config.js';

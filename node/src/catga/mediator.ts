@@ -10,6 +10,7 @@
 // timestamp) and the state built by earlier entries. A handler that throws, returns garbage or
 // breaks a limit yields HANDLER_ERROR for that command and changes nothing.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
 import { EventDispatcher } from './dispatcher.js';
@@ -21,9 +22,10 @@ import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
 import { ErrorCodes, fail, ok, type Failure, type Issue, type Result } from './result.js';
 import { jsonDepthExceeds, validate, type JsonValue } from './schema.js';
-import { freezeJson, Transaction } from './store.js';
+import { freezeJson, Transaction, type ModuleState } from './store.js';
 import { ReplicatedState } from './replicated-state.js';
 import { REACTOR_DONE_COMMAND, reactorProgressModule } from './reactor-progress.js';
+import { ACTIVATE_COMMAND, VERSIONS_MODULE, activeVersion, checkRunnable, moduleVersionsModule, runningVersions, type VersionMap } from './module-versions.js';
 import type { Entry } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { MemoryStateEngine } from '../state/memory-engine.js';
@@ -96,6 +98,17 @@ const consoleLogger: Logger = {
 const NO_EVENTS: readonly CatgaEvent[] = Object.freeze([]);
 const NO_WIRES: readonly WireEvent[] = Object.freeze([]);
 const NO_RESULTS: readonly CommandResult[] = Object.freeze([]);
+/** Commands only the node itself sends (through `prepareCommands(..., 'node')`): to a client they do not exist. */
+const NODE_ONLY_COMMANDS: ReadonlySet<string> = new Set([REACTOR_DONE_COMMAND, ACTIVATE_COMMAND]);
+/** Rows read at once while hashing the state. */
+const DIGEST_PAGE = 4_096;
+
+/** A digest of this node's replicated state at one applied index (equal on every node at that index). */
+export interface StateDigest {
+  readonly appliedIndex: number;
+  /** SHA-256 (hex) of every module state and idempotency record, in key order. */
+  readonly hash: string;
+}
 
 /** Raised inside a handler's context (emit limits); becomes that command's HANDLER_ERROR. */
 class ContextError extends Error {}
@@ -115,6 +128,7 @@ class LiveCommandContext implements CommandContext {
     readonly ts: number,
     readonly position: number,
     readonly type: string,
+    readonly moduleVersion: number,
     readonly store: Transaction,
   ) {}
 
@@ -163,6 +177,10 @@ export class Mediator {
   readonly queryTimeoutMs: number;
   readonly quotaBytes: number | null;
   readonly state: ReplicatedState;
+  /** The version of each module this node runs (what it reports to the leader's version gate). */
+  readonly running: VersionMap;
+  /** Active version of each loaded module, read from the replicated record; null: read it again. */
+  private active: Map<string, number> | null = null;
   private readonly dispatcher: EventDispatcher;
   private readonly commandBehaviors: readonly Behavior[];
   private readonly queryBehaviors: readonly Behavior[];
@@ -177,7 +195,8 @@ export class Mediator {
     this.logger = options.logger ?? consoleLogger;
     this.observer = options.observer ?? {};
     this.state = new ReplicatedState(options.engine ?? new MemoryStateEngine());
-    this.registry = new Registry([reactorProgressModule, ...options.modules], this.logger, this.state);
+    this.running = runningVersions(options.modules);
+    this.registry = new Registry([reactorProgressModule, moduleVersionsModule(this.running), ...options.modules], this.logger, this.state);
     this.events = new EventLog(options.events);
     this.idempotency = new IdempotencyTable(options.idempotency);
     const state = this.state;
@@ -230,7 +249,7 @@ export class Mediator {
       const { type, idempotencyKey } = commands[i] as CommandInput;
       const payload = orEmpty((commands[i] as CommandInput).payload);
       const key = idempotencyKey ?? undefined;
-      const failure = type === REACTOR_DONE_COMMAND && origin === 'client' ? unknownCommand(type) : this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
+      const failure = NODE_ONLY_COMMANDS.has(type) && origin === 'client' ? unknownCommand(type) : this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
       if (failure !== null) return failure;
       requests[i] = { type, payload, idempotencyKey: key };
     }
@@ -351,8 +370,12 @@ export class Mediator {
         return { type: command.type, result: seen.result, index: seen.index, duplicate: true };
       }
     }
+    // Applying an activation this node's code cannot honour would diverge: stop instead (the
+    // error leaves the apply batch, which the driver treats as fatal).
+    if (command.type === ACTIVATE_COMMAND) this.admitActivation(command.payload);
     const bound = this.registry.commands.get(command.type);
     const result = bound === undefined ? unknownCommand(command.type) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
+    if (command.type === ACTIVATE_COMMAND) this.active = null;
     if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
       const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';
@@ -363,7 +386,7 @@ export class Mediator {
 
   private runCommand(bound: BoundCommand, entry: Entry, ts: number, quotaBytes: number | null, position: number, command: CommandRequest, events: CatgaEvent[]): Result<unknown> {
     const store = new Transaction(bound.state);
-    const ctx = new LiveCommandContext(entry.index, entry.term, ts, position, command.type, store);
+    const ctx = new LiveCommandContext(entry.index, entry.term, ts, position, command.type, this.activeVersion(bound.module), store);
     let result: Result<unknown>;
     try {
       result = this.commandPipeline(bound, ctx, command.payload);
@@ -393,6 +416,60 @@ export class Mediator {
     return result;
   }
 
+  /** The version of `module` in force at the entry being applied. */
+  activeVersion(module: string): number {
+    if (this.active === null) {
+      const record = this.registry.states.get(VERSIONS_MODULE) as ModuleState;
+      this.active = new Map([...this.registry.states.keys()].map((m) => [m, activeVersion(record, m)]));
+    }
+    return this.active.get(module) as number;
+  }
+
+  /** Throws ModuleVersionError if an activation entry names a version above this node's code. */
+  private admitActivation(payload: unknown): void {
+    const versions = (payload as { versions?: unknown }).versions;
+    if (!Array.isArray(versions)) return;
+    for (const item of versions as { module?: unknown; version?: unknown }[]) {
+      if (typeof item?.module === 'string' && typeof item.version === 'number') checkRunnable(this.running, item.module, item.version);
+    }
+  }
+
+  /** Throws ModuleVersionError if the state holds an active version above this node's code. */
+  private checkActiveVersions(): void {
+    for (const module of Object.keys(this.running)) checkRunnable(this.running, module, this.activeVersion(module));
+  }
+
+  /**
+   * Hashes the replicated state (module state and idempotency records, in key order) as of one
+   * applied index: a pinned view, so an apply running meanwhile does not tear it.
+   */
+  digest(): StateDigest {
+    // Applies run on this thread too: the view and the applied index are taken at one moment.
+    const view = this.state.engine.pin();
+    const appliedIndex = this.appliedIndex;
+    try {
+      const hash = createHash('sha256');
+      for (const table of ['state', 'idem'] as const) {
+        hash.update(table);
+        let after: Uint8Array | undefined;
+        for (;;) {
+          const page = view.range(table, { prefix: new Uint8Array(0), after, limit: DIGEST_PAGE });
+          for (const { key, value } of page) {
+            const lengths = Buffer.alloc(8);
+            lengths.writeUInt32BE(key.byteLength, 0);
+            lengths.writeUInt32BE(value.byteLength, 4);
+            hash.update(lengths).update(key).update(value);
+          }
+          if (page.length < DIGEST_PAGE) break;
+          after = (page[page.length - 1] as { key: Uint8Array }).key;
+        }
+      }
+      return { appliedIndex, hash: hash.digest('hex') };
+    } finally {
+      view.close();
+    }
+  }
+
   private commandPipeline(bound: BoundCommand, ctx: LiveCommandContext, payload: unknown): Result<unknown> {
     const behaviors = this.commandBehaviors;
     if (behaviors.length === 0) return bound.definition.handle(ctx, payload as never);
@@ -411,6 +488,8 @@ export class Mediator {
    */
   reload(): void {
     this.state.reload();
+    this.active = null;
+    this.checkActiveVersions();
     const engine = this.state.engine;
     const rows = function* (): Generator<IdempotencyRow> {
       let after: Uint8Array | undefined;

@@ -1,4 +1,4 @@
-// The replicated record of reactor progress: the module `catga` every node loads, whose command
+// The replicated record of reactor progress: the module `catga-reactors` every node loads, whose command
 // `catga.reactor.done` (sent by the leader's reactor runner only, never by clients) records that a
 // reactor finished an event, or gave up on it (a dead letter), and whose queries show each
 // reactor's checkpoint and its dead letters. Through the log, a new leader resumes a reactor
@@ -10,7 +10,7 @@ import { ErrorCodes, fail, ok } from './result.js';
 import { t, type JsonValue } from './schema.js';
 import type { ReadStore } from './store.js';
 
-export const REACTOR_MODULE = 'catga';
+export const REACTOR_MODULE = 'catga-reactors';
 export const REACTOR_DONE_COMMAND = 'catga.reactor.done';
 export const REACTOR_PROGRESS_QUERY = 'catga.reactors.progress';
 export const REACTOR_DEAD_LETTERS_QUERY = 'catga.reactors.deadLetters';

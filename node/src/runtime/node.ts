@@ -29,6 +29,8 @@ import { readCheckpoint, REACTOR_MODULE } from '../catga/reactor-progress.js';
 import { ClusterWatch } from './cluster-watch.js';
 import type { ModuleDefinition } from '../catga/api.js';
 import { ReactorRunner } from './reactor-runner.js';
+import { VERSIONS_RPC, VersionGate } from './version-gate.js';
+import { ModuleVersionError } from '../catga/module-versions.js';
 import { asCatgaError } from './errors.js';
 import type { CommandOutcome } from '../server/api.js';
 
@@ -184,6 +186,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   let established = (): boolean => false;
   let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
   transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, addresses: memberAddresses() })));
+  transport.onRequest(VERSIONS_RPC, async () => enc.encode(JSON.stringify(mediator.mediator.running)));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
@@ -266,6 +269,11 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     },
     onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
     onFatal: (err) => {
+      if (err instanceof ModuleVersionError) {
+        log.error('module_version_behind', { code: err.code, module: err.module, active: err.active, running: err.running, message: err.message });
+        void shutdown('module version behind the cluster', 1);
+        return;
+      }
       log.error('fatal_storage_failure', { err });
       void shutdown('storage failure', 1);
     },
@@ -306,6 +314,18 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     const c = readCheckpoint(m.registry.states.get(REACTOR_MODULE)!, name);
     return { reactor: name, checkpointIndex: c.index, deadLetters: c.deadLetters };
   }));
+  const versionGate = new VersionGate({
+    self: cfg.nodeId,
+    running: m.running,
+    isLeader: () => d.isLeader,
+    voters: () => d.status().conf.voters,
+    active: (module) => m.activeVersion(module),
+    ask: (peer, timeoutMs) => transport.request(peer, VERSIONS_RPC, new Uint8Array(0), timeoutMs),
+    propose: async (type, payload, deadline) => {
+      const { outcome } = await service.ownCommand(type, payload, deadline);
+      if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`);
+    },
+  }, log);
   let shuttingDown = false;
   const api: NodeApi = {
     commands: (c, dl) => service.commands(c, dl),
@@ -325,6 +345,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       return notes.length === 0 ? r : { ...r, reason: `${r.reason}; ${notes.join('; ')}` };
     },
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    state: () => ({ id: cfg.nodeId, ...m.digest(), modules: Object.fromEntries(Object.entries(m.running).map(([name, running]) => [name, { running, active: m.activeVersion(name) }])) }),
     isShuttingDown: () => shuttingDown,
   };
   const server = new CatgaServer({
@@ -337,6 +358,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   });
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
   reactors.start();
+  versionGate.start();
 
   if (joining && cfg.autoJoin) {
     const stopJoin = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
@@ -368,6 +390,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
         }
       }
       await reactors.close();
+      versionGate.close();
       let graceTimer: NodeJS.Timeout | undefined;
       await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
       clearTimeout(graceTimer);

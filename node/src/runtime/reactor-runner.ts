@@ -46,7 +46,7 @@ export interface ReactorHost {
 export interface ReactorRunnerOptions {
   readonly reactors: readonly BoundReactor[];
   readonly events: EventLog;
-  /** The applied state of the `catga` module, where checkpoints live. */
+  /** The applied state of the `catga-reactors` module, where checkpoints live. */
   readonly progress: ReadStore;
   readonly host: ReactorHost;
   readonly log: HandlerLogger;

@@ -46,6 +46,15 @@ export interface ClusterView {
   readonly members: readonly ClusterMemberView[];
 }
 
+export interface NodeStateView {
+  readonly id: string;
+  readonly appliedIndex: number;
+  /** SHA-256 (hex) of the replicated state at `appliedIndex`: equal on every node at the same index. */
+  readonly hash: string;
+  /** Per loaded module: the version this node runs and the version active in the cluster. */
+  readonly modules: Readonly<Record<string, { readonly running: number; readonly active: number }>>;
+}
+
 export interface Readiness {
   readonly ready: boolean;
   readonly reason: string;
@@ -88,6 +97,8 @@ export interface NodeApi {
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }>;
   readiness(): Readiness;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** This node's replicated state digest and module versions (`GET /v1/cluster/state`). */
+  state(): NodeStateView;
   isShuttingDown(): boolean;
 }
 

@@ -108,5 +108,5 @@ test('reactor definitions are checked at load time; names are unique across modu
   const a = defineModule({ name: 'a', reactors: { same: { events: ['x'], handle } } });
   const b = defineModule({ name: 'b', reactors: { same: { events: ['x'], handle } } });
   assert.throws(() => newMediator([a, b]), /reactor same is defined by modules a and b/);
-  assert.throws(() => newMediator([defineModule({ name: REACTOR_MODULE })]), /module catga is loaded twice/);
+  assert.throws(() => newMediator([defineModule({ name: REACTOR_MODULE })]), /module catga-reactors is loaded twice/);
 });

@@ -1,0 +1,138 @@
+// The module version gate without a cluster: what the leader proposes from voters' reports, the
+// replicated activation (only raises, node-only, seen by handlers as ctx.moduleVersion), a node
+// whose code is older than the active version refusing to apply or to start, and the state digest.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { command, defineModule, DefinitionError, MAX_MODULE_VERSION, ModuleVersionError, ok, t, type ModuleDefinition } from '../../../src/catga/index.js';
+import { ACTIVATE_COMMAND, MAX_ACTIVATIONS_PER_ENTRY, parseVersionReport, versionsToActivate } from '../../../src/catga/module-versions.js';
+import { MemoryStateEngine } from '../../../src/state/memory-engine.js';
+import { VersionGate, type VersionGateHost } from '../../../src/runtime/version-gate.js';
+import { newMediator, only, TestLog } from './helpers.js';
+
+/** A module whose `ledger.add` adds `by` at version 1 and `2 × by` from version 2, recording the version it ran. */
+function ledger(version: number): ModuleDefinition {
+  return defineModule({
+    name: 'ledger',
+    version,
+    commands: {
+      'ledger.add': command({
+        schema: t.object({ by: t.integer() }),
+        handle(ctx, { by }) {
+          const total = ((ctx.store.get('total') as number | undefined) ?? 0) + (ctx.moduleVersion >= 2 ? 2 * by : by);
+          ctx.store.set('total', total);
+          return ok({ total, version: ctx.moduleVersion });
+        },
+      }),
+    },
+  });
+}
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function activate(log: TestLog, versions: { module: string; version: number }[]) {
+  const data = log.mediator.prepareCommands([{ type: ACTIVATE_COMMAND, payload: { versions } }], log.now, 'node');
+  assert.ok(data.ok, JSON.stringify(data));
+  return log.append(data.value);
+}
+
+test('versionsToActivate: the lowest version every voter runs, only when above the active one', () => {
+  const active = (m: string) => ({ a: 1, b: 3 } as Record<string, number>)[m] ?? 1;
+  assert.deepEqual(versionsToActivate(active, [{ a: 2, b: 3 }, { a: 3, b: 4 }, { a: 2, b: 5 }]), { a: 2 });
+  assert.deepEqual(versionsToActivate(active, [{ a: 2, b: 5 }, { a: 1, b: 5 }]), { b: 5 });
+  // A voter without the module holds it back; no reports: nothing.
+  assert.deepEqual(versionsToActivate(active, [{ a: 2, c: 2 }, { a: 2 }]), { a: 2 });
+  assert.deepEqual(versionsToActivate(active, []), {});
+});
+
+test('parseVersionReport refuses anything but module names with versions in range', () => {
+  assert.deepEqual(parseVersionReport('{"ledger":2,"kv":1}'), { ledger: 2, kv: 1 });
+  for (const bad of ['', 'null', '[]', '{"Ledger":1}', '{"a":0}', '{"a":1.5}', `{"a":${MAX_MODULE_VERSION + 1}}`, '{"a":"2"}']) {
+    assert.equal(parseVersionReport(bad), null, bad);
+  }
+});
+
+test('a module version is an integer from 1 to MAX_MODULE_VERSION', () => {
+  for (const version of [0, -1, 1.5, MAX_MODULE_VERSION + 1, Number.NaN]) {
+    assert.throws(() => defineModule({ name: 'm', version }), (e) => e instanceof DefinitionError && /version must be an integer from 1 to/.test(e.message), String(version));
+  }
+  assert.equal(defineModule({ name: 'm', version: MAX_MODULE_VERSION }).version, MAX_MODULE_VERSION);
+});
+
+test('handlers see the active version, not the code version; activation only raises and only the node sends it', async () => {
+  const m = newMediator([ledger(2)]);
+  const log = new TestLog(m);
+  assert.deepEqual(only(log.send('ledger.add', { by: 5 })).result, { ok: true, value: { total: 5, version: 1 } });
+  assert.equal(m.prepareCommands([{ type: ACTIVATE_COMMAND, payload: { versions: [{ module: 'ledger', version: 2 }] } }], log.now).ok, false);
+  assert.deepEqual(only(activate(log, [{ module: 'ledger', version: 2 }])).result, { ok: true, value: { raised: [{ module: 'ledger', version: 2 }] } });
+  assert.deepEqual(only(log.send('ledger.add', { by: 5 })).result, { ok: true, value: { total: 15, version: 2 } });
+  assert.deepEqual(only(activate(log, [{ module: 'ledger', version: 1 }])).result, { ok: true, value: { raised: [] } });
+  assert.equal(m.activeVersion('ledger'), 2);
+  assert.deepEqual(await m.query('catga.modules.versions', {}), { ok: true, value: { ledger: { running: 2, active: 2 }, kv: { running: 1, active: 1 }, orders: { running: 1, active: 1 } } });
+  const tooMany = Array.from({ length: MAX_ACTIVATIONS_PER_ENTRY + 1 }, () => ({ module: 'ledger', version: 2 }));
+  assert.equal(m.prepareCommands([{ type: ACTIVATE_COMMAND, payload: { versions: tooMany } }], log.now, 'node').ok, false);
+});
+
+test('a node running older code than an activation stops before applying it, and refuses to start on such state', () => {
+  const engine = new MemoryStateEngine();
+  const upgraded = newMediator([ledger(2)], { engine });
+  const log = new TestLog(upgraded);
+  log.send('ledger.add', { by: 1 });
+  const activation = upgraded.prepareCommands([{ type: ACTIVATE_COMMAND, payload: { versions: [{ module: 'ledger', version: 2 }] } }], log.now, 'node');
+  assert.ok(activation.ok);
+
+  const old = newMediator([ledger(1)]);
+  const oldLog = new TestLog(old);
+  oldLog.send('ledger.add', { by: 1 });
+  assert.throws(() => oldLog.append(activation.value), (e) => e instanceof ModuleVersionError && e.code === 'MODULE_VERSION_BEHIND' &&
+    /module ledger is active at version 2 in this cluster but this node runs version 1/.test(e.message));
+  assert.equal(old.appliedIndex, 1, 'nothing of the refused batch is applied');
+
+  log.append(activation.value);
+  assert.throws(() => newMediator([ledger(1)], { engine }), ModuleVersionError);
+  assert.equal(newMediator([ledger(3)], { engine }).activeVersion('ledger'), 2);
+});
+
+test('the state digest is equal on nodes that applied the same entries, and moves with the state', () => {
+  const a = newMediator([ledger(2)]);
+  const b = newMediator([ledger(1)]);
+  const la = new TestLog(a);
+  const lb = new TestLog(b);
+  for (const by of [1, 2, 3]) {
+    la.send('ledger.add', { by }, `k${by}`);
+    lb.append(la.entries.at(-1)!.data);
+  }
+  assert.deepEqual(a.digest(), b.digest());
+  assert.equal(a.digest().appliedIndex, 3);
+  la.send('ledger.add', { by: 1 });
+  assert.notEqual(a.digest().hash, b.digest().hash);
+});
+
+test('the version gate proposes what every voter runs, and nothing while a voter is silent or unreadable', async () => {
+  const proposed: unknown[] = [];
+  const answers = new Map<string, string | Error>([['n2', '{"ledger":2,"kv":1}'], ['n3', '{"ledger":3,"kv":1}']]);
+  let leader = true;
+  const host: VersionGateHost = {
+    self: 'n1',
+    running: { ledger: 2, kv: 1 },
+    isLeader: () => leader,
+    voters: () => ['n1', 'n2', 'n3'],
+    active: () => 1,
+    ask: async (peer) => {
+      const a = answers.get(peer);
+      if (a instanceof Error) throw a;
+      return new TextEncoder().encode(a);
+    },
+    propose: async (type, payload) => { proposed.push({ type, payload }); },
+  };
+  const gate = new VersionGate(host, silent);
+  assert.deepEqual(await gate.round(), { ledger: 2 });
+  assert.deepEqual(proposed, [{ type: ACTIVATE_COMMAND, payload: { versions: [{ module: 'ledger', version: 2 }] } }]);
+  answers.set('n3', new Error('unreachable'));
+  assert.deepEqual(await gate.round(), {});
+  answers.set('n3', 'not json');
+  assert.deepEqual(await gate.round(), {});
+  answers.set('n3', '{"ledger":2,"kv":1}');
+  leader = false;
+  assert.deepEqual(await gate.round(), {});
+  assert.equal(proposed.length, 1);
+});
