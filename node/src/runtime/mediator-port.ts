@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
-import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type ModuleDefinition, type Result } from '../catga/index.js';
+import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type ModuleDefinition, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -34,8 +34,11 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
   return r.ok ? { ok: true, value: r.value } : { ok: false, error: { code: r.code, message: r.message } };
 }
 
-/** `given`: modules the application passes in (an embedded node), loaded after the handler files. */
-export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, given: readonly ModuleDefinition[] = []): Promise<NodeMediator> {
+/**
+ * `given`: modules the application passes in (an embedded node), loaded after the handler files.
+ * `onBehind`: a snapshot from the leader holds a module version this node's code is older than.
+ */
+export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, onBehind: (err: ModuleVersionError) => void, given: readonly ModuleDefinition[] = []): Promise<NodeMediator> {
   const user = [...await loadHandlerModules(cfg.handlers), ...given];
   if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
   const mediator = new Mediator({
@@ -81,7 +84,15 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     get appliedIndex() { return mediator.appliedIndex; },
     get stateBytes() { return mediator.state.stateBytes; },
     get idempotencyKeys() { return mediator.idempotency.size; },
-    reload: () => mediator.reload(),
+    reload: () => {
+      try {
+        mediator.reload();
+      } catch (err) {
+        // The node must stop, as when applying an activation it cannot honour.
+        if (err instanceof ModuleVersionError) onBehind(err);
+        throw err;
+      }
+    },
   };
 
   const port: MediatorPort = {

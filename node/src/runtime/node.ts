@@ -143,7 +143,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   }
 
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine, extras.modules);
+  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stopBehind(err), extras.modules);
   const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
   if (image !== null && mediator.mediator.appliedIndex === 0) {
     importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);
@@ -269,11 +269,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     },
     onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
     onFatal: (err) => {
-      if (err instanceof ModuleVersionError) {
-        log.error('module_version_behind', { code: err.code, module: err.module, active: err.active, running: err.running, message: err.message });
-        void shutdown('module version behind the cluster', 1);
-        return;
-      }
+      if (err instanceof ModuleVersionError) return stopBehind(err);
       log.error('fatal_storage_failure', { err });
       void shutdown('storage failure', 1);
     },
@@ -372,6 +368,12 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => { resolveStopped = r; });
   let shutdownPromise: Promise<void> | null = null;
+
+  /** This node's code is older than a module version active in the cluster: it stops rather than diverge. */
+  function stopBehind(err: ModuleVersionError): void {
+    log.error('module_version_behind', { code: err.code, module: err.module, active: err.active, running: err.running, message: err.message });
+    void shutdown('module version behind the cluster', 1);
+  }
 
   async function shutdown(reason: string, exitCode = 0): Promise<void> {
     if (shutdownPromise) return shutdownPromise;

@@ -3,7 +3,8 @@
 // load: nodes restart one by one with the v2 code. Version 2 must not take effect while any node
 // still runs v1 (every command committed before the last node came back answers version 1), must
 // take effect once all three run it, and every node must end with the same state hash at the same
-// applied index. Then a node restarted with the v1 code refuses to start on that state.
+// applied index. Then a node restarted with the v1 code refuses to start on that state, and a new
+// node with the v1 code that joins (and receives the upgraded state as a snapshot) stops too.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,8 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
   let c: TestCluster;
 
   before(async () => {
-    c = await TestCluster.start({ nodes: 3, env: { CATGA_HANDLERS: LEDGER, LEDGER_VERSION: '1' } });
+    // Frequent snapshots with a short log behind them: the joining node gets the state as a snapshot.
+    c = await TestCluster.start({ nodes: 3, spare: 1, env: { CATGA_HANDLERS: LEDGER, LEDGER_VERSION: '1', CATGA_SNAPSHOT_ENTRIES: '200', CATGA_SNAPSHOT_RETAIN: '16' } });
     await c.leader();
   });
   after(async () => { await c?.close(); });
@@ -106,5 +108,17 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
     const code = await until('n2 exits', async () => (c.running(1) ? null : { code: await c.kill(1) }), 20_000, 100);
     assert.notEqual(code.code, 0);
     assert.match(c.log(1), /module ledger is active at version 2 in this cluster but this node runs version 1/);
+  });
+
+  test('a new node with the old code that receives the upgraded state as a snapshot stops', { timeout: 60_000 }, async () => {
+    // More entries than CATGA_SNAPSHOT_ENTRIES: a snapshot after the activation exists.
+    const leader = await c.leader();
+    for (let n = 0; n < 250; n++) assert.equal((await command(c.url(leader), 'ledger.add', { by: 1 })).status, 200);
+    c.startNode(3, { LEDGER_VERSION: '1' });
+    const code = await until('n4 exits', async () => (c.running(3) ? null : { code: await c.kill(3) }), 30_000, 100);
+    assert.notEqual(code.code, 0);
+    assert.match(c.log(3), /"event":"snapshot_transfer_abandoned".*MODULE_VERSION_BEHIND|"event":"snapshot_transfer_abandoned".*module ledger is active/);
+    assert.match(c.log(3), /module_version_behind/);
+    assert.match(c.log(3), /module ledger is active at version 2 in this cluster but this node runs version 1/);
   });
 });
