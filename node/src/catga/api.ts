@@ -119,6 +119,11 @@ export interface ReactorDefinition {
 /** Highest module version. */
 export const MAX_MODULE_VERSION = 1_000_000;
 
+/** True for a module version: an integer from 1 to MAX_MODULE_VERSION. */
+export function isModuleVersion(version: unknown): version is number {
+  return Number.isSafeInteger(version) && (version as number) >= 1 && (version as number) <= MAX_MODULE_VERSION;
+}
+
 export interface ModuleDefinition {
   /** Namespace of the module's state; unique among loaded modules. */
   readonly name: string;
@@ -195,7 +200,7 @@ export function defineModule<const M extends ModuleDefinition>(definition: M): M
   if (typeof definition.name !== 'string' || !MODULE_NAME_PATTERN.test(definition.name)) {
     throw new DefinitionError(`${where}: name must match ${MODULE_NAME_PATTERN}`);
   }
-  if (definition.version !== undefined && !(Number.isSafeInteger(definition.version) && definition.version >= 1 && definition.version <= MAX_MODULE_VERSION)) {
+  if (definition.version !== undefined && !isModuleVersion(definition.version)) {
     throw new DefinitionError(`${where}: version must be an integer from 1 to ${MAX_MODULE_VERSION}`);
   }
   checkHandlers('commands', definition.commands, where);

@@ -6,7 +6,7 @@
 // `ctx.moduleVersion`, so every node applies an entry with the same behaviour whatever code it
 // runs. A node whose code is older than an active version refuses to apply (ModuleVersionError)
 // rather than diverge.
-import { MAX_MODULE_VERSION, MODULE_NAME_PATTERN, command, defineModule, query, type ModuleDefinition } from './api.js';
+import { DefinitionError, MAX_MODULE_VERSION, MODULE_NAME_PATTERN, command, defineModule, isModuleVersion, query, type ModuleDefinition } from './api.js';
 import { ok } from './result.js';
 import { t } from './schema.js';
 import type { ReadStore } from './store.js';
@@ -33,8 +33,11 @@ export class ModuleVersionError extends Error {
 
 const activeKey = (module: string): string => `v/${module}`;
 
-/** The versions of the modules given, as a node reports them (default 1). */
+/** The versions of the modules given, as a node reports them (default 1); throws DefinitionError on a bad one. */
 export function runningVersions(modules: readonly ModuleDefinition[]): VersionMap {
+  for (const m of modules) {
+    if (m.version !== undefined && !isModuleVersion(m.version)) throw new DefinitionError(`module ${m.name}: version must be an integer from 1 to ${MAX_MODULE_VERSION}`);
+  }
   return Object.freeze(Object.fromEntries(modules.map((m) => [m.name, m.version ?? INITIAL_MODULE_VERSION])));
 }
 
@@ -74,7 +77,7 @@ export function parseVersionReport(text: string): VersionMap | null {
   try { value = JSON.parse(text); } catch { return null; }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   const entries = Object.entries(value as Record<string, unknown>);
-  const valid = entries.every(([name, v]) => MODULE_NAME_PATTERN.test(name) && Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_MODULE_VERSION);
+  const valid = entries.every(([name, v]) => MODULE_NAME_PATTERN.test(name) && isModuleVersion(v));
   return valid ? (value as VersionMap) : null;
 }
 

@@ -56,6 +56,8 @@ test('a module version is an integer from 1 to MAX_MODULE_VERSION', () => {
     assert.throws(() => defineModule({ name: 'm', version }), (e) => e instanceof DefinitionError && /version must be an integer from 1 to/.test(e.message), String(version));
   }
   assert.equal(defineModule({ name: 'm', version: MAX_MODULE_VERSION }).version, MAX_MODULE_VERSION);
+  // A definition the application builds without defineModule (an embedded node) is checked too.
+  assert.throws(() => newMediator([{ name: 'raw', version: 0 }]), /module raw: version must be an integer from 1 to/);
 });
 
 test('handlers see the active version, not the code version; activation only raises and only the node sends it', async () => {
