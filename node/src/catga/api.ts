@@ -136,6 +136,11 @@ export interface ModuleDefinition {
   readonly events?: Readonly<Record<string, EventHandler | readonly EventHandler[]>>;
   /** Reactor name (unique among loaded modules) → reactor. */
   readonly reactors?: Readonly<Record<string, ReactorDefinition>>;
+  /**
+   * Behaviours around this module's commands and queries only, outermost first, inside the
+   * node-wide ones (at most MAX_MODULE_BEHAVIORS).
+   */
+  readonly behaviors?: readonly Behavior[];
 }
 
 export interface CommandCall {
@@ -213,7 +218,25 @@ export function defineModule<const M extends ModuleDefinition>(definition: M): M
     }
   }
   checkReactors(definition.reactors, where);
+  if (definition.behaviors !== undefined) {
+    if (!Array.isArray(definition.behaviors) || definition.behaviors.length > MAX_MODULE_BEHAVIORS) throw new DefinitionError(`${where}: behaviors must be a list of at most ${MAX_MODULE_BEHAVIORS} behaviours`);
+    checkBehaviors(definition.behaviors, where);
+  }
   return Object.freeze(definition);
+}
+
+/** Most behaviours one module declares. */
+export const MAX_MODULE_BEHAVIORS = 32;
+
+/** Checks pipeline behaviours: a name, and a command and/or query function. Throws DefinitionError. */
+export function checkBehaviors(behaviors: readonly Behavior[], where: string): void {
+  for (const [i, b] of behaviors.entries()) {
+    const { name, command: c, query: q } = (b ?? {}) as Partial<Behavior>;
+    if (typeof name !== 'string' || name.length === 0) throw new DefinitionError(`${where}: behaviour ${i} has no name`);
+    if ((c !== undefined && typeof c !== 'function') || (q !== undefined && typeof q !== 'function') || (c === undefined && q === undefined)) {
+      throw new DefinitionError(`${where}: behaviour ${name} needs a command and/or a query function`);
+    }
+  }
 }
 
 /** Reactor limits: (name of the setting, lowest, highest). */

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
+import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBehaviors, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions, type WireEvent } from './events.js';
@@ -182,8 +182,6 @@ export class Mediator {
   /** Active version of each loaded module, read from the replicated record; null: read it again. */
   private active: Map<string, number> | null = null;
   private readonly dispatcher: EventDispatcher;
-  private readonly commandBehaviors: readonly Behavior[];
-  private readonly queryBehaviors: readonly Behavior[];
   private readonly observer: MediatorObserver;
   private readonly logger: Logger;
   /** Entries after this index have their events kept in the engine (persisted-events.ts); null: not yet. */
@@ -196,7 +194,9 @@ export class Mediator {
     this.observer = options.observer ?? {};
     this.state = new ReplicatedState(options.engine ?? new MemoryStateEngine());
     this.running = runningVersions(options.modules);
-    this.registry = new Registry([reactorProgressModule, moduleVersionsModule(this.running), ...options.modules], this.logger, this.state);
+    const behaviors = options.behaviors ?? [];
+    checkBehaviors(behaviors, 'node');
+    this.registry = new Registry([reactorProgressModule, moduleVersionsModule(this.running), ...options.modules], this.logger, this.state, behaviors);
     this.events = new EventLog(options.events);
     this.idempotency = new IdempotencyTable(options.idempotency);
     const state = this.state;
@@ -207,9 +207,6 @@ export class Mediator {
     this.quotaBytes = options.quotaBytes ?? null;
     assert.ok(this.quotaBytes === null || (Number.isSafeInteger(this.quotaBytes) && this.quotaBytes >= 0), 'quotaBytes must be a non-negative integer');
     this.dispatcher = new EventDispatcher(this.registry, this.logger, this.observer, options.maxEventHandlersInFlight);
-    const behaviors = options.behaviors ?? [];
-    this.commandBehaviors = behaviors.filter((b) => typeof b.command === 'function');
-    this.queryBehaviors = behaviors.filter((b) => typeof b.query === 'function');
     this.maxBatchCommands = options.maxBatchCommands ?? DEFAULT_MAX_BATCH_COMMANDS;
     this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
@@ -471,7 +468,7 @@ export class Mediator {
   }
 
   private commandPipeline(bound: BoundCommand, ctx: LiveCommandContext, payload: unknown): Result<unknown> {
-    const behaviors = this.commandBehaviors;
+    const behaviors = bound.behaviors;
     if (behaviors.length === 0) return bound.definition.handle(ctx, payload as never);
     const call = { type: ctx.type, payload, ctx };
     let next = 0;
@@ -536,7 +533,7 @@ export class Mediator {
         resolve(fail(ErrorCodes.QUERY_TIMEOUT, `query ${call.type} took longer than ${this.queryTimeoutMs} ms`));
       }, this.queryTimeoutMs);
     });
-    const behaviors = this.queryBehaviors;
+    const behaviors = bound.behaviors;
     let next = 0;
     const proceed = async (): Promise<Result<unknown>> => {
       const behavior = behaviors[next++];

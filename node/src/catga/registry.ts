@@ -1,6 +1,6 @@
 // Which handler serves which type: built from the loaded modules once at start, refusing
 // duplicate modules or command/query types. Also owns the module states the handlers are bound to.
-import { DefinitionError, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition, type ReactorDefinition } from './api.js';
+import { DefinitionError, type Behavior, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition, type ReactorDefinition } from './api.js';
 import type { ReplicatedState } from './replicated-state.js';
 import { ModuleState } from './store.js';
 
@@ -8,12 +8,16 @@ export interface BoundCommand {
   readonly module: string;
   readonly definition: CommandDefinition;
   readonly state: ModuleState;
+  /** The node-wide command behaviours, then the module's, outermost first. */
+  readonly behaviors: readonly Behavior[];
 }
 
 export interface BoundQuery {
   readonly module: string;
   readonly definition: QueryDefinition;
   readonly state: ModuleState;
+  /** The node-wide query behaviours, then the module's, outermost first. */
+  readonly behaviors: readonly Behavior[];
 }
 
 export interface BoundEventHandler {
@@ -40,20 +44,24 @@ export class Registry {
   /** Reactor name → reactor (names are unique across modules: they key the replicated checkpoints). */
   readonly reactors = new Map<string, BoundReactor>();
 
-  constructor(modules: readonly ModuleDefinition[], logger: Logger, replicated: ReplicatedState) {
+  /** `behaviors`: the node-wide ones, around every module's. */
+  constructor(modules: readonly ModuleDefinition[], logger: Logger, replicated: ReplicatedState, behaviors: readonly Behavior[] = []) {
     for (const module of modules) {
       if (this.states.has(module.name)) throw new DefinitionError(`module ${module.name} is loaded twice`);
       const state = new ModuleState(module.name, replicated);
+      const around = [...behaviors, ...(module.behaviors ?? [])];
+      const commandBehaviors = around.filter((b) => typeof b.command === 'function');
+      const queryBehaviors = around.filter((b) => typeof b.query === 'function');
       this.states.set(module.name, state);
       for (const [type, definition] of Object.entries(module.commands ?? {})) {
         const other = this.commands.get(type);
         if (other !== undefined) throw new DefinitionError(`command ${type} is defined by modules ${other.module} and ${module.name}`);
-        this.commands.set(type, { module: module.name, definition, state });
+        this.commands.set(type, { module: module.name, definition, state, behaviors: commandBehaviors });
       }
       for (const [type, definition] of Object.entries(module.queries ?? {})) {
         const other = this.queries.get(type);
         if (other !== undefined) throw new DefinitionError(`query ${type} is defined by modules ${other.module} and ${module.name}`);
-        this.queries.set(type, { module: module.name, definition, state });
+        this.queries.set(type, { module: module.name, definition, state, behaviors: queryBehaviors });
       }
       const ctx: EventContext = Object.freeze({ module: module.name, log: logger });
       for (const [type, handlers] of Object.entries(module.events ?? {})) {

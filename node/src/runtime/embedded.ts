@@ -4,7 +4,7 @@
 // the same paths as a request to this node (validated here, forwarded to the leader from a
 // follower, retried across a failover within the deadline), answering Results instead of throwing;
 // `cluster()`, `onClusterChange` and `clusterChanges()` show role, leader, term and membership.
-import type { ModuleDefinition } from '../catga/api.js';
+import type { Behavior, ModuleDefinition } from '../catga/api.js';
 import { httpStatusFor } from '../catga/result.js';
 import type { ClusterView, CommandOutcome, Consistency } from '../server/api.js';
 import type { ClusterChange, ClusterListener } from './cluster-watch.js';
@@ -35,6 +35,11 @@ export interface EmbeddedNodeOptions {
   readonly settings: NodeSettings;
   /** The application's modules, loaded after the builtins. */
   readonly modules?: readonly ModuleDefinition[];
+  /**
+   * Behaviours around every module's commands and queries (outermost first, outside each module's
+   * own `behaviors`). Command behaviours run inside apply on every node: deterministic results only.
+   */
+  readonly behaviors?: readonly Behavior[];
   /** Where settings the object leaves out are read (default: none; pass `process.env` for CATGA_*). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -79,7 +84,7 @@ async function settle<T>(call: () => Promise<Reply<T>>): Promise<Reply<T>> {
 /** Starts a node in this process. Throws ConfigError for bad settings, LoadError/DefinitionError for bad modules. */
 export async function startNode(options: EmbeddedNodeOptions): Promise<CatgaNode> {
   const cfg = configFromSettings(options.settings, options.env);
-  const running = await startRuntimeNode(cfg, { modules: options.modules ?? [] });
+  const running = await startRuntimeNode(cfg, { modules: options.modules ?? [], behaviors: options.behaviors ?? [] });
   const { api, watch } = running;
   const closing = new AbortController();
   const deadline = (timeoutMs: number | undefined): number => Date.now() + (timeoutMs ?? cfg.requestTimeoutMs);

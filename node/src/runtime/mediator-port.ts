@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
-import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type ModuleDefinition, type Result } from '../catga/index.js';
+import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Behavior, type ModuleDefinition, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -35,16 +35,17 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
 }
 
 /**
- * `given`: modules the application passes in (an embedded node), loaded after the handler files.
- * `onBehind`: a snapshot from the leader holds a module version this node's code is older than.
+ * `given`: what the application passes in (an embedded node): modules, loaded after the handler
+ * files, and node-wide behaviours. `onBehind`: a snapshot from the leader holds a module version this node's code is older than.
  */
-export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, onBehind: (err: ModuleVersionError) => void, given: readonly ModuleDefinition[] = []): Promise<NodeMediator> {
-  const user = [...await loadHandlerModules(cfg.handlers), ...given];
+export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, onBehind: (err: ModuleVersionError) => void, given: { readonly modules?: readonly ModuleDefinition[]; readonly behaviors?: readonly Behavior[] } = {}): Promise<NodeMediator> {
+  const user = [...await loadHandlerModules(cfg.handlers), ...given.modules ?? []];
   if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
   const mediator = new Mediator({
     modules: [...builtinModules, ...user],
     engine,
     quotaBytes: cfg.stateQuotaBytes,
+    behaviors: given.behaviors ?? [],
     idempotency: { windowMs: cfg.idempotencyWindowMs },
     events: { maxEvents: cfg.eventRingSize },
     maxBatchCommands: cfg.maxBatchCommands,

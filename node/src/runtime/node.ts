@@ -27,7 +27,7 @@ import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
 import { fail, ok, type Result } from '../catga/result.js';
 import { readCheckpoint, REACTOR_MODULE } from '../catga/reactor-progress.js';
 import { ClusterWatch } from './cluster-watch.js';
-import type { ModuleDefinition } from '../catga/api.js';
+import type { Behavior, ModuleDefinition } from '../catga/api.js';
 import { ReactorRunner } from './reactor-runner.js';
 import { VERSIONS_RPC, VersionGate } from './version-gate.js';
 import { ModuleVersionError } from '../catga/module-versions.js';
@@ -126,6 +126,8 @@ async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Log
 export interface NodeExtras {
   /** Module definitions loaded after the builtins and CATGA_HANDLERS files. */
   readonly modules?: readonly ModuleDefinition[];
+  /** Node-wide pipeline behaviours around every module's commands and queries, outermost first. */
+  readonly behaviors?: readonly Behavior[];
 }
 
 export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promise<RunningNode> {
@@ -143,7 +145,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   }
 
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stopBehind(err), extras.modules);
+  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stopBehind(err), extras);
   const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
   if (image !== null && mediator.mediator.appliedIndex === 0) {
     importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);
