@@ -413,13 +413,11 @@ export class Mediator {
     return result;
   }
 
-  /** The version of `module` in force at the entry being applied. */
+  /** The version of `module` in force at the entry being applied (loaded modules' are cached). */
   activeVersion(module: string): number {
-    if (this.active === null) {
-      const record = this.registry.states.get(VERSIONS_MODULE) as ModuleState;
-      this.active = new Map([...this.registry.states.keys()].map((m) => [m, activeVersion(record, m)]));
-    }
-    return this.active.get(module) as number;
+    const record = this.registry.states.get(VERSIONS_MODULE) as ModuleState;
+    this.active ??= new Map([...this.registry.states.keys()].map((m) => [m, activeVersion(record, m)]));
+    return this.active.get(module) ?? activeVersion(record, module);
   }
 
   /** Throws ModuleVersionError if an activation entry names a version above this node's code. */
