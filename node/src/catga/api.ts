@@ -154,13 +154,37 @@ export interface QueryCall {
   readonly payload: unknown;
 }
 
+/** The scopes of the HTTP API's bearer tokens. */
+export type CallerScope = 'commands' | 'queries' | 'events' | 'admin';
+
+/** Who sent a command or query, as the node that received it authenticated them. */
+export interface Caller {
+  /** May the caller do `scope` on `type` (its token's rules)? */
+  allows(scope: CallerScope, type: string): boolean;
+}
+
+/** The application itself (an embedded node's send and query, the node's own commands): every scope. */
+export const APPLICATION_CALLER: Caller = Object.freeze({ allows: () => true });
+
+/** A command or query as the node that received it sees it, before the log or the query runs. */
+export interface EdgeCall {
+  readonly kind: 'command' | 'query';
+  readonly type: string;
+  /** Already valid against the type's schema. */
+  readonly payload: unknown;
+  readonly caller: Caller;
+}
+
 /**
  * A pipeline behaviour wraps every command and/or query handler call. Command behaviours run
  * inside apply on every node: they must be synchronous and deterministic in what they return
  * (logging and counting are fine). A behaviour that throws fails the command with HANDLER_ERROR.
+ * `edge` runs once, on the node that received the call, before anything reaches the log (or the
+ * query runs): the place for checks on the caller; a Failure it returns is the answer.
  */
 export interface Behavior {
   readonly name: string;
+  edge?(call: EdgeCall): Failure | null;
   command?(call: CommandCall, next: () => Result<unknown>): Result<unknown>;
   query?(call: QueryCall, next: () => Promise<Result<unknown>>): Promise<Result<unknown>>;
 }
@@ -231,10 +255,11 @@ export const MAX_MODULE_BEHAVIORS = 32;
 /** Checks pipeline behaviours: a name, and a command and/or query function. Throws DefinitionError. */
 export function checkBehaviors(behaviors: readonly Behavior[], where: string): void {
   for (const [i, b] of behaviors.entries()) {
-    const { name, command: c, query: q } = (b ?? {}) as Partial<Behavior>;
+    const { name, command: c, query: q, edge: e } = (b ?? {}) as Partial<Behavior>;
     if (typeof name !== 'string' || name.length === 0) throw new DefinitionError(`${where}: behaviour ${i} has no name`);
-    if ((c !== undefined && typeof c !== 'function') || (q !== undefined && typeof q !== 'function') || (c === undefined && q === undefined)) {
-      throw new DefinitionError(`${where}: behaviour ${name} needs a command and/or a query function`);
+    const hooks = [c, q, e];
+    if (hooks.some((f) => f !== undefined && typeof f !== 'function') || hooks.every((f) => f === undefined)) {
+      throw new DefinitionError(`${where}: behaviour ${name} needs a command, query and/or edge function`);
     }
   }
 }

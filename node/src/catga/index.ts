@@ -1,6 +1,7 @@
 // The `catga` package's main export: the mediator API for handler authors, and the state machine,
 // codec and event ring the node runtime and HTTP server drive.
 export {
+  APPLICATION_CALLER,
   catgaApi,
   command,
   defineModule,
@@ -11,6 +12,9 @@ export {
   query,
   TYPE_NAME_PATTERN,
   type Behavior,
+  type Caller,
+  type CallerScope,
+  type EdgeCall,
   type CatgaApi,
   type CommandCall,
   type CommandContext,
@@ -44,7 +48,7 @@ export {
   type MediatorOptions,
   type StateDigest,
 } from './mediator.js';
-export { loggingBehavior } from './behaviors.js';
+export { loggingBehavior, requireScope } from './behaviors.js';
 export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBehaviors, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
+import { APPLICATION_CALLER, MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBehaviors, type Behavior, type Caller, type EdgeCall, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions, type WireEvent } from './events.js';
@@ -141,6 +141,20 @@ class LiveCommandContext implements CommandContext {
   }
 }
 
+/** The first Failure of the behaviours' edge checks, or null; a check that throws is a HANDLER_ERROR. */
+function runEdge(behaviors: readonly Behavior[], call: EdgeCall): Failure | null {
+  for (const behavior of behaviors) {
+    let answer: Failure | null;
+    try {
+      answer = (behavior.edge as NonNullable<Behavior['edge']>)(call);
+    } catch (error) {
+      return handlerError(error);
+    }
+    if (answer !== null) return isResult(answer) && !answer.ok ? answer : fail(ErrorCodes.HANDLER_ERROR, `behaviour ${behavior.name}: edge returned neither null nor a Failure`);
+  }
+  return null;
+}
+
 /** An absent body (no payload at all) reads as `{}`. */
 function orEmpty(payload: unknown): unknown {
   return payload === undefined ? {} : payload;
@@ -235,9 +249,10 @@ export class Mediator {
    * Validates commands (one, or a batch) and encodes them as ONE entry to propose, or answers a
    * 400/404/413-ready Failure. Issue paths are `payload.x` for a single command and
    * `commands[i].payload.x` in a batch. The node's own commands (a reactor's checkpoints) are
-   * accepted only from `origin` 'node': to a client they do not exist.
+   * accepted only from `origin` 'node': to a client they do not exist. The behaviours' edge checks
+   * see `caller` (default: the application itself).
    */
-  prepareCommands(commands: readonly CommandInput[], ts: number, origin: 'client' | 'node' = 'client'): Result<Uint8Array> {
+  prepareCommands(commands: readonly CommandInput[], ts: number, origin: 'client' | 'node' = 'client', caller: Caller = APPLICATION_CALLER): Result<Uint8Array> {
     if (commands.length === 0) return fail(ErrorCodes.EMPTY_BATCH, 'commands must not be empty');
     if (commands.length > this.maxBatchCommands) return fail(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${this.maxBatchCommands} commands, got ${commands.length}`);
     const single = commands.length === 1;
@@ -246,7 +261,7 @@ export class Mediator {
       const { type, idempotencyKey } = commands[i] as CommandInput;
       const payload = orEmpty((commands[i] as CommandInput).payload);
       const key = idempotencyKey ?? undefined;
-      const failure = NODE_ONLY_COMMANDS.has(type) && origin === 'client' ? unknownCommand(type) : this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
+      const failure = NODE_ONLY_COMMANDS.has(type) && origin === 'client' ? unknownCommand(type) : this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`, caller);
       if (failure !== null) return failure;
       requests[i] = { type, payload, idempotencyKey: key };
     }
@@ -260,22 +275,29 @@ export class Mediator {
     return this.sized(encodeEventEntry({ type, data: data as JsonValue, ts }));
   }
 
-  /** Validates a query before any ReadIndex round: null when it may run. */
-  checkQuery(type: string, payload: unknown): Failure | null {
+  /** Validates a query, and runs the behaviours' edge checks, on the node that received it, before any ReadIndex round: null when it may run. */
+  checkQuery(type: string, payload: unknown, caller: Caller = APPLICATION_CALLER): Failure | null {
+    const failure = this.validateQuery(type, payload);
+    if (failure !== null) return failure;
+    const bound = this.registry.queries.get(type) as BoundQuery;
+    return runEdge(bound.edge, { kind: 'query', type, payload: orEmpty(payload), caller });
+  }
+
+  private validateQuery(type: string, payload: unknown): Failure | null {
     const bound = this.registry.queries.get(type);
     if (bound === undefined) return fail(ErrorCodes.UNKNOWN_QUERY, `no query handler for ${JSON.stringify(type)}`);
     const issues = validate(bound.definition.schema, orEmpty(payload));
     return issues.length === 0 ? null : invalidPayload(issues);
   }
 
-  private checkCommand(type: string, payload: unknown, idempotencyKey: string | undefined, path: string): Failure | null {
+  private checkCommand(type: string, payload: unknown, idempotencyKey: string | undefined, path: string, caller: Caller): Failure | null {
     const bound = this.registry.commands.get(type);
     if (bound === undefined) return unknownCommand(type);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `an idempotency key has 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     }
     const issues = validate(bound.definition.schema, payload, path);
-    return issues.length === 0 ? null : invalidPayload(issues);
+    return issues.length === 0 ? runEdge(bound.edge, { kind: 'command', type, payload, caller }) : invalidPayload(issues);
   }
 
   private sized(data: Uint8Array): Result<Uint8Array> {
@@ -510,7 +532,8 @@ export class Mediator {
   /** Runs a query on this node's applied state, bounded by the query timeout. Never rejects. */
   async query(type: string, payload: unknown): Promise<Result<unknown>> {
     const started = this.observer.queryServed === undefined ? 0 : performance.now();
-    const failure = this.checkQuery(type, payload);
+    // The edge checks ran where the query arrived (checkQuery); here it only must be valid.
+    const failure = this.validateQuery(type, payload);
     let result: Result<unknown>;
     if (failure !== null) result = failure;
     else result = await this.runQuery(this.registry.queries.get(type) as BoundQuery, { type, payload: orEmpty(payload) });

@@ -10,6 +10,8 @@ export interface BoundCommand {
   readonly state: ModuleState;
   /** The node-wide command behaviours, then the module's, outermost first. */
   readonly behaviors: readonly Behavior[];
+  /** The behaviours with an edge check, in the same order. */
+  readonly edge: readonly Behavior[];
 }
 
 export interface BoundQuery {
@@ -18,6 +20,8 @@ export interface BoundQuery {
   readonly state: ModuleState;
   /** The node-wide query behaviours, then the module's, outermost first. */
   readonly behaviors: readonly Behavior[];
+  /** The behaviours with an edge check, in the same order. */
+  readonly edge: readonly Behavior[];
 }
 
 export interface BoundEventHandler {
@@ -52,16 +56,17 @@ export class Registry {
       const around = [...behaviors, ...(module.behaviors ?? [])];
       const commandBehaviors = around.filter((b) => typeof b.command === 'function');
       const queryBehaviors = around.filter((b) => typeof b.query === 'function');
+      const edge = around.filter((b) => typeof b.edge === 'function');
       this.states.set(module.name, state);
       for (const [type, definition] of Object.entries(module.commands ?? {})) {
         const other = this.commands.get(type);
         if (other !== undefined) throw new DefinitionError(`command ${type} is defined by modules ${other.module} and ${module.name}`);
-        this.commands.set(type, { module: module.name, definition, state, behaviors: commandBehaviors });
+        this.commands.set(type, { module: module.name, definition, state, behaviors: commandBehaviors, edge });
       }
       for (const [type, definition] of Object.entries(module.queries ?? {})) {
         const other = this.queries.get(type);
         if (other !== undefined) throw new DefinitionError(`query ${type} is defined by modules ${other.module} and ${module.name}`);
-        this.queries.set(type, { module: module.name, definition, state, behaviors: queryBehaviors });
+        this.queries.set(type, { module: module.name, definition, state, behaviors: queryBehaviors, edge });
       }
       const ctx: EventContext = Object.freeze({ module: module.name, log: logger });
       for (const [type, handlers] of Object.entries(module.events ?? {})) {

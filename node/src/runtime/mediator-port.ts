@@ -97,7 +97,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
   };
 
   const port: MediatorPort = {
-    encodeCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts)),
+    encodeCommands: (inputs, ts, caller) => orThrow(mediator.prepareCommands(inputs, ts, 'client', caller)),
     encodeOwnCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts, 'node')),
     encodePublish: (type, data, ts) => orThrow(mediator.preparePublish(type, data, ts)),
     outcomes(result: unknown): CommandOutcome[] {
@@ -108,8 +108,8 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       return applied.results.map((r) => (r.duplicate ? { ...outcomeOf(r.result), index: r.index } : outcomeOf(r.result)));
     },
     stamp: (data, ts) => stampEntry(data, ts, cfg.idempotencyWindowMs),
-    checkQuery(type, payload) {
-      const failure = mediator.checkQuery(type, payload);
+    checkQuery(type, payload, caller) {
+      const failure = mediator.checkQuery(type, payload, caller);
       if (failure !== null) throw new CatgaError(failure.code, failure.message, httpStatusFor(failure.code));
     },
     query: async (type, payload) => outcomeOf(await mediator.query(type, payload)),

@@ -326,8 +326,8 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   }, log);
   let shuttingDown = false;
   const api: NodeApi = {
-    commands: (c, dl) => service.commands(c, dl),
-    query: (t, p, c, dl) => service.query(t, p, c, dl),
+    commands: (c, dl, caller) => service.commands(c, dl, caller),
+    query: (t, p, c, dl, caller) => service.query(t, p, c, dl, caller),
     publish: (t, data, dl) => service.publish(t, data, dl),
     subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),

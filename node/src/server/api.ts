@@ -1,5 +1,6 @@
 // What the HTTP and WebSocket layer needs from a node, and nothing more: the server only parses,
 // authenticates, maps errors to status codes and writes JSON; the node does the work.
+import type { Caller } from '../catga/api.js';
 import type { CatgaError } from '../runtime/errors.js';
 import type { WireEvent } from '../catga/events.js';
 
@@ -72,8 +73,9 @@ export interface EventSubscription {
  */
 export interface NodeApi {
   /** Validates every command before anything reaches the log (throws 400/404 CatgaError). */
-  commands(commands: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }>;
-  query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }>;
+  /** `caller`: who sent them, for the behaviours' edge checks (absent: the application itself). */
+  commands(commands: readonly CommandInput[], deadline: number, caller?: Caller): Promise<{ index: number; outcomes: CommandOutcome[] }>;
+  query(type: string, payload: unknown, consistency: Consistency, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome }>;
   publish(type: string, data: unknown, deadline: number): Promise<{ index: number }>;
   /**
    * Replays retained events after `from` (all retained if null) and then follows live ones, in log

@@ -229,7 +229,7 @@ export class CatgaServer {
       type = typeFromPath(rawType);
       const key = idempotencyKeyOf(req.headers['idempotency-key'], 'the Idempotency-Key header');
       const { body, deadline, who } = await this.begin(req, null, 'commands', type);
-      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline);
+      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline, who);
       const r = outcomes[0]!;
       if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, r.index ?? index)); }
       else { outcome = 'refused'; sendJson(res, r.error.code === 'IDEMPOTENCY_KEY_REUSED' ? 422 : 409, errorBody(r.error.code, r.error.message)); }
@@ -261,7 +261,7 @@ export class CatgaServer {
         if (denied !== null) throw denied;
         return { type, payload: o.payload ?? {}, idempotencyKey: scopedKey(who, idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`)) };
       });
-      const { index, outcomes } = await this.o.api.commands(inputs, deadline);
+      const { index, outcomes } = await this.o.api.commands(inputs, deadline, who);
       outcome = 'ok';
       sendJson(res, 200, okBody(outcomes, index));
     } catch (err) {
@@ -278,8 +278,8 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       consistency = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
-      const { body, deadline } = await this.begin(req, query, 'queries', type);
-      const { index, outcome } = await this.o.api.query(type, body, consistency, deadline);
+      const { body, deadline, who } = await this.begin(req, query, 'queries', type);
+      const { index, outcome } = await this.o.api.query(type, body, consistency, deadline, who);
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
       else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
     } catch (err) {
