@@ -48,6 +48,8 @@ export interface QueryContext {
   /** This module's applied state on this node. */
   readonly store: ReadStore;
   readonly appliedIndex: number;
+  /** The version of this module active at `appliedIndex` (see `CommandContext.moduleVersion`). */
+  readonly moduleVersion: number;
   /** Aborted when the query's timeout fires. */
   readonly signal: AbortSignal;
 }

@@ -546,7 +546,7 @@ export class Mediator {
 
   private async runQuery(bound: BoundQuery, call: QueryCall): Promise<Result<unknown>> {
     const controller = new AbortController();
-    const ctx: QueryContext = { store: bound.state, appliedIndex: this.appliedIndex, signal: controller.signal };
+    const ctx: QueryContext = { store: bound.state, appliedIndex: this.appliedIndex, moduleVersion: this.activeVersion(bound.module), signal: controller.signal };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Result<unknown>>((resolve) => {
       timer = setTimeout(() => {

@@ -3,7 +3,7 @@
 // whose code is older than the active version refusing to apply or to start, and the state digest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { command, defineModule, DefinitionError, MAX_MODULE_VERSION, ModuleVersionError, ok, t, type ModuleDefinition } from '../../../src/catga/index.js';
+import { command, defineModule, DefinitionError, MAX_MODULE_VERSION, ModuleVersionError, ok, query, t, type ModuleDefinition } from '../../../src/catga/index.js';
 import { ACTIVATE_COMMAND, MAX_ACTIVATIONS_PER_ENTRY, parseVersionReport, versionsToActivate } from '../../../src/catga/module-versions.js';
 import { MemoryStateEngine } from '../../../src/state/memory-engine.js';
 import { VersionGate, type VersionGateHost } from '../../../src/runtime/version-gate.js';
@@ -24,6 +24,7 @@ function ledger(version: number): ModuleDefinition {
         },
       }),
     },
+    queries: { 'ledger.version': query({ schema: t.object({}), handle: (ctx) => ok(ctx.moduleVersion) }) },
   });
 }
 
@@ -64,9 +65,11 @@ test('handlers see the active version, not the code version; activation only rai
   const m = newMediator([ledger(2)]);
   const log = new TestLog(m);
   assert.deepEqual(only(log.send('ledger.add', { by: 5 })).result, { ok: true, value: { total: 5, version: 1 } });
+  assert.deepEqual(await m.query('ledger.version', {}), { ok: true, value: 1 });
   assert.equal(m.prepareCommands([{ type: ACTIVATE_COMMAND, payload: { versions: [{ module: 'ledger', version: 2 }] } }], log.now).ok, false);
   assert.deepEqual(only(activate(log, [{ module: 'ledger', version: 2 }])).result, { ok: true, value: { raised: [{ module: 'ledger', version: 2 }] } });
   assert.deepEqual(only(log.send('ledger.add', { by: 5 })).result, { ok: true, value: { total: 15, version: 2 } });
+  assert.deepEqual(await m.query('ledger.version', {}), { ok: true, value: 2 });
   assert.deepEqual(only(activate(log, [{ module: 'ledger', version: 1 }])).result, { ok: true, value: { raised: [] } });
   assert.equal(m.activeVersion('ledger'), 2);
   assert.deepEqual(await m.query('catga.modules.versions', {}), { ok: true, value: { ledger: { running: 2, active: 2 }, kv: { running: 1, active: 1 }, orders: { running: 1, active: 1 } } });
