@@ -145,7 +145,16 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   }
 
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stopBehind(err), extras);
+  let mediator: NodeMediator;
+  try {
+    mediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stopBehind(err), extras);
+  } catch (err) {
+    // Bad modules, or code older than the state's active versions: release the data directory
+    // (an embedding application may try again in the same process).
+    await engine.close();
+    await storage.close();
+    throw err;
+  }
   const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
   if (image !== null && mediator.mediator.appliedIndex === 0) {
     importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);

@@ -5,9 +5,16 @@
 // take effect once all three run it, and every node must end with the same state hash at the same
 // applied index. Then a node restarted with the v1 code refuses to start on that state, and a new
 // node with the v1 code that joins (and receives the upgraded state as a snapshot) stops too.
+// Embedded: startNode with code older than its data directory's active version rejects with
+// ModuleVersionError and releases the directory, so the application can start the newer code.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { command as defineCommand, defineModule, ModuleVersionError, ok, startNode, t } from '../../src/catga/index.js';
+import { freePort } from '../../src/cli/local-cluster.js';
 import { ADMIN_TOKEN, TestCluster, command, http, sleep, until } from './cluster.js';
 
 /** The fixture is plain .mjs, read from the source tree (tsc does not copy it to dist). */
@@ -120,5 +127,36 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
     assert.match(c.log(3), /"event":"snapshot_transfer_abandoned".*MODULE_VERSION_BEHIND|"event":"snapshot_transfer_abandoned".*module ledger is active/);
     assert.match(c.log(3), /module_version_behind/);
     assert.match(c.log(3), /module ledger is active at version 2 in this cluster but this node runs version 1/);
+  });
+});
+
+describe('an embedded node and module versions', () => {
+  const root = mkdtempSync(join(tmpdir(), 'catga-versions-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const counter = (version: number) => defineModule({
+    name: 'counter',
+    version,
+    commands: { 'counter.bump': defineCommand({ schema: t.object({}), handle: (ctx) => ok(ctx.moduleVersion) }) },
+  });
+
+  test('older code than the active version is refused at start, and the data directory is released', { timeout: 60_000 }, async () => {
+    const [peerPort, httpPort] = [await freePort(), await freePort()];
+    const settings = {
+      nodeId: 'v1', dataDir: join(root, 'v1'), bindHost: '127.0.0.1', httpPort, peerPort,
+      staticPeers: { v1: `127.0.0.1:${peerPort}` }, clusterSecret: 'versions-test-secret-0123', openAccess: true, tickMs: 20, logLevel: 'warn' as const,
+    };
+    const first = await startNode({ settings, modules: [counter(3)] });
+    // A lone voter runs v3: the gate activates it on its own.
+    await until('v3 active', async () => { const r = await first.send('counter.bump', {}); return r.ok && r.value === 3; }, 20_000, 100);
+    await first.close();
+    await assert.rejects(startNode({ settings, modules: [counter(2)] }), (e) => e instanceof ModuleVersionError && e.active === 3 && e.running === 2);
+    const again = await startNode({ settings, modules: [counter(4)] });
+    try {
+      const r = await again.send('counter.bump', {});
+      assert.ok(r.ok && (r.value === 3 || r.value === 4), JSON.stringify(r));
+    } finally {
+      await again.close();
+    }
   });
 });
