@@ -93,6 +93,8 @@ export interface ReactorContext {
   readonly idempotencyKey: string;
   /** 1 for the first try on this leader. */
   readonly attempt: number;
+  /** The version of the reactor's module active on this leader when the try starts (see `CommandContext.moduleVersion`). */
+  readonly moduleVersion: number;
   /** Aborted when this node stops leading, shuts down, or the attempt times out. */
   readonly signal: AbortSignal;
   readonly log: Logger;

@@ -315,6 +315,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       caughtUp: async () => d.waitApplied(await d.readIndex()),
       send: async (type, payload, idempotencyKey, deadline) => resultOf(() => service.commands([{ type, payload, idempotencyKey }], deadline).then((r) => r.outcomes[0]!)),
       sendOwn: (type, payload, deadline) => resultOf(() => service.ownCommand(type, payload, deadline).then((r) => r.outcome)),
+      activeVersion: (module) => m.activeVersion(module),
     },
   });
   metrics.observeReactors(() => [...m.registry.reactors.keys()].map((name) => {

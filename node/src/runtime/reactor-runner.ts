@@ -41,6 +41,8 @@ export interface ReactorHost {
   send(type: string, payload: unknown, idempotencyKey: string, deadline: number): Promise<Result<unknown>>;
   /** Proposes one of the node's own commands. */
   sendOwn(type: string, payload: unknown, deadline: number): Promise<Result<unknown>>;
+  /** The version of a module active in this node's applied state. */
+  activeVersion(module: string): number;
 }
 
 export interface ReactorRunnerOptions {
@@ -236,6 +238,7 @@ export class ReactorRunner {
       eventId,
       idempotencyKey: key,
       attempt,
+      moduleVersion: this.o.host.activeVersion(reactor.module),
       signal: controller.signal,
       log: this.o.log,
       send: (type, payload) => {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { command as defineCommand, defineModule, ModuleVersionError, ok, startNode, t } from '../../src/catga/index.js';
+import { command as defineCommand, defineModule, ModuleVersionError, ok, query, startNode, t } from '../../src/catga/index.js';
 import { freePort } from '../../src/cli/local-cluster.js';
 import { ADMIN_TOKEN, TestCluster, command, http, sleep, until } from './cluster.js';
 
@@ -134,10 +134,16 @@ describe('an embedded node and module versions', () => {
   const root = mkdtempSync(join(tmpdir(), 'catga-versions-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
+  // A bump raises an event; a reactor records the version it saw through a command.
   const counter = (version: number) => defineModule({
     name: 'counter',
     version,
-    commands: { 'counter.bump': defineCommand({ schema: t.object({}), handle: (ctx) => ok(ctx.moduleVersion) }) },
+    commands: {
+      'counter.bump': defineCommand({ schema: t.object({}), handle: (ctx) => { ctx.emit('counter.bumped', null); return ok(ctx.moduleVersion); } }),
+      'counter.seen': defineCommand({ schema: t.object({ version: t.integer() }), handle: (ctx, { version: seen }) => { ctx.store.set('seen', seen); return ok(null); } }),
+    },
+    queries: { 'counter.seen': query({ schema: t.object({}), handle: (ctx) => ok(ctx.store.get('seen') ?? 0) }) },
+    reactors: { 'counter-witness': { events: ['counter.bumped'], handle: async (_event, ctx) => { await ctx.send('counter.seen', { version: ctx.moduleVersion }); } } },
   });
 
   test('older code than the active version is refused at start, and the data directory is released', { timeout: 60_000 }, async () => {
@@ -149,6 +155,7 @@ describe('an embedded node and module versions', () => {
     const first = await startNode({ settings, modules: [counter(3)] });
     // A lone voter runs v3: the gate activates it on its own.
     await until('v3 active', async () => { const r = await first.send('counter.bump', {}); return r.ok && r.value === 3; }, 20_000, 100);
+    await until('the reactor sees v3', async () => { const r = await first.query('counter.seen', {}); return r.ok && r.value === 3; }, 20_000, 100);
     await first.close();
     await assert.rejects(startNode({ settings, modules: [counter(2)] }), (e) => e instanceof ModuleVersionError && e.active === 3 && e.running === 2);
     const again = await startNode({ settings, modules: [counter(4)] });
