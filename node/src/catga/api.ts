@@ -61,6 +61,11 @@ export interface EventContext {
 
 export interface CommandDefinition<S extends Schema = Schema, R = unknown> {
   readonly schema: S;
+  /**
+   * The module version that introduced this command (default 1). Until that version is active,
+   * every node answers UNKNOWN_COMMAND for it, as a node whose code predates it does.
+   */
+  readonly since?: number;
   /** Synchronous and deterministic: no I/O, no clock, no randomness, no state outside `ctx.store`. */
   handle(ctx: CommandContext, payload: Infer<S>): Result<R>;
 }
@@ -198,7 +203,7 @@ export class DefinitionError extends Error {
 }
 
 /** Types a command definition's payload from its schema (identity at run time). */
-export function command<const S extends Schema, R>(definition: { schema: S; handle(ctx: CommandContext, payload: Infer<S>): Result<R> }): CommandDefinition<S, R> {
+export function command<const S extends Schema, R>(definition: { schema: S; since?: number; handle(ctx: CommandContext, payload: Infer<S>): Result<R> }): CommandDefinition<S, R> {
   return definition;
 }
 
@@ -237,6 +242,11 @@ export function defineModule<const M extends ModuleDefinition>(definition: M): M
     throw new DefinitionError(`${where}: version must be an integer from 1 to ${MAX_MODULE_VERSION}`);
   }
   checkHandlers('commands', definition.commands, where);
+  for (const [type, c] of Object.entries(definition.commands ?? {})) {
+    if (c.since !== undefined && !(isModuleVersion(c.since) && c.since <= (definition.version ?? 1))) {
+      throw new DefinitionError(`${where}: command ${type}: since must be a module version from 1 to the module's version (${definition.version ?? 1})`);
+    }
+  }
   checkHandlers('queries', definition.queries, where);
   if (definition.events !== undefined) {
     for (const [type, handlers] of Object.entries(definition.events)) {

@@ -296,6 +296,9 @@ export class Mediator {
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `an idempotency key has 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     }
+    if (!this.introduced(bound)) {
+      return fail(ErrorCodes.UNKNOWN_COMMAND, `${type} comes with version ${bound.definition.since} of module ${bound.module}, not active yet (active: ${this.activeVersion(bound.module)})`);
+    }
     const issues = validate(bound.definition.schema, payload, path);
     return issues.length === 0 ? runEdge(bound.edge, { kind: 'command', type, payload, caller }) : invalidPayload(issues);
   }
@@ -393,7 +396,8 @@ export class Mediator {
     // error leaves the apply batch, which the driver treats as fatal).
     if (command.type === ACTIVATE_COMMAND) this.admitActivation(command.payload);
     const bound = this.registry.commands.get(command.type);
-    const result = bound === undefined ? unknownCommand(command.type) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
+    // A command of a module version not active yet is unknown here as on a node without its code.
+    const result = bound === undefined || !this.introduced(bound) ? unknownCommand(command.type) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
     if (command.type === ACTIVATE_COMMAND) this.active = null;
     if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
@@ -440,6 +444,11 @@ export class Mediator {
     const record = this.registry.states.get(VERSIONS_MODULE) as ModuleState;
     this.active ??= new Map([...this.registry.states.keys()].map((m) => [m, activeVersion(record, m)]));
     return this.active.get(module) ?? activeVersion(record, module);
+  }
+
+  /** True once the module version that introduced a command is active. */
+  private introduced(bound: BoundCommand): boolean {
+    return bound.definition.since === undefined || this.activeVersion(bound.module) >= bound.definition.since;
   }
 
   /** Throws ModuleVersionError if an activation entry names a version above this node's code. */

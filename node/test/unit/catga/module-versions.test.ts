@@ -7,6 +7,7 @@ import { command, defineModule, DefinitionError, MAX_MODULE_VERSION, ModuleVersi
 import { ACTIVATE_COMMAND, MAX_ACTIVATIONS_PER_ENTRY, parseVersionReport, versionsToActivate } from '../../../src/catga/module-versions.js';
 import { MemoryStateEngine } from '../../../src/state/memory-engine.js';
 import { VersionGate, type VersionGateHost } from '../../../src/runtime/version-gate.js';
+import { encodeCommandEntry } from '../../../src/catga/entry.js';
 import { newMediator, only, TestLog } from './helpers.js';
 
 /** A module whose `ledger.add` adds `by` at version 1 and `2 × by` from version 2, recording the version it ran. */
@@ -140,4 +141,28 @@ test('the version gate proposes what every voter runs, and nothing while a voter
   leader = false;
   assert.deepEqual(await gate.round(), {});
   assert.equal(proposed.length, 1);
+});
+
+test('a command a version introduces is unknown on every node until that version is active', () => {
+  const withReset = (version: number) => defineModule({
+    name: 'ledger',
+    version,
+    commands: {
+      'ledger.add': command({ schema: t.object({ by: t.integer() }), handle: () => ok(null) }),
+      ...(version >= 2 ? { 'ledger.reset': command({ schema: t.object({}), since: 2, handle: (ctx) => { ctx.store.set('total', 0); return ok('reset'); } }) } : {}),
+    },
+  });
+  const upgraded = newMediator([withReset(2)]);
+  const old = newMediator([withReset(1)]);
+  const refused = upgraded.prepareCommands([{ type: 'ledger.reset', payload: {} }], 1);
+  assert.deepEqual(refused, { ok: false, code: 'UNKNOWN_COMMAND', message: 'ledger.reset comes with version 2 of module ledger, not active yet (active: 1)' });
+  // An entry holding it (proposed by a node that already saw v2 active) applies alike on both.
+  const entry = encodeCommandEntry({ commands: [{ type: 'ledger.reset', payload: {}, idempotencyKey: undefined }], ts: 1, quotaBytes: null });
+  const [a, b] = [new TestLog(upgraded), new TestLog(old)].map((log) => only(log.append(entry)).result);
+  assert.deepEqual(a, b);
+  assert.equal((a as { code: string }).code, 'UNKNOWN_COMMAND');
+  assert.deepEqual(upgraded.digest(), old.digest());
+  activate(new TestLog(upgraded), [{ module: 'ledger', version: 2 }]);
+  assert.ok(upgraded.prepareCommands([{ type: 'ledger.reset', payload: {} }], 1).ok);
+  assert.throws(() => defineModule({ name: 'm', commands: { 'm.x': command({ schema: t.object({}), since: 2, handle: () => ok(null) }) } }), /since must be a module version from 1 to the module's version \(1\)/);
 });
