@@ -50,6 +50,8 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
   test('v2 starts only once every node runs it, and no node diverges', { timeout: 180_000 }, async () => {
     assert.equal((await http(`${c.url(0)}/v1/cluster/state`, 'GET')).status, 401, 'the state digest is an admin route');
     const written: Written[] = [];
+    const marks: Written[] = [];
+    let marksRefused = 0;
     let failures = 0;
     let stop = false;
     const writer = async (w: number): Promise<void> => {
@@ -57,8 +59,11 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
         const i = n % 3;
         if (!c.running(i)) continue;
         try {
-          const r = await command(c.url(i), 'ledger.add', { by: 1 });
-          if (r.status === 200) written.push({ index: r.body.index as number, version: (r.body.value as { version: number }).version });
+          // One writer in four sends the command version 2 adds: 404 until it is active.
+          const mark = w === 0 && n % 2 === 0;
+          const r = await command(c.url(i), mark ? 'ledger.mark' : 'ledger.add', mark ? {} : { by: 1 });
+          if (r.status === 200) (mark ? marks : written).push({ index: r.body.index as number, version: (r.body.value as { version: number }).version });
+          else if (mark && r.status === 404) marksRefused++;
           else failures++;
         } catch {
           failures++;
@@ -94,8 +99,11 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
       assert.ok(early.length > 0);
       assert.deepEqual(early.filter((w) => w.version !== 1), [], `no command at or before index ${lastV1Commit} ran v2`);
       const firstV2 = Math.min(...written.filter((w) => w.version === 2).map((w) => w.index));
+      await until('ledger.mark applied', () => marks.length > 0, 20_000);
+      assert.ok(marksRefused > 0, 'ledger.mark was refused while version 1 was active');
+      assert.deepEqual(marks.filter((m) => m.index <= lastV1Commit || m.version !== 2), [], 'ledger.mark applies only under v2');
       assert.deepEqual(written.filter((w) => w.index > firstV2 && w.version !== 2), [], 'once active, v2 stays');
-      console.log(`upgrade: ${written.length} writes acknowledged (${failures} refused or lost during restarts), last v1 commit ${lastV1Commit}, first v2 write ${firstV2}`);
+      console.log(`upgrade: ${written.length} writes acknowledged (${failures} refused or lost during restarts), last v1 commit ${lastV1Commit}, first v2 write ${firstV2}; ledger.mark refused ${marksRefused} times before v2, applied ${marks.length} times after`);
     } finally {
       stop = true;
       await Promise.all(writers);
