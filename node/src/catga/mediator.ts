@@ -398,7 +398,11 @@ export class Mediator {
     const bound = this.registry.commands.get(command.type);
     // A command of a module version not active yet is unknown here as on a node without its code.
     const result = bound === undefined || !this.introduced(bound) ? unknownCommand(command.type) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
-    if (command.type === ACTIVATE_COMMAND) this.active = null;
+    if (command.type === ACTIVATE_COMMAND) {
+      this.active = null;
+      const raised = result.ok ? (result.value as { raised: readonly unknown[] }).raised : [];
+      if (raised.length > 0) this.logger.info('module versions activated', { index: entry.index, raised });
+    }
     if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
       const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';

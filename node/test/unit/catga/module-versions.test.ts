@@ -63,7 +63,8 @@ test('a module version is an integer from 1 to MAX_MODULE_VERSION', () => {
 });
 
 test('handlers see the active version, not the code version; activation only raises and only the node sends it', async () => {
-  const m = newMediator([ledger(2)]);
+  const infos: unknown[] = [];
+  const m = newMediator([ledger(2)], { logger: { ...silent, info: (message, fields) => infos.push([message, fields]) } });
   const log = new TestLog(m);
   assert.deepEqual(only(log.send('ledger.add', { by: 5 })).result, { ok: true, value: { total: 5, version: 1 } });
   assert.deepEqual(await m.query('ledger.version', {}), { ok: true, value: 1 });
@@ -72,6 +73,7 @@ test('handlers see the active version, not the code version; activation only rai
   assert.deepEqual(only(log.send('ledger.add', { by: 5 })).result, { ok: true, value: { total: 15, version: 2 } });
   assert.deepEqual(await m.query('ledger.version', {}), { ok: true, value: 2 });
   assert.deepEqual(only(activate(log, [{ module: 'ledger', version: 1 }])).result, { ok: true, value: { raised: [] } });
+  assert.deepEqual(infos, [['module versions activated', { index: 2, raised: [{ module: 'ledger', version: 2 }] }]]);
   assert.equal(m.activeVersion('ledger'), 2);
   assert.deepEqual(await m.query('catga.modules.versions', {}), { ok: true, value: { ledger: { running: 2, active: 2 }, kv: { running: 1, active: 1 }, orders: { running: 1, active: 1 } } });
   const tooMany = Array.from({ length: MAX_ACTIVATIONS_PER_ENTRY + 1 }, () => ({ module: 'ledger', version: 2 }));
