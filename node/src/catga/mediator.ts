@@ -471,9 +471,10 @@ export class Mediator {
 
   /**
    * Hashes the replicated state (module state and idempotency records, in key order) as of one
-   * applied index: a pinned view, so an apply running meanwhile does not tear it.
+   * applied index: a pinned view, so the applies that run meanwhile do not tear it; it yields to the
+   * event loop between pages, so a large state does not stall the node.
    */
-  digest(): StateDigest {
+  async digest(): Promise<StateDigest> {
     // Applies run on this thread too: the view and the applied index are taken at one moment.
     const view = this.state.engine.pin();
     const appliedIndex = this.appliedIndex;
@@ -492,6 +493,7 @@ export class Mediator {
           }
           if (page.length < DIGEST_PAGE) break;
           after = (page[page.length - 1] as { key: Uint8Array }).key;
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
       return { appliedIndex, hash: hash.digest('hex') };

@@ -353,7 +353,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       return notes.length === 0 ? r : { ...r, reason: `${r.reason}; ${notes.join('; ')}` };
     },
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    state: () => ({ id: cfg.nodeId, ...m.digest(), modules: Object.fromEntries(Object.entries(m.running).map(([name, running]) => [name, { running, active: m.activeVersion(name) }])) }),
+    state: async () => ({ id: cfg.nodeId, ...await m.digest(), modules: Object.fromEntries(Object.entries(m.running).map(([name, running]) => [name, { running, active: m.activeVersion(name) }])) }),
     isShuttingDown: () => shuttingDown,
   };
   const server = new CatgaServer({

@@ -100,7 +100,7 @@ export interface NodeApi {
   readiness(): Readiness;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** This node's replicated state digest and module versions (`GET /v1/cluster/state`). */
-  state(): NodeStateView;
+  state(): Promise<NodeStateView>;
   isShuttingDown(): boolean;
 }
 

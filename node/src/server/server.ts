@@ -483,9 +483,11 @@ export class CatgaServer {
       if (req.query['watch'] === undefined) return sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
       void this.watchCluster(req, res).catch(next);
     });
-    app.get('/v1/cluster/state', guard, (_req, res) => {
-      const view = api.state();
-      sendJson(res, 200, okBody(view, view.appliedIndex));
+    app.get('/v1/cluster/state', guard, async (_req, res, next) => {
+      try {
+        const view = await api.state();
+        sendJson(res, 200, okBody(view, view.appliedIndex));
+      } catch (e) { next(e); }
     });
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
       try {

@@ -100,7 +100,7 @@ test('a node running older code than an activation stops before applying it, and
   assert.equal(newMediator([ledger(3)], { engine }).activeVersion('ledger'), 2);
 });
 
-test('the state digest is equal on nodes that applied the same entries, and moves with the state', () => {
+test('the state digest is equal on nodes that applied the same entries, and moves with the state', async () => {
   const a = newMediator([ledger(2)]);
   const b = newMediator([ledger(1)]);
   const la = new TestLog(a);
@@ -109,10 +109,24 @@ test('the state digest is equal on nodes that applied the same entries, and move
     la.send('ledger.add', { by }, `k${by}`);
     lb.append(la.entries.at(-1)!.data);
   }
-  assert.deepEqual(a.digest(), b.digest());
-  assert.equal(a.digest().appliedIndex, 3);
+  assert.deepEqual(await a.digest(), await b.digest());
+  assert.equal((await a.digest()).appliedIndex, 3);
   la.send('ledger.add', { by: 1 });
-  assert.notEqual(a.digest().hash, b.digest().hash);
+  assert.notEqual((await a.digest()).hash, (await b.digest()).hash);
+});
+
+test('the state digest covers rows beyond its first page', async () => {
+  const [a, b] = [newMediator(), newMediator()];
+  for (const m of [a, b]) {
+    const log = new TestLog(m);
+    for (let batch = 0; batch < 5; batch++) {
+      log.commands(Array.from({ length: 1_000 }, (_, i) => ({ type: 'kv.put', payload: { key: `k${String(batch * 1_000 + i).padStart(5, '0')}`, value: 1 } })));
+    }
+  }
+  assert.deepEqual(await a.digest(), await b.digest());
+  new TestLog(a).send('kv.put', { key: 'k04500', value: 2 });
+  new TestLog(b).send('kv.put', { key: 'k04500', value: 3 });
+  assert.notEqual((await a.digest()).hash, (await b.digest()).hash);
 });
 
 test('the version gate proposes what every voter runs, and nothing while a voter is silent or unreadable', async () => {
@@ -145,7 +159,7 @@ test('the version gate proposes what every voter runs, and nothing while a voter
   assert.equal(proposed.length, 1);
 });
 
-test('a command a version introduces is unknown on every node until that version is active', () => {
+test('a command a version introduces is unknown on every node until that version is active', async () => {
   const withReset = (version: number) => defineModule({
     name: 'ledger',
     version,
@@ -163,7 +177,7 @@ test('a command a version introduces is unknown on every node until that version
   const [a, b] = [new TestLog(upgraded), new TestLog(old)].map((log) => only(log.append(entry)).result);
   assert.deepEqual(a, b);
   assert.equal((a as { code: string }).code, 'UNKNOWN_COMMAND');
-  assert.deepEqual(upgraded.digest(), old.digest());
+  assert.deepEqual(await upgraded.digest(), await old.digest());
   activate(new TestLog(upgraded), [{ module: 'ledger', version: 2 }]);
   assert.ok(upgraded.prepareCommands([{ type: 'ledger.reset', payload: {} }], 1).ok);
   assert.throws(() => defineModule({ name: 'm', commands: { 'm.x': command({ schema: t.object({}), since: 2, handle: () => ok(null) }) } }), /since must be a module version from 1 to the module's version \(1\)/);
