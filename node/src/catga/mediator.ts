@@ -200,6 +200,8 @@ export class Mediator {
   private readonly logger: Logger;
   /** Entries after this index have their events kept in the engine (persisted-events.ts); null: not yet. */
   private eventsKeptSince: number | null = null;
+  /** The digest being computed, shared by every caller until it ends. */
+  private digesting: Promise<StateDigest> | null = null;
   /** Commands refused by the quota since start (not replicated). */
   private quotaRefusals = 0;
 
@@ -472,9 +474,15 @@ export class Mediator {
   /**
    * Hashes the replicated state (module state and idempotency records, in key order) as of one
    * applied index: a pinned view, so the applies that run meanwhile do not tear it; it yields to the
-   * event loop between pages, so a large state does not stall the node.
+   * event loop between pages, so a large state does not stall the node. One digest runs at a time:
+   * callers that ask meanwhile share it.
    */
-  async digest(): Promise<StateDigest> {
+  digest(): Promise<StateDigest> {
+    this.digesting ??= this.computeDigest().finally(() => { this.digesting = null; });
+    return this.digesting;
+  }
+
+  private async computeDigest(): Promise<StateDigest> {
     // Applies run on this thread too: the view and the applied index are taken at one moment.
     const view = this.state.engine.pin();
     const appliedIndex = this.appliedIndex;

@@ -124,6 +124,11 @@ test('the state digest covers rows beyond its first page', async () => {
     }
   }
   assert.deepEqual(await a.digest(), await b.digest());
+  // One digest at a time: a second caller meanwhile shares the first; the next call computes anew.
+  const first = a.digest();
+  assert.equal(a.digest(), first);
+  await first;
+  assert.notEqual(a.digest(), first);
   new TestLog(a).send('kv.put', { key: 'k04500', value: 2 });
   new TestLog(b).send('kv.put', { key: 'k04500', value: 3 });
   assert.notEqual((await a.digest()).hash, (await b.digest()).hash);
