@@ -1,15 +1,20 @@
 // The `catga` package's main export: the mediator API for handler authors, and the state machine,
 // codec and event ring the node runtime and HTTP server drive.
 export {
+  APPLICATION_CALLER,
   catgaApi,
   command,
   defineModule,
   DefinitionError,
   MAX_EVENTS_PER_COMMAND,
+  MAX_MODULE_VERSION,
   MODULE_NAME_PATTERN,
   query,
   TYPE_NAME_PATTERN,
   type Behavior,
+  type Caller,
+  type CallerScope,
+  type EdgeCall,
   type CatgaApi,
   type CommandCall,
   type CommandContext,
@@ -21,6 +26,8 @@ export {
   type QueryCall,
   type QueryContext,
   type QueryDefinition,
+  type ReactorContext,
+  type ReactorDefinition,
 } from './api.js';
 export { ErrorCodes, fail, httpStatusFor, ok, type Failure, type Issue, type Ok, type Result } from './result.js';
 export { checkSchema, SchemaError, t, validate, type Infer, type JsonValue, type Schema } from './schema.js';
@@ -39,9 +46,17 @@ export {
   type CommandInput,
   type CommandResult,
   type MediatorOptions,
+  type StateDigest,
 } from './mediator.js';
-export { loggingBehavior } from './behaviors.js';
+export { loggingBehavior, requireScope } from './behaviors.js';
 export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';
 export { OrderCodes, ordersModule, type Order } from './builtin/orders.js';
+// Reactors' replicated progress, and a node embedded in the application's process (last: the
+// runtime imports this file back, so everything above is defined by the time it runs).
+export { REACTOR_DEAD_LETTERS_QUERY, REACTOR_PROGRESS_QUERY, type DeadLetter, type ReactorCheckpoint } from './reactor-progress.js';
+export { ModuleVersionError, VERSIONS_QUERY, type VersionMap } from './module-versions.js';
+export { startNode, type CatgaNode, type EmbeddedNodeOptions, type QueryOptions, type Reply, type SendOptions } from '../runtime/embedded.js';
+export type { ClusterAspect, ClusterChange, ClusterListener, ClusterState } from '../runtime/cluster-watch.js';
+export type { NodeSettings } from '../runtime/config.js';

@@ -10,8 +10,9 @@
 // timestamp) and the state built by earlier entries. A handler that throws, returns garbage or
 // breaks a limit yields HANDLER_ERROR for that command and changes nothing.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, type Behavior, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
+import { APPLICATION_CALLER, MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBehaviors, type Behavior, type Caller, type EdgeCall, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions, type WireEvent } from './events.js';
@@ -21,8 +22,10 @@ import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
 import { ErrorCodes, fail, ok, type Failure, type Issue, type Result } from './result.js';
 import { jsonDepthExceeds, validate, type JsonValue } from './schema.js';
-import { freezeJson, Transaction } from './store.js';
+import { freezeJson, Transaction, type ModuleState } from './store.js';
 import { ReplicatedState } from './replicated-state.js';
+import { REACTOR_DONE_COMMAND, reactorProgressModule } from './reactor-progress.js';
+import { ACTIVATE_COMMAND, VERSIONS_MODULE, activeVersion, checkRunnable, moduleVersionsModule, runningVersions, type VersionMap } from './module-versions.js';
 import type { Entry } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { MemoryStateEngine } from '../state/memory-engine.js';
@@ -95,6 +98,17 @@ const consoleLogger: Logger = {
 const NO_EVENTS: readonly CatgaEvent[] = Object.freeze([]);
 const NO_WIRES: readonly WireEvent[] = Object.freeze([]);
 const NO_RESULTS: readonly CommandResult[] = Object.freeze([]);
+/** Commands only the node itself sends (through `prepareCommands(..., 'node')`): to a client they do not exist. */
+const NODE_ONLY_COMMANDS: ReadonlySet<string> = new Set([REACTOR_DONE_COMMAND, ACTIVATE_COMMAND]);
+/** Rows read at once while hashing the state. */
+const DIGEST_PAGE = 4_096;
+
+/** A digest of this node's replicated state at one applied index (equal on every node at that index). */
+export interface StateDigest {
+  readonly appliedIndex: number;
+  /** SHA-256 (hex) of every module state and idempotency record, in key order. */
+  readonly hash: string;
+}
 
 /** Raised inside a handler's context (emit limits); becomes that command's HANDLER_ERROR. */
 class ContextError extends Error {}
@@ -114,6 +128,7 @@ class LiveCommandContext implements CommandContext {
     readonly ts: number,
     readonly position: number,
     readonly type: string,
+    readonly moduleVersion: number,
     readonly store: Transaction,
   ) {}
 
@@ -124,6 +139,20 @@ class LiveCommandContext implements CommandContext {
     const frozen = freezeJson(data === undefined ? null : data);
     pending.push({ type, data: frozen, json: JSON.stringify(frozen) });
   }
+}
+
+/** The first Failure of the behaviours' edge checks, or null; a check that throws is a HANDLER_ERROR. */
+function runEdge(behaviors: readonly Behavior[], call: EdgeCall): Failure | null {
+  for (const behavior of behaviors) {
+    let answer: Failure | null;
+    try {
+      answer = (behavior.edge as NonNullable<Behavior['edge']>)(call);
+    } catch (error) {
+      return handlerError(error);
+    }
+    if (answer !== null) return isResult(answer) && !answer.ok ? answer : fail(ErrorCodes.HANDLER_ERROR, `behaviour ${behavior.name}: edge returned neither null nor a Failure`);
+  }
+  return null;
 }
 
 /** An absent body (no payload at all) reads as `{}`. */
@@ -142,6 +171,10 @@ function handlerError(error: unknown): Failure {
   return { ok: false, code: ErrorCodes.HANDLER_ERROR, message: `handler threw: ${message}` };
 }
 
+function unknownCommand(type: string): Failure {
+  return fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(type)}`);
+}
+
 function invalidPayload(issues: readonly Issue[]): Failure {
   const first = issues[0] as Issue;
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
@@ -158,13 +191,17 @@ export class Mediator {
   readonly queryTimeoutMs: number;
   readonly quotaBytes: number | null;
   readonly state: ReplicatedState;
+  /** The version of each module this node runs (what it reports to the leader's version gate). */
+  readonly running: VersionMap;
+  /** Active version of each loaded module, read from the replicated record; null: read it again. */
+  private active: Map<string, number> | null = null;
   private readonly dispatcher: EventDispatcher;
-  private readonly commandBehaviors: readonly Behavior[];
-  private readonly queryBehaviors: readonly Behavior[];
   private readonly observer: MediatorObserver;
   private readonly logger: Logger;
   /** Entries after this index have their events kept in the engine (persisted-events.ts); null: not yet. */
   private eventsKeptSince: number | null = null;
+  /** The digest being computed, shared by every caller until it ends. */
+  private digesting: Promise<StateDigest> | null = null;
   /** Commands refused by the quota since start (not replicated). */
   private quotaRefusals = 0;
 
@@ -172,7 +209,10 @@ export class Mediator {
     this.logger = options.logger ?? consoleLogger;
     this.observer = options.observer ?? {};
     this.state = new ReplicatedState(options.engine ?? new MemoryStateEngine());
-    this.registry = new Registry(options.modules, this.logger, this.state);
+    this.running = runningVersions(options.modules);
+    const behaviors = options.behaviors ?? [];
+    checkBehaviors(behaviors, 'node');
+    this.registry = new Registry([reactorProgressModule, moduleVersionsModule(this.running), ...options.modules], this.logger, this.state, behaviors);
     this.events = new EventLog(options.events);
     this.idempotency = new IdempotencyTable(options.idempotency);
     const state = this.state;
@@ -183,9 +223,6 @@ export class Mediator {
     this.quotaBytes = options.quotaBytes ?? null;
     assert.ok(this.quotaBytes === null || (Number.isSafeInteger(this.quotaBytes) && this.quotaBytes >= 0), 'quotaBytes must be a non-negative integer');
     this.dispatcher = new EventDispatcher(this.registry, this.logger, this.observer, options.maxEventHandlersInFlight);
-    const behaviors = options.behaviors ?? [];
-    this.commandBehaviors = behaviors.filter((b) => typeof b.command === 'function');
-    this.queryBehaviors = behaviors.filter((b) => typeof b.query === 'function');
     this.maxBatchCommands = options.maxBatchCommands ?? DEFAULT_MAX_BATCH_COMMANDS;
     this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
@@ -213,9 +250,11 @@ export class Mediator {
   /**
    * Validates commands (one, or a batch) and encodes them as ONE entry to propose, or answers a
    * 400/404/413-ready Failure. Issue paths are `payload.x` for a single command and
-   * `commands[i].payload.x` in a batch.
+   * `commands[i].payload.x` in a batch. The node's own commands (a reactor's checkpoints) are
+   * accepted only from `origin` 'node': to a client they do not exist. The behaviours' edge checks
+   * see `caller` (default: the application itself).
    */
-  prepareCommands(commands: readonly CommandInput[], ts: number): Result<Uint8Array> {
+  prepareCommands(commands: readonly CommandInput[], ts: number, origin: 'client' | 'node' = 'client', caller: Caller = APPLICATION_CALLER): Result<Uint8Array> {
     if (commands.length === 0) return fail(ErrorCodes.EMPTY_BATCH, 'commands must not be empty');
     if (commands.length > this.maxBatchCommands) return fail(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${this.maxBatchCommands} commands, got ${commands.length}`);
     const single = commands.length === 1;
@@ -224,7 +263,7 @@ export class Mediator {
       const { type, idempotencyKey } = commands[i] as CommandInput;
       const payload = orEmpty((commands[i] as CommandInput).payload);
       const key = idempotencyKey ?? undefined;
-      const failure = this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`);
+      const failure = NODE_ONLY_COMMANDS.has(type) && origin === 'client' ? unknownCommand(type) : this.checkCommand(type, payload, key, single ? 'payload' : `commands[${i}].payload`, caller);
       if (failure !== null) return failure;
       requests[i] = { type, payload, idempotencyKey: key };
     }
@@ -238,22 +277,32 @@ export class Mediator {
     return this.sized(encodeEventEntry({ type, data: data as JsonValue, ts }));
   }
 
-  /** Validates a query before any ReadIndex round: null when it may run. */
-  checkQuery(type: string, payload: unknown): Failure | null {
+  /** Validates a query, and runs the behaviours' edge checks, on the node that received it, before any ReadIndex round: null when it may run. */
+  checkQuery(type: string, payload: unknown, caller: Caller = APPLICATION_CALLER): Failure | null {
+    const failure = this.validateQuery(type, payload);
+    if (failure !== null) return failure;
+    const bound = this.registry.queries.get(type) as BoundQuery;
+    return runEdge(bound.edge, { kind: 'query', type, payload: orEmpty(payload), caller });
+  }
+
+  private validateQuery(type: string, payload: unknown): Failure | null {
     const bound = this.registry.queries.get(type);
     if (bound === undefined) return fail(ErrorCodes.UNKNOWN_QUERY, `no query handler for ${JSON.stringify(type)}`);
     const issues = validate(bound.definition.schema, orEmpty(payload));
     return issues.length === 0 ? null : invalidPayload(issues);
   }
 
-  private checkCommand(type: string, payload: unknown, idempotencyKey: string | undefined, path: string): Failure | null {
+  private checkCommand(type: string, payload: unknown, idempotencyKey: string | undefined, path: string, caller: Caller): Failure | null {
     const bound = this.registry.commands.get(type);
-    if (bound === undefined) return fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(type)}`);
+    if (bound === undefined) return unknownCommand(type);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return fail(ErrorCodes.INVALID_IDEMPOTENCY_KEY, `an idempotency key has 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     }
+    if (!this.introduced(bound)) {
+      return fail(ErrorCodes.UNKNOWN_COMMAND, `${type} comes with version ${bound.definition.since} of module ${bound.module}, not active yet (active: ${this.activeVersion(bound.module)})`);
+    }
     const issues = validate(bound.definition.schema, payload, path);
-    return issues.length === 0 ? null : invalidPayload(issues);
+    return issues.length === 0 ? runEdge(bound.edge, { kind: 'command', type, payload, caller }) : invalidPayload(issues);
   }
 
   private sized(data: Uint8Array): Result<Uint8Array> {
@@ -345,8 +394,17 @@ export class Mediator {
         return { type: command.type, result: seen.result, index: seen.index, duplicate: true };
       }
     }
+    // Applying an activation this node's code cannot honour would diverge: stop instead (the
+    // error leaves the apply batch, which the driver treats as fatal).
+    if (command.type === ACTIVATE_COMMAND) this.admitActivation(command.payload);
     const bound = this.registry.commands.get(command.type);
-    const result = bound === undefined ? fail(ErrorCodes.UNKNOWN_COMMAND, `no command handler for ${JSON.stringify(command.type)}`) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
+    // A command of a module version not active yet is unknown here as on a node without its code.
+    const result = bound === undefined || !this.introduced(bound) ? unknownCommand(command.type) : this.runCommand(bound, entry, ts, quotaBytes, position, command, events);
+    if (command.type === ACTIVATE_COMMAND) {
+      this.active = null;
+      const raised = result.ok ? (result.value as { raised: readonly unknown[] }).raised : [];
+      if (raised.length > 0) this.logger.info('module versions activated', { index: entry.index, raised });
+    }
     if (key !== undefined) this.idempotency.record(key, entry.index, result, fingerprint);
     if (this.observer.commandApplied !== undefined) {
       const outcome = result.ok ? 'ok' : result.code === ErrorCodes.HANDLER_ERROR ? 'error' : 'failed';
@@ -357,7 +415,7 @@ export class Mediator {
 
   private runCommand(bound: BoundCommand, entry: Entry, ts: number, quotaBytes: number | null, position: number, command: CommandRequest, events: CatgaEvent[]): Result<unknown> {
     const store = new Transaction(bound.state);
-    const ctx = new LiveCommandContext(entry.index, entry.term, ts, position, command.type, store);
+    const ctx = new LiveCommandContext(entry.index, entry.term, ts, position, command.type, this.activeVersion(bound.module), store);
     let result: Result<unknown>;
     try {
       result = this.commandPipeline(bound, ctx, command.payload);
@@ -387,8 +445,73 @@ export class Mediator {
     return result;
   }
 
+  /** The version of `module` in force at the entry being applied (loaded modules' are cached). */
+  activeVersion(module: string): number {
+    const record = this.registry.states.get(VERSIONS_MODULE) as ModuleState;
+    this.active ??= new Map([...this.registry.states.keys()].map((m) => [m, activeVersion(record, m)]));
+    return this.active.get(module) ?? activeVersion(record, module);
+  }
+
+  /** True once the module version that introduced a command is active. */
+  private introduced(bound: BoundCommand): boolean {
+    return bound.definition.since === undefined || this.activeVersion(bound.module) >= bound.definition.since;
+  }
+
+  /** Throws ModuleVersionError if an activation entry names a version above this node's code. */
+  private admitActivation(payload: unknown): void {
+    const versions = (payload as { versions?: unknown }).versions;
+    if (!Array.isArray(versions)) return;
+    for (const item of versions as { module?: unknown; version?: unknown }[]) {
+      if (typeof item?.module === 'string' && typeof item.version === 'number') checkRunnable(this.running, item.module, item.version);
+    }
+  }
+
+  /** Throws ModuleVersionError if the state holds an active version above this node's code. */
+  private checkActiveVersions(): void {
+    for (const module of Object.keys(this.running)) checkRunnable(this.running, module, this.activeVersion(module));
+  }
+
+  /**
+   * Hashes the replicated state (module state and idempotency records, in key order) as of one
+   * applied index: a pinned view, so the applies that run meanwhile do not tear it; it yields to the
+   * event loop between pages, so a large state does not stall the node. One digest runs at a time:
+   * callers that ask meanwhile share it.
+   */
+  digest(): Promise<StateDigest> {
+    this.digesting ??= this.computeDigest().finally(() => { this.digesting = null; });
+    return this.digesting;
+  }
+
+  private async computeDigest(): Promise<StateDigest> {
+    // Applies run on this thread too: the view and the applied index are taken at one moment.
+    const view = this.state.engine.pin();
+    const appliedIndex = this.appliedIndex;
+    try {
+      const hash = createHash('sha256');
+      for (const table of ['state', 'idem'] as const) {
+        hash.update(table);
+        let after: Uint8Array | undefined;
+        for (;;) {
+          const page = view.range(table, { prefix: new Uint8Array(0), after, limit: DIGEST_PAGE });
+          for (const { key, value } of page) {
+            const lengths = Buffer.alloc(8);
+            lengths.writeUInt32BE(key.byteLength, 0);
+            lengths.writeUInt32BE(value.byteLength, 4);
+            hash.update(lengths).update(key).update(value);
+          }
+          if (page.length < DIGEST_PAGE) break;
+          after = (page[page.length - 1] as { key: Uint8Array }).key;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+      return { appliedIndex, hash: hash.digest('hex') };
+    } finally {
+      view.close();
+    }
+  }
+
   private commandPipeline(bound: BoundCommand, ctx: LiveCommandContext, payload: unknown): Result<unknown> {
-    const behaviors = this.commandBehaviors;
+    const behaviors = bound.behaviors;
     if (behaviors.length === 0) return bound.definition.handle(ctx, payload as never);
     const call = { type: ctx.type, payload, ctx };
     let next = 0;
@@ -405,6 +528,8 @@ export class Mediator {
    */
   reload(): void {
     this.state.reload();
+    this.active = null;
+    this.checkActiveVersions();
     const engine = this.state.engine;
     const rows = function* (): Generator<IdempotencyRow> {
       let after: Uint8Array | undefined;
@@ -430,7 +555,8 @@ export class Mediator {
   /** Runs a query on this node's applied state, bounded by the query timeout. Never rejects. */
   async query(type: string, payload: unknown): Promise<Result<unknown>> {
     const started = this.observer.queryServed === undefined ? 0 : performance.now();
-    const failure = this.checkQuery(type, payload);
+    // The edge checks ran where the query arrived (checkQuery); here it only must be valid.
+    const failure = this.validateQuery(type, payload);
     let result: Result<unknown>;
     if (failure !== null) result = failure;
     else result = await this.runQuery(this.registry.queries.get(type) as BoundQuery, { type, payload: orEmpty(payload) });
@@ -443,7 +569,7 @@ export class Mediator {
 
   private async runQuery(bound: BoundQuery, call: QueryCall): Promise<Result<unknown>> {
     const controller = new AbortController();
-    const ctx: QueryContext = { store: bound.state, appliedIndex: this.appliedIndex, signal: controller.signal };
+    const ctx: QueryContext = { store: bound.state, appliedIndex: this.appliedIndex, moduleVersion: this.activeVersion(bound.module), signal: controller.signal };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Result<unknown>>((resolve) => {
       timer = setTimeout(() => {
@@ -451,7 +577,7 @@ export class Mediator {
         resolve(fail(ErrorCodes.QUERY_TIMEOUT, `query ${call.type} took longer than ${this.queryTimeoutMs} ms`));
       }, this.queryTimeoutMs);
     });
-    const behaviors = this.queryBehaviors;
+    const behaviors = bound.behaviors;
     let next = 0;
     const proceed = async (): Promise<Result<unknown>> => {
       const behavior = behaviors[next++];

@@ -1,6 +1,6 @@
 // Which handler serves which type: built from the loaded modules once at start, refusing
 // duplicate modules or command/query types. Also owns the module states the handlers are bound to.
-import { DefinitionError, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition } from './api.js';
+import { DefinitionError, type Behavior, type CommandDefinition, type EventContext, type EventHandler, type Logger, type ModuleDefinition, type QueryDefinition, type ReactorDefinition } from './api.js';
 import type { ReplicatedState } from './replicated-state.js';
 import { ModuleState } from './store.js';
 
@@ -8,18 +8,34 @@ export interface BoundCommand {
   readonly module: string;
   readonly definition: CommandDefinition;
   readonly state: ModuleState;
+  /** The node-wide command behaviours, then the module's, outermost first. */
+  readonly behaviors: readonly Behavior[];
+  /** The behaviours with an edge check, in the same order. */
+  readonly edge: readonly Behavior[];
 }
 
 export interface BoundQuery {
   readonly module: string;
   readonly definition: QueryDefinition;
   readonly state: ModuleState;
+  /** The node-wide query behaviours, then the module's, outermost first. */
+  readonly behaviors: readonly Behavior[];
+  /** The behaviours with an edge check, in the same order. */
+  readonly edge: readonly Behavior[];
 }
 
 export interface BoundEventHandler {
   readonly module: string;
   readonly handler: EventHandler;
   readonly ctx: EventContext;
+}
+
+export interface BoundReactor {
+  readonly name: string;
+  readonly module: string;
+  readonly definition: ReactorDefinition;
+  /** Event types handled; null: every type. */
+  readonly types: ReadonlySet<string> | null;
 }
 
 export class Registry {
@@ -29,21 +45,28 @@ export class Registry {
   readonly eventHandlers = new Map<string, BoundEventHandler[]>();
   /** Module name → state of every loaded module (the engine may also hold state of modules not loaded now). */
   readonly states = new Map<string, ModuleState>();
+  /** Reactor name → reactor (names are unique across modules: they key the replicated checkpoints). */
+  readonly reactors = new Map<string, BoundReactor>();
 
-  constructor(modules: readonly ModuleDefinition[], logger: Logger, replicated: ReplicatedState) {
+  /** `behaviors`: the node-wide ones, around every module's. */
+  constructor(modules: readonly ModuleDefinition[], logger: Logger, replicated: ReplicatedState, behaviors: readonly Behavior[] = []) {
     for (const module of modules) {
       if (this.states.has(module.name)) throw new DefinitionError(`module ${module.name} is loaded twice`);
       const state = new ModuleState(module.name, replicated);
+      const around = [...behaviors, ...(module.behaviors ?? [])];
+      const commandBehaviors = around.filter((b) => typeof b.command === 'function');
+      const queryBehaviors = around.filter((b) => typeof b.query === 'function');
+      const edge = around.filter((b) => typeof b.edge === 'function');
       this.states.set(module.name, state);
       for (const [type, definition] of Object.entries(module.commands ?? {})) {
         const other = this.commands.get(type);
         if (other !== undefined) throw new DefinitionError(`command ${type} is defined by modules ${other.module} and ${module.name}`);
-        this.commands.set(type, { module: module.name, definition, state });
+        this.commands.set(type, { module: module.name, definition, state, behaviors: commandBehaviors, edge });
       }
       for (const [type, definition] of Object.entries(module.queries ?? {})) {
         const other = this.queries.get(type);
         if (other !== undefined) throw new DefinitionError(`query ${type} is defined by modules ${other.module} and ${module.name}`);
-        this.queries.set(type, { module: module.name, definition, state });
+        this.queries.set(type, { module: module.name, definition, state, behaviors: queryBehaviors, edge });
       }
       const ctx: EventContext = Object.freeze({ module: module.name, log: logger });
       for (const [type, handlers] of Object.entries(module.events ?? {})) {
@@ -52,6 +75,11 @@ export class Registry {
           list.push({ module: module.name, handler, ctx });
         }
         this.eventHandlers.set(type, list);
+      }
+      for (const [name, definition] of Object.entries(module.reactors ?? {})) {
+        const other = this.reactors.get(name);
+        if (other !== undefined) throw new DefinitionError(`reactor ${name} is defined by modules ${other.module} and ${module.name}`);
+        this.reactors.set(name, { name, module: module.name, definition, types: definition.events.includes('*') ? null : new Set(definition.events) });
       }
     }
   }

@@ -297,6 +297,30 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   });
 }
 
+/** A setting's value in an object (`startNode` in an application): text as in a flag, or its typed form. */
+export type SettingValue = string | number | boolean | readonly string[] | Readonly<Record<string, string>>;
+/** The settings of `catga node`, as an object keyed by the names of NodeConfig (`staticPeers`: id → host:port). */
+export type NodeSettings = { readonly [K in Setting]?: SettingValue };
+
+function settingText(value: SettingValue): string {
+  if (Array.isArray(value)) return value.join(',');
+  if (typeof value === 'object') return Object.entries(value).map(([id, address]) => `${id}=${address}`).join(',');
+  return String(value);
+}
+
+/**
+ * The configuration of `settings`, checked exactly as `catga node` checks its flags (a setting the
+ * object leaves out may come from `env`). Throws ConfigError naming the setting's flag and variable.
+ */
+export function configFromSettings(settings: NodeSettings, env: NodeJS.ProcessEnv = {}): NodeConfig {
+  const argv: string[] = [];
+  for (const [key, value] of Object.entries(settings) as [string, SettingValue | undefined][]) {
+    if (!Object.hasOwn(SPECS, key)) throw new ConfigError(`unknown setting ${JSON.stringify(key)}; the settings are ${Object.keys(SPECS).join(', ')}`);
+    if (value !== undefined) argv.push(`--${SPECS[key as Setting].flag}=${settingText(value)}`);
+  }
+  return loadConfig(argv, env);
+}
+
 /** One line per setting, for `catga node --help`. */
 export function configHelp(): string {
   return Object.values(SPECS)

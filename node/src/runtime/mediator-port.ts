@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
-import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Result } from '../catga/index.js';
+import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Behavior, type ModuleDefinition, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -34,13 +34,18 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
   return r.ok ? { ok: true, value: r.value } : { ok: false, error: { code: r.code, message: r.message } };
 }
 
-export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine): Promise<NodeMediator> {
-  const user = await loadHandlerModules(cfg.handlers);
+/**
+ * `given`: what the application passes in (an embedded node): modules, loaded after the handler
+ * files, and node-wide behaviours. `onBehind`: a snapshot from the leader holds a module version this node's code is older than.
+ */
+export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, onBehind: (err: ModuleVersionError) => void, given: { readonly modules?: readonly ModuleDefinition[]; readonly behaviors?: readonly Behavior[] } = {}): Promise<NodeMediator> {
+  const user = [...await loadHandlerModules(cfg.handlers), ...given.modules ?? []];
   if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
   const mediator = new Mediator({
     modules: [...builtinModules, ...user],
     engine,
     quotaBytes: cfg.stateQuotaBytes,
+    behaviors: given.behaviors ?? [],
     idempotency: { windowMs: cfg.idempotencyWindowMs },
     events: { maxEvents: cfg.eventRingSize },
     maxBatchCommands: cfg.maxBatchCommands,
@@ -80,11 +85,20 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     get appliedIndex() { return mediator.appliedIndex; },
     get stateBytes() { return mediator.state.stateBytes; },
     get idempotencyKeys() { return mediator.idempotency.size; },
-    reload: () => mediator.reload(),
+    reload: () => {
+      try {
+        mediator.reload();
+      } catch (err) {
+        // The node must stop, as when applying an activation it cannot honour.
+        if (err instanceof ModuleVersionError) onBehind(err);
+        throw err;
+      }
+    },
   };
 
   const port: MediatorPort = {
-    encodeCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts)),
+    encodeCommands: (inputs, ts, caller) => orThrow(mediator.prepareCommands(inputs, ts, 'client', caller)),
+    encodeOwnCommands: (inputs, ts) => orThrow(mediator.prepareCommands(inputs, ts, 'node')),
     encodePublish: (type, data, ts) => orThrow(mediator.preparePublish(type, data, ts)),
     outcomes(result: unknown): CommandOutcome[] {
       if (result === null) throw new CatgaError('OUTCOME_UNKNOWN', 'the entry was covered by a snapshot from the leader before its result was known here', 503);
@@ -94,8 +108,8 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       return applied.results.map((r) => (r.duplicate ? { ...outcomeOf(r.result), index: r.index } : outcomeOf(r.result)));
     },
     stamp: (data, ts) => stampEntry(data, ts, cfg.idempotencyWindowMs),
-    checkQuery(type, payload) {
-      const failure = mediator.checkQuery(type, payload);
+    checkQuery(type, payload, caller) {
+      const failure = mediator.checkQuery(type, payload, caller);
       if (failure !== null) throw new CatgaError(failure.code, failure.message, httpStatusFor(failure.code));
     },
     query: async (type, payload) => outcomeOf(await mediator.query(type, payload)),

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RaftStatus, Role } from '../raft/types.js';
 import type { TransferMetrics } from './snapshot-transfer.js';
 import { TypeLabels } from './type-labels.js';
+import type { ReactorMetricsSink } from './reactor-runner.js';
 
 /** Module state size against its quota, read at scrape time. */
 export interface StateFigures {
@@ -18,6 +19,13 @@ export interface StateFigures {
 
 const ROLES: readonly Role[] = ['follower', 'precandidate', 'candidate', 'leader'];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A reactor's replicated progress, read at scrape time. */
+export interface ReactorFigures {
+  readonly reactor: string;
+  readonly checkpointIndex: number;
+  readonly deadLetters: number;
+}
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -41,7 +49,10 @@ export class NodeMetrics {
   readonly snapshotsTaken: Counter;
   readonly forwarded: Counter<'kind'>;
   readonly snapshotTransfer: TransferMetrics;
+  /** Reactor handlings, dead letters and whether reactors run here (the leader). */
+  readonly reactors: ReactorMetricsSink;
   private stateFigures: () => StateFigures = () => ({ bytes: 0, quota: 0, refused: 0 });
+  private reactorCheckpoints: () => readonly ReactorFigures[] = () => [];
 
   /** `dataDir`: the data directory whose file system the volume gauges describe (none: no volume gauges). */
   constructor(status: () => RaftStatus, dataDir?: string) {
@@ -150,6 +161,25 @@ export class NodeMetrics {
       installed: (seconds) => duration.observe(seconds),
       failed: (kind) => failures.inc({ kind }),
     };
+    const handled = new Counter({ name: 'catga_reactor_handled_total', help: 'Reactor handlings on this node (the leader), by reactor and outcome: ok, error, timeout (a try failed), dead_letter (given up after the last try).', labelNames: ['reactor', 'outcome'], registers: [r] });
+    const handleDuration = new Histogram({ name: 'catga_reactor_handle_duration_seconds', help: 'Duration of one reactor try.', labelNames: ['reactor'], buckets: LATENCY_BUCKETS, registers: [r] });
+    const running = new Gauge({ name: 'catga_reactor_running', help: 'Reactors running on this node: all of them on the leader, 0 elsewhere.', registers: [r] });
+    this.reactors = {
+      handled: (reactor, outcome, seconds) => {
+        handled.inc({ reactor, outcome });
+        if (outcome !== 'dead_letter') handleDuration.observe({ reactor }, seconds);
+      },
+      running: (count) => running.set(count),
+    };
+    const reactorFigures = (): readonly ReactorFigures[] => this.reactorCheckpoints();
+    new Gauge({
+      name: 'catga_reactor_checkpoint_index', help: 'Index of the entry of the last event each reactor finished (replicated: the same on every node once applied).', labelNames: ['reactor'], registers: [r],
+      collect() { for (const f of reactorFigures()) this.set({ reactor: f.reactor }, f.checkpointIndex); },
+    });
+    new Gauge({
+      name: 'catga_reactor_dead_letters', help: 'Dead letters held per reactor (replicated).', labelNames: ['reactor'], registers: [r],
+      collect() { for (const f of reactorFigures()) this.set({ reactor: f.reactor }, f.deadLetters); },
+    });
     const figures = (): StateFigures => this.stateFigures();
     new Gauge({ name: 'catga_state_bytes', help: 'Bytes of module state (keys and values), what the state quota counts.', registers: [r], collect() { this.set(figures().bytes); } });
     new Gauge({ name: 'catga_state_quota_bytes', help: 'The state quota of this node (CATGA_STATE_QUOTA_BYTES).', registers: [r], collect() { this.set(figures().quota); } });
@@ -162,6 +192,11 @@ export class NodeMetrics {
         refusedSeen = refused;
       },
     });
+  }
+
+  /** Where the reactor progress gauges read their figures. */
+  observeReactors(figures: () => readonly ReactorFigures[]): void {
+    this.reactorCheckpoints = figures;
   }
 
   /** Where the state gauges read their figures. */

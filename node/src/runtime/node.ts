@@ -26,10 +26,21 @@ import { encodeDescriptor } from '../state/snapshot-stream.js';
 import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
 import { reconcile } from './state-recovery.js';
 import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
+import { fail, ok, type Result } from '../catga/result.js';
+import { readCheckpoint, REACTOR_MODULE } from '../catga/reactor-progress.js';
+import { ClusterWatch } from './cluster-watch.js';
+import type { Behavior, ModuleDefinition } from '../catga/api.js';
+import { ReactorRunner } from './reactor-runner.js';
+import { VERSIONS_RPC, VersionGate } from './version-gate.js';
+import { ModuleVersionError } from '../catga/module-versions.js';
+import { asCatgaError } from './errors.js';
+import type { CommandOutcome } from '../server/api.js';
 
 export interface RunningNode {
   readonly httpPort: number;
   readonly api: NodeApi;
+  /** Role, leader, term and membership as this node sees them, versioned and watchable. */
+  readonly watch: ClusterWatch;
   /** Graceful stop: refuse new work, hand leadership over, flush, close. */
   shutdown(reason: string): Promise<void>;
   /** Resolves when the node has stopped, for whatever reason. */
@@ -113,7 +124,15 @@ async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Log
   return { conf: { ...conf, incarnations: { ...others, [cfg.nodeId]: incarnation } }, seeds };
 }
 
-export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+/** What an application hands a node it embeds, beyond the settings of `catga node`. */
+export interface NodeExtras {
+  /** Module definitions loaded after the builtins and CATGA_HANDLERS files. */
+  readonly modules?: readonly ModuleDefinition[];
+  /** Node-wide pipeline behaviours around every module's commands and queries, outermost first. */
+  readonly behaviors?: readonly Behavior[];
+}
+
+export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promise<RunningNode> {
   let term = 0;
   const log = createLogger(cfg.nodeId, cfg.logLevel, () => term);
   mkdirSync(cfg.dataDir, { recursive: true });
@@ -128,7 +147,16 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   }
 
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
-  const mediator: NodeMediator = await createMediatorPort(cfg, metrics, log, engine);
+  let mediator: NodeMediator;
+  try {
+    mediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stopBehind(err), extras);
+  } catch (err) {
+    // Bad modules, or code older than the state's active versions: release the data directory
+    // (an embedding application may try again in the same process).
+    await engine.close();
+    await storage.close();
+    throw err;
+  }
   const image = recovered.snapshot === null ? null : parseImageV1(recovered.snapshot.data);
   if (image !== null && mediator.mediator.appliedIndex === 0) {
     importImageV1(mediator.mediator, image, recovered.snapshot!.meta.index);
@@ -171,6 +199,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let established = (): boolean => false;
   let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
   transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, addresses: memberAddresses() })));
+  transport.onRequest(VERSIONS_RPC, async () => enc.encode(JSON.stringify(mediator.mediator.running)));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
@@ -205,6 +234,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let stopJoining: () => void = () => {};
   if (joining) peers.setSeeds(seeds);
   let lastLeader: string | null = null;
+  const watch = new ClusterWatch({ role: 'follower', leader: null, term: start.hardState.term }, startConf);
   const transfer = new SnapshotTransfer({
     sm: mediator.transferable,
     transport,
@@ -234,6 +264,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     applied: start.applied,
     onSoftState: (s) => {
       term = s.term;
+      watch.softState(s);
       if (s.leader !== lastLeader) {
         if (s.leader !== null) metrics.leaderChanges.inc();
         lastLeader = s.leader;
@@ -249,9 +280,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
         log.info('join_complete', { voters: c.voters });
       }
       peers.setMembers(c.addresses);
+      watch.conf(c);
     },
     onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
     onFatal: (err) => {
+      if (err instanceof ModuleVersionError) return stopBehind(err);
       log.error('fatal_storage_failure', { err });
       void shutdown('storage failure', 1);
     },
@@ -274,13 +307,45 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     id: cfg.nodeId, incarnation: recovered.incarnation, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
     unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
   });
+  const reactors = new ReactorRunner({
+    reactors: [...m.registry.reactors.values()],
+    events: m.events,
+    progress: m.registry.states.get(REACTOR_MODULE)!,
+    log,
+    metrics: metrics.reactors,
+    host: {
+      leadingTerm: () => (d.isLeader ? d.softState.term : null),
+      onLeadershipChange: (listener) => watch.on(listener),
+      caughtUp: async () => d.waitApplied(await d.readIndex()),
+      send: async (type, payload, idempotencyKey, deadline) => resultOf(() => service.commands([{ type, payload, idempotencyKey }], deadline).then((r) => r.outcomes[0]!)),
+      sendOwn: (type, payload, deadline) => resultOf(() => service.ownCommand(type, payload, deadline).then((r) => r.outcome)),
+      activeVersion: (module) => m.activeVersion(module),
+    },
+  });
+  metrics.observeReactors(() => [...m.registry.reactors.keys()].map((name) => {
+    const c = readCheckpoint(m.registry.states.get(REACTOR_MODULE)!, name);
+    return { reactor: name, checkpointIndex: c.index, deadLetters: c.deadLetters };
+  }));
+  const versionGate = new VersionGate({
+    self: cfg.nodeId,
+    running: m.running,
+    isLeader: () => d.isLeader,
+    voters: () => d.status().conf.voters,
+    active: (module) => m.activeVersion(module),
+    ask: (peer, timeoutMs) => transport.request(peer, VERSIONS_RPC, new Uint8Array(0), timeoutMs),
+    propose: async (type, payload, deadline) => {
+      const { outcome } = await service.ownCommand(type, payload, deadline);
+      if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`);
+    },
+  }, log);
   let shuttingDown = false;
   const api: NodeApi = {
-    commands: (c, dl) => service.commands(c, dl),
-    query: (t, p, c, dl) => service.query(t, p, c, dl),
+    commands: (c, dl, caller) => service.commands(c, dl, caller),
+    query: (t, p, c, dl, caller) => service.query(t, p, c, dl, caller),
     publish: (t, data, dl) => service.publish(t, data, dl),
     subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),
+    watchCluster: (since, deadline, signal) => watch.next(since, Math.max(0, deadline - Date.now()), signal).then((c) => ({ version: c.version, changed: c.changed })),
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),
@@ -292,6 +357,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       return notes.length === 0 ? r : { ...r, reason: `${r.reason}; ${notes.join('; ')}` };
     },
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    state: async () => ({ id: cfg.nodeId, ...await m.digest(), modules: Object.fromEntries(Object.entries(m.running).map(([name, running]) => [name, { running, active: m.activeVersion(name) }])) }),
     isShuttingDown: () => shuttingDown,
   };
   const server = new CatgaServer({
@@ -303,6 +369,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     wsBufferBytes: cfg.wsBufferBytes,
   });
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
+  reactors.start();
+  versionGate.start();
 
   if (joining && cfg.autoJoin) {
     const stopJoin = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
@@ -316,6 +384,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => { resolveStopped = r; });
   let shutdownPromise: Promise<void> | null = null;
+
+  /** This node's code is older than a module version active in the cluster: it stops rather than diverge. */
+  function stopBehind(err: ModuleVersionError): void {
+    log.error('module_version_behind', { code: err.code, module: err.module, active: err.active, running: err.running, message: err.message });
+    void shutdown('module version behind the cluster', 1);
+  }
 
   async function shutdown(reason: string, exitCode = 0): Promise<void> {
     if (shutdownPromise) return shutdownPromise;
@@ -333,6 +407,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
           log.warn('leadership_handover_failed', { err });
         }
       }
+      await reactors.close();
+      versionGate.close();
       let graceTimer: NodeJS.Timeout | undefined;
       await Promise.race([server.close(), new Promise((r) => { graceTimer = setTimeout(r, Math.max(0, grace - Date.now() - 500)); })]);
       clearTimeout(graceTimer);
@@ -349,7 +425,23 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     return shutdownPromise;
   }
 
-  return { httpPort, api, shutdown: (reason) => shutdown(reason), stopped };
+  return { httpPort, api, watch, shutdown: (reason) => shutdown(reason), stopped };
+}
+
+/**
+ * A command's outcome as a Result: refusals a client could not fix by waiting (400, 404, 409,
+ * 413, 422) are failures; transient ones (no leader, timeouts, overload) throw, so a reactor's
+ * try fails and is retried.
+ */
+async function resultOf(call: () => Promise<CommandOutcome>): Promise<Result<unknown>> {
+  try {
+    const outcome = await call();
+    return outcome.ok ? ok(outcome.value) : fail(outcome.error.code, outcome.error.message);
+  } catch (err) {
+    const e = asCatgaError(err);
+    if (e.status >= 400 && e.status < 500 && e.status !== 429) return fail(e.code, e.message);
+    throw e;
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
 // only when retrying cannot apply a command twice (never sent, refused before append, dropped by a
 // new leader, or protected by idempotency keys). Linearizable reads go through ReadIndex.
 import { isIncarnation } from '../raft/index.js';
+import type { Caller } from '../catga/api.js';
 import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type {
@@ -16,15 +17,17 @@ import type { NodeMetrics } from './metrics.js';
 
 /** What the service needs from the mediator (validation, entry encoding, queries, events). */
 export interface MediatorPort {
-  /** Validates and encodes commands as one log entry; throws CatgaError 400/404 on bad input. */
-  encodeCommands(inputs: readonly CommandInput[], ts: number): Uint8Array;
+  /** Validates and encodes commands as one log entry; throws CatgaError 400/403/404 on bad input or a refused caller. */
+  encodeCommands(inputs: readonly CommandInput[], ts: number, caller?: Caller): Uint8Array;
+  /** The same for the node's own commands (reactor progress), which clients cannot send. */
+  encodeOwnCommands(inputs: readonly CommandInput[], ts: number): Uint8Array;
   encodePublish(type: string, data: unknown, ts: number): Uint8Array;
   /** The per-command outcomes of an applied command entry (what `StateMachine.apply` returned). */
   outcomes(applyResult: unknown): CommandOutcome[];
   /** The entry restamped by the leader: its time and its idempotency window (see catga/entry.ts). */
   stamp(data: Uint8Array, ts: number): Uint8Array;
-  /** Validates a query before any waiting; throws CatgaError 400/404. */
-  checkQuery(type: string, payload: unknown): void;
+  /** Validates a query before any waiting; throws CatgaError 400/403/404. */
+  checkQuery(type: string, payload: unknown, caller?: Caller): void;
   query(type: string, payload: unknown): Promise<CommandOutcome>;
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
 }
@@ -78,7 +81,7 @@ export interface ServiceOptions {
   readonly unsafeLocalLinearizable: boolean;
 }
 
-export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> {
+export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'watchCluster' | 'state'> {
   private readonly o: ServiceOptions;
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */
@@ -112,11 +115,19 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
 
   // ---- commands and events -------------------------------------------------------------------
 
-  async commands(inputs: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }> {
+  async commands(inputs: readonly CommandInput[], deadline: number, caller?: Caller): Promise<{ index: number; outcomes: CommandOutcome[] }> {
     this.refuseOnFullDisk();
-    const data = this.o.mediator.encodeCommands(inputs, Date.now());
+    const data = this.o.mediator.encodeCommands(inputs, Date.now(), caller);
     const retrySafe = inputs.every((c) => c.idempotencyKey !== null);
     return this.submit(data, deadline, retrySafe);
+  }
+
+  /** One of the node's own commands (see MediatorPort.encodeOwnCommands), routed like a client's. */
+  async ownCommand(type: string, payload: unknown, deadline: number): Promise<{ index: number; outcome: CommandOutcome }> {
+    this.refuseOnFullDisk();
+    const data = this.o.mediator.encodeOwnCommands([{ type, payload, idempotencyKey: null }], Date.now());
+    const { index, outcomes } = await this.submit(data, deadline, false);
+    return { index, outcome: outcomes[0] as CommandOutcome };
   }
 
   async publish(type: string, data: unknown, deadline: number): Promise<{ index: number }> {
@@ -191,9 +202,9 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
 
   // ---- queries -------------------------------------------------------------------------------
 
-  async query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }> {
+  async query(type: string, payload: unknown, consistency: Consistency, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome }> {
     const { driver, mediator } = this.o;
-    mediator.checkQuery(type, payload);
+    mediator.checkQuery(type, payload, caller);
     const here = async () => {
       const index = driver.applied;
       return { index, outcome: await mediator.query(type, payload) };

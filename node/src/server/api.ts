@@ -1,5 +1,6 @@
 // What the HTTP and WebSocket layer needs from a node, and nothing more: the server only parses,
 // authenticates, maps errors to status codes and writes JSON; the node does the work.
+import type { Caller } from '../catga/api.js';
 import type { CatgaError } from '../runtime/errors.js';
 import type { WireEvent } from '../catga/events.js';
 
@@ -46,6 +47,15 @@ export interface ClusterView {
   readonly members: readonly ClusterMemberView[];
 }
 
+export interface NodeStateView {
+  readonly id: string;
+  readonly appliedIndex: number;
+  /** SHA-256 (hex) of the replicated state at `appliedIndex`: equal on every node at the same index. */
+  readonly hash: string;
+  /** Per loaded module: the version this node runs and the version active in the cluster. */
+  readonly modules: Readonly<Record<string, { readonly running: number; readonly active: number }>>;
+}
+
 export interface Readiness {
   readonly ready: boolean;
   readonly reason: string;
@@ -63,8 +73,9 @@ export interface EventSubscription {
  */
 export interface NodeApi {
   /** Validates every command before anything reaches the log (throws 400/404 CatgaError). */
-  commands(commands: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }>;
-  query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }>;
+  /** `caller`: who sent them, for the behaviours' edge checks (absent: the application itself). */
+  commands(commands: readonly CommandInput[], deadline: number, caller?: Caller): Promise<{ index: number; outcomes: CommandOutcome[] }>;
+  query(type: string, payload: unknown, consistency: Consistency, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome }>;
   publish(type: string, data: unknown, deadline: number): Promise<{ index: number }>;
   /**
    * Replays retained events after `from` (all retained if null) and then follows live ones, in log
@@ -76,12 +87,20 @@ export interface NodeApi {
    */
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
   cluster(): ClusterView;
+  /**
+   * Waits for this node's view of role, leader, term or members to change past version `since`
+   * (at once when it already has), until `deadline` or `signal`; answers the version reached and
+   * what its last change changed.
+   */
+  watchCluster(since: number, deadline: number, signal: AbortSignal): Promise<{ version: number; changed: readonly string[] }>;
   /** `incarnation`: the storage incarnation the member runs as (an operator that saw its volume replaced). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }>;
   readiness(): Readiness;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** This node's replicated state digest and module versions (`GET /v1/cluster/state`). */
+  state(): Promise<NodeStateView>;
   isShuttingDown(): boolean;
 }
 

@@ -229,7 +229,7 @@ export class CatgaServer {
       type = typeFromPath(rawType);
       const key = idempotencyKeyOf(req.headers['idempotency-key'], 'the Idempotency-Key header');
       const { body, deadline, who } = await this.begin(req, null, 'commands', type);
-      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline);
+      const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline, who);
       const r = outcomes[0]!;
       if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, r.index ?? index)); }
       else { outcome = 'refused'; sendJson(res, r.error.code === 'IDEMPOTENCY_KEY_REUSED' ? 422 : 409, errorBody(r.error.code, r.error.message)); }
@@ -261,7 +261,7 @@ export class CatgaServer {
         if (denied !== null) throw denied;
         return { type, payload: o.payload ?? {}, idempotencyKey: scopedKey(who, idempotencyKeyOf(o.idempotencyKey, `commands[${i}].idempotencyKey`)) };
       });
-      const { index, outcomes } = await this.o.api.commands(inputs, deadline);
+      const { index, outcomes } = await this.o.api.commands(inputs, deadline, who);
       outcome = 'ok';
       sendJson(res, 200, okBody(outcomes, index));
     } catch (err) {
@@ -278,8 +278,8 @@ export class CatgaServer {
     try {
       type = typeFromPath(rawType);
       consistency = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
-      const { body, deadline } = await this.begin(req, query, 'queries', type);
-      const { index, outcome } = await this.o.api.query(type, body, consistency, deadline);
+      const { body, deadline, who } = await this.begin(req, query, 'queries', type);
+      const { index, outcome } = await this.o.api.query(type, body, consistency, deadline, who);
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
       else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
     } catch (err) {
@@ -448,6 +448,26 @@ export class CatgaServer {
 
   // ---- admin routes (express) ------------------------------------------------------------------
 
+  /**
+   * `GET /v1/cluster?watch=1&since=<version>`: a long poll. Answers the view with its `version` once
+   * it passes `since` (at once without `since`, or when it already has), or at the request's
+   * deadline (Request-Timeout or ?timeout=) with the version unchanged.
+   */
+  private async watchCluster(req: express.Request, res: express.Response): Promise<void> {
+    const params = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+    if (params.get('watch') !== '1') throw new CatgaError('INVALID_WATCH', 'watch must be 1', 400);
+    const sinceText = params.get('since');
+    const since = sinceText === null ? -1 : Number(sinceText);
+    if (!Number.isSafeInteger(since) || since < -1) throw new CatgaError('INVALID_WATCH', 'since must be a version: an integer from 0', 400);
+    const deadline = deadlineOf(req, params, this.o.requestTimeoutMs, Date.now());
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const { version, changed } = await this.o.api.watchCluster(since, deadline, gone.signal);
+    if (gone.signal.aborted) return;
+    const view = this.o.api.cluster();
+    sendJson(res, 200, okBody({ ...view, version, changed }, view.commitIndex));
+  }
+
   private buildAdmin(): express.Express {
     const app = express();
     app.disable('x-powered-by');
@@ -460,7 +480,14 @@ export class CatgaServer {
     app.get('/v1/cluster', (req, res, next) => {
       const who = this.access.authenticate(req);
       if (who instanceof CatgaError) return next(who);
-      sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
+      if (req.query['watch'] === undefined) return sendJson(res, 200, okBody(api.cluster(), api.cluster().commitIndex));
+      void this.watchCluster(req, res).catch(next);
+    });
+    app.get('/v1/cluster/state', guard, async (_req, res, next) => {
+      try {
+        const view = await api.state();
+        sendJson(res, 200, okBody(view, view.appliedIndex));
+      } catch (e) { next(e); }
     });
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
       try {
