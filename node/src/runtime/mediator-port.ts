@@ -36,9 +36,9 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
 
 export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine): Promise<NodeMediator> {
   const user = await loadHandlerModules(cfg.handlers);
-  if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
+  if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers, builtins: cfg.builtins });
   const mediator = new Mediator({
-    modules: [...builtinModules, ...user],
+    modules: [...(cfg.builtins ? builtinModules : []), ...user],
     engine,
     quotaBytes: cfg.stateQuotaBytes,
     idempotency: { windowMs: cfg.idempotencyWindowMs },
