@@ -3,6 +3,7 @@
 export {
   catgaApi,
   command,
+  CONSISTENCIES,
   defineModule,
   DefinitionError,
   MAX_EVENTS_PER_COMMAND,
@@ -14,6 +15,7 @@ export {
   type CommandCall,
   type CommandContext,
   type CommandDefinition,
+  type Consistency,
   type EventContext,
   type EventHandler,
   type Logger,
@@ -41,6 +43,8 @@ export {
   type MediatorOptions,
 } from './mediator.js';
 export { loggingBehavior } from './behaviors.js';
+export { toJsonSchema, type JsonSchemaDocument } from './json-schema.js';
+export { openApiDocument, OPENAPI_VERSION, type OpenApiInfo } from './openapi.js';
 export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
-import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Result } from '../catga/index.js';
+import { Mediator, builtinModules, httpStatusFor, loadHandlerModules, openApiDocument, stampEntry, type AppliedEntry, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -19,6 +19,8 @@ import type { SnapshotTransfer, TransferStateMachine } from './snapshot-transfer
 export interface NodeMediator {
   readonly mediator: Mediator;
   readonly port: MediatorPort;
+  /** GET /v1/openapi.json: the loaded modules' commands, queries and handled events. */
+  readonly openapi: string;
   /** What the snapshot transfer needs of the state machine. */
   readonly transferable: TransferStateMachine;
   /** The driver's view, once the snapshot transfer exists. */
@@ -97,6 +99,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     checkQuery(type, payload) {
       const failure = mediator.checkQuery(type, payload);
       if (failure !== null) throw new CatgaError(failure.code, failure.message, httpStatusFor(failure.code));
+      return mediator.registry.queries.get(type)?.definition.consistency ?? 'local';
     },
     query: async (type, payload) => outcomeOf(await mediator.query(type, payload)),
     subscribe(from, types, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void) {
@@ -104,5 +107,6 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       return orThrow(mediator.events.follow(from ?? mediator.events.lastIndex, types, deliver, onCompacted));
     },
   };
-  return { mediator, port, transferable, stateMachine };
+  const openapi = JSON.stringify({ ...openApiDocument(mediator.registry, { title: 'Catga node API', version: '1' }), 'x-catga-modules': [...mediator.registry.states.keys()] });
+  return { mediator, port, transferable, stateMachine, openapi };
 }

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeService } from './service.js';
 import { startJoining } from './join.js';
+import { PeerContact } from './peer-contact.js';
 import { PeerDirectory } from './peer-directory.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 import { LmdbStateEngine } from '../state/lmdb-engine.js';
@@ -211,8 +212,10 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     deliver: (m) => driver?.deliverSnapshot(m),
     onStale: () => driver?.requestSnapshot(),
   });
+  const contact = new PeerContact(cfg.tickMs * cfg.electionTicks);
   const d = new RaftDriver({
     core,
+    onHeard: (from) => contact.heard(from, Date.now()),
     storage,
     transport,
     stateMachine: mediator.stateMachine(transfer),
@@ -268,7 +271,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
 
   const service = new NodeService({
     id: cfg.nodeId, incarnation: recovered.incarnation, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
-    unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
+    unsafeLocalLinearizable: cfg.unsafeLocalLinearizable, contact,
   });
   let shuttingDown = false;
   const api: NodeApi = {
@@ -277,6 +280,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     publish: (t, data, dl) => service.publish(t, data, dl),
     subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),
+    openapi: () => mediator.openapi,
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),

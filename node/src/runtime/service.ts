@@ -11,6 +11,7 @@ import type {
 } from '../server/api.js';
 import type { RaftDriver } from './driver.js';
 import { CatgaError, asCatgaError } from './errors.js';
+import type { PeerContact } from './peer-contact.js';
 import type { Logger } from './logger.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -23,8 +24,8 @@ export interface MediatorPort {
   outcomes(applyResult: unknown): CommandOutcome[];
   /** The entry restamped by the leader: its time and its idempotency window (see catga/entry.ts). */
   stamp(data: Uint8Array, ts: number): Uint8Array;
-  /** Validates a query before any waiting; throws CatgaError 400/404. */
-  checkQuery(type: string, payload: unknown): void;
+  /** Validates a query before any waiting; throws CatgaError 400/404. Returns the query's declared consistency. */
+  checkQuery(type: string, payload: unknown): Consistency;
   query(type: string, payload: unknown): Promise<CommandOutcome>;
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
 }
@@ -76,9 +77,10 @@ export interface ServiceOptions {
   readonly metrics: NodeMetrics;
   readonly log: Logger;
   readonly unsafeLocalLinearizable: boolean;
+  readonly contact: PeerContact;
 }
 
-export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> {
+export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'openapi'> {
   private readonly o: ServiceOptions;
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */
@@ -191,21 +193,23 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
 
   // ---- queries -------------------------------------------------------------------------------
 
-  async query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }> {
+  async query(type: string, payload: unknown, requested: Consistency | null, deadline: number): Promise<{ index: number; outcome: CommandOutcome; consistency: Consistency }> {
     const { driver, mediator } = this.o;
-    mediator.checkQuery(type, payload);
+    const declared = mediator.checkQuery(type, payload);
+    const consistency = requested ?? declared;
     const here = async () => {
       const index = driver.applied;
       return { index, outcome: await mediator.query(type, payload) };
     };
-    if (consistency === 'local' || (consistency === 'linearizable' && this.o.unsafeLocalLinearizable)) return here();
+    if (consistency === 'local' || (consistency === 'linearizable' && this.o.unsafeLocalLinearizable)) return { ...(await here()), consistency };
     if (consistency === 'linearizable') {
       const index = await this.readIndex(deadline);
       await withDeadline(driver.waitApplied(index), deadline, 'linearizable read');
-      return here();
+      return { ...(await here()), consistency };
     }
-    return this.onLeader('query', deadline, here,
+    const served = await this.onLeader('query', deadline, here,
       (leader, left) => this.o.transport.request(leader, RPC.query, enc.encode(JSON.stringify({ type, payload })), left));
+    return { ...served, consistency };
   }
 
   private async readIndex(deadline: number): Promise<number> {
@@ -276,6 +280,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> 
     return {
       id: st.id, role: st.role, term: st.term, leader: st.leader, commitIndex: st.commit,
       appliedIndex: this.o.driver.applied, lastLogIndex: st.lastIndex, incarnation: this.o.incarnation, members,
+      quorum: this.o.contact.view(st, Date.now()),
     };
   }
 

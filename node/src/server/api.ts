@@ -2,11 +2,10 @@
 // authenticates, maps errors to status codes and writes JSON; the node does the work.
 import type { CatgaError } from '../runtime/errors.js';
 import type { WireEvent } from '../catga/events.js';
+import type { Consistency } from '../catga/api.js';
 
 export type { WireEvent };
-
-export type Consistency = 'local' | 'leader' | 'linearizable';
-export const CONSISTENCIES: readonly Consistency[] = ['local', 'leader', 'linearizable'];
+export { CONSISTENCIES, type Consistency } from '../catga/api.js';
 
 export interface CommandInput {
   readonly type: string;
@@ -33,6 +32,17 @@ export interface ClusterMemberView {
   readonly incarnation: string | null;
 }
 
+/**
+ * Whether this node sees a quorum: a leader, when a majority of the voters (itself included) was
+ * heard from within the election timeout; any other node, when it heard its leader within it.
+ */
+export interface QuorumView {
+  readonly visible: boolean;
+  /** Voters heard from within the election timeout (this node included when it votes). */
+  readonly voters: readonly string[];
+  readonly reason: string;
+}
+
 export interface ClusterView {
   readonly id: string;
   readonly role: string;
@@ -44,6 +54,7 @@ export interface ClusterView {
   /** This node's storage incarnation (its data directory's identity). */
   readonly incarnation: string;
   readonly members: readonly ClusterMemberView[];
+  readonly quorum: QuorumView;
 }
 
 export interface Readiness {
@@ -64,7 +75,8 @@ export interface EventSubscription {
 export interface NodeApi {
   /** Validates every command before anything reaches the log (throws 400/404 CatgaError). */
   commands(commands: readonly CommandInput[], deadline: number): Promise<{ index: number; outcomes: CommandOutcome[] }>;
-  query(type: string, payload: unknown, consistency: Consistency, deadline: number): Promise<{ index: number; outcome: CommandOutcome }>;
+  /** `consistency` null: the query's declared default; the answer says which one served it. */
+  query(type: string, payload: unknown, consistency: Consistency | null, deadline: number): Promise<{ index: number; outcome: CommandOutcome; consistency: Consistency }>;
   publish(type: string, data: unknown, deadline: number): Promise<{ index: number }>;
   /**
    * Replays retained events after `from` (all retained if null) and then follows live ones, in log
@@ -76,6 +88,8 @@ export interface NodeApi {
    */
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
   cluster(): ClusterView;
+  /** The OpenAPI 3.1 document of the loaded modules, serialized once. */
+  openapi(): string;
   /** `incarnation`: the storage incarnation the member runs as (an operator that saw its volume replaced). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;
