@@ -128,3 +128,15 @@ export class CatgaClient {
 
 /** The node's `GET /v1/cluster` view (CONTRACT.md §2), as the server defines it. */
 export type { ClusterMemberView, ClusterView } from '../server/api.js';
+
+export {
+  createClient,
+  type AppModules,
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+  type QueryName,
+  type QueryPayload,
+  type QueryResult,
+  type TypedClient,
+} from './typed.js';
