@@ -1,7 +1,10 @@
 // `catga dev --nodes N`: a local cluster on 127.0.0.1, one `catga node` child process per member,
 // data under ./.catga/ (kept across runs, so a restarted cluster picks up where it stopped).
 // `--handlers a.ts,b.js` loads the application's modules on every node (paths resolve against the
-// current directory); `--no-builtins` leaves out the built-in kv and orders modules.
+// current directory); `--no-builtins` leaves out the built-in kv and orders modules. Port 0
+// (`--http-port 0 --peer-port 0`) picks free ports: for a fresh data directory only (refused on a
+// used one), since the members' peer addresses are kept in the replicated configuration. Each
+// member is listed with its URL and process id (kill one to watch a failover).
 // It asks for open access (no token on the client API): it listens on loopback only. `--tls` makes
 // (once, kept in <data dir>/tls) a local CA and a certificate per node: HTTPS, wss:// and mutual
 // TLS between the nodes.
@@ -35,8 +38,8 @@ function parse(argv: readonly string[]): DevOptions {
       return n;
     };
     if (a === '--nodes') o.nodes = int('--nodes', 1, 9);
-    else if (a === '--http-port') o.httpBase = int('--http-port', 1, 65000);
-    else if (a === '--peer-port') o.peerBase = int('--peer-port', 1, 65000);
+    else if (a === '--http-port') o.httpBase = int('--http-port', 0, 65000);
+    else if (a === '--peer-port') o.peerBase = int('--peer-port', 0, 65000);
     else if (a === '--data-dir') { if (!v) throw new Error('--data-dir: expected a path'); o.dir = v; i++; }
     else if (a === '--tls') o.tls = true;
     else if (a === '--handlers') {
@@ -62,6 +65,9 @@ function persistentSecret(dir: string, name: string): string {
 export async function runDevCli(argv: string[]): Promise<number> {
   const o = parse(argv);
   const dir = resolve(o.dir);
+  if ((o.httpBase === 0 || o.peerBase === 0) && existsSync(join(dir, 'n1'))) {
+    throw new Error(`port 0: ${dir} holds a cluster whose members' addresses are fixed; give its ports or a fresh --data-dir`);
+  }
   mkdirSync(dir, { recursive: true });
   const adminToken = persistentSecret(dir, 'admin-token');
   const cluster = await LocalCluster.create({
@@ -74,8 +80,13 @@ export async function runDevCli(argv: string[]): Promise<number> {
   });
   const pki = o.tls ? new LocalPki({ dir: join(dir, 'tls'), days: 365 }) : null;
   const urlOf = (url: string): string => (pki === null ? url : url.replace(/^http:/, 'https:'));
+  cluster.members.forEach((m, i) => {
+    if (pki === null) return void cluster.start(i);
+    pki.issue(m.id);
+    cluster.start(i, pki.nodeEnv(m.id));
+  });
   process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
-  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${urlOf(m.url)}  (peer port ${m.peerPort})\n`);
+  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${urlOf(m.url)}  (peer port ${m.peerPort}, pid ${m.proc?.pid})\n`);
   process.stdout.write(`  admin token: ${adminToken}\n  open access: the client API needs no token (loopback only)\n`);
   if (pki !== null) process.stdout.write(`  TLS: CA certificate ${pki.caFile}\n`);
   const curl = `curl -s${pki === null ? '' : ` --cacert ${pki.caFile}`}`;
@@ -83,11 +94,6 @@ export async function runDevCli(argv: string[]): Promise<number> {
   process.stdout.write(o.builtins
     ? `  try: ${curl} -XPOST ${urlOf(cluster.members[0]!.url)}/v1/commands/kv.put -H 'content-type: application/json' -d '{"key":"a","value":"1"}'\n`
     : `  the commands, queries and events served: ${curl} ${urlOf(cluster.members[0]!.url)}/v1/openapi.json\n`);
-  cluster.members.forEach((m, i) => {
-    if (pki === null) return void cluster.start(i);
-    pki.issue(m.id);
-    cluster.start(i, pki.nodeEnv(m.id));
-  });
   const stop = (): void => { void cluster.stopAll('SIGTERM'); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

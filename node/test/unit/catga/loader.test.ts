@@ -41,6 +41,16 @@ test('plain-object modules load; broken ones are refused with a code', async () 
   writeFileSync(plain, `export default { name: 'plain', queries: { 'plain.ping': { schema: { type: 'object', fields: {} }, handle: () => ({ ok: true, value: 'pong' }) } } };\n`);
   const [module] = await loadHandlerModules([plain]);
   assert.ok(module !== undefined);
+  // An index listing several modules loads each of them, bounded like the files.
+  const index = join(scratch, 'index.mjs');
+  writeFileSync(index, `export default [{ name: 'one' }, { name: 'two' }];\n`);
+  assert.deepEqual((await loadHandlerModules([index])).map((m) => m.name), ['one', 'two']);
+  const empty = join(scratch, 'empty.mjs');
+  writeFileSync(empty, `export default [];\n`);
+  await assert.rejects(loadHandlerModules([empty]), (e: unknown) => e instanceof LoadError && e.code === 'HANDLER_MODULE_INVALID' && /empty list/.test(e.message));
+  const many = join(scratch, 'many.mjs');
+  writeFileSync(many, `export default Array.from({ length: 65 }, (_, i) => ({ name: 'm' + i }));\n`);
+  await assert.rejects(loadHandlerModules([many]), (e: unknown) => e instanceof LoadError && e.code === 'TOO_MANY_HANDLER_MODULES');
   assert.deepEqual(await newMediator([module]).query('plain.ping', {}), { ok: true, value: 'pong' });
 
   const broken = join(scratch, 'broken.mjs');
