@@ -1,5 +1,5 @@
 // The Catga TypeScript client (`catga/client`): commands, batches, queries, event publishing and
-// resumable subscriptions against any node(s) of a cluster, speaking CONTRACT.md §2 exactly.
+// resumable subscriptions against any node(s) of a cluster, speaking the HTTP API contract exactly.
 // Every call is non-throwing: it answers the contract's body (`{ok:true,value,index}` or
 // `{ok:false,error:{code,message}}`, plus the HTTP `status`, 0 when no server answered).
 import { Requester, type ClientResponse } from './requests.js';
@@ -124,7 +124,7 @@ export class CatgaClient {
   }
 }
 
-/** The node's `GET /v1/cluster` view (CONTRACT.md §2), as the server defines it. */
+/** The node's `GET /v1/cluster` view, as the server defines it. */
 export type { ClusterMemberView, ClusterView } from '../server/api.js';
 
 export {

@@ -18,7 +18,7 @@ export interface WireError {
   readonly message: string;
 }
 
-/** CONTRACT.md §2 bodies; `status` is the HTTP status of a failure (0 when no server answered). */
+/** The API's reply bodies; `status` is the HTTP status of a failure (0 when no server answered). */
 export type ClientResponse<T> = { readonly ok: true; readonly value: T; readonly index: number } | { readonly ok: false; readonly error: WireError; readonly status: number };
 
 export interface Call {
