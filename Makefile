@@ -3,12 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODES ?= 3
 SEEDS ?= 200
-# Every compiled *.test.js below these folders is part of `make test`.
+# Every compiled *.test.js below these folders is part of `make test`, and so is every example
+# application's test (TypeScript that Node runs as it is; the build type-checks it).
 TEST_DIRS := node/dist/test operator/dist/test e2e/dist
+EXAMPLES := $(patsubst %/tsconfig.json,%,$(wildcard examples/*/tsconfig.json))
 # The pinned Node.js (.node-version) that scripts/setup.sh installs into .cache/node when the
 # machine's is older comes first on PATH for every recipe (npm, npx and the tests included).
 export PATH := $(CURDIR)/.cache/node/bin:$(PATH)
-test_files = $(shell find $(TEST_DIRS) -name '*.test.js' 2>/dev/null | sort)
+test_files = $(shell find $(TEST_DIRS) -name '*.test.js' 2>/dev/null | sort) $(wildcard $(EXAMPLES:%=%/test/*.test.ts))
 
 .PHONY: help setup build run test test-unit test-operator tools images e2e-local e2e-k8s e2e-kind bench soak sim clean lint
 
@@ -27,7 +29,7 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
-	@npx tsc -p node && npx tsc -p operator && npx tsc -p e2e
+	@npx tsc -p node && npx tsc -p operator && npx tsc -p e2e && for e in $(EXAMPLES); do npx tsc -p $$e || exit 1; done
 
 run: build
 	node node/dist/src/cli/main.js dev --nodes $(NODES)

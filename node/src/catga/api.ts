@@ -13,6 +13,10 @@ export const MODULE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 /** Bound on the events one command may emit. */
 export const MAX_EVENTS_PER_COMMAND = 100;
 
+/** How fresh a query's view is: this node's applied state, the leader's, or linearizable (ReadIndex). */
+export type Consistency = 'local' | 'leader' | 'linearizable';
+export const CONSISTENCIES: readonly Consistency[] = ['local', 'leader', 'linearizable'];
+
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -72,6 +76,8 @@ export interface CommandDefinition<S extends Schema = Schema, R = unknown> {
 
 export interface QueryDefinition<S extends Schema = Schema, R = unknown> {
   readonly schema: S;
+  /** Used when a request names no consistency (default `local`). */
+  readonly consistency?: Consistency;
   handle(ctx: QueryContext, payload: Infer<S>): Result<R> | Promise<Result<R>>;
 }
 
@@ -210,6 +216,7 @@ export function command<const S extends Schema, R>(definition: { schema: S; sinc
 /** Types a query definition's payload from its schema (identity at run time). */
 export function query<const S extends Schema, R>(definition: {
   schema: S;
+  consistency?: Consistency;
   handle(ctx: QueryContext, payload: Infer<S>): Result<R> | Promise<Result<R>>;
 }): QueryDefinition<S, R> {
   return definition;
@@ -220,8 +227,11 @@ function checkHandlers(kind: string, handlers: unknown, where: string): void {
   if (handlers === null || typeof handlers !== 'object') throw new DefinitionError(`${where}: ${kind} must be an object`);
   for (const [type, definition] of Object.entries(handlers)) {
     if (!TYPE_NAME_PATTERN.test(type)) throw new DefinitionError(`${where}: ${kind} type ${JSON.stringify(type)} does not match ${TYPE_NAME_PATTERN}`);
-    const { schema, handle } = (definition ?? {}) as { schema?: Schema; handle?: unknown };
+    const { schema, handle, consistency } = (definition ?? {}) as { schema?: Schema; handle?: unknown; consistency?: unknown };
     if (typeof handle !== 'function') throw new DefinitionError(`${where}: ${kind} ${type} has no handle function`);
+    if (consistency !== undefined && (kind !== 'queries' || !(CONSISTENCIES as readonly unknown[]).includes(consistency))) {
+      throw new DefinitionError(`${where}: ${kind} ${type}: consistency is declared by queries only, as one of ${CONSISTENCIES.join(', ')}`);
+    }
     if (schema === undefined) throw new DefinitionError(`${where}: ${kind} ${type} has no schema`);
     try {
       checkSchema(schema, `${type}.payload`);

@@ -4,6 +4,7 @@ export {
   APPLICATION_CALLER,
   catgaApi,
   command,
+  CONSISTENCIES,
   defineModule,
   DefinitionError,
   MAX_EVENTS_PER_COMMAND,
@@ -19,6 +20,7 @@ export {
   type CommandCall,
   type CommandContext,
   type CommandDefinition,
+  type Consistency,
   type EventContext,
   type EventHandler,
   type Logger,
@@ -49,6 +51,8 @@ export {
   type StateDigest,
 } from './mediator.js';
 export { loggingBehavior, requireScope } from './behaviors.js';
+export { toJsonSchema, type JsonSchemaDocument } from './json-schema.js';
+export { openApiDocument, OPENAPI_VERSION, type OpenApiInfo } from './openapi.js';
 export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';

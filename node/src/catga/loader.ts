@@ -1,12 +1,16 @@
 // Loading user handler modules (CATGA_HANDLERS: comma-separated paths). A module's default export
-// (or its `module` export) is either a module definition, or a function `(catga) => definition`
+// (or its `module` export) is a module definition, a list of them (an application's index), or a
+// function `(catga) => definition`
 // that receives the mediator's API object: such a module needs no import at all, so it runs as
-// plain .mjs next to a node started from node/dist or from a container image alike.
+// plain .mjs next to a node started from node/dist or from a container image alike. A `.ts` module
+// is imported as it is: Node strips its types (erasable syntax only: no enums, namespaces or
+// parameter properties), and its `import ... from 'catga'` resolves through the application's
+// node_modules (or the package itself, inside it) to the same module instance the node runs.
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { catgaApi, defineModule, type CatgaApi, type ModuleDefinition } from './api.js';
 
-/** Bound on modules named in CATGA_HANDLERS. */
+/** Bound on module files named in CATGA_HANDLERS, and on the modules they define. */
 export const MAX_HANDLER_MODULES = 64;
 
 export class LoadError extends Error {
@@ -37,11 +41,16 @@ export async function loadHandlerModules(paths: readonly string[], cwd: string =
     try {
       exports = (await import(pathToFileURL(file).href)) as typeof exports;
     } catch (error) {
-      const code = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' ? 'HANDLER_MODULE_NOT_FOUND' : 'HANDLER_MODULE_INVALID';
-      throw new LoadError(code, `cannot import handler module ${file}: ${(error as Error).message}`);
+      const nodeCode = (error as { code?: string }).code;
+      const code = nodeCode === 'ERR_MODULE_NOT_FOUND' ? 'HANDLER_MODULE_NOT_FOUND' : 'HANDLER_MODULE_INVALID';
+      const hint = nodeCode === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' ? ' (a .ts handler module is loaded with its types stripped: use erasable syntax only, or load its compiled .js)' : '';
+      throw new LoadError(code, `cannot import handler module ${file}: ${(error as Error).message}${hint}`);
     }
-    modules.push(definitionOf(exports.default ?? exports.module, file));
+    const exported = exports.default ?? exports.module;
+    if (Array.isArray(exported) && exported.length === 0) throw new LoadError('HANDLER_MODULE_INVALID', `handler module ${file}: its default export is an empty list of modules`);
+    for (const one of Array.isArray(exported) ? (exported as unknown[]) : [exported]) modules.push(definitionOf(one, file));
   }
+  if (modules.length > MAX_HANDLER_MODULES) throw new LoadError('TOO_MANY_HANDLER_MODULES', `at most ${MAX_HANDLER_MODULES} handler modules, got ${modules.length}`);
   return modules;
 }
 

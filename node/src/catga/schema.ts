@@ -93,10 +93,12 @@ type InferBase<S> = S extends { type: 'string'; enum: readonly (infer E)[] }
               ? JsonValue
               : never;
 
+// Index signatures are dropped: the contextual type `Record<string, Schema>` of a definition can
+// join a schema's own fields, and would otherwise let any field name through.
 type InferObject<F> = {
-  [K in keyof F as F[K] extends { optional: true } ? never : K]: Infer<F[K]>;
+  [K in keyof F as string extends K ? never : F[K] extends { optional: true } ? never : K]: Infer<F[K]>;
 } & {
-  [K in keyof F as F[K] extends { optional: true } ? K : never]?: Infer<F[K]>;
+  [K in keyof F as string extends K ? never : F[K] extends { optional: true } ? K : never]?: Infer<F[K]>;
 };
 
 /** The TypeScript type of a payload that passed `schema`. */

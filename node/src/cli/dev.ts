@@ -1,5 +1,10 @@
 // `catga dev --nodes N`: a local cluster on 127.0.0.1, one `catga node` child process per member,
 // data under ./.catga/ (kept across runs, so a restarted cluster picks up where it stopped).
+// `--handlers a.ts,b.js` loads the application's modules on every node (paths resolve against the
+// current directory); `--no-builtins` leaves out the built-in kv and orders modules. Port 0
+// (`--http-port 0 --peer-port 0`) picks free ports: for a fresh data directory only (refused on a
+// used one), since the members' peer addresses are kept in the replicated configuration. Each
+// member is listed with its URL and process id (kill one to watch a failover).
 // It asks for open access (no token on the client API): it listens on loopback only. `--tls` makes
 // (once, kept in <data dir>/tls) a local CA and a certificate per node: HTTPS, wss:// and mutual
 // TLS between the nodes.
@@ -7,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseHandlerPaths } from '../catga/loader.js';
 import { LocalCluster } from './local-cluster.js';
 import { LocalPki } from './local-pki.js';
 
@@ -16,10 +22,12 @@ interface DevOptions {
   httpBase: number;
   peerBase: number;
   tls: boolean;
+  handlers: string[];
+  builtins: boolean;
 }
 
 function parse(argv: readonly string[]): DevOptions {
-  const o: DevOptions = { nodes: 3, dir: '.catga', httpBase: 8081, peerBase: 7081, tls: false };
+  const o: DevOptions = { nodes: 3, dir: '.catga', httpBase: 8081, peerBase: 7081, tls: false, handlers: [], builtins: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1];
@@ -30,11 +38,17 @@ function parse(argv: readonly string[]): DevOptions {
       return n;
     };
     if (a === '--nodes') o.nodes = int('--nodes', 1, 9);
-    else if (a === '--http-port') o.httpBase = int('--http-port', 1, 65000);
-    else if (a === '--peer-port') o.peerBase = int('--peer-port', 1, 65000);
+    else if (a === '--http-port') o.httpBase = int('--http-port', 0, 65000);
+    else if (a === '--peer-port') o.peerBase = int('--peer-port', 0, 65000);
     else if (a === '--data-dir') { if (!v) throw new Error('--data-dir: expected a path'); o.dir = v; i++; }
     else if (a === '--tls') o.tls = true;
-    else throw new Error(`unknown flag ${a} (catga dev [--nodes N] [--data-dir DIR] [--http-port P] [--peer-port P] [--tls])`);
+    else if (a === '--handlers') {
+      o.handlers = parseHandlerPaths(v).map((path) => resolve(path));
+      if (o.handlers.length === 0) throw new Error('--handlers: expected comma-separated module paths');
+      i++;
+    }
+    else if (a === '--no-builtins') o.builtins = false;
+    else throw new Error(`unknown flag ${a} (catga dev [--nodes N] [--data-dir DIR] [--http-port P] [--peer-port P] [--tls] [--handlers a.ts,b.js] [--no-builtins])`);
   }
   return o;
 }
@@ -51,28 +65,35 @@ function persistentSecret(dir: string, name: string): string {
 export async function runDevCli(argv: string[]): Promise<number> {
   const o = parse(argv);
   const dir = resolve(o.dir);
+  if ((o.httpBase === 0 || o.peerBase === 0) && existsSync(join(dir, 'n1'))) {
+    throw new Error(`port 0: ${dir} holds a cluster whose members' addresses are fixed; give its ports or a fresh --data-dir`);
+  }
   mkdirSync(dir, { recursive: true });
   const adminToken = persistentSecret(dir, 'admin-token');
   const cluster = await LocalCluster.create({
     dir, members: o.nodes, httpBase: o.httpBase, peerBase: o.peerBase,
     clusterId: 'catga-dev', secret: persistentSecret(dir, 'cluster-secret'), adminToken,
-    env: { CATGA_OPEN_ACCESS: 'true' },
+    env: { CATGA_OPEN_ACCESS: 'true', CATGA_HANDLERS: o.handlers.join(','), CATGA_BUILTINS: String(o.builtins) },
     output: (id, chunk) => {
       for (const line of chunk.split('\n')) if (line.length > 0) process.stdout.write(`[${id}] ${line}\n`);
     },
   });
   const pki = o.tls ? new LocalPki({ dir: join(dir, 'tls'), days: 365 }) : null;
   const urlOf = (url: string): string => (pki === null ? url : url.replace(/^http:/, 'https:'));
-  process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
-  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${urlOf(m.url)}  (peer port ${m.peerPort})\n`);
-  process.stdout.write(`  admin token: ${adminToken}\n  open access: the client API needs no token (loopback only)\n`);
-  if (pki !== null) process.stdout.write(`  TLS: CA certificate ${pki.caFile}\n`);
-  process.stdout.write(`  try: curl -s${pki === null ? '' : ` --cacert ${pki.caFile}`} -XPOST ${urlOf(cluster.members[0]!.url)}/v1/commands/kv.put -H 'content-type: application/json' -d '{"key":"a","value":"1"}'\n`);
   cluster.members.forEach((m, i) => {
     if (pki === null) return void cluster.start(i);
     pki.issue(m.id);
     cluster.start(i, pki.nodeEnv(m.id));
   });
+  process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
+  for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${urlOf(m.url)}  (peer port ${m.peerPort}, pid ${m.proc?.pid})\n`);
+  process.stdout.write(`  admin token: ${adminToken}\n  open access: the client API needs no token (loopback only)\n`);
+  if (pki !== null) process.stdout.write(`  TLS: CA certificate ${pki.caFile}\n`);
+  const curl = `curl -s${pki === null ? '' : ` --cacert ${pki.caFile}`}`;
+  if (o.handlers.length > 0) process.stdout.write(`  handlers: ${o.handlers.join(', ')}${o.builtins ? '' : ' (no built-ins)'}\n`);
+  process.stdout.write(o.builtins
+    ? `  try: ${curl} -XPOST ${urlOf(cluster.members[0]!.url)}/v1/commands/kv.put -H 'content-type: application/json' -d '{"key":"a","value":"1"}'\n`
+    : `  the commands, queries and events served: ${curl} ${urlOf(cluster.members[0]!.url)}/v1/openapi.json\n`);
   const stop = (): void => { void cluster.stopAll('SIGTERM'); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

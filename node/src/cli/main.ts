@@ -7,7 +7,7 @@ const USAGE = `usage: catga <verb> [flags]
 
 verbs:
   node     run one node (flags or CATGA_* environment; catga node --help lists them)
-  dev      a local cluster on 127.0.0.1 with the built-in handlers (--nodes 3)
+  dev      a local cluster on 127.0.0.1 running your handlers (--handlers a.ts,b.ts) or the built-in ones (--nodes 3)
   sim      deterministic simulation of the Raft core under faults (--seeds N --nodes 3|5 --steps K)
   bench    the benchmark, side by side with etcd (--quick, --json, --only=..., --seconds=N, --soak=SECONDS)
 `;

@@ -1,8 +1,7 @@
 // The Catga TypeScript client (`catga/client`): commands, batches, queries, event publishing and
-// resumable subscriptions against any node(s) of a cluster, speaking CONTRACT.md §2 exactly.
+// resumable subscriptions against any node(s) of a cluster, speaking the HTTP API contract exactly.
 // Every call is non-throwing: it answers the contract's body (`{ok:true,value,index}` or
 // `{ok:false,error:{code,message}}`, plus the HTTP `status`, 0 when no server answered).
-import { randomUUID } from 'node:crypto';
 import { Requester, type ClientResponse } from './requests.js';
 import { Subscription, type ClientEvent, type SubscribeOptions } from './subscription.js';
 
@@ -70,7 +69,7 @@ export class CatgaClient {
 
   /** POST /v1/commands/{type}. */
   send<T = unknown>(type: string, payload: unknown, options: SendOptions = {}): Promise<ClientResponse<T>> {
-    const key = options.idempotencyKey ?? randomUUID();
+    const key = options.idempotencyKey ?? crypto.randomUUID();
     return this.requester.call<T>({
       path: `/v1/commands/${encodeURIComponent(type)}`,
       body: JSON.stringify(payload ?? {}),
@@ -84,7 +83,7 @@ export class CatgaClient {
   sendBatch(commands: readonly BatchCommand[], options: CallOptions = {}): Promise<ClientResponse<BatchItem[]>> {
     let repeatable = true;
     const wire = commands.map((command) => {
-      const key = command.idempotencyKey ?? randomUUID();
+      const key = command.idempotencyKey ?? crypto.randomUUID();
       if (key === false) repeatable = false;
       return key === false ? { type: command.type, payload: command.payload } : { type: command.type, payload: command.payload, idempotencyKey: key };
     });
@@ -114,11 +113,10 @@ export class CatgaClient {
     return subscription;
   }
 
-  /** Ends every subscription, aborts calls in flight (they answer CLIENT_CLOSED) and frees sockets. */
+  /** Ends every subscription and aborts calls in flight (they answer CLIENT_CLOSED). */
   async close(): Promise<void> {
     this.lifetime.abort();
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
-    this.requester.agents.destroy();
   }
 
   private deadline(options: CallOptions): number {
@@ -126,5 +124,17 @@ export class CatgaClient {
   }
 }
 
-/** The node's `GET /v1/cluster` view (CONTRACT.md §2), as the server defines it. */
+/** The node's `GET /v1/cluster` view, as the server defines it. */
 export type { ClusterMemberView, ClusterView } from '../server/api.js';
+
+export {
+  createClient,
+  type AppModules,
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+  type QueryName,
+  type QueryPayload,
+  type QueryResult,
+  type TypedClient,
+} from './typed.js';

@@ -4,7 +4,7 @@
 // within the call's overall deadline. A request whose outcome is unknown (sent and no answer, or a
 // 503 saying so) is retried only when repeating it is safe: queries, and commands carrying an
 // idempotency key.
-import { attempt, Agents, type Attempt } from './http.js';
+import { attempt, type Attempt } from './http.js';
 
 /** Longest Request-Timeout a server accepts (the client clamps what it sends to it). */
 export const MAX_REQUEST_TIMEOUT_MS = 60_000;
@@ -18,7 +18,7 @@ export interface WireError {
   readonly message: string;
 }
 
-/** CONTRACT.md §2 bodies; `status` is the HTTP status of a failure (0 when no server answered). */
+/** The API's reply bodies; `status` is the HTTP status of a failure (0 when no server answered). */
 export type ClientResponse<T> = { readonly ok: true; readonly value: T; readonly index: number } | { readonly ok: false; readonly error: WireError; readonly status: number };
 
 export interface Call {
@@ -42,7 +42,6 @@ function failure(code: string, message: string): ClientResponse<never> {
 }
 
 export class Requester {
-  readonly agents = new Agents();
   /** Index of the endpoint that answered last: the next call starts there. */
   private preferred = 0;
 
@@ -61,7 +60,7 @@ export class Requester {
       const remaining = call.deadline - Date.now();
       if (remaining <= 0 || this.signal.aborted) return this.signal.aborted ? failure('CLIENT_CLOSED', 'the client was closed') : last;
       const endpoint = this.endpoints[index % this.endpoints.length] as URL;
-      const result: Attempt = await attempt(this.agents, new URL(call.path, endpoint), this.headers(call, remaining), call.body, remaining, this.signal);
+      const result: Attempt = await attempt(new URL(call.path, endpoint), this.headers(call, remaining), call.body, remaining, this.signal);
       if (result.kind === 'response') {
         if (result.status !== 503 && result.status !== 429) {
           this.preferred = index % this.endpoints.length;

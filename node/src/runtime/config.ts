@@ -30,6 +30,8 @@ export interface NodeConfig {
   readonly dnsServer: string | null;
   readonly bootstrapExpect: number;
   readonly handlers: readonly string[];
+  /** Load the built-in kv and orders modules before the user's (false: only `handlers`). */
+  readonly builtins: boolean;
   /** A fresh node outside the configuration asks to be added (false: it waits for an operator to add it). */
   readonly autoJoin: boolean;
   readonly tickMs: number;
@@ -94,7 +96,8 @@ const SPECS = {
   dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
   bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'size of the first configuration (ordinals 0..n-1, or the first n static peers)' },
   autoJoin: { env: 'CATGA_AUTO_JOIN', flag: 'auto-join', help: 'a new node asks the cluster to add it (default true; false: membership is managed by an operator or by hand)' },
-  handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules' },
+  handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules (.js, .mjs, or .ts: Node strips the types)' },
+  builtins: { env: 'CATGA_BUILTINS', flag: 'builtins', help: 'load the built-in kv and orders modules (default true; false or --no-builtins: only the user\'s modules)' },
   tickMs: { env: 'CATGA_TICK_MS', flag: 'tick-ms', help: 'Raft tick in milliseconds (default 50)' },
   electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
   heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks (default 1)' },
@@ -120,7 +123,10 @@ const SPECS = {
   testDiskDelayMs: { env: 'CATGA_TEST_DISK_DELAY_MS', flag: 'test-disk-delay-ms', help: 'TEST ONLY: every durable write and fsync of the data directory takes this many ms longer (a slow disk; default 0)' },
 } as const satisfies Record<Setting, Spec>;
 
-/** `--flag value`, `--flag=value` and bare `--flag` (true) into a map. Unknown flags are an error. */
+/**
+ * `--flag value`, `--flag=value`, bare `--flag` (true) and `--no-flag` (false) into a map. Unknown
+ * flags are an error.
+ */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
   const known = new Set<string>(Object.values(SPECS).map((s) => s.flag));
   const out = new Map<string, string>();
@@ -129,6 +135,10 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (eq < 0 && name.startsWith('no-') && known.has(name.slice(3))) {
+      out.set(name.slice(3), 'false');
+      continue;
+    }
     if (!known.has(name)) throw new ConfigError(`unknown flag --${name}`);
     if (eq >= 0) out.set(name, arg.slice(eq + 1));
     else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out.set(name, argv[++i]!);
@@ -270,6 +280,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     dnsServer,
     bootstrapExpect,
     handlers: list('handlers'),
+    builtins: bool('builtins', true),
     autoJoin: bool('autoJoin', true),
     tickMs: int('tickMs', 50, 1, 10_000),
     electionTicks,

@@ -67,6 +67,8 @@ export interface DriverOptions {
   /** Index the state machine already reflects at start (the recovered snapshot's index). */
   readonly applied: Index;
   readonly onSoftState?: (s: SoftState) => void;
+  /** A message from peer `from` arrived (peer-contact.ts). */
+  readonly onHeard?: (from: NodeId) => void;
   /** The configuration changed (and once at start): the node points the transport at the members. */
   readonly onConf: (c: ConfState) => void;
   readonly onSnapshotTaken?: () => void;
@@ -195,7 +197,9 @@ export class RaftDriver {
   get isLeader(): boolean { return this.soft.role === 'leader'; }
 
   receive(m: Message): void {
-    if (this.stopped || this.inbox.length >= MAX_MESSAGES_PER_TURN * 4) return; // Raft tolerates loss
+    if (this.stopped) return;
+    this.o.onHeard?.(m.from);
+    if (this.inbox.length >= MAX_MESSAGES_PER_TURN * 4) return; // Raft tolerates loss
     if (m.type === 'snapshot' && this.o.interceptSnapshot?.(m, this.appliedIndex) === true) return;
     this.inbox.push(m);
     this.schedule();

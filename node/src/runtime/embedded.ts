@@ -25,7 +25,7 @@ export interface SendOptions {
 }
 
 export interface QueryOptions {
-  /** Default `local`: this node's applied state. */
+  /** Default: the query's declared consistency (`local` when it declares none). */
   readonly consistency?: Consistency;
   readonly timeoutMs?: number;
 }
@@ -98,7 +98,7 @@ export async function startNode(options: EmbeddedNodeOptions): Promise<CatgaNode
       return replyOf<T>(outcome.index ?? index, outcome);
     }),
     query: <T>(type: string, payload: unknown, o: QueryOptions = {}) => settle<T>(async () => {
-      const { index, outcome } = await api.query(type, payload, o.consistency ?? 'local', deadline(o.timeoutMs));
+      const { index, outcome } = await api.query(type, payload, o.consistency ?? null, deadline(o.timeoutMs));
       return replyOf<T>(index, outcome);
     }),
     publish: (type, data, o = {}) => settle(async () => {

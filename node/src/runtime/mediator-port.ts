@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
-import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, stampEntry, type AppliedEntry, type Behavior, type ModuleDefinition, type Result } from '../catga/index.js';
+import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, openApiDocument, stampEntry, type AppliedEntry, type Behavior, type ModuleDefinition, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import type { StateMachine } from './driver.js';
@@ -19,6 +19,8 @@ import type { SnapshotTransfer, TransferStateMachine } from './snapshot-transfer
 export interface NodeMediator {
   readonly mediator: Mediator;
   readonly port: MediatorPort;
+  /** GET /v1/openapi.json: the loaded modules' commands, queries and handled events. */
+  readonly openapi: string;
   /** What the snapshot transfer needs of the state machine. */
   readonly transferable: TransferStateMachine;
   /** The driver's view, once the snapshot transfer exists. */
@@ -40,9 +42,9 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
  */
 export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, onBehind: (err: ModuleVersionError) => void, given: { readonly modules?: readonly ModuleDefinition[]; readonly behaviors?: readonly Behavior[] } = {}): Promise<NodeMediator> {
   const user = [...await loadHandlerModules(cfg.handlers), ...given.modules ?? []];
-  if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers });
+  if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers, builtins: cfg.builtins });
   const mediator = new Mediator({
-    modules: [...builtinModules, ...user],
+    modules: [...(cfg.builtins ? builtinModules : []), ...user],
     engine,
     quotaBytes: cfg.stateQuotaBytes,
     behaviors: given.behaviors ?? [],
@@ -111,6 +113,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     checkQuery(type, payload, caller) {
       const failure = mediator.checkQuery(type, payload, caller);
       if (failure !== null) throw new CatgaError(failure.code, failure.message, httpStatusFor(failure.code));
+      return mediator.registry.queries.get(type)?.definition.consistency ?? 'local';
     },
     query: async (type, payload) => outcomeOf(await mediator.query(type, payload)),
     subscribe(from, types, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void) {
@@ -118,5 +121,6 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       return orThrow(mediator.events.follow(from ?? mediator.events.lastIndex, types, deliver, onCompacted));
     },
   };
-  return { mediator, port, transferable, stateMachine };
+  const openapi = JSON.stringify({ ...openApiDocument(mediator.registry, { title: 'Catga node API', version: '1' }), 'x-catga-modules': [...mediator.registry.states.keys()] });
+  return { mediator, port, transferable, stateMachine, openapi };
 }

@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeService } from './service.js';
 import { startJoining } from './join.js';
+import { PeerContact } from './peer-contact.js';
 import { PeerDirectory } from './peer-directory.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 import { LmdbStateEngine } from '../state/lmdb-engine.js';
@@ -243,8 +244,10 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     deliver: (m) => driver?.deliverSnapshot(m),
     onStale: () => driver?.requestSnapshot(),
   });
+  const contact = new PeerContact(cfg.tickMs * cfg.electionTicks);
   const d = new RaftDriver({
     core,
+    onHeard: (from) => contact.heard(from, Date.now()),
     storage,
     transport,
     stateMachine: mediator.stateMachine(transfer),
@@ -305,7 +308,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
 
   const service = new NodeService({
     id: cfg.nodeId, incarnation: recovered.incarnation, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
-    unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
+    unsafeLocalLinearizable: cfg.unsafeLocalLinearizable, contact,
   });
   const reactors = new ReactorRunner({
     reactors: [...m.registry.reactors.values()],
@@ -346,6 +349,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     subscribe: (f, t, deliver, onCompacted) => service.subscribe(f, t, deliver, onCompacted),
     cluster: () => service.cluster(),
     watchCluster: (since, deadline, signal) => watch.next(since, Math.max(0, deadline - Date.now()), signal).then((c) => ({ version: c.version, changed: c.changed })),
+    openapi: () => mediator.openapi,
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),

@@ -12,6 +12,7 @@ import type {
 } from '../server/api.js';
 import type { RaftDriver } from './driver.js';
 import { CatgaError, asCatgaError } from './errors.js';
+import type { PeerContact } from './peer-contact.js';
 import type { Logger } from './logger.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -26,8 +27,8 @@ export interface MediatorPort {
   outcomes(applyResult: unknown): CommandOutcome[];
   /** The entry restamped by the leader: its time and its idempotency window (see catga/entry.ts). */
   stamp(data: Uint8Array, ts: number): Uint8Array;
-  /** Validates a query before any waiting; throws CatgaError 400/403/404. */
-  checkQuery(type: string, payload: unknown, caller?: Caller): void;
+  /** Validates a query before any waiting; throws CatgaError 400/403/404. Returns the query's declared consistency. */
+  checkQuery(type: string, payload: unknown, caller?: Caller): Consistency;
   query(type: string, payload: unknown): Promise<CommandOutcome>;
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
 }
@@ -79,9 +80,10 @@ export interface ServiceOptions {
   readonly metrics: NodeMetrics;
   readonly log: Logger;
   readonly unsafeLocalLinearizable: boolean;
+  readonly contact: PeerContact;
 }
 
-export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'watchCluster' | 'state'> {
+export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'watchCluster' | 'state' | 'openapi'> {
   private readonly o: ServiceOptions;
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */
@@ -202,21 +204,23 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
 
   // ---- queries -------------------------------------------------------------------------------
 
-  async query(type: string, payload: unknown, consistency: Consistency, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome }> {
+  async query(type: string, payload: unknown, requested: Consistency | null, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome; consistency: Consistency }> {
     const { driver, mediator } = this.o;
-    mediator.checkQuery(type, payload, caller);
+    const declared = mediator.checkQuery(type, payload, caller);
+    const consistency = requested ?? declared;
     const here = async () => {
       const index = driver.applied;
       return { index, outcome: await mediator.query(type, payload) };
     };
-    if (consistency === 'local' || (consistency === 'linearizable' && this.o.unsafeLocalLinearizable)) return here();
+    if (consistency === 'local' || (consistency === 'linearizable' && this.o.unsafeLocalLinearizable)) return { ...(await here()), consistency };
     if (consistency === 'linearizable') {
       const index = await this.readIndex(deadline);
       await withDeadline(driver.waitApplied(index), deadline, 'linearizable read');
-      return here();
+      return { ...(await here()), consistency };
     }
-    return this.onLeader('query', deadline, here,
+    const served = await this.onLeader('query', deadline, here,
       (leader, left) => this.o.transport.request(leader, RPC.query, enc.encode(JSON.stringify({ type, payload })), left));
+    return { ...served, consistency };
   }
 
   private async readIndex(deadline: number): Promise<number> {
@@ -287,6 +291,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
     return {
       id: st.id, role: st.role, term: st.term, leader: st.leader, commitIndex: st.commit,
       appliedIndex: this.o.driver.applied, lastLogIndex: st.lastIndex, incarnation: this.o.incarnation, members,
+      quorum: this.o.contact.view(st, Date.now()),
     };
   }
 

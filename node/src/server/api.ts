@@ -3,11 +3,10 @@
 import type { Caller } from '../catga/api.js';
 import type { CatgaError } from '../runtime/errors.js';
 import type { WireEvent } from '../catga/events.js';
+import type { Consistency } from '../catga/api.js';
 
 export type { WireEvent };
-
-export type Consistency = 'local' | 'leader' | 'linearizable';
-export const CONSISTENCIES: readonly Consistency[] = ['local', 'leader', 'linearizable'];
+export { CONSISTENCIES, type Consistency } from '../catga/api.js';
 
 export interface CommandInput {
   readonly type: string;
@@ -34,6 +33,17 @@ export interface ClusterMemberView {
   readonly incarnation: string | null;
 }
 
+/**
+ * Whether this node sees a quorum: a leader, when a majority of the voters (itself included) was
+ * heard from within the election timeout; any other node, when it heard its leader within it.
+ */
+export interface QuorumView {
+  readonly visible: boolean;
+  /** Voters heard from within the election timeout (this node included when it votes). */
+  readonly voters: readonly string[];
+  readonly reason: string;
+}
+
 export interface ClusterView {
   readonly id: string;
   readonly role: string;
@@ -45,6 +55,7 @@ export interface ClusterView {
   /** This node's storage incarnation (its data directory's identity). */
   readonly incarnation: string;
   readonly members: readonly ClusterMemberView[];
+  readonly quorum: QuorumView;
 }
 
 export interface NodeStateView {
@@ -75,7 +86,8 @@ export interface NodeApi {
   /** Validates every command before anything reaches the log (throws 400/404 CatgaError). */
   /** `caller`: who sent them, for the behaviours' edge checks (absent: the application itself). */
   commands(commands: readonly CommandInput[], deadline: number, caller?: Caller): Promise<{ index: number; outcomes: CommandOutcome[] }>;
-  query(type: string, payload: unknown, consistency: Consistency, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome }>;
+  /** `consistency` null: the query's declared default; the answer says which one served it. */
+  query(type: string, payload: unknown, consistency: Consistency | null, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome; consistency: Consistency }>;
   publish(type: string, data: unknown, deadline: number): Promise<{ index: number }>;
   /**
    * Replays retained events after `from` (all retained if null) and then follows live ones, in log
@@ -93,6 +105,8 @@ export interface NodeApi {
    * what its last change changed.
    */
   watchCluster(since: number, deadline: number, signal: AbortSignal): Promise<{ version: number; changed: readonly string[] }>;
+  /** The OpenAPI 3.1 document of the loaded modules, serialized once. */
+  openapi(): string;
   /** `incarnation`: the storage incarnation the member runs as (an operator that saw its volume replaced). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;

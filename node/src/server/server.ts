@@ -78,8 +78,9 @@ function scopedKey(who: Principal, key: string | null): string | null {
   return key === null ? null : `${who.keyScope}:${key}`;
 }
 
-function parseConsistency(v: string | null): Consistency {
-  if (v === null || v === '') return 'local';
+/** The consistency a request asks for; null when it names none (the query's declared default applies). */
+function parseConsistency(v: string | null): Consistency | null {
+  if (v === null || v === '') return null;
   if ((CONSISTENCIES as readonly string[]).includes(v)) return v as Consistency;
   throw new CatgaError('INVALID_CONSISTENCY', `consistency must be one of ${CONSISTENCIES.join(', ')}`, 400);
 }
@@ -183,16 +184,34 @@ export class CatgaServer {
         if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
         return void this.publish(req, res, path.slice(11));
       }
+    } else if (path === '/v1/openapi.json') {
+      if (method !== 'GET') return this.methodNotAllowed(res, 'GET');
+      return this.openapi(req, res);
     } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/')) {
       return void this.admin(req, res);
     } else if (path === '/healthz') {
-      return sendJson(res, 200, okBody('alive', this.o.api.readiness().appliedIndex));
+      return this.healthz(res, q < 0 ? null : new URLSearchParams(url.slice(q + 1)));
     } else if (path === '/readyz') {
       return this.readyz(res, q < 0 ? null : new URLSearchParams(url.slice(q + 1)));
     } else if (path === '/metrics') {
       return void this.metricsRoute(res);
     }
     sendJson(res, 404, errorBody('NOT_FOUND', `no route ${method} ${path}`));
+  }
+
+  /** The OpenAPI document itself (not wrapped in {ok, value}: tools read it as it is), for any authenticated caller. */
+  private openapi(req: IncomingMessage, res: ServerResponse): void {
+    const who = this.access.authenticate(req);
+    if (who instanceof CatgaError) return sendError(res, who);
+    sendJson(res, 200, this.o.api.openapi());
+  }
+
+  /** Liveness: always 200 while the process answers. `?detail` adds this node's role and whether it sees a quorum. */
+  private healthz(res: ServerResponse, query: URLSearchParams | null): void {
+    const appliedIndex = this.o.api.readiness().appliedIndex;
+    if (query?.has('detail') !== true) return sendJson(res, 200, okBody('alive', appliedIndex));
+    const { role, term, leader, quorum } = this.o.api.cluster();
+    sendJson(res, 200, okBody({ alive: true, role, term, leader, quorum }, appliedIndex));
   }
 
   private methodNotAllowed(res: ServerResponse, allow: string): void {
@@ -277,9 +296,12 @@ export class CatgaServer {
     let consistency: Consistency = 'local';
     try {
       type = typeFromPath(rawType);
-      consistency = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
+      const requested = parseConsistency((req.headers['consistency'] as string | undefined) ?? query?.get('consistency') ?? null);
+      if (requested !== null) consistency = requested;
       const { body, deadline, who } = await this.begin(req, query, 'queries', type);
-      const { index, outcome } = await this.o.api.query(type, body, consistency, deadline, who);
+      const served = await this.o.api.query(type, body, requested, deadline, who);
+      const { index, outcome } = served;
+      consistency = served.consistency;
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
       else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
     } catch (err) {

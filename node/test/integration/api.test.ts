@@ -156,7 +156,9 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
       const r = await http(`${c.url(i)}/v1/cluster`, 'GET');
       expectReply(r, 200);
       const v = r.body.value as Record<string, unknown> & { members: Array<Record<string, unknown>> };
-      assert.deepEqual(Object.keys(v).sort(), ['appliedIndex', 'commitIndex', 'id', 'incarnation', 'lastLogIndex', 'leader', 'members', 'role', 'term'].sort());
+      assert.deepEqual(Object.keys(v).sort(), ['appliedIndex', 'commitIndex', 'id', 'incarnation', 'lastLogIndex', 'leader', 'members', 'quorum', 'role', 'term'].sort());
+      // Every node of a healthy cluster sees a quorum (the leader its voters, a follower its leader).
+      assert.equal((v['quorum'] as { visible: unknown }).visible, true, JSON.stringify(v['quorum']));
       assert.equal(v['id'], c.nodes[i]!.id);
       assert.equal(v['role'], i === l ? 'leader' : 'follower');
       assert.equal(v['leader'], c.nodes[l]!.id);

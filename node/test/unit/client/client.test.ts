@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { MAX_RESPONSE_BYTES } from '../../../src/client/http.js';
 import { CatgaClient, type ClientEvent } from '../../../src/client/index.js';
 
 interface Seen {
@@ -12,7 +13,7 @@ interface Seen {
   readonly body: unknown;
 }
 
-type Reply = { status: number; body: unknown; headers?: Record<string, string> } | 'hang-up';
+type Reply = { status: number; body: unknown; headers?: Record<string, string> } | 'hang-up' | 'silent';
 
 /** A fake node: scripted HTTP replies and a scripted WebSocket endpoint, on a random port. */
 class FakeNode {
@@ -37,6 +38,7 @@ class FakeNode {
           req.socket.destroy();
           return;
         }
+        if (reply === 'silent') return;
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
         res.end(JSON.stringify(reply.body));
       });
@@ -193,6 +195,38 @@ test('a lost answer is retried elsewhere only when an idempotency key makes it s
   const maybe = await client([url2]).publish('audit.y', {});
   assert.deepEqual(maybe, { ok: false, error: { code: 'TIMEOUT', message: 'maybe' }, status: 503 });
   assert.equal(second.seen.length, 2);
+});
+
+test('a node that never answers: the deadline, then UNAVAILABLE or OUTCOME_UNKNOWN; close() ends a call in flight', async () => {
+  const [node, url] = await fakeNode();
+  node.reply = () => 'silent';
+  const c = client([url], { timeoutMs: 300 });
+  const started = Date.now();
+  const query = await c.query('kv.get', { key: 'a' });
+  assert.ok(!query.ok);
+  assert.deepEqual([query.error.code, query.status], ['UNAVAILABLE', 0]);
+  assert.match(query.error.message, /no answer from 127\.0\.0\.1:\d+ within/);
+  assert.ok(Date.now() - started < 2_000, 'the call ends at its deadline');
+  const unsafe = await c.send('kv.put', { key: 'a', value: 1 }, { idempotencyKey: false });
+  assert.equal(unsafe.ok ? null : unsafe.error.code, 'OUTCOME_UNKNOWN');
+  const inFlight = client([url], { timeoutMs: 10_000 });
+  const pending = inFlight.query('kv.get', { key: 'a' });
+  await waitFor(() => node.seen.length === 3);
+  await inFlight.close();
+  const closed = await pending;
+  assert.equal(closed.ok ? null : closed.error.code, 'CLIENT_CLOSED');
+});
+
+test(`a response body over ${MAX_RESPONSE_BYTES} bytes is refused with RESPONSE_TOO_LARGE`, async () => {
+  const [node, url] = await fakeNode();
+  node.reply = () => ({ status: 200, body: { ok: true, value: 'x'.repeat(MAX_RESPONSE_BYTES), index: 1 } });
+  const tooLarge = await client([url], { timeoutMs: 5_000 }).send('kv.put', { key: 'a', value: 1 }, { idempotencyKey: false });
+  assert.ok(!tooLarge.ok);
+  assert.equal(tooLarge.error.code, 'OUTCOME_UNKNOWN');
+  assert.match(tooLarge.error.message, /response larger than 33554432 bytes/);
+  node.reply = () => ({ status: 200, body: { ok: true, value: 'x'.repeat(MAX_RESPONSE_BYTES - 100), index: 1 } });
+  const justUnder = await client([url], { timeoutMs: 5_000 }).query('kv.get', { key: 'a' });
+  assert.equal(justUnder.ok ? (justUnder.value as string).length : null, MAX_RESPONSE_BYTES - 100);
 });
 
 test('sendBatch: one request, a key per command, results in order', async () => {

@@ -113,3 +113,14 @@ test('TLS: all three files or none; an unreadable file names its variable', () =
     /CATGA_TLS_CERT_FILE \(--tls-cert-file\): cannot read "\/nonexistent\/a.crt"/,
   );
 });
+
+test('the built-in modules are on by default; CATGA_BUILTINS=false or --no-builtins turns them off', () => {
+  const env = { ...CREDS, CATGA_NODE_ID: 'solo' };
+  assert.equal(loadConfig([], env).builtins, true);
+  assert.equal(loadConfig([], { ...env, CATGA_BUILTINS: 'false' }).builtins, false);
+  assert.equal(loadConfig(['--no-builtins'], env).builtins, false);
+  assert.equal(loadConfig(['--builtins=false'], env).builtins, false);
+  assert.equal(loadConfig(['--builtins'], { ...env, CATGA_BUILTINS: 'false' }).builtins, true);
+  assert.throws(() => loadConfig([], { ...env, CATGA_BUILTINS: 'off' }), /CATGA_BUILTINS \(--builtins\): expected true\/false, got "off"/);
+  assert.throws(() => parseFlags(['--no-such-thing']), /unknown flag --no-such-thing/);
+});

@@ -1,0 +1,34 @@
+// `catga dev` flag checks that refuse before any node starts: port 0 on a used data directory,
+// out-of-range ports, an empty --handlers list. (The shop example's test runs a whole dev cluster.)
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CATGA_MAIN } from '../../../src/cli/local-cluster.js';
+
+function dev(...args: string[]): { status: number | null; stderr: string } {
+  const run = spawnSync(process.execPath, [CATGA_MAIN, 'dev', ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: run.status, stderr: run.stderr };
+}
+
+test('catga dev refuses port 0 on a data directory that already holds a cluster', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'catga-dev-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'n1'));
+  for (const flag of ['--http-port', '--peer-port']) {
+    const run = dev('--data-dir', dir, flag, '0');
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /port 0: .* give its ports or a fresh --data-dir/);
+  }
+});
+
+test('catga dev refuses bad ports and an empty handler list with the flag named', () => {
+  const port = dev('--http-port', '-1');
+  assert.equal(port.status, 1);
+  assert.match(port.stderr, /--http-port: expected an integer from 0 to 65000, got "-1"/);
+  const handlers = dev('--handlers', ' , ');
+  assert.equal(handlers.status, 1);
+  assert.match(handlers.stderr, /--handlers: expected comma-separated module paths/);
+});
