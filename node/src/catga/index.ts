@@ -1,5 +1,6 @@
-// The `catga` package's main export: the mediator API for handler authors, and the state machine,
-// codec and event ring the node runtime and HTTP server drive.
+// The mediator's public surface: the API for handler authors, and the state machine, codec and
+// event ring the node runtime and HTTP server drive. The package's main export (../index.ts) adds
+// the embedded node on top.
 export {
   APPLICATION_CALLER,
   catgaApi,
@@ -57,10 +58,6 @@ export { LoadError, loadHandlerModules, parseHandlerPaths } from './loader.js';
 export { builtinModules } from './builtin/index.js';
 export { jsonEqual, KvCodes, kvModule } from './builtin/kv.js';
 export { OrderCodes, ordersModule, type Order } from './builtin/orders.js';
-// Reactors' replicated progress, and a node embedded in the application's process (last: the
-// runtime imports this file back, so everything above is defined by the time it runs).
+// Reactors' replicated progress and module versions.
 export { REACTOR_DEAD_LETTERS_QUERY, REACTOR_PROGRESS_QUERY, type DeadLetter, type ReactorCheckpoint } from './reactor-progress.js';
 export { ModuleVersionError, VERSIONS_QUERY, type VersionMap } from './module-versions.js';
-export { startNode, type CatgaNode, type EmbeddedNodeOptions, type QueryOptions, type Reply, type SendOptions } from '../runtime/embedded.js';
-export type { ClusterAspect, ClusterChange, ClusterListener, ClusterState } from '../runtime/cluster-watch.js';
-export type { NodeSettings } from '../runtime/config.js';

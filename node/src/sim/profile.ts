@@ -1,7 +1,8 @@
 // What a fault phase does: the rate of each kind of fault and client action, drawn per phase from
 // the seed. Three kinds of phase: mild (progress under light faults), mixed (everything at random
 // rates) and leader churn (leaders die right after winning or committing, between persisting and
-// sending: the pattern that exposes figure-8 style commit bugs). The heal profile has no faults.
+// sending: the pattern that exposes figure-8 style commit bugs). Disk faults (slow, full, a failed
+// fsync, a crash with a write in flight) are drawn like the others. The heal profile has no faults.
 import { CLEAN_LINKS, type LinkFaults } from './network.js';
 import type { Prng } from './prng.js';
 

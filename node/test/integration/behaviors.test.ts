@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { command, defineModule, fail, ok, query, requireScope, startNode, t, type Behavior, type CatgaNode } from '../../src/catga/index.js';
+import { command, defineModule, fail, ok, query, requireScope, startNode, t, type Behavior, type CatgaNode } from '../../src/index.js';
 import { freePort } from '../../src/cli/local-cluster.js';
 import { command as post, http, until } from './cluster.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { command, defineModule, ok, startNode, t, type CatgaNode, type ClusterChange } from '../../src/catga/index.js';
+import { command, defineModule, ok, startNode, t, type CatgaNode, type ClusterChange } from '../../src/index.js';
 import { ConfigError } from '../../src/runtime/config.js';
 import { freePort } from '../../src/cli/local-cluster.js';
 import { http, until } from './cluster.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { command as defineCommand, defineModule, ModuleVersionError, ok, query, startNode, t } from '../../src/catga/index.js';
+import { command as defineCommand, defineModule, ModuleVersionError, ok, query, startNode, t } from '../../src/index.js';
 import { freePort } from '../../src/cli/local-cluster.js';
 import { ADMIN_TOKEN, TestCluster, command, http, sleep, until } from './cluster.js';
 

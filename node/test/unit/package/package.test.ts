@@ -26,7 +26,7 @@ test('npm pack publishes the bin, the runtime\'s JavaScript and types, and nothi
   for (const target of [...Object.values(pkg.bin), ...Object.values(pkg.exports).flatMap((e) => [e.types, e.default])]) {
     assert.ok(shipped.has(target.replace(/^\.\//, '')), `${target} is published`);
   }
-  for (const required of ['dist/src/cli/main.js', 'dist/src/client/index.d.ts', 'dist/src/catga/index.d.ts', 'dist/src/runtime/node.js']) assert.ok(shipped.has(required), required);
+  for (const required of ['dist/src/cli/main.js', 'dist/src/client/index.d.ts', 'dist/src/index.d.ts', 'dist/src/catga/index.d.ts', 'dist/src/runtime/node.js']) assert.ok(shipped.has(required), required);
   assert.ok(files.length < 400, `a bounded file list (${files.length})`);
 });
 
