@@ -5,7 +5,7 @@
 import type { ModuleDefinition } from '../catga/api.js';
 import type { Result } from '../catga/result.js';
 import type { Infer } from '../catga/schema.js';
-import { CatgaClient, type CatgaClientOptions, type QueryOptions, type SendOptions } from './index.js';
+import { CatgaClient, type CatgaClientOptions, type QueryOptions, type SendOptions } from './catga-client.js';
 import type { ClientResponse } from './requests.js';
 
 /** What a typed client is built from: one module definition, or a list of them (`as const` not needed). */

@@ -3,9 +3,28 @@
 // fast back-off, pipelining), and how a follower takes appends, heartbeats and snapshots.
 
 import { invariant } from './invariant.js';
+import type { RaftLog } from './log.js';
 import type { Progress } from './progress.js';
-import type { Raft } from './raft.js';
-import type { AppendRequest, AppendResponse, Entry, Heartbeat, HeartbeatResponse, Index, InstallSnapshot, NodeId, Term } from './types.js';
+import type { ReadOnly, ReadRequest } from './readonly.js';
+import type { AppendRequest, AppendResponse, ConfState, Entry, Heartbeat, HeartbeatResponse, Index, InstallSnapshot, Message, NodeId, RaftConfig, Role, Term } from './types.js';
+
+/** What replication reads and calls of the node it runs in (the Raft class in raft.ts). */
+export interface ReplicationHost {
+  readonly id: NodeId;
+  readonly cfg: RaftConfig;
+  readonly log: RaftLog;
+  readonly term: Term;
+  readonly role: Role;
+  readonly conf: ConfState;
+  readonly progress: ReadonlyMap<NodeId, Progress>;
+  readonly transferee: NodeId | null;
+  readonly readOnly: ReadOnly;
+  send(m: Message): void;
+  syncConf(): void;
+  maybeCommit(): boolean;
+  afterLeaderCommit(): void;
+  releaseRead(index: Index, request: ReadRequest): void;
+}
 
 const NO_ENTRIES: readonly Entry[] = [];
 
@@ -14,7 +33,7 @@ const NO_ENTRIES: readonly Entry[] = [];
  * `sendIfEmpty`, sends an empty append when there is nothing new (to carry the commit index or
  * to find out where the follower stands). Returns whether anything was sent.
  */
-export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+export function sendAppend(r: ReplicationHost, to: NodeId, sendIfEmpty: boolean): boolean {
   const pr = r.progress.get(to);
   if (pr === undefined || pr.isPaused()) return false;
   const prevIndex = pr.next - 1;
@@ -30,7 +49,7 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
   return true;
 }
 
-function sendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
+function sendSnapshot(r: ReplicationHost, to: NodeId, pr: Progress): boolean {
   const snapshot = r.log.snapshot;
   invariant(snapshot !== null, 'log compacted without a snapshot');
   r.send({ type: 'snapshot', from: r.id, to, term: r.term, snapshot });
@@ -38,15 +57,15 @@ function sendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
   return true;
 }
 
-export function sendTimeoutNow(r: Raft, to: NodeId): void {
+export function sendTimeoutNow(r: ReplicationHost, to: NodeId): void {
   r.send({ type: 'timeoutNow', from: r.id, to, term: r.term });
 }
 
-export function bcastAppend(r: Raft, sendIfEmpty: boolean): void {
+export function bcastAppend(r: ReplicationHost, sendIfEmpty: boolean): void {
   for (const id of r.progress.keys()) sendAppend(r, id, sendIfEmpty);
 }
 
-export function bcastHeartbeat(r: Raft, context: string): void {
+export function bcastHeartbeat(r: ReplicationHost, context: string): void {
   for (const [to, pr] of r.progress) {
     // Never more than the follower is known to have: its log may still differ beyond `match`.
     const commit = Math.min(pr.match, r.log.committed);
@@ -54,7 +73,7 @@ export function bcastHeartbeat(r: Raft, context: string): void {
   }
 }
 
-export function handleAppend(r: Raft, m: AppendRequest): void {
+export function handleAppend(r: ReplicationHost, m: AppendRequest): void {
   if (m.prevIndex < r.log.committed) {
     sendAppendResp(r, m.from, r.log.committed, false, 0, 0);
     return;
@@ -70,16 +89,16 @@ export function handleAppend(r: Raft, m: AppendRequest): void {
   sendAppendResp(r, m.from, m.prevIndex, true, hintIndex, r.log.term(hintIndex) ?? 0);
 }
 
-function sendAppendResp(r: Raft, to: NodeId, index: Index, reject: boolean, hintIndex: Index, hintTerm: Term): void {
+function sendAppendResp(r: ReplicationHost, to: NodeId, index: Index, reject: boolean, hintIndex: Index, hintTerm: Term): void {
   r.send({ type: 'appendResp', from: r.id, to, term: r.term, index, reject, hintIndex, hintTerm });
 }
 
-export function handleHeartbeat(r: Raft, m: Heartbeat): void {
+export function handleHeartbeat(r: ReplicationHost, m: Heartbeat): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
   r.send({ type: 'heartbeatResp', from: r.id, to: m.from, term: r.term, context: m.context });
 }
 
-export function handleSnapshot(r: Raft, m: InstallSnapshot): void {
+export function handleSnapshot(r: ReplicationHost, m: InstallSnapshot): void {
   const { index, term } = m.snapshot.meta;
   if (index <= r.log.committed) {
     sendAppendResp(r, m.from, r.log.committed, false, 0, 0);
@@ -94,7 +113,7 @@ export function handleSnapshot(r: Raft, m: InstallSnapshot): void {
   }
 }
 
-export function handleAppendResp(r: Raft, m: AppendResponse, pr: Progress): void {
+export function handleAppendResp(r: ReplicationHost, m: AppendResponse, pr: Progress): void {
   pr.recentActive = true;
   if (m.reject) {
     // Fast back-off: skip every entry of a term the follower cannot have.
@@ -128,7 +147,7 @@ export function handleAppendResp(r: Raft, m: AppendResponse, pr: Progress): void
   if (m.from === r.transferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
 }
 
-export function handleHeartbeatResp(r: Raft, m: HeartbeatResponse, pr: Progress): void {
+export function handleHeartbeatResp(r: ReplicationHost, m: HeartbeatResponse, pr: Progress): void {
   pr.recentActive = true;
   pr.probeSent = false;
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
