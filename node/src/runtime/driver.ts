@@ -79,6 +79,11 @@ export interface DriverOptions {
   readonly faults?: DriverFaults;
 }
 
+/** The answer to a proposal whose entry a later leader replaced: it was not, and will not be, applied. */
+function proposalDropped(): CatgaError {
+  return new CatgaError('PROPOSAL_DROPPED', 'a new leader replaced the entry before it committed; it was not applied', 503);
+}
+
 /** Most proposals taken into one core call; the rest wait for the next turn of the loop. */
 export const MAX_PROPOSALS_PER_TURN = 4096;
 /** Most received messages stepped per turn, so ticks and Ready processing are never starved. */
@@ -398,7 +403,7 @@ export class RaftDriver {
         const first = res.index - batch.length + 1;
         for (let i = 0; i < batch.length; i++) {
           const p = batch[i]!;
-          this.waiters.set(first + i, { term: res.term, resolve: p.resolve, reject: p.reject });
+          this.awaitApply(first + i, { term: res.term, resolve: p.resolve, reject: p.reject });
         }
       }
     }
@@ -422,7 +427,7 @@ export class RaftDriver {
     if (c.kind === 'conf') {
       const res = this.core.proposeConfChange(c.cc);
       if (!res.ok) { c.reject(CatgaError.fromRaft(res)); return; }
-      this.waiters.set(res.index, { term: res.term, resolve: () => c.resolve(res.index), reject: c.reject });
+      this.awaitApply(res.index, { term: res.term, resolve: () => c.resolve(res.index), reject: c.reject });
       return;
     }
     const res = this.core.transferLeadership(c.to);
@@ -474,6 +479,16 @@ export class RaftDriver {
     if (rd.softState !== null) this.changeSoftState(rd.softState);
   }
 
+  /**
+   * `w` waits for the entry just appended at `index`. A waiter already there belongs to an entry of
+   * an earlier term that this node's log no longer holds (a later leader cut it, and this node
+   * leads again): that entry will never be applied, so its proposer learns so now.
+   */
+  private awaitApply(index: Index, w: ProposalWaiter): void {
+    this.waiters.get(index)?.reject(proposalDropped());
+    this.waiters.set(index, w);
+  }
+
   private installSnapshot(s: Snapshot): void {
     assert.ok(s.meta.index > this.appliedIndex, `snapshot ${s.meta.index} does not advance applied ${this.appliedIndex}`);
     this.o.stateMachine.restore(s.data, s.meta.index);
@@ -501,7 +516,7 @@ export class RaftDriver {
       if (w === undefined) continue;
       this.waiters.delete(e.index);
       if (w.term === e.term) w.resolve({ index: e.index, result: results[i] });
-      else w.reject(new CatgaError('PROPOSAL_DROPPED', 'a new leader replaced the entry before it committed; it was not applied', 503));
+      else w.reject(proposalDropped());
     }
   }
 

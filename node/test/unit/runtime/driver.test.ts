@@ -12,10 +12,12 @@ import { realTimers } from '../../../src/runtime/timers.js';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const VOTERS: NodeId[] = ['n1', 'n2', 'n3'];
+/** The term of the entries a bootstrapped log starts with (committed from the start). */
+const BOOTSTRAP_TERM = 1;
 
-/** One start of follower n2 over an empty log; `sent` collects what it sends. */
-function startFollower(startId: string): { driver: RaftDriver; sent: Message[]; receive: (m: Message) => void } {
-  const core = createRaft(defaultRaftConfig('n2', () => 0.5), {
+/** One start of node `id` over an empty log; `sent` collects what it sends. */
+function startNode(startId: string, id: NodeId = 'n2'): { driver: RaftDriver; sent: Message[]; receive: (m: Message) => void } {
+  const core = createRaft(defaultRaftConfig(id, () => 0.5), {
     hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], applied: 0,
     bootstrap: { voters: VOTERS, learners: [], addresses: Object.fromEntries(VOTERS.map((id) => [id, `${id}:7000`])) },
   });
@@ -44,7 +46,7 @@ function startFollower(startId: string): { driver: RaftDriver; sent: Message[]; 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** The follower hears leader n1 of term 1, then asks it for a read index; returns the request's context. */
-async function askRead(f: ReturnType<typeof startFollower>, answered: Index[]): Promise<string> {
+async function askRead(f: ReturnType<typeof startNode>, answered: Index[]): Promise<string> {
   f.receive({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, context: '' });
   await turn();
   f.driver.readIndex().then((i) => answered.push(i), () => undefined); // refused at stop: the start is over
@@ -55,11 +57,11 @@ async function askRead(f: ReturnType<typeof startFollower>, answered: Index[]): 
 }
 
 test('a late ReadIndex answer to an earlier start of the node does not answer a read of this start', async () => {
-  const first = startFollower('start-a');
+  const first = startNode('start-a');
   const firstContext = await askRead(first, []);
   await first.driver.stop();
 
-  const second = startFollower('start-b');
+  const second = startNode('start-b');
   const answered: Index[] = [];
   const context = await askRead(second, answered);
   assert.notEqual(context, firstContext, 'each start numbers its reads apart');
@@ -73,4 +75,48 @@ test('a late ReadIndex answer to an earlier start of the node does not answer a 
   await turn();
   assert.deepEqual(answered, [7]);
   await second.driver.stop();
+});
+
+/** n1 campaigns and wins with the votes of n2 and n3 (pre-vote first); returns its new term. */
+async function win(n: ReturnType<typeof startNode>): Promise<number> {
+  const asked = (type: 'preVote' | 'vote'): number => {
+    const m = n.sent.findLast((x) => x.type === type);
+    assert.ok(m !== undefined, `n1 sent no ${type}`);
+    return m.term;
+  };
+  n.driver.campaign();
+  await turn();
+  for (const from of ['n2', 'n3']) n.receive({ type: 'preVoteResp', from, to: 'n1', term: asked('preVote'), reject: false });
+  await turn();
+  const term = asked('vote');
+  for (const from of ['n2', 'n3']) n.receive({ type: 'voteResp', from, to: 'n1', term, reject: false });
+  await turn();
+  assert.ok(n.driver.isLeader && n.driver.softState.term === term, `n1 leads term ${term}: ${JSON.stringify(n.driver.softState)}`);
+  return term;
+}
+
+test('a proposal whose entry a later leader cut is dropped, even when its index is reused before it is applied', async () => {
+  const n1 = startNode('start', 'n1');
+  const first = await win(n1);
+  const answers: string[] = [];
+  const track = (name: string, p: Promise<unknown>): void => { p.then(() => answers.push(`${name} applied`), (e: { code?: string }) => answers.push(`${name} ${e.code}`)); };
+  track('x', n1.driver.propose(new Uint8Array([1])));
+  track('z', n1.driver.propose(new Uint8Array([2])));
+  await turn();
+  const base = n1.driver.status().commit;
+  assert.equal(n1.driver.status().lastIndex, base + 3, 'the term entry, x and z');
+
+  // n2 leads the next term with a shorter log: n1 gets one entry of it and loses x and z.
+  const cut = { index: base + 1, term: first + 1, type: 'normal' as const, data: new Uint8Array() };
+  n1.receive({ type: 'append', from: 'n2', to: 'n1', term: first + 1, prevIndex: base, prevTerm: BOOTSTRAP_TERM, entries: [cut], commit: base });
+  await turn();
+  assert.equal(n1.driver.status().lastIndex, base + 1);
+
+  // n1 leads again: its term entry takes the next index, and w the one after, where z was.
+  await win(n1);
+  track('w', n1.driver.propose(new Uint8Array([3])));
+  await turn();
+  assert.equal(n1.driver.status().lastIndex, base + 3);
+  assert.deepEqual(answers, ['z PROPOSAL_DROPPED'], 'z is answered as soon as its index holds another entry');
+  await n1.driver.stop();
 });
