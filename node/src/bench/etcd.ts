@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../cli/local-cluster.js';
+import { freePort } from '../local/local-cluster.js';
 
 export interface EtcdCluster {
   readonly urls: readonly string[];

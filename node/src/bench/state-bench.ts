@@ -6,7 +6,7 @@
 // time (SIGTERM, start, until /readyz answers 200). A benchmark: it reports, never asserts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LocalCluster } from '../cli/local-cluster.js';
+import { LocalCluster } from '../local/local-cluster.js';
 import { REQUEST_TIMEOUT_MS, waitFor } from './load.js';
 
 const VALUE_BYTES = 60 * 1024;

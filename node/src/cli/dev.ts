@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseHandlerPaths } from '../catga/loader.js';
-import { LocalCluster } from './local-cluster.js';
-import { LocalPki } from './local-pki.js';
+import { LocalCluster } from '../local/local-cluster.js';
+import { LocalPki } from '../local/local-pki.js';
 
 interface DevOptions {
   nodes: number;

@@ -9,7 +9,7 @@ import { httpStatusFor } from '../catga/result.js';
 import type { ClusterView, CommandOutcome, Consistency } from '../server/api.js';
 import type { ClusterChange, ClusterListener } from './cluster-watch.js';
 import { configFromSettings, type NodeSettings } from './config.js';
-import { asCatgaError } from './errors.js';
+import { asCatgaError } from '../common/errors.js';
 import { startNode as startRuntimeNode } from './node.js';
 
 /** What `send`, `publish` and `query` answer: the handler's value with the entry's index, or why not. */

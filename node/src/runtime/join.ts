@@ -6,8 +6,8 @@
 // voter (startNode's onConf), so a removal that follows at once is never undone.
 import type { NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
-import type { RaftDriver } from './driver.js';
-import type { Logger } from './logger.js';
+import type { RaftDriver } from '../driver/driver.js';
+import type { Logger } from '../common/logger.js';
 import { JOIN_ATTEMPT_MS, RPC } from './service.js';
 
 export const JOIN_INTERVAL_MS = 1_000;

@@ -6,6 +6,7 @@ import { statfsSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftStatus, Role } from '../raft/types.js';
 import type { TransferMetrics } from './snapshot-transfer.js';
+import type { ServerMetrics } from '../server/metrics.js';
 import { TypeLabels } from './type-labels.js';
 import type { ReactorMetricsSink } from './reactor-runner.js';
 
@@ -27,7 +28,7 @@ export interface ReactorFigures {
   readonly deadLetters: number;
 }
 
-export class NodeMetrics {
+export class NodeMetrics implements ServerMetrics {
   readonly registry = new Registry();
   /** The bounded `type` label values of the command, query and event series. */
   readonly typeLabels = new TypeLabels();

@@ -13,9 +13,9 @@ import type { PeerTransport } from '../transport/types.js';
 import { CatgaServer } from '../server/server.js';
 import type { NodeApi } from '../server/api.js';
 import type { NodeConfig } from './config.js';
-import { RaftDriver } from './driver.js';
-import { realTimers } from './timers.js';
-import { createLogger, type Logger } from './logger.js';
+import { RaftDriver } from '../driver/driver.js';
+import { realTimers } from '../driver/timers.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeService } from './service.js';
 import { startJoining } from './join.js';
@@ -34,7 +34,7 @@ import type { Behavior, ModuleDefinition } from '../catga/api.js';
 import { ReactorRunner } from './reactor-runner.js';
 import { VERSIONS_RPC, VersionGate } from './version-gate.js';
 import { ModuleVersionError } from '../catga/module-versions.js';
-import { asCatgaError } from './errors.js';
+import { asCatgaError } from '../common/errors.js';
 import type { CommandOutcome } from '../server/api.js';
 
 export interface RunningNode {

@@ -10,10 +10,10 @@ import type { PeerTransport } from '../transport/types.js';
 import type {
   ClusterView, CommandInput, CommandOutcome, Consistency, EventSubscription, NodeApi, Readiness, WireEvent,
 } from '../server/api.js';
-import type { RaftDriver } from './driver.js';
-import { CatgaError, asCatgaError } from './errors.js';
+import type { RaftDriver } from '../driver/driver.js';
+import { CatgaError, asCatgaError } from '../common/errors.js';
 import type { PeerContact } from './peer-contact.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import type { NodeMetrics } from './metrics.js';
 
 /** What the service needs from the mediator (validation, entry encoding, queries, events). */

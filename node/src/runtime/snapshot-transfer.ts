@@ -18,7 +18,7 @@ import {
   type ChunkRecord, type Cursor, type SnapshotDescriptor,
 } from '../state/snapshot-stream.js';
 import type { PeerTransport } from '../transport/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 
 export const SNAPSHOT_CHUNK_RPC = 'snapshot.chunk';
 /** A pinned view no receiver asked for in this long is closed (the newest one always stays). */

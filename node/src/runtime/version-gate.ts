@@ -5,7 +5,7 @@
 // until every voter has answered in the same round.
 import { ACTIVATE_COMMAND, MAX_ACTIVATIONS_PER_ENTRY, parseVersionReport, versionsToActivate, type VersionMap } from '../catga/module-versions.js';
 import type { NodeId } from '../raft/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 
 /** Peer RPC a node answers with its running versions (JSON: module → version). */
 export const VERSIONS_RPC = 'versions';

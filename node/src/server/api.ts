@@ -1,7 +1,7 @@
 // What the HTTP and WebSocket layer needs from a node, and nothing more: the server only parses,
 // authenticates, maps errors to status codes and writes JSON; the node does the work.
 import type { Caller } from '../catga/api.js';
-import type { CatgaError } from '../runtime/errors.js';
+import type { CatgaError } from '../common/errors.js';
 import type { WireEvent } from '../catga/events.js';
 import type { Consistency } from '../catga/api.js';
 

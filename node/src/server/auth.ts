@@ -9,7 +9,7 @@
 //   ops:admin                                  membership and leadership changes only
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { CatgaError } from '../runtime/errors.js';
+import { CatgaError } from '../common/errors.js';
 
 export const SCOPES = ['commands', 'queries', 'events', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];

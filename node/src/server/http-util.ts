@@ -1,7 +1,7 @@
 // Small HTTP helpers shared by the client API and the admin API: bounded body reading, the
 // contract's JSON success/error bodies, the JSON content type and request deadlines.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CatgaError } from '../runtime/errors.js';
+import { CatgaError } from '../common/errors.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
 /** Longest deadline a client may ask for with `Request-Timeout`. */

@@ -7,9 +7,9 @@ import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isIncarnation, MAX_INCARNATION_LENGTH } from '../raft/index.js';
-import { CatgaError, asCatgaError } from '../runtime/errors.js';
-import type { Logger } from '../runtime/logger.js';
-import type { NodeMetrics } from '../runtime/metrics.js';
+import { CatgaError, asCatgaError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { ServerMetrics } from './metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
@@ -22,7 +22,7 @@ import {
 export interface ServerOptions {
   readonly api: NodeApi;
   readonly log: Logger;
-  readonly metrics: NodeMetrics;
+  readonly metrics: ServerMetrics;
   readonly apiTokens: readonly ApiToken[];
   readonly adminToken: string | null;
   /** Client routes answer requests without a token (asked for explicitly, logged loudly). */

@@ -1,4 +1,4 @@
-// One simulated node: a real Raft core driven by the production driver (runtime/driver.ts) on the
+// One simulated node: a real Raft core driven by the production driver (driver/driver.ts) on the
 // simulator's virtual clock, over a durable store behind a faulty disk and the virtual network.
 // The driver's storage, transport and state machine are the seams where every durable and
 // visible effect is reported to the safety checker; a crash cuts them all at once, so whatever the
@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { createRaft } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, HardState, Index, Message, NodeId, RaftConfig, RaftCore, RaftStatus, Role, Snapshot, SoftState, Term } from '../raft/types.js';
-import { RaftDriver, type DriverFaults } from '../runtime/driver.js';
-import type { Logger } from '../runtime/logger.js';
-import type { DriverTimers } from '../runtime/timers.js';
+import { RaftDriver, type DriverFaults } from '../driver/driver.js';
+import type { Logger } from '../common/logger.js';
+import type { DriverTimers } from '../driver/timers.js';
 import type { SafetyChecker } from './checker.js';
 import { SimDisk } from './disk.js';
 import { EMPTY_HARD_STATE, type DurableStore } from './durable.js';

@@ -9,8 +9,8 @@
 // options always replay the same events.
 import { defaultRaftConfig } from '../raft/index.js';
 import type { ConfChange, ConfState, Message, NodeId, RaftConfig, RaftCore, Term } from '../raft/types.js';
-import type { DriverFaults } from '../runtime/driver.js';
-import type { DriverTimers } from '../runtime/timers.js';
+import type { DriverFaults } from '../driver/driver.js';
+import type { DriverTimers } from '../driver/timers.js';
 import { SafetyChecker, PROPOSAL_ID_BYTES, type Violation } from './checker.js';
 import { FSYNC_FAILED_CODE } from './disk.js';
 import { memoryStore, type DurableStore, type StoreFactory } from './durable.js';

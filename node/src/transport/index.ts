@@ -1,6 +1,5 @@
 // The peer transport's public surface: the factory the runtime calls, and the types and codes it
 // needs. Everything else in this folder is internal.
-import { hostResolver } from '../membership/dns.js';
 import type { NodeId } from '../raft/types.js';
 import { systemResolveHost, type HostResolver, type TransportLog, type TransportMetrics } from './context.js';
 import { resolveLimits, type TransportLimits } from './limits.js';
@@ -31,16 +30,14 @@ export interface PeerTransportOptions extends Partial<TransportLimits> {
   readonly listenPort: number;
   readonly metrics?: TransportMetrics;
   readonly log?: TransportLog;
-  /** CATGA_DNS_SERVER (`ip[:port]`): peer host names are resolved there on every (re)connect. */
-  readonly dnsServer?: string | null;
-  /** Overrides how a peer's host name is resolved on every (re)connect (wins over dnsServer). */
+  /** How a peer's host name is resolved on every (re)connect (the runtime passes CATGA_DNS_SERVER's); the system's when absent. */
   readonly resolveHost?: HostResolver;
 }
 
 export function createPeerTransport(opts: PeerTransportOptions): WsPeerTransport {
   if (opts.id === '') throw new RangeError('transport id must not be empty');
   if (opts.secret === '') throw new RangeError('transport secret must not be empty');
-  const { id, clusterId, secret, tls, listenHost, listenPort, metrics, log, resolveHost, dnsServer, ...limits } = opts;
+  const { id, clusterId, secret, tls, listenHost, listenPort, metrics, log, resolveHost, ...limits } = opts;
   return new WsPeerTransport(
     {
       id,
@@ -50,7 +47,7 @@ export function createPeerTransport(opts: PeerTransportOptions): WsPeerTransport
       limits: resolveLimits(limits),
       metrics: metrics ?? {},
       log: log ?? (() => {}),
-      resolveHost: resolveHost ?? (dnsServer ? hostResolver(dnsServer) : systemResolveHost),
+      resolveHost: resolveHost ?? systemResolveHost,
     },
     listenHost,
     listenPort,

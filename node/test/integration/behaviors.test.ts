@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command, defineModule, fail, ok, query, requireScope, startNode, t, type Behavior, type CatgaNode } from '../../src/index.js';
-import { freePort } from '../../src/cli/local-cluster.js';
+import { freePort } from '../../src/local/local-cluster.js';
 import { command as post, http, until } from './cluster.js';
 
 const seen: string[] = [];

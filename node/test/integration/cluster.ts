@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster, type LocalMember } from '../../src/cli/local-cluster.js';
+import { LocalCluster, type LocalMember } from '../../src/local/local-cluster.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const SECRET = 'test-cluster-secret-0123456789';

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LocalCluster } from '../../src/cli/local-cluster.js';
+import { LocalCluster } from '../../src/local/local-cluster.js';
 import { until } from './cluster.js';
 
 const MAX_CONNECTIONS = 4096;

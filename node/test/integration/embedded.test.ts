@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command, defineModule, ok, startNode, t, type CatgaNode, type ClusterChange } from '../../src/index.js';
 import { ConfigError } from '../../src/runtime/config.js';
-import { freePort } from '../../src/cli/local-cluster.js';
+import { freePort } from '../../src/local/local-cluster.js';
 import { http, until } from './cluster.js';
 
 const SECRET = 'embedded-test-secret-0123456789';

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnswerParser, type HttpAnswer } from '../../src/bench/load.js';
-import { freePort } from '../../src/cli/local-cluster.js';
+import { freePort } from '../../src/local/local-cluster.js';
 import { loadConfig } from '../../src/runtime/config.js';
 import { startNode, type RunningNode } from '../../src/runtime/node.js';
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { LocalCluster } from '../../src/cli/local-cluster.js';
-import { LocalPki } from '../../src/cli/local-pki.js';
+import { LocalCluster } from '../../src/local/local-cluster.js';
+import { LocalPki } from '../../src/local/local-pki.js';
 import { until } from './cluster.js';
 
 function httpsPost(port: number, ca: string, path: string, body: unknown): Promise<{ status: number; body: { ok: boolean; index?: number } }> {

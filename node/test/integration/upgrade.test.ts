@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command as defineCommand, defineModule, ModuleVersionError, ok, query, startNode, t } from '../../src/index.js';
-import { freePort } from '../../src/cli/local-cluster.js';
+import { freePort } from '../../src/local/local-cluster.js';
 import { ADMIN_TOKEN, TestCluster, command, http, sleep, until } from './cluster.js';
 
 /** The fixture is plain .mjs, read from the source tree (tsc does not copy it to dist). */

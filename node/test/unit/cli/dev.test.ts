@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CATGA_MAIN } from '../../../src/cli/local-cluster.js';
+import { CATGA_MAIN } from '../../../src/local/local-cluster.js';
 
 function dev(...args: string[]): { status: number | null; stderr: string } {
   const run = spawnSync(process.execPath, [CATGA_MAIN, 'dev', ...args], { encoding: 'utf8', timeout: 30_000 });

@@ -108,7 +108,7 @@ test('end to end: the transport follows a peer to its new IP after a restart', a
   await b.start();
   b.onMessage((m) => received.push(m));
   const port = b.port;
-  const a = createPeerTransport({ ...common, id: 'x-0', listenHost: '127.0.0.1', listenPort: 0, dnsServer: dns.address });
+  const a = createPeerTransport({ ...common, id: 'x-0', listenHost: '127.0.0.1', listenPort: 0, resolveHost: hostResolver(dns.address) });
   await a.start();
   let b2: typeof b | null = null;
   try {

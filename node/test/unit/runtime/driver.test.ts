@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRaft, defaultRaftConfig } from '../../../src/raft/index.js';
 import type { Index, Message, NodeId } from '../../../src/raft/types.js';
-import { RaftDriver } from '../../../src/runtime/driver.js';
-import type { Logger } from '../../../src/runtime/logger.js';
-import { realTimers } from '../../../src/runtime/timers.js';
+import { RaftDriver } from '../../../src/driver/driver.js';
+import type { Logger } from '../../../src/common/logger.js';
+import { realTimers } from '../../../src/driver/timers.js';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const VOTERS: NodeId[] = ['n1', 'n2', 'n3'];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Mediator } from '../../../src/catga/index.js';
 import type { InstallSnapshot, Message, NodeId } from '../../../src/raft/types.js';
-import type { Logger } from '../../../src/runtime/logger.js';
+import type { Logger } from '../../../src/common/logger.js';
 import { SnapshotTransfer, type TransferStateMachine } from '../../../src/runtime/snapshot-transfer.js';
 import type { PeerTransport } from '../../../src/transport/types.js';
 import { dumpState, newMediator, TestLog } from '../catga/helpers.js';

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { PEER_PATH } from '../../../src/transport/context.js';
 import { certificateNames } from '../../../src/transport/tls.js';
 import { closeAll, startNode, waitFor, type TestNode } from './harness.js';
-import { LocalPki } from '../../../src/cli/local-pki.js';
+import { LocalPki } from '../../../src/local/local-pki.js';
 import { smallAppend } from './samples.js';
 
 const pki = new LocalPki();

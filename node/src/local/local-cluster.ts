@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CATGA_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+export const CATGA_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export interface LocalMember {
   readonly id: string;

@@ -11,8 +11,8 @@ import type {
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/types.js';
 import type { PeerTransport } from '../transport/types.js';
-import type { Logger } from './logger.js';
-import { CatgaError } from './errors.js';
+import type { Logger } from '../common/logger.js';
+import { CatgaError } from '../common/errors.js';
 import type { DriverTimers } from './timers.js';
 
 /** The replicated state machine as the driver sees it (the mediator implements it). */
