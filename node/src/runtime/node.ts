@@ -24,6 +24,8 @@ import { encodeDescriptor } from '../state/snapshot-stream.js';
 import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
 import { reconcile } from './state-recovery.js';
 import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
+import { completeRestore, pendingRestore, RestoreError } from '../backup/restore.js';
+import { BackupSources } from './backup-source.js';
 
 export interface RunningNode {
   readonly httpPort: number;
@@ -40,13 +42,14 @@ const PROBE_TIMEOUT_MS = 1_000;
 const enc = new TextEncoder();
 
 /** A first member's answer to the bootstrap probe. */
-type ProbeAnswer = { readonly kind: 'established' } | { readonly kind: 'fresh'; readonly incarnation: string } | { readonly kind: 'unreachable' };
+type ProbeAnswer = { readonly kind: 'established' } | { readonly kind: 'fresh'; readonly incarnation: string; readonly restoredFrom: string | null } | { readonly kind: 'unreachable' };
 
 async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer> {
   try {
-    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown };
+    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown; restoredFrom?: unknown };
     if (reply.established === true) return { kind: 'established' };
-    return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation } : { kind: 'unreachable' };
+    const restoredFrom = typeof reply.restoredFrom === 'string' ? reply.restoredFrom : null;
+    return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation, restoredFrom } : { kind: 'unreachable' };
   } catch {
     return { kind: 'unreachable' };
   }
@@ -58,18 +61,24 @@ async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer>
  * after a disk was wiped, a first member comes back empty, and bootstrapping it would start a
  * second cluster (or let the empty disk vote as the member it was). Bootstrapping needs every other
  * first member to answer "fresh", with its incarnation: the first configuration records them all,
- * so every member derives the same one. Returns null when some member is established.
+ * so every member derives the same one. Members restored from a backup bootstrap only with members
+ * restored from the same backup (`restoredFrom`: its checksum; null for an empty directory).
+ * Returns null when some member is established.
  */
-async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<Record<NodeId, string> | null> {
+async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, restoredFrom: string | null, log: Logger): Promise<Record<NodeId, string> | null> {
   const others = Object.keys(seeds).filter((id) => id !== self);
   peers.setSeeds(seeds);
   for (let attempt = 0; ; attempt++) {
     const answers = await Promise.all(others.map((id) => probe(transport, id)));
     if (answers.some((a) => a.kind === 'established')) return null;
     const incarnations: Record<NodeId, string> = {};
-    answers.forEach((a, i) => { if (a.kind === 'fresh') incarnations[others[i]!] = a.incarnation; });
+    answers.forEach((a, i) => { if (a.kind === 'fresh' && a.restoredFrom === restoredFrom) incarnations[others[i]!] = a.incarnation; });
     if (Object.keys(incarnations).length === others.length) return incarnations;
-    if (attempt % 10 === 0) log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
+    if (attempt % 10 === 0) {
+      const mismatched = others.filter((_, i) => { const a = answers[i]!; return a.kind === 'fresh' && a.restoredFrom !== restoredFrom; });
+      if (mismatched.length > 0) log.warn('bootstrap_backup_mismatch', { members: mismatched, restoredFrom, reason: 'these first members were not restored from the same backup as this one: restore every first member from the same backup' });
+      log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
+    }
     await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * (attempt + 1))));
   }
 }
@@ -94,7 +103,7 @@ function learnMemberAddresses(transport: PeerTransport, seeds: Record<NodeId, st
 }
 
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
-async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
+async function firstConfiguration(cfg: NodeConfig, incarnation: string, restoredFrom: string | null, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
   const conf = firstMembers(cfg);
   if (conf === null) {
     // A lone node: it is its own cluster.
@@ -103,7 +112,7 @@ async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Log
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
   if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
-  const others = await freshIncarnations(transport, peers, seeds, cfg.nodeId, log);
+  const others = await freshIncarnations(transport, peers, seeds, cfg.nodeId, restoredFrom, log);
   if (others === null) {
     log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
     return { conf: null, seeds };
@@ -133,20 +142,25 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     await engine.sync();
     log.info('state_imported', { index: recovered.snapshot!.meta.index, reason: 'the data directory predates the state engine' });
   }
-  const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
   const m = mediator.mediator;
-  const start = reconcile(recovered, {
-    applied: m.appliedIndex,
-    snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
-    descriptor: (index) => encodeDescriptor(index === m.appliedIndex
-      ? { format: 2, index, stateBytes: m.state.stateBytes, idemRows: m.idempotency.size }
-      : { format: 2, index, stateBytes: -1, idemRows: -1 }),
-  });
+  const descriptor = (index: number): Uint8Array => encodeDescriptor(index === m.appliedIndex
+    ? { format: 2, index, stateBytes: m.state.stateBytes, idemRows: m.idempotency.size }
+    : { format: 2, index, stateBytes: -1, idemRows: -1 });
+  const walFresh = recovered.hardState.term === 0 && recovered.snapshot === null && recovered.entries.length === 0;
+  // A data directory `catga restore` prepared: its first start makes it a member of a new cluster.
+  const restoring = pendingRestore(engine, cfg, walFresh, recovered.snapshot?.meta ?? null);
+  const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
+  let start = restoring !== null
+    ? { hardState: recovered.hardState, snapshot: null, entries: [], applied: 0, persistSnapshot: false }
+    : reconcile(recovered, {
+      applied: m.appliedIndex,
+      snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
+      descriptor,
+    });
   if (start.persistSnapshot) {
     await storage.save(start.snapshot, [], start.hardState);
     log.warn('snapshot_recovered_from_state_engine', { index: start.applied, reason: 'the node stopped after installing a snapshot and before its log recorded it' });
   }
-  const snap: Snapshot | null = start.snapshot;
   metrics.observeState(() => ({ bytes: mediator.mediator.state.stateBytes, quota: cfg.stateQuotaBytes, refused: mediator.mediator.quotaRefused }));
 
   const transport = createPeerTransport({
@@ -168,14 +182,32 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
   let established = (): boolean => false;
   let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
-  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, addresses: memberAddresses() })));
+  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: memberAddresses() })));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
   const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
-  const fresh = start.hardState.term === 0 && snap === null && start.entries.length === 0;
-  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, recovered.incarnation, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
+  const fresh = start.hardState.term === 0 && start.snapshot === null && start.entries.length === 0;
+  const first = fresh ? await firstConfiguration(cfg, recovered.incarnation, restoring?.backup ?? null, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
+  const seeds = first.seeds;
+  const bootstrap = first.conf;
+  if (restoring !== null) {
+    if (bootstrap === null) {
+      throw new RestoreError(`a first member of cluster ${cfg.clusterId} already runs: a restored data directory only starts a new cluster, with every first member restored from the same backup (remove this directory to join the running cluster as a new member)`);
+    }
+    // The new cluster's log starts after the backup's index, from a snapshot every first member
+    // derives alike (term 1, as bootstrap entries have: the cluster is not established until a
+    // leader of term 2 writes).
+    const snapshot: Snapshot = { meta: { index: restoring.index, term: 1, conf: bootstrap }, data: descriptor(restoring.index) };
+    const hardState = { term: 1, vote: null, commit: restoring.index };
+    await storage.save(snapshot, [], hardState);
+    engine.write((tx) => completeRestore(tx, snapshot.meta));
+    await engine.sync();
+    start = { hardState, snapshot, entries: [], applied: restoring.index, persistSnapshot: false };
+    log.info('restored_cluster_started', { index: restoring.index, clusterId: cfg.clusterId, sourceClusterId: restoring.sourceClusterId, voters: snapshot.meta.conf.voters });
+  }
+  const snap: Snapshot | null = start.snapshot;
   if (!fresh) log.info('recovered', { term: start.hardState.term, commit: start.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: start.entries.length, stateApplied: start.applied, incarnation: recovered.incarnation });
 
   const core = createRaft(
@@ -186,7 +218,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       incarnation: recovered.incarnation,
       ...(cfg.unsafeIgnoreIncarnations ? { faults: { ignoreIncarnations: true } } : {}),
     },
-    { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap, applied: start.applied },
+    { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap: restoring === null ? bootstrap : null, applied: start.applied },
   );
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
@@ -271,6 +303,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     unsafeLocalLinearizable: cfg.unsafeLocalLinearizable,
   });
   let shuttingDown = false;
+  const backups = new BackupSources({ sm: mediator.transferable, nodeId: cfg.nodeId, clusterId: cfg.clusterId, raft: () => d.status() });
   const api: NodeApi = {
     commands: (c, dl) => service.commands(c, dl),
     query: (t, p, c, dl) => service.query(t, p, c, dl),
@@ -280,6 +313,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),
+    backup: () => backups.start(),
     readiness: () => {
       const r = service.readiness();
       const notes: string[] = [];

@@ -78,7 +78,7 @@ export interface ServiceOptions {
   readonly unsafeLocalLinearizable: boolean;
 }
 
-export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown'> {
+export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'backup'> {
   private readonly o: ServiceOptions;
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */

@@ -2,6 +2,7 @@
 // authenticates, maps errors to status codes and writes JSON; the node does the work.
 import type { CatgaError } from '../runtime/errors.js';
 import type { WireEvent } from '../catga/events.js';
+import type { BackupSource } from '../runtime/backup-source.js';
 
 export type { WireEvent };
 
@@ -80,6 +81,8 @@ export interface NodeApi {
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }>;
+  /** Pins the applied state for a backup (throws 429 BACKUP_IN_PROGRESS when one already streams); the caller closes it. */
+  backup(): BackupSource;
   readiness(): Readiness;
   metrics(): Promise<{ contentType: string; body: string }>;
   isShuttingDown(): boolean;

@@ -12,6 +12,8 @@ import type { Logger } from '../runtime/logger.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
 import { ConnectionGuard } from './connection-guard.js';
+import { streamBackup } from './backup-stream.js';
+import type { BackupSource } from '../runtime/backup-source.js';
 import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import { sharedTextFrames } from './ws-frames.js';
 import { Access, forbidden, type ApiToken, type Principal, type Scope } from './auth.js';
@@ -183,7 +185,7 @@ export class CatgaServer {
         if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
         return void this.publish(req, res, path.slice(11));
       }
-    } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/')) {
+    } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/') || path.startsWith('/v1/admin/')) {
       return void this.admin(req, res);
     } else if (path === '/healthz') {
       return sendJson(res, 200, okBody('alive', this.o.api.readiness().appliedIndex));
@@ -486,6 +488,19 @@ export class CatgaServer {
         const r = await api.transferLeadership(typeof to === 'string' ? to : null, deadline(req));
         sendJson(res, 200, okBody(r, api.cluster().commitIndex));
       } catch (e) { next(e); }
+    });
+    app.get('/v1/admin/backup', guard, async (_req, res, next) => {
+      let source: BackupSource;
+      try { source = api.backup(); } catch (e) { return next(e); }
+      try {
+        await streamBackup(source, res);
+      } catch (err) {
+        // Headers are out: the client sees a body without its end frame and discards it.
+        this.o.log.warn('backup_stream_failed', { index: source.header.index, err });
+        res.destroy();
+      } finally {
+        source.close();
+      }
     });
     app.use((req, res) => sendJson(res, 404, errorBody('NOT_FOUND', `no route ${req.method} ${req.path}`)));
     const onError: express.ErrorRequestHandler = (err, _req, res, _next) => {
