@@ -175,8 +175,9 @@ export async function readBackup(store: BackupStore, onRecords?: (records: reado
         await onRecords?.(decoded);
       }
     }
-    if (bytes !== seg.bytes || frames.leftover !== 0) throw new BackupFormatError(`${seg.name} holds ${bytes} bytes, its manifest says ${seg.bytes}`);
+    if (bytes !== seg.bytes) throw new BackupFormatError(`${seg.name} holds ${bytes} bytes, its manifest says ${seg.bytes}`);
     if (hash.digest('hex') !== seg.sha256) throw new BackupFormatError(`${seg.name} fails its SHA-256`);
+    if (frames.leftover !== 0) throw new BackupFormatError(`${seg.name} ends inside a frame`);
     if (chunks !== seg.chunks) throw new BackupFormatError(`${seg.name} holds ${chunks} chunks, its manifest says ${seg.chunks}`);
   }
   if (total.digest('hex') !== manifest.sha256) throw new BackupFormatError('the backup fails its total SHA-256');
