@@ -2,7 +2,7 @@
 // `catga backup verify` (read a backup back and check it) and `catga restore` (prepare a data
 // directory from a backup). Each prints one JSON line on success; errors go to stderr with a
 // non-zero exit code.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -13,7 +13,7 @@ import { openStore } from '../backup/store.js';
 
 const BACKUP_USAGE = `usage:
   catga backup --to <dir | s3://bucket/prefix> [--from <node url>] [--endpoint <s3 url>]
-               [--keep <n>] [--max-age <days>d]
+               [--keep <n>] [--max-age <days>d] [--result-file <path>]
   catga backup verify <backup location> [--endpoint <s3 url>]
 
   --from      the node to take the backup from (default http://127.0.0.1:8080); any member
@@ -24,6 +24,8 @@ const BACKUP_USAGE = `usage:
               AWS_SECRET_ACCESS_KEY (or the AWS SDK's other sources), region from AWS_REGION
   --keep      after the backup, remove the backups in --to beyond the newest <n>
   --max-age   with --keep, remove only those of them older than this many days (e.g. 30d)
+  --result-file  also write the JSON line printed on success to this file (in a Kubernetes Job:
+              /dev/termination-log, where the operator reads the backup's name and index)
 `;
 
 const RESTORE_USAGE = `usage: catga restore --from <backup location> --data-dir <dir> --id <node id> [--cluster-id <id>] [--endpoint <s3 url>]
@@ -81,7 +83,7 @@ export async function runBackupCli(argv: string[]): Promise<number> {
     if (argv[0] === 'verify') return await verify(argv.slice(1));
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { to: { type: 'string' }, from: { type: 'string' }, endpoint: { type: 'string' }, keep: { type: 'string' }, 'max-age': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { to: { type: 'string' }, from: { type: 'string' }, endpoint: { type: 'string' }, keep: { type: 'string' }, 'max-age': { type: 'string' }, 'result-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
     if (values.help === true) { process.stdout.write(BACKUP_USAGE); return 0; }
     if (positionals.length > 0) fail(BACKUP_USAGE, `unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -96,11 +98,14 @@ export async function runBackupCli(argv: string[]): Promise<number> {
     const { store, manifest } = await writeBackup(stream, root);
     const seconds = (performance.now() - started) / 1000;
     const pruned = keep === null ? [] : await pruneBackups(root, { keep, maxAgeMs }, new Date());
-    print({
+    const result = {
       ok: true, location: store.location, clusterId: manifest.clusterId, sourceNode: manifest.sourceNode, index: manifest.index, term: manifest.term,
       bytes: manifest.bytes, segments: manifest.segments.length, createdAt: manifest.createdAt, seconds: Number(seconds.toFixed(3)),
       mbPerSecond: Number((manifest.bytes / MB / seconds).toFixed(1)), pruned,
-    });
+    };
+    // Without the pruned names: a Kubernetes termination message holds at most 4 KiB.
+    if (values['result-file'] !== undefined) writeFileSync(values['result-file'], `${JSON.stringify({ ...result, pruned: pruned.length })}\n`);
+    print(result);
     return 0;
   } catch (err) {
     return report(err);

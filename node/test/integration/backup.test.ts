@@ -8,6 +8,9 @@
 // the backup's index. Throughput and the longest pause between acknowledgements are printed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CATGA_MAIN } from '../../src/cli/local-cluster.js';
 import { createPeerTransport } from '../../src/transport/index.js';
@@ -132,7 +135,9 @@ describe(`backup to S3 under load and restore into a new cluster (${STATE_MB} MB
     const writes = writeContinuously([0, 1, 2].map((i) => source!.url(i)));
     await sleep(1_000);
     const backupStarted = Date.now();
-    const out = await catga(['backup', '--to', 's3://backups/it', '--endpoint', s3.endpoint, '--from', source.url(follower)], { ...s3.env, CATGA_ADMIN_TOKEN: ADMIN_TOKEN });
+    const resultDir = mkdtempSync(join(tmpdir(), 'catga-backup-result-'));
+    const resultFile = join(resultDir, 'termination-log');
+    const out = await catga(['backup', '--to', 's3://backups/it', '--endpoint', s3.endpoint, '--from', source.url(follower), '--result-file', resultFile], { ...s3.env, CATGA_ADMIN_TOKEN: ADMIN_TOKEN });
     const backupEnded = Date.now();
     const index = out['index'] as number;
     const location = out['location'] as string;
@@ -141,6 +146,10 @@ describe(`backup to S3 under load and restore into a new cluster (${STATE_MB} MB
     await writes.stop();
     assert.match(location, /^s3:\/\/backups\/it\/backup-\d{8}T\d{6}Z-\d{12}$/);
     assert.equal(out['sourceNode'], source.nodes[follower]!.id);
+    // --result-file holds the same result (what the operator reads from a backup Job's termination message).
+    const written = JSON.parse(readFileSync(resultFile, 'utf8')) as Record<string, unknown>;
+    rmSync(resultDir, { recursive: true, force: true });
+    assert.deepEqual([written['location'], written['index'], written['pruned']], [location, index, 0]);
     const during = writes.acks.filter((a) => a.at >= backupStarted && a.at <= backupEnded);
     assert.ok(during.length > 0, 'writes were acknowledged while the backup ran');
     const verified = await catga(['backup', 'verify', location, '--endpoint', s3.endpoint], s3.env);
