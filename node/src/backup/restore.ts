@@ -83,7 +83,8 @@ export interface RestoreOptions {
 export async function restoreBackup(store: BackupStore, o: RestoreOptions): Promise<BackupManifest> {
   if (!CLUSTER_ID.test(o.clusterId)) throw new RestoreError(`cluster id ${JSON.stringify(o.clusterId)} must be 1-63 letters, digits, ".", "_" or "-"`);
   if (!CLUSTER_ID.test(o.nodeId)) throw new RestoreError(`node id ${JSON.stringify(o.nodeId)} must be 1-63 letters, digits, ".", "_" or "-"`);
-  if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
+  // A volume's mount point holds lost+found (ext4): that directory alone is still empty.
+  if (existsSync(o.dataDir) && readdirSync(o.dataDir).some((n) => n !== 'lost+found')) {
     throw new RestoreError(`data directory ${o.dataDir} is not empty: a restore starts a new member, it never overwrites one (remove the directory first)`);
   }
   const stateDir = join(o.dataDir, 'state');

@@ -173,6 +173,8 @@ describe('restore', () => {
     const copy = newDir();
     cpSync(FIXTURE, copy, { recursive: true });
     const dataDir = newDir();
+    // A fresh volume's lost+found does not make it non-empty.
+    mkdirSync(join(dataDir, 'lost+found'), { recursive: true });
     await restoreBackup(await openStore(copy), { dataDir, nodeId: 'n1', clusterId: 'from-fixture' });
     const restored = new LmdbStateEngine(join(dataDir, 'state'));
     try {
