@@ -345,7 +345,7 @@ export class Reconciler {
       backup,
     });
     if (status.lastBackup !== undefined) {
-      this.deps.metrics.backupLastSuccess.set({ namespace: cluster.metadata.namespace!, cluster: cluster.metadata.name! }, Date.parse(status.lastBackup.time) / 1000);
+      this.deps.metrics.backupLastSuccess.set({ namespace: cluster.metadata.namespace!, catga_cluster: cluster.metadata.name! }, Date.parse(status.lastBackup.time) / 1000);
     }
     if (stableJson(previous) === stableJson(status)) return;
     await this.deps.kube.patchClusterStatus(cluster.metadata.namespace!, cluster.metadata.name!, status);
