@@ -3,7 +3,8 @@
 // profiles, web identity); the region from AWS_REGION (default us-east-1). With an explicit
 // endpoint, path-style addressing is used (what S3-compatible servers expect).
 // Objects are uploaded in parts of PART_BYTES: one PutObject for a small object, a multipart
-// upload for a larger one, so memory stays bounded by one part whatever the object's size.
+// upload for a larger one (parts uploaded while the next one fills), so memory stays bounded by a
+// few parts whatever the object's size.
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand,
@@ -13,6 +14,8 @@ import { BackupLocationError, checkName, type BackupStore, type ObjectWriter, ty
 
 /** One multipart part (S3 needs at least 5 MiB for every part but the last). */
 export const PART_BYTES = 8 * 1024 * 1024;
+/** Part uploads running at once while the next part fills: memory is bounded by (this + 1) parts. */
+const PARTS_IN_FLIGHT = 2;
 /** S3 deletes at most this many objects per request. */
 const DELETE_BATCH = 1000;
 
@@ -55,21 +58,34 @@ export class S3Store implements BackupStore {
     let bufferedBytes = 0;
     let uploadId: string | null = null;
     const parts: CompletedPart[] = [];
-    const flushPart = async (): Promise<void> => {
+    // Part uploads run while the next part fills, at most PARTS_IN_FLIGHT at once.
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown = null;
+    const startPart = async (): Promise<void> => {
       uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId ?? null;
       if (uploadId === null) throw new Error(`s3: no upload id for ${key}`);
       const PartNumber = parts.length + 1;
+      const part: CompletedPart = { PartNumber };
+      parts.push(part);
       const body = Buffer.concat(buffered);
       buffered = [];
       bufferedBytes = 0;
-      const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber, Body: body, ContentLength: body.length }));
-      parts.push({ PartNumber, ETag: r.ETag });
+      const upload = client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber, Body: body, ContentLength: body.length }))
+        .then((r) => { part.ETag = r.ETag; }, (err: unknown) => { failure ??= err; })
+        .finally(() => inFlight.delete(upload));
+      inFlight.add(upload);
+      while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+      if (failure !== null) throw failure;
+    };
+    const drain = async (): Promise<void> => {
+      await Promise.all(inFlight);
+      if (failure !== null) throw failure;
     };
     return {
       write: async (bytes) => {
         buffered.push(Buffer.from(bytes));
         bufferedBytes += bytes.byteLength;
-        if (bufferedBytes >= PART_BYTES) await flushPart();
+        if (bufferedBytes >= PART_BYTES) await startPart();
       },
       end: async () => {
         if (uploadId === null) {
@@ -77,11 +93,13 @@ export class S3Store implements BackupStore {
           await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
           return;
         }
-        if (bufferedBytes > 0) await flushPart();
+        if (bufferedBytes > 0) await startPart();
+        await drain();
         await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
       },
       abort: async () => {
         buffered = [];
+        await Promise.allSettled(inFlight);
         if (uploadId !== null) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
       },
     };
