@@ -165,7 +165,7 @@ describe(`backup to S3 under load and restore into a new cluster (${STATE_MB} MB
         restoreSeconds = (Date.now() - started) / 1000;
       },
     });
-    const newLeader = await restored.leader(60_000);
+    const newLeader = await restored.leader(60_000).catch((err: Error) => { throw new Error(`${err.message}\n${restored!.dumpLogs()}`); });
     const view = await restored.cluster(newLeader);
     assert.equal(view.members.length, 3);
     assert.ok(view.term >= 2, `a new leader was elected in the new cluster (term ${view.term})`);
