@@ -37,17 +37,29 @@ export interface RunningNode {
 }
 
 /** Peer RPC a fresh node sends to the first members before bootstrapping. */
-const PROBE_RPC = 'probe';
+export const PROBE_RPC = 'probe';
 const PROBE_TIMEOUT_MS = 1_000;
 const enc = new TextEncoder();
 
+/** A restored cluster this node started as a first member: the backup (its checksum) and the first configuration. */
+interface RestoredStart { readonly from: string; readonly conf: ConfState }
+
 /** A first member's answer to the bootstrap probe. */
-type ProbeAnswer = { readonly kind: 'established' } | { readonly kind: 'fresh'; readonly incarnation: string; readonly restoredFrom: string | null } | { readonly kind: 'unreachable' };
+type ProbeAnswer =
+  | { readonly kind: 'established'; readonly restored: RestoredStart | null }
+  | { readonly kind: 'fresh'; readonly incarnation: string; readonly restoredFrom: string | null }
+  | { readonly kind: 'unreachable' };
+
+function restoredStartOf(v: unknown): RestoredStart | null {
+  const r = v as { from?: unknown; conf?: { voters?: unknown; incarnations?: unknown } } | null | undefined;
+  if (typeof r?.from !== 'string' || !Array.isArray(r.conf?.voters) || typeof r.conf.incarnations !== 'object' || r.conf.incarnations === null) return null;
+  return { from: r.from, conf: r.conf as unknown as ConfState };
+}
 
 async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer> {
   try {
-    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown; restoredFrom?: unknown };
-    if (reply.established === true) return { kind: 'established' };
+    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown; restoredFrom?: unknown; restoredStart?: unknown };
+    if (reply.established === true) return { kind: 'established', restored: restoredStartOf(reply.restoredStart) };
     const restoredFrom = typeof reply.restoredFrom === 'string' ? reply.restoredFrom : null;
     return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation, restoredFrom } : { kind: 'unreachable' };
   } catch {
@@ -63,17 +75,25 @@ async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer>
  * first member to answer "fresh", with its incarnation: the first configuration records them all,
  * so every member derives the same one. Members restored from a backup bootstrap only with members
  * restored from the same backup (`restoredFrom`: its checksum; null for an empty directory).
- * Returns null when some member is established.
+ * A restored member whose peers already started the restored cluster (they probed it as fresh, then
+ * went on before its own next probe) takes the first configuration they started with, when it came
+ * from the same backup and names this member with its incarnation: it is one of those first members.
  */
-async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, restoredFrom: string | null, log: Logger): Promise<Record<NodeId, string> | null> {
-  const others = Object.keys(seeds).filter((id) => id !== self);
+export async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: { readonly id: NodeId; readonly incarnation: string },
+  restoredFrom: string | null, log: Logger): Promise<{ readonly kind: 'fresh'; readonly incarnations: Record<NodeId, string> } | { readonly kind: 'restoredCluster'; readonly conf: ConfState } | { readonly kind: 'established' }> {
+  const others = Object.keys(seeds).filter((id) => id !== self.id);
   peers.setSeeds(seeds);
   for (let attempt = 0; ; attempt++) {
     const answers = await Promise.all(others.map((id) => probe(transport, id)));
-    if (answers.some((a) => a.kind === 'established')) return null;
+    for (const a of answers) {
+      if (a.kind === 'established' && restoredFrom !== null && a.restored?.from === restoredFrom && a.restored.conf.incarnations?.[self.id] === self.incarnation) {
+        return { kind: 'restoredCluster', conf: a.restored.conf };
+      }
+    }
+    if (answers.some((a) => a.kind === 'established')) return { kind: 'established' };
     const incarnations: Record<NodeId, string> = {};
     answers.forEach((a, i) => { if (a.kind === 'fresh' && a.restoredFrom === restoredFrom) incarnations[others[i]!] = a.incarnation; });
-    if (Object.keys(incarnations).length === others.length) return incarnations;
+    if (Object.keys(incarnations).length === others.length) return { kind: 'fresh', incarnations };
     if (attempt % 10 === 0) {
       const mismatched = others.filter((_, i) => { const a = answers[i]!; return a.kind === 'fresh' && a.restoredFrom !== restoredFrom; });
       if (mismatched.length > 0) log.warn('bootstrap_backup_mismatch', { members: mismatched, restoredFrom, reason: 'these first members were not restored from the same backup as this one: restore every first member from the same backup' });
@@ -112,12 +132,16 @@ async function firstConfiguration(cfg: NodeConfig, incarnation: string, restored
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
   if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
-  const others = await freshIncarnations(transport, peers, seeds, cfg.nodeId, restoredFrom, log);
-  if (others === null) {
+  const found = await freshIncarnations(transport, peers, seeds, { id: cfg.nodeId, incarnation }, restoredFrom, log);
+  if (found.kind === 'established') {
     log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
     return { conf: null, seeds };
   }
-  return { conf: { ...conf, incarnations: { ...others, [cfg.nodeId]: incarnation } }, seeds };
+  if (found.kind === 'restoredCluster') {
+    log.info('bootstrap_restored_cluster_running', { voters: found.conf.voters, reason: 'the other first members started the restored cluster with this member in it' });
+    return { conf: found.conf, seeds };
+  }
+  return { conf: { ...conf, incarnations: { ...found.incarnations, [cfg.nodeId]: incarnation } }, seeds };
 }
 
 export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
@@ -182,7 +206,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
   let established = (): boolean => false;
   let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
-  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: memberAddresses() })));
+  // Set when this process starts a restored cluster: a first member still probing takes the same configuration.
+  let restoredStart: RestoredStart | null = null;
+  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({
+    established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: memberAddresses(), restoredStart,
+  })));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
@@ -200,6 +228,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     // derives alike (term 1, as bootstrap entries have: the cluster is not established until a
     // leader of term 2 writes).
     const snapshot: Snapshot = { meta: { index: restoring.index, term: 1, conf: bootstrap }, data: descriptor(restoring.index) };
+    restoredStart = { from: restoring.backup, conf: bootstrap };
     const hardState = { term: 1, vote: null, commit: restoring.index };
     await storage.save(snapshot, [], hardState);
     engine.write((tx) => completeRestore(tx, snapshot.meta));
