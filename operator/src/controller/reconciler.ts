@@ -72,7 +72,11 @@ export class Reconciler {
   async reconcile(namespace: string, name: string): Promise<number | null> {
     const { kube } = this.deps;
     const cluster = await kube.getCluster(namespace, name);
-    if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) return null;
+    if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) {
+      // A deleted cluster's backup series goes too, or CatgaBackupOverdue would fire for it.
+      this.deps.metrics.backupLastSuccess.remove({ namespace, catga_cluster: name });
+      return null;
+    }
     const ref = clusterRef(cluster);
     const spec = resolveSpec(cluster.spec ?? {});
     const log = this.deps.log.child({ cluster: `${namespace}/${name}` });
@@ -344,9 +348,10 @@ export class Reconciler {
       restoreFrom: fromBackup === undefined ? null : `${storeLocation(fromBackup.objectStore)}/${fromBackup.backupName}`,
       backup,
     });
-    if (status.lastBackup !== undefined) {
-      this.deps.metrics.backupLastSuccess.set({ namespace: cluster.metadata.namespace!, catga_cluster: cluster.metadata.name! }, Date.parse(status.lastBackup.time) / 1000);
-    }
+    // The series exists while backups are scheduled (CatgaBackupOverdue watches it), from the first success on.
+    const series = { namespace: cluster.metadata.namespace!, catga_cluster: cluster.metadata.name! };
+    if (spec.backup !== undefined && status.lastBackup !== undefined) this.deps.metrics.backupLastSuccess.set(series, Date.parse(status.lastBackup.time) / 1000);
+    else this.deps.metrics.backupLastSuccess.remove(series);
     if (stableJson(previous) === stableJson(status)) return;
     await this.deps.kube.patchClusterStatus(cluster.metadata.namespace!, cluster.metadata.name!, status);
     await this.recordBackupEvents(cluster, previous, status);
