@@ -25,6 +25,8 @@ COREDNS_VERSION=v1.14.7
 # Prometheus 3.9.1 (its Go module is tagged v0.309.1), through tools/prometheus (see its go.mod).
 # Built without the web UI's assets: the HTTP API is what the tests use.
 PROMETHEUS_VERSION=v0.309.1
+# SeaweedFS (weed): the S3-compatible object store the backup tests write to, through tools/weed
+# (see its go.mod); the pseudo-version there is one the module proxy serves.
 # Build parallelism: the machines have 2 cores shared with other work; kube-apiserver needs GBs.
 GO_PARALLEL=${TOOLS_GO_PARALLEL:-2}
 
@@ -32,7 +34,7 @@ export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 export GOMAXPROCS=${GOMAXPROCS:-$GO_PARALLEL}
 KUBE_TOOLS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
-ALL_TOOLS=(helm etcd porcupine-check coredns prometheus "${KUBE_TOOLS[@]}")
+ALL_TOOLS=(helm etcd porcupine-check coredns prometheus weed "${KUBE_TOOLS[@]}")
 
 mkdir -p "$BIN"
 touch "$STAMPS"
@@ -54,6 +56,7 @@ tool_key() {
     porcupine-check) echo "$(module_hash e2e/linearizability)-$RECIPE_HASH" ;;
     coredns) echo "$COREDNS_VERSION-$RECIPE_HASH" ;;
     prometheus) echo "$PROMETHEUS_VERSION-$(module_hash tools/prometheus)-$RECIPE_HASH" ;;
+    weed) echo "$(module_hash tools/weed)-$RECIPE_HASH" ;;
     kube-* | kubelet | kubectl) echo "$KUBE_VERSION-$(module_hash tools/kube)-$RECIPE_HASH" ;;
     *) echo "tools: unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; exit 2 ;;
   esac
@@ -132,6 +135,9 @@ build_tool() {
       (cd tools/prometheus && go build -p "$GO_PARALLEL" -trimpath \
         -ldflags "-s -w -X github.com/prometheus/common/version.Version=3.$((minor - 300)).${PROMETHEUS_VERSION##*.}" \
         -o "$BIN/prometheus" github.com/prometheus/prometheus/cmd/prometheus) ;;
+    weed)
+      (cd tools/weed && go build -p "$GO_PARALLEL" -trimpath -ldflags "-s -w" \
+        -o "$BIN/weed" github.com/seaweedfs/seaweedfs/weed) ;;
     kube-* | kubelet | kubectl)
       (cd tools/kube && go build -p "$GO_PARALLEL" -trimpath -ldflags "$(kube_ldflags)" \
         -o "$BIN/$name" "k8s.io/kubernetes/cmd/$name") ;;

@@ -48,6 +48,17 @@ const fullSpec: Complete<Omit<CatgaClusterSpec, 'tolerations' | 'affinity' | 'to
   affinity: {},
   topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }],
   env: [{ name: 'X', value: '1', valueFrom: {} }],
+  backup: {
+    schedule: '0 3 * * *', suspend: false,
+    objectStore: { endpoint: 'http://s3:8333', bucket: 'b', path: 'p', region: 'eu-west-1', credentialsSecretRef: { name: 's3', accessKeyIdKey: 'a', secretAccessKeyKey: 's' } },
+    retention: { keep: 7, maxAgeDays: 30 },
+  },
+  bootstrap: {
+    fromBackup: {
+      objectStore: { endpoint: 'http://s3:8333', bucket: 'b', path: 'p', region: 'eu-west-1', credentialsSecretRef: { name: 's3', accessKeyIdKey: 'a', secretAccessKeyKey: 's' } },
+      backupName: 'backup-20260101T000000Z-000000000042',
+    },
+  },
 };
 
 const fullMember: Complete<MemberStatus> = { id: 'c-0', address: '10.0.0.1:7080', voter: true, matchIndex: 4, healthy: true };
@@ -57,6 +68,8 @@ const fullCondition: Complete<Condition> = {
 const fullStatus: Complete<CatgaClusterStatus> = {
   observedGeneration: 1, phase: 'Available', replicas: 3, readyReplicas: 3, selector: 'a=b', bootstrapExpect: 3,
   leader: 'c-0', term: 2, commitIndex: 9, members: [fullMember], conditions: [fullCondition],
+  lastBackup: { time: '2026-01-01T03:00:09Z', index: 42, name: 's3://b/p/backup-20260101T030001Z-000000000042', job: 'c-backup-29000000' },
+  restore: { backup: 's3://b/p/backup-20260101T000000Z-000000000042', completedTime: '2026-01-01T00:01:00Z' },
 };
 
 function jsonType(value: unknown): string {
@@ -133,6 +146,16 @@ test('code defaults equal schema defaults', () => {
   assert.deepEqual({ ...fromCode, resources: undefined }, { ...fromSchema, resources: undefined });
   assert.equal(specSchema.properties!.replicas!.minimum, MIN_REPLICAS);
   assert.equal(specSchema.properties!.replicas!.maximum, MAX_REPLICAS);
+});
+
+test('backup and bootstrap.fromBackup: code defaults equal schema defaults', () => {
+  const objectStore = { bucket: 'backups', credentialsSecretRef: { name: 's3' } };
+  const spec = { backup: { schedule: '@daily', objectStore }, bootstrap: { fromBackup: { objectStore, backupName: 'backup-20260101T000000Z-000000000042' } } };
+  const fromSchema = applySchemaDefaults(root.properties!.spec!, structuredClone(spec)) as Record<string, unknown>;
+  const fromCode = resolveSpec(structuredClone(spec));
+  assert.deepEqual(fromCode.backup, fromSchema['backup']);
+  assert.deepEqual(fromCode.bootstrap, fromSchema['bootstrap']);
+  assert.equal(fromCode.backup?.retention.keep, 7);
 });
 
 /** Object defaults must already hold their properties' defaults: CEL rules are checked against them as written. */

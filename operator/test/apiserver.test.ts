@@ -4,10 +4,11 @@
 // collection on delete is covered with real pods by operator_basic.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
 import { Clusters, OperatorProcess, eventReasons, eventually } from './support.js';
 import { CRD_PATH } from './repo_paths.js';
+import type { CatgaClusterSpec } from '../src/api/types.js';
 
 const NS = 'apitest';
 let cp: ControlPlane;
@@ -95,6 +96,50 @@ test('the operator creates and owns Services, StatefulSet, PDB and Secret, and r
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   assert.match(metrics, /catga_operator_reconciles_total\{outcome="ok"\} [1-9]/);
   assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+});
+
+test('spec.backup and spec.bootstrap.fromBackup: validation, the backup CronJob, the restore init container, status and Events', async () => {
+  const objectStore = { endpoint: 'http://s3.apitest.svc:8333', bucket: 'backups', path: 'orders', credentialsSecretRef: { name: 's3-creds' } };
+  const backupName = 'backup-20260101T030001Z-000000000042';
+  assert.match(await rejection(clusters.create('bad-schedule', { backup: { schedule: 'every day', objectStore } })), /spec\.backup\.schedule/);
+  assert.match(await rejection(clusters.create('bad-bucket', { backup: { schedule: '@daily', objectStore: { ...objectStore, bucket: 'Backups' } } })), /spec\.backup\.objectStore\.bucket/);
+  assert.match(await rejection(clusters.create('bad-path', { backup: { schedule: '@daily', objectStore: { ...objectStore, path: 'a/../b' } } })), /spec\.backup\.objectStore\.path/);
+  assert.match(await rejection(clusters.create('bad-keep', { backup: { schedule: '@daily', objectStore, retention: { keep: 0 } } })), /spec\.backup\.retention\.keep/);
+  assert.match(await rejection(clusters.create('bad-name', { bootstrap: { fromBackup: { objectStore, backupName: 'latest' } } })), /spec\.bootstrap\.fromBackup\.backupName/);
+
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedSecret({ namespace: NS, body: {
+    metadata: { name: 's3-creds', labels: { 'catga.io/referable': 'true' } }, stringData: { 'access-key-id': 'a', 'secret-access-key': 's' },
+  } });
+  const backedUp = await clusters.create('bk', { replicas: 1, backup: { schedule: '0 3 * * *', objectStore } });
+  const restored = await clusters.create('rs', { replicas: 1, bootstrap: { fromBackup: { objectStore, backupName } } });
+  assert.equal(backedUp.spec.backup!.retention!.keep, 7, 'defaulted');
+  // bootstrap is fixed at creation: neither changed nor added later.
+  assert.match(await rejection(clusters.patchSpec('rs', { bootstrap: { fromBackup: { objectStore, backupName: 'backup-20260102T030001Z-000000000050' } } })), /spec\.bootstrap is immutable/);
+  assert.match(await rejection(clusters.patchSpec('bk', { bootstrap: { fromBackup: { objectStore, backupName } } })), /spec\.bootstrap can only be set at creation/);
+
+  const batch = kc.makeApiClient(BatchV1Api);
+  const cronJob = await eventually('the backup CronJob', 30_000, () => batch.readNamespacedCronJob({ namespace: NS, name: 'bk-backup' }));
+  assert.equal(cronJob.spec!.schedule, '0 3 * * *');
+  assert.deepEqual(cronJob.metadata!.ownerReferences!.map((o) => o.uid), [backedUp.metadata.uid]);
+  assert.deepEqual(cronJob.spec!.jobTemplate.spec!.template.spec!.containers[0]!.args!.slice(0, 3), ['backup', '--to', 's3://backups/orders']);
+  const sts = await eventually('the restoring StatefulSet', 30_000, () => kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ namespace: NS, name: 'rs' }));
+  const init = sts.spec!.template.spec!.initContainers![0]!;
+  assert.equal(init.env!.find((e) => e.name === 'CATGA_CLUSTER_ID')!.value, restored.metadata.uid);
+  assert.match(init.command![2]!, /restore --from s3:\/\/backups\/orders\/backup-20260101T030001Z-000000000042/);
+
+  const bkStatus = await eventually('the BackupSucceeded condition', 20_000, async () => (await clusters.get('bk')).status?.conditions?.find((c) => c.type === 'BackupSucceeded'));
+  assert.deepEqual([bkStatus.status, bkStatus.reason], ['Unknown', 'NoBackupYet']);
+  const rsStatus = await eventually('status.restore', 20_000, async () => (await clusters.get('rs')).status?.restore);
+  assert.deepEqual(rsStatus, { backup: `s3://backups/orders/${backupName}` }, 'no quorum without a kubelet: the restore is not complete');
+  assert.ok((await eventReasons(kc, NS, 'bk')).includes('BackupScheduled'));
+  assert.ok((await eventReasons(kc, NS, 'rs')).includes('RestoreStarted'));
+
+  // Without spec.backup the CronJob goes (the backups taken stay in the bucket).
+  await clusters.patchSpec('bk', { backup: null } as unknown as Partial<CatgaClusterSpec>);
+  await eventually('the CronJob deleted', 30_000, async () => ((await batch.listNamespacedCronJob({ namespace: NS })).items.some((c) => c.metadata!.name === 'bk-backup') ? undefined : true));
+  await clusters.delete('bk');
+  await clusters.delete('rs');
 });
 
 test('scale subresource: growing scales the StatefulSet; shrinking waits for Raft, never shrinks blindly', async () => {

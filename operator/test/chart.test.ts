@@ -48,6 +48,8 @@ test('RBAC is least privilege: exactly the verbs the operator uses, the Lease on
     '/persistentvolumeclaims': ['delete', 'list'],
     '/events': ['create'],
     'policy/poddisruptionbudgets': ['create', 'get', 'patch'],
+    'batch/cronjobs': ['create', 'delete', 'get', 'patch'],
+    'batch/jobs': ['list'],
     'networking.k8s.io/networkpolicies': ['create', 'get', 'patch'],
   });
   for (const r of rules) assert.ok(!r.verbs.includes('*') && !r.resources.includes('*'), 'no wildcards');

@@ -15,7 +15,7 @@ function observed(ready: boolean[]): Observed {
 }
 
 function status(o: Observed, previous?: ReturnType<typeof buildStatus>, nowIso = '2026-01-01T00:00:00Z') {
-  return buildStatus({ previous, observed: o, plan: planReconcile(o), generation: 4, selector: 's', bootstrapExpect: 3, nowIso });
+  return buildStatus({ previous, observed: o, plan: planReconcile(o), generation: 4, selector: 's', bootstrapExpect: 3, nowIso, restoreFrom: null, backup: null });
 }
 
 test('a healthy cluster reports Available with the leader fields', () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `catga` command: `node` (one cluster member, the container entrypoint), `dev` (a local
-// cluster), `sim` (deterministic Raft simulation) and `bench` (the benchmark). Each verb's module
+// cluster), `sim` (deterministic Raft simulation), `bench` (the benchmark), `backup` and `restore`. Each verb's module
 // is loaded only when used, so `catga node` starts without the simulator or the load generator.
 
 const USAGE = `usage: catga <verb> [flags]
@@ -10,6 +10,8 @@ verbs:
   dev      a local cluster on 127.0.0.1 running your handlers (--handlers a.ts,b.ts) or the built-in ones (--nodes 3)
   sim      deterministic simulation of the Raft core under faults (--seeds N --nodes 3|5 --steps K)
   bench    the benchmark, side by side with etcd (--quick, --json, --only=..., --seconds=N, --soak=SECONDS)
+  backup   back up a running cluster to a directory or S3 (--to, --from), or check one (backup verify <location>)
+  restore  prepare a data directory from a backup, as a member of a new cluster (--from, --data-dir, --id)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
     case 'dev': return (await import('./dev.js')).runDevCli(rest);
     case 'sim': return (await import('../sim/cli.js')).runSimCli(rest);
     case 'bench': return (await import('../bench/cli.js')).runBenchCli(rest);
+    case 'backup': return (await import('./backup.js')).runBackupCli(rest);
+    case 'restore': return (await import('./backup.js')).runRestoreCli(rest);
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);
       return verb === undefined ? 2 : 0;

@@ -24,7 +24,8 @@ import { PeerDirectory } from './peer-directory.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 import { LmdbStateEngine } from '../state/lmdb-engine.js';
 import { encodeDescriptor } from '../state/snapshot-stream.js';
-import { SNAPSHOT_META_KEY, SnapshotTransfer } from './snapshot-transfer.js';
+import { SnapshotTransfer } from './snapshot-transfer.js';
+import { SNAPSHOT_META_KEY } from '../state/snapshot-stream.js';
 import { reconcile } from './state-recovery.js';
 import { importImageV1, parseImageV1 } from '../catga/image-v1.js';
 import { fail, ok, type Result } from '../catga/result.js';
@@ -36,6 +37,8 @@ import { VERSIONS_RPC, VersionGate } from './version-gate.js';
 import { ModuleVersionError } from '../catga/module-versions.js';
 import { asCatgaError } from '../common/errors.js';
 import type { CommandOutcome } from '../server/api.js';
+import { completeRestore, pendingRestore, RestoreError } from '../backup/restore.js';
+import { BackupSources } from './backup-source.js';
 
 export interface RunningNode {
   readonly httpPort: number;
@@ -49,18 +52,31 @@ export interface RunningNode {
 }
 
 /** Peer RPC a fresh node sends to the first members before bootstrapping. */
-const PROBE_RPC = 'probe';
+export const PROBE_RPC = 'probe';
 const PROBE_TIMEOUT_MS = 1_000;
 const enc = new TextEncoder();
 
+/** A restored cluster this node started as a first member: the backup (its checksum) and the first configuration. */
+interface RestoredStart { readonly from: string; readonly conf: ConfState }
+
 /** A first member's answer to the bootstrap probe. */
-type ProbeAnswer = { readonly kind: 'established' } | { readonly kind: 'fresh'; readonly incarnation: string } | { readonly kind: 'unreachable' };
+type ProbeAnswer =
+  | { readonly kind: 'established'; readonly restored: RestoredStart | null }
+  | { readonly kind: 'fresh'; readonly incarnation: string; readonly restoredFrom: string | null }
+  | { readonly kind: 'unreachable' };
+
+function restoredStartOf(v: unknown): RestoredStart | null {
+  const r = v as { from?: unknown; conf?: { voters?: unknown; incarnations?: unknown } } | null | undefined;
+  if (typeof r?.from !== 'string' || !Array.isArray(r.conf?.voters) || typeof r.conf.incarnations !== 'object' || r.conf.incarnations === null) return null;
+  return { from: r.from, conf: r.conf as unknown as ConfState };
+}
 
 async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer> {
   try {
-    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown };
-    if (reply.established === true) return { kind: 'established' };
-    return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation } : { kind: 'unreachable' };
+    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown; restoredFrom?: unknown; restoredStart?: unknown };
+    if (reply.established === true) return { kind: 'established', restored: restoredStartOf(reply.restoredStart) };
+    const restoredFrom = typeof reply.restoredFrom === 'string' ? reply.restoredFrom : null;
+    return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation, restoredFrom } : { kind: 'unreachable' };
   } catch {
     return { kind: 'unreachable' };
   }
@@ -72,18 +88,32 @@ async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer>
  * after a disk was wiped, a first member comes back empty, and bootstrapping it would start a
  * second cluster (or let the empty disk vote as the member it was). Bootstrapping needs every other
  * first member to answer "fresh", with its incarnation: the first configuration records them all,
- * so every member derives the same one. Returns null when some member is established.
+ * so every member derives the same one. Members restored from a backup bootstrap only with members
+ * restored from the same backup (`restoredFrom`: its checksum; null for an empty directory).
+ * A restored member whose peers already started the restored cluster (they probed it as fresh, then
+ * went on before its own next probe) takes the first configuration they started with, when it came
+ * from the same backup and names this member with its incarnation: it is one of those first members.
  */
-async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: NodeId, log: Logger): Promise<Record<NodeId, string> | null> {
-  const others = Object.keys(seeds).filter((id) => id !== self);
+export async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: { readonly id: NodeId; readonly incarnation: string },
+  restoredFrom: string | null, log: Logger): Promise<{ readonly kind: 'fresh'; readonly incarnations: Record<NodeId, string> } | { readonly kind: 'restoredCluster'; readonly conf: ConfState } | { readonly kind: 'established' }> {
+  const others = Object.keys(seeds).filter((id) => id !== self.id);
   peers.setSeeds(seeds);
   for (let attempt = 0; ; attempt++) {
     const answers = await Promise.all(others.map((id) => probe(transport, id)));
-    if (answers.some((a) => a.kind === 'established')) return null;
+    for (const a of answers) {
+      if (a.kind === 'established' && restoredFrom !== null && a.restored?.from === restoredFrom && a.restored.conf.incarnations?.[self.id] === self.incarnation) {
+        return { kind: 'restoredCluster', conf: a.restored.conf };
+      }
+    }
+    if (answers.some((a) => a.kind === 'established')) return { kind: 'established' };
     const incarnations: Record<NodeId, string> = {};
-    answers.forEach((a, i) => { if (a.kind === 'fresh') incarnations[others[i]!] = a.incarnation; });
-    if (Object.keys(incarnations).length === others.length) return incarnations;
-    if (attempt % 10 === 0) log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
+    answers.forEach((a, i) => { if (a.kind === 'fresh' && a.restoredFrom === restoredFrom) incarnations[others[i]!] = a.incarnation; });
+    if (Object.keys(incarnations).length === others.length) return { kind: 'fresh', incarnations };
+    if (attempt % 10 === 0) {
+      const mismatched = others.filter((_, i) => { const a = answers[i]!; return a.kind === 'fresh' && a.restoredFrom !== restoredFrom; });
+      if (mismatched.length > 0) log.warn('bootstrap_backup_mismatch', { members: mismatched, restoredFrom, reason: 'these first members were not restored from the same backup as this one: restore every first member from the same backup' });
+      log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
+    }
     await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * (attempt + 1))));
   }
 }
@@ -108,7 +138,7 @@ function learnMemberAddresses(transport: PeerTransport, seeds: Record<NodeId, st
 }
 
 /** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
-async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
+async function firstConfiguration(cfg: NodeConfig, incarnation: string, restoredFrom: string | null, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
   const conf = firstMembers(cfg);
   if (conf === null) {
     // A lone node: it is its own cluster.
@@ -117,12 +147,16 @@ async function firstConfiguration(cfg: NodeConfig, incarnation: string, log: Log
   const seeds: Record<NodeId, string> = { ...conf.addresses };
   if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
   if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
-  const others = await freshIncarnations(transport, peers, seeds, cfg.nodeId, log);
-  if (others === null) {
+  const found = await freshIncarnations(transport, peers, seeds, { id: cfg.nodeId, incarnation }, restoredFrom, log);
+  if (found.kind === 'established') {
     log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
     return { conf: null, seeds };
   }
-  return { conf: { ...conf, incarnations: { ...others, [cfg.nodeId]: incarnation } }, seeds };
+  if (found.kind === 'restoredCluster') {
+    log.info('bootstrap_restored_cluster_running', { voters: found.conf.voters, reason: 'the other first members started the restored cluster with this member in it' });
+    return { conf: found.conf, seeds };
+  }
+  return { conf: { ...conf, incarnations: { ...found.incarnations, [cfg.nodeId]: incarnation } }, seeds };
 }
 
 /** What an application hands a node it embeds, beyond the settings of `catga node`. */
@@ -164,20 +198,25 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     await engine.sync();
     log.info('state_imported', { index: recovered.snapshot!.meta.index, reason: 'the data directory predates the state engine' });
   }
-  const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
   const m = mediator.mediator;
-  const start = reconcile(recovered, {
-    applied: m.appliedIndex,
-    snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
-    descriptor: (index) => encodeDescriptor(index === m.appliedIndex
-      ? { format: 2, index, stateBytes: m.state.stateBytes, idemRows: m.idempotency.size }
-      : { format: 2, index, stateBytes: -1, idemRows: -1 }),
-  });
+  const descriptor = (index: number): Uint8Array => encodeDescriptor(index === m.appliedIndex
+    ? { format: 2, index, stateBytes: m.state.stateBytes, idemRows: m.idempotency.size }
+    : { format: 2, index, stateBytes: -1, idemRows: -1 });
+  const walFresh = recovered.hardState.term === 0 && recovered.snapshot === null && recovered.entries.length === 0;
+  // A data directory `catga restore` prepared: its first start makes it a member of a new cluster.
+  const restoring = pendingRestore(engine, cfg, walFresh, recovered.snapshot?.meta ?? null);
+  const engineSnapshot = engine.get('meta', SNAPSHOT_META_KEY);
+  let start = restoring !== null
+    ? { hardState: recovered.hardState, snapshot: null, entries: [], applied: 0, persistSnapshot: false }
+    : reconcile(recovered, {
+      applied: m.appliedIndex,
+      snapshotMeta: engineSnapshot === undefined ? null : JSON.parse(Buffer.from(engineSnapshot).toString('utf8')),
+      descriptor,
+    });
   if (start.persistSnapshot) {
     await storage.save(start.snapshot, [], start.hardState);
     log.warn('snapshot_recovered_from_state_engine', { index: start.applied, reason: 'the node stopped after installing a snapshot and before its log recorded it' });
   }
-  const snap: Snapshot | null = start.snapshot;
   metrics.observeState(() => ({ bytes: mediator.mediator.state.stateBytes, quota: cfg.stateQuotaBytes, refused: mediator.mediator.quotaRefused }));
 
   const transport = createPeerTransport({
@@ -199,15 +238,38 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
   let established = (): boolean => false;
   let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
-  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({ established: established(), incarnation: recovered.incarnation, addresses: memberAddresses() })));
+  // Set when this process starts a restored cluster: a first member still probing takes the same configuration.
+  let restoredStart: RestoredStart | null = null;
+  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({
+    established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: memberAddresses(), restoredStart,
+  })));
   transport.onRequest(VERSIONS_RPC, async () => enc.encode(JSON.stringify(mediator.mediator.running)));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
   const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
-  const fresh = start.hardState.term === 0 && snap === null && start.entries.length === 0;
-  const { conf: bootstrap, seeds } = fresh ? await firstConfiguration(cfg, recovered.incarnation, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
+  const fresh = start.hardState.term === 0 && start.snapshot === null && start.entries.length === 0;
+  const first = fresh ? await firstConfiguration(cfg, recovered.incarnation, restoring?.backup ?? null, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
+  const seeds = first.seeds;
+  const bootstrap = first.conf;
+  if (restoring !== null) {
+    if (bootstrap === null) {
+      throw new RestoreError(`a first member of cluster ${cfg.clusterId} already runs: a restored data directory only starts a new cluster, with every first member restored from the same backup (remove this directory to join the running cluster as a new member)`);
+    }
+    // The new cluster's log starts after the backup's index, from a snapshot every first member
+    // derives alike (term 1, as bootstrap entries have: the cluster is not established until a
+    // leader of term 2 writes).
+    const snapshot: Snapshot = { meta: { index: restoring.index, term: 1, conf: bootstrap }, data: descriptor(restoring.index) };
+    restoredStart = { from: restoring.backup, conf: bootstrap };
+    const hardState = { term: 1, vote: null, commit: restoring.index };
+    await storage.save(snapshot, [], hardState);
+    engine.write((tx) => completeRestore(tx, snapshot.meta));
+    await engine.sync();
+    start = { hardState, snapshot, entries: [], applied: restoring.index, persistSnapshot: false };
+    log.info('restored_cluster_started', { index: restoring.index, clusterId: cfg.clusterId, sourceClusterId: restoring.sourceClusterId, voters: snapshot.meta.conf.voters });
+  }
+  const snap: Snapshot | null = start.snapshot;
   if (!fresh) log.info('recovered', { term: start.hardState.term, commit: start.hardState.commit, snapshot: snap?.meta.index ?? 0, entries: start.entries.length, stateApplied: start.applied, incarnation: recovered.incarnation });
 
   const core = createRaft(
@@ -218,7 +280,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       incarnation: recovered.incarnation,
       ...(cfg.unsafeIgnoreIncarnations ? { faults: { ignoreIncarnations: true } } : {}),
     },
-    { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap, applied: start.applied },
+    { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap: restoring === null ? bootstrap : null, applied: start.applied },
   );
 
   // A brand-new node outside the first configuration joins; so does a learner that restarted before
@@ -342,6 +404,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     },
   }, log);
   let shuttingDown = false;
+  const backups = new BackupSources({ sm: mediator.transferable, nodeId: cfg.nodeId, clusterId: cfg.clusterId, raft: () => d.status() });
   const api: NodeApi = {
     commands: (c, dl, caller) => service.commands(c, dl, caller),
     query: (t, p, c, dl, caller) => service.query(t, p, c, dl, caller),
@@ -353,6 +416,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     addMember: (id, a, v, dl, inc) => service.addMember(id, a, v, dl, inc),
     removeMember: (id, dl) => service.removeMember(id, dl),
     transferLeadership: (to, dl) => service.transferLeadership(to, dl),
+    backup: () => backups.start(),
     readiness: () => {
       const r = service.readiness();
       const notes: string[] = [];

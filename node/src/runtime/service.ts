@@ -83,7 +83,7 @@ export interface ServiceOptions {
   readonly contact: PeerContact;
 }
 
-export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'watchCluster' | 'state' | 'openapi'> {
+export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' | 'watchCluster' | 'state' | 'openapi' | 'backup'> {
   private readonly o: ServiceOptions;
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */

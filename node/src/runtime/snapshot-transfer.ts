@@ -12,10 +12,10 @@
 //    new one, each with its own applied index.
 import { performance } from 'node:perf_hooks';
 import type { InstallSnapshot, Index, NodeId, SnapshotMeta } from '../raft/types.js';
-import type { PinnedView, Staging, StateEngine, Table } from '../state/engine.js';
+import type { PinnedView, Staging, StateEngine } from '../state/engine.js';
 import {
-  DEFAULT_CHUNK_BYTES, decodeChunk, decodeCursor, decodeDescriptor, encodeCursor, encodeDescriptor, readChunk, SnapshotFormatError,
-  type ChunkRecord, type Cursor, type SnapshotDescriptor,
+  DEFAULT_CHUNK_BYTES, decodeChunk, decodeCursor, decodeDescriptor, emptyTotals, encodeCursor, encodeDescriptor, readChunk, SNAPSHOT_META_KEY, SnapshotFormatError,
+  stageRecords, tallyRecords, totalsMismatch, type ChunkRecord, type Cursor, type SnapshotDescriptor, type StreamTotals,
 } from '../state/snapshot-stream.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { Logger } from '../common/logger.js';
@@ -73,8 +73,6 @@ interface Fetch {
   cancelled: boolean;
 }
 
-/** Engine meta key holding the metadata of the last snapshot swapped in (for recovery). */
-export const SNAPSHOT_META_KEY = Buffer.from('snapshot');
 
 export class SnapshotTransfer {
   private readonly o: SnapshotTransferOptions;
@@ -187,7 +185,7 @@ export class SnapshotTransfer {
   private async run(fetch: Fetch): Promise<void> {
     const started = performance.now();
     const { message, descriptor } = fetch;
-    const totals = { stateBytes: 0, idemRows: 0, bytes: 0, loggedAt: 0, applied: -1 };
+    const totals = { ...emptyTotals(), bytes: 0, loggedAt: 0 };
     let cursor: Cursor | null = null;
     let retries = 0;
     let failures = 0;
@@ -227,9 +225,8 @@ export class SnapshotTransfer {
         if (reply.header.next === null) break;
         cursor = decodeCursor(reply.header.next);
       }
-      if (totals.applied !== descriptor.index || totals.stateBytes !== descriptor.stateBytes || totals.idemRows !== descriptor.idemRows) {
-        throw new Abandoned(`staged state does not match its descriptor (applied ${totals.applied}/${descriptor.index}, state bytes ${totals.stateBytes}/${descriptor.stateBytes}, idempotency rows ${totals.idemRows}/${descriptor.idemRows})`);
-      }
+      const mismatch = totalsMismatch(totals, descriptor);
+      if (mismatch !== null) throw new Abandoned(`staged state does not match its descriptor (${mismatch})`);
       if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
       const meta: SnapshotMeta = message.snapshot.meta;
       staging.put('meta', [{ key: SNAPSHOT_META_KEY, value: Buffer.from(JSON.stringify(meta), 'utf8') }]);
@@ -250,22 +247,9 @@ export class SnapshotTransfer {
     }
   }
 
-  private stage(staging: Staging, records: readonly ChunkRecord[], totals: { stateBytes: number; idemRows: number; applied: number }): void {
-    const byTable = new Map<Table, ChunkRecord[]>();
-    for (const r of records) {
-      if (r.table === 'state') {
-        const sep = r.key.indexOf(0);
-        totals.stateBytes += r.key.byteLength - (sep + 1) + r.value.byteLength;
-      } else if (r.table === 'idem') {
-        totals.idemRows++;
-      } else if (Buffer.from(r.key).toString('latin1') === 'applied') {
-        totals.applied = Number(Buffer.from(r.value).readBigUInt64BE(0));
-      }
-      const list = byTable.get(r.table) ?? [];
-      list.push(r);
-      byTable.set(r.table, list);
-    }
-    for (const [table, list] of byTable) staging.put(table, list);
+  private stage(staging: Staging, records: readonly ChunkRecord[], totals: StreamTotals): void {
+    tallyRecords(records, totals);
+    stageRecords(staging, records);
   }
 
   close(): void {

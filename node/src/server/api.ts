@@ -4,9 +4,18 @@ import type { Caller } from '../catga/api.js';
 import type { CatgaError } from '../common/errors.js';
 import type { WireEvent } from '../catga/events.js';
 import type { Consistency } from '../catga/api.js';
+import type { BackupHeader } from '../backup/format.js';
 
 export type { WireEvent };
 export { CONSISTENCIES, type Consistency } from '../catga/api.js';
+
+/** A backup being streamed: a pinned view of the applied state read chunk by chunk (runtime/backup-source.ts). */
+export interface BackupSource {
+  readonly header: BackupHeader;
+  /** The next chunk, or null after the last. */
+  next(): Uint8Array | null;
+  close(): void;
+}
 
 export interface CommandInput {
   readonly type: string;
@@ -111,6 +120,8 @@ export interface NodeApi {
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }>;
   removeMember(id: string, deadline: number): Promise<{ index: number }>;
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }>;
+  /** Pins the applied state for a backup (throws 429 BACKUP_IN_PROGRESS when one already streams); the caller closes it. */
+  backup(): BackupSource;
   readiness(): Readiness;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** This node's replicated state digest and module versions (`GET /v1/cluster/state`). */

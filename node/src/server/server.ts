@@ -12,6 +12,8 @@ import type { Logger } from '../common/logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
 import { ConnectionGuard } from './connection-guard.js';
+import { streamBackup } from './backup-stream.js';
+import type { BackupSource } from './api.js';
 import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
 import { sharedTextFrames } from './ws-frames.js';
 import { Access, forbidden, type ApiToken, type Principal, type Scope } from './auth.js';
@@ -187,7 +189,7 @@ export class CatgaServer {
     } else if (path === '/v1/openapi.json') {
       if (method !== 'GET') return this.methodNotAllowed(res, 'GET');
       return this.openapi(req, res);
-    } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/')) {
+    } else if (path === '/v1/cluster' || path.startsWith('/v1/cluster/') || path.startsWith('/v1/admin/')) {
       return void this.admin(req, res);
     } else if (path === '/healthz') {
       return this.healthz(res, q < 0 ? null : new URLSearchParams(url.slice(q + 1)));
@@ -535,6 +537,19 @@ export class CatgaServer {
         const r = await api.transferLeadership(typeof to === 'string' ? to : null, deadline(req));
         sendJson(res, 200, okBody(r, api.cluster().commitIndex));
       } catch (e) { next(e); }
+    });
+    app.get('/v1/admin/backup', guard, async (_req, res, next) => {
+      let source: BackupSource;
+      try { source = api.backup(); } catch (e) { return next(e); }
+      try {
+        await streamBackup(source, res);
+      } catch (err) {
+        // Headers are out: the client sees a body without its end frame and discards it.
+        this.o.log.warn('backup_stream_failed', { index: source.header.index, err });
+        res.destroy();
+      } finally {
+        source.close();
+      }
     });
     app.use((req, res) => sendJson(res, 404, errorBody('NOT_FOUND', `no route ${req.method} ${req.path}`)));
     const onError: express.ErrorRequestHandler = (err, _req, res, _next) => {

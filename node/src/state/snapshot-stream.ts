@@ -8,9 +8,11 @@
 // A cursor names the last record sent; the next chunk starts after it.
 import assert from 'node:assert/strict';
 import { crc32c } from '../storage/crc32c.js';
-import { TABLES, type KeyValue, type ReadView, type Table } from './engine.js';
+import { TABLES, type KeyValue, type ReadView, type Staging, type Table } from './engine.js';
 
 export const SNAPSHOT_FORMAT = 2;
+/** Engine meta key holding the metadata of the last snapshot swapped in (for recovery). */
+export const SNAPSHOT_META_KEY = Buffer.from('snapshot');
 /** Default bound on one chunk's body: far below the peer link's frame limit, big enough to stream. */
 export const DEFAULT_CHUNK_BYTES = 512 * 1024;
 const MAGIC = Buffer.from('CGSC');
@@ -124,6 +126,51 @@ export function decodeChunk(chunk: Uint8Array): ChunkRecord[] {
   }
   if (out.length !== count) throw new SnapshotFormatError(`snapshot chunk holds ${out.length} records, its header says ${count}`);
   return out;
+}
+
+/** What a receiver adds up while records arrive, to check against the descriptor at the end. */
+export interface StreamTotals {
+  stateBytes: number;
+  idemRows: number;
+  /** The applied index the stream's `meta` table carries (-1 until its record arrives). */
+  applied: number;
+}
+
+export function emptyTotals(): StreamTotals {
+  return { stateBytes: 0, idemRows: 0, applied: -1 };
+}
+
+const APPLIED_KEY = Buffer.from('applied', 'latin1');
+
+/** Adds a chunk's records to `totals`: module bytes as the quota counts them (key after the module prefix, value). */
+export function tallyRecords(records: readonly ChunkRecord[], totals: StreamTotals): void {
+  for (const r of records) {
+    if (r.table === 'state') {
+      const sep = r.key.indexOf(0);
+      totals.stateBytes += r.key.byteLength - (sep + 1) + r.value.byteLength;
+    } else if (r.table === 'idem') {
+      totals.idemRows++;
+    } else if (Buffer.from(r.key.buffer, r.key.byteOffset, r.key.byteLength).equals(APPLIED_KEY)) {
+      totals.applied = Number(Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength).readBigUInt64BE(0));
+    }
+  }
+}
+
+/** Writes a chunk's records into a stage, one put per table. */
+export function stageRecords(staging: Staging, records: readonly ChunkRecord[]): void {
+  const byTable = new Map<Table, ChunkRecord[]>();
+  for (const r of records) {
+    const list = byTable.get(r.table) ?? [];
+    list.push(r);
+    byTable.set(r.table, list);
+  }
+  for (const [table, list] of byTable) staging.put(table, list);
+}
+
+/** Null when the totals match the descriptor, else what differs. */
+export function totalsMismatch(totals: StreamTotals, d: Pick<SnapshotDescriptor, 'index' | 'stateBytes' | 'idemRows'>): string | null {
+  if (totals.applied === d.index && totals.stateBytes === d.stateBytes && totals.idemRows === d.idemRows) return null;
+  return `applied ${totals.applied}/${d.index}, state bytes ${totals.stateBytes}/${d.stateBytes}, idempotency rows ${totals.idemRows}/${d.idemRows}`;
 }
 
 export function encodeCursor(c: Cursor | null): string {

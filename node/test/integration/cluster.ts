@@ -15,7 +15,9 @@ export interface ClusterOptions {
   /** Members beyond the first `nodes`, started later by the test: they join. */
   readonly spare?: number;
   /** Runs once the members' directories are known, before any node starts. */
-  readonly beforeStart?: (members: readonly LocalMember[]) => void;
+  readonly beforeStart?: (members: readonly LocalMember[]) => void | Promise<void>;
+  /** CATGA_CLUSTER_ID (default "it"). */
+  readonly clusterId?: string;
 }
 
 export interface JsonReply {
@@ -62,7 +64,7 @@ export class TestCluster {
     let c: TestCluster | null = null;
     const local = await LocalCluster.create({
       dir: root, members: o.nodes + (o.spare ?? 0), bootstrapExpect: o.nodes,
-      clusterId: 'it', secret: SECRET, adminToken: ADMIN_TOKEN,
+      clusterId: o.clusterId ?? 'it', secret: SECRET, adminToken: ADMIN_TOKEN,
       // Clients of these tests send no token unless the test configures tokens.
       env: { CATGA_TICK_MS: '20', ...(o.env?.['CATGA_API_TOKENS'] === undefined ? { CATGA_OPEN_ACCESS: 'true' } : {}), ...o.env },
       output: (id, chunk) => {
@@ -73,7 +75,12 @@ export class TestCluster {
       },
     });
     c = new TestCluster(root, local);
-    o.beforeStart?.(local.members);
+    try {
+      await o.beforeStart?.(local.members);
+    } catch (err) {
+      rmSync(root, { recursive: true, force: true });
+      throw err;
+    }
     local.startAll();
     return c;
   }

@@ -1,6 +1,6 @@
 // Schema defaults applied in code: the API server defaults stored objects, but pure builders take a
 // fully resolved spec so they never guess. api.test.ts checks these values equal the CRD's defaults.
-import type { CatgaClusterSpec, ImagePullPolicy, Quantity, SecretKeyRef } from './types.js';
+import type { BackupObjectStore, BackupSpec, CatgaClusterSpec, FromBackupSpec, ImagePullPolicy, Quantity, SecretKeyRef } from './types.js';
 
 export const DEFAULT_REPLICAS = 3;
 export const DEFAULT_IMAGE = 'catga/node:dev';
@@ -13,8 +13,29 @@ export const DEFAULT_CLUSTER_SECRET_KEY = 'cluster-secret';
 export const DEFAULT_ADMIN_TOKEN_KEY = 'admin-token';
 export const DEFAULT_API_TOKENS_KEY = 'api-tokens';
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+export const DEFAULT_S3_REGION = 'us-east-1';
+export const DEFAULT_ACCESS_KEY_ID_KEY = 'access-key-id';
+export const DEFAULT_SECRET_ACCESS_KEY_KEY = 'secret-access-key';
+export const DEFAULT_BACKUP_KEEP = 7;
+export const MAX_BACKUP_KEEP = 1000;
+export const MAX_BACKUP_AGE_DAYS = 3650;
 export const MIN_REPLICAS = 1;
 export const MAX_REPLICAS = 9;
+
+export interface ResolvedObjectStore extends BackupObjectStore {
+  region: string;
+  credentialsSecretRef: { name: string; accessKeyIdKey: string; secretAccessKeyKey: string };
+}
+
+export interface ResolvedBackup extends BackupSpec {
+  suspend: boolean;
+  objectStore: ResolvedObjectStore;
+  retention: { keep: number; maxAgeDays?: number };
+}
+
+export interface ResolvedFromBackup extends FromBackupSpec {
+  objectStore: ResolvedObjectStore;
+}
 
 /** A spec with every defaulted field filled in. */
 export interface ResolvedSpec extends CatgaClusterSpec {
@@ -28,15 +49,40 @@ export interface ResolvedSpec extends CatgaClusterSpec {
   adminTokenRef?: Required<SecretKeyRef>;
   apiTokensRef?: Required<SecretKeyRef>;
   terminationGracePeriodSeconds: number;
+  backup?: ResolvedBackup;
+  bootstrap?: { fromBackup?: ResolvedFromBackup };
 }
 
 function resolveRef(ref: SecretKeyRef | undefined, defaultKey: string): Required<SecretKeyRef> | undefined {
   return ref === undefined ? undefined : { name: ref.name, key: ref.key ?? defaultKey };
 }
 
+function resolveObjectStore(store: BackupObjectStore): ResolvedObjectStore {
+  const creds = store.credentialsSecretRef;
+  return {
+    ...store,
+    region: store.region ?? DEFAULT_S3_REGION,
+    credentialsSecretRef: {
+      name: creds.name,
+      accessKeyIdKey: creds.accessKeyIdKey ?? DEFAULT_ACCESS_KEY_ID_KEY,
+      secretAccessKeyKey: creds.secretAccessKeyKey ?? DEFAULT_SECRET_ACCESS_KEY_KEY,
+    },
+  };
+}
+
+function resolveBackup(backup: BackupSpec): ResolvedBackup {
+  return {
+    ...backup,
+    suspend: backup.suspend ?? false,
+    objectStore: resolveObjectStore(backup.objectStore),
+    retention: { ...backup.retention, keep: backup.retention?.keep ?? DEFAULT_BACKUP_KEEP },
+  };
+}
+
 export function resolveSpec(spec: CatgaClusterSpec): ResolvedSpec {
+  const { backup, bootstrap, ...rest } = spec;
   const resolved: ResolvedSpec = {
-    ...spec,
+    ...rest,
     replicas: spec.replicas ?? DEFAULT_REPLICAS,
     image: spec.image ?? DEFAULT_IMAGE,
     imagePullPolicy: spec.imagePullPolicy ?? DEFAULT_IMAGE_PULL_POLICY,
@@ -52,6 +98,9 @@ export function resolveSpec(spec: CatgaClusterSpec): ResolvedSpec {
     apiTokensRef: resolveRef(spec.apiTokensRef, DEFAULT_API_TOKENS_KEY),
     terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
   };
+  if (backup !== undefined) resolved.backup = resolveBackup(backup);
+  const fromBackup = bootstrap?.fromBackup;
+  if (fromBackup !== undefined) resolved.bootstrap = { fromBackup: { ...fromBackup, objectStore: resolveObjectStore(fromBackup.objectStore) } };
   if (resolved.clusterSecretRef === undefined) delete resolved.clusterSecretRef;
   if (resolved.adminTokenRef === undefined) delete resolved.adminTokenRef;
   if (resolved.apiTokensRef === undefined) delete resolved.apiTokensRef;

@@ -32,6 +32,50 @@ export interface RaftTimings {
   heartbeatTicks?: number;
 }
 
+/** A Secret holding S3 credentials (referable Secrets only, like every other reference). */
+export interface S3CredentialsRef {
+  name: string;
+  accessKeyIdKey?: string;
+  secretAccessKeyKey?: string;
+}
+
+/** Where backups are kept: an S3-compatible bucket, under an optional path. */
+export interface BackupObjectStore {
+  /** http(s)://host[:port] of an S3-compatible server; absent: AWS S3. */
+  endpoint?: string;
+  bucket: string;
+  path?: string;
+  region?: string;
+  credentialsSecretRef: S3CredentialsRef;
+}
+
+export interface BackupRetention {
+  /** Backups kept (the newest ones). */
+  keep?: number;
+  /** With keep: a backup beyond the newest `keep` is removed only once older than this many days. */
+  maxAgeDays?: number;
+}
+
+/** Scheduled backups, taken by a CronJob running `catga backup`. */
+export interface BackupSpec {
+  /** A cron schedule in the Kubernetes CronJob syntax ("0 3 * * *", "@daily"). */
+  schedule: string;
+  suspend?: boolean;
+  objectStore: BackupObjectStore;
+  retention?: BackupRetention;
+}
+
+/** A new cluster whose first members start from a backup. */
+export interface FromBackupSpec {
+  objectStore: BackupObjectStore;
+  /** The backup's folder under objectStore.path: backup-<time>-<index>. */
+  backupName: string;
+}
+
+export interface BootstrapSpec {
+  fromBackup?: FromBackupSpec;
+}
+
 export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
 export interface CatgaClusterSpec {
@@ -51,10 +95,12 @@ export interface CatgaClusterSpec {
   affinity?: V1Affinity;
   topologySpreadConstraints?: V1TopologySpreadConstraint[];
   env?: V1EnvVar[];
+  backup?: BackupSpec;
+  bootstrap?: BootstrapSpec;
 }
 
 export type Phase = 'Pending' | 'Creating' | 'Available' | 'Scaling' | 'Upgrading' | 'Degraded';
-export type ConditionType = 'Available' | 'Progressing' | 'Degraded';
+export type ConditionType = 'Available' | 'Progressing' | 'Degraded' | 'BackupSucceeded';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 /** metav1.Condition. */
@@ -75,6 +121,23 @@ export interface MemberStatus {
   healthy?: boolean;
 }
 
+/** The newest backup Job that succeeded. */
+export interface LastBackupStatus {
+  /** When the Job completed. */
+  time: string;
+  /** The Raft index the backup holds every committed write up to. */
+  index: number;
+  /** Where the backup is: s3://bucket/path/backup-<time>-<index>. */
+  name: string;
+  job: string;
+}
+
+/** spec.bootstrap.fromBackup's progress: the members restore only until the cluster first has a quorum. */
+export interface RestoreStatus {
+  backup: string;
+  completedTime?: string;
+}
+
 export interface CatgaClusterStatus {
   observedGeneration?: number;
   phase?: Phase;
@@ -87,6 +150,8 @@ export interface CatgaClusterStatus {
   commitIndex?: number;
   members?: MemberStatus[];
   conditions?: Condition[];
+  lastBackup?: LastBackupStatus;
+  restore?: RestoreStatus;
 }
 
 export interface CatgaCluster {

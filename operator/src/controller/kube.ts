@@ -1,8 +1,8 @@
 // The Kubernetes API calls the reconciler makes, behind one small class: typed clients, merge
 // patches, and "not found" as null instead of an exception.
 import {
-  AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
-  type CoreV1Event, type V1Lease, type V1NetworkPolicy, type V1PersistentVolumeClaim, type V1PodDisruptionBudget, type V1Secret,
+  AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  type CoreV1Event, type V1CronJob, type V1Job, type V1Lease, type V1Pod, type V1NetworkPolicy, type V1PersistentVolumeClaim, type V1PodDisruptionBudget, type V1Secret,
   type V1Service, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterStatus } from '../api/types.js';
@@ -41,6 +41,7 @@ export class KubeClient {
   readonly custom: CustomObjectsApi;
   readonly coordination: CoordinationV1Api;
   readonly networking: NetworkingV1Api;
+  readonly batch: BatchV1Api;
 
   constructor(readonly config: KubeConfig) {
     this.core = config.makeApiClient(CoreV1Api);
@@ -49,6 +50,7 @@ export class KubeClient {
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.coordination = config.makeApiClient(CoordinationV1Api);
     this.networking = config.makeApiClient(NetworkingV1Api);
+    this.batch = config.makeApiClient(BatchV1Api);
   }
 
   getCluster(namespace: string, name: string): Promise<CatgaCluster | null> {
@@ -105,6 +107,25 @@ export class KubeClient {
   }
   patchStatefulSet(namespace: string, name: string, body: object): Promise<V1StatefulSet> {
     return this.apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+
+  getCronJob(namespace: string, name: string): Promise<V1CronJob | null> {
+    return orNull(this.batch.readNamespacedCronJob({ namespace, name }));
+  }
+  createCronJob(body: V1CronJob): Promise<V1CronJob> {
+    return this.batch.createNamespacedCronJob({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
+  }
+  patchCronJob(namespace: string, name: string, body: object): Promise<V1CronJob> {
+    return this.batch.patchNamespacedCronJob({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  }
+  async deleteCronJob(namespace: string, name: string): Promise<void> {
+    await ignoreNotFound(this.batch.deleteNamespacedCronJob({ namespace, name, body: { propagationPolicy: 'Background' } }));
+  }
+  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
+    return (await this.batch.listNamespacedJob({ namespace, labelSelector })).items;
+  }
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
   }
 
   async patchPodLabels(namespace: string, name: string, labels: Record<string, string | null>): Promise<void> {

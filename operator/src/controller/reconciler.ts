@@ -11,6 +11,7 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import {
   type ClusterRef, CONTAINER_NAME, ENV_BOOTSTRAP_EXPECT, LABEL_ROLE, ROLE_LEADER, clusterRef, generatedSecretName, ordinalOf, pvcName, selectorString,
 } from '../specs/names.js';
+import { backupCronJob, backupCronJobName, finishedTime, LABEL_BACKUP_OF, lastBackupOf, latestFinished, storeLocation } from '../specs/backup.js';
 import { networkPolicy, networkPolicyPatch } from '../specs/network-policy.js';
 import { podDisruptionBudget } from '../specs/pdb.js';
 import { adminTokenSource, generatedSecret, needsGeneratedSecret, randomCredentials } from '../specs/secret.js';
@@ -23,7 +24,7 @@ import type { EventRecorder } from './events.js';
 import type { KubeClient } from './kube.js';
 import { podView, type PeerAddressMode } from './observe.js';
 import { planReconcile, type Action, type Observed, type Plan, type PodView } from './plan.js';
-import { buildStatus } from './status.js';
+import { buildStatus, type BackupObservation } from './status.js';
 
 /** A cluster is re-examined this often while it exists: the leader label follows within about this. */
 export const RESYNC_MS = 1_000;
@@ -71,7 +72,11 @@ export class Reconciler {
   async reconcile(namespace: string, name: string): Promise<number | null> {
     const { kube } = this.deps;
     const cluster = await kube.getCluster(namespace, name);
-    if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) return null;
+    if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) {
+      // A deleted cluster's backup series goes too, or CatgaBackupOverdue would fire for it.
+      this.deps.metrics.backupLastSuccess.remove({ namespace, catga_cluster: name });
+      return null;
+    }
     const ref = clusterRef(cluster);
     const spec = resolveSpec(cluster.spec ?? {});
     const log = this.deps.log.child({ cluster: `${namespace}/${name}` });
@@ -82,6 +87,7 @@ export class Reconciler {
     await this.ensureNetworkPolicy(ref);
     const sts = await this.ensureStatefulSet(cluster, ref, spec);
     const bootstrapExpect = bootstrapExpectOf(cluster, sts, spec);
+    const backup = await this.ensureBackups(cluster, ref, spec);
 
     const pods = this.deps.pods(namespace, name);
     const observed = await this.observe(ref, spec, sts, pods, adminToken, cluster.status);
@@ -93,7 +99,7 @@ export class Reconciler {
       await this.execute(cluster, ref, plan.action, pods, adminToken, observed);
       this.deps.metrics.actions.inc({ action: plan.action.kind });
     }
-    await this.writeStatus(cluster, observed, plan, bootstrapExpect);
+    await this.writeStatus(cluster, spec, observed, plan, bootstrapExpect, backup);
     return RESYNC_MS;
   }
 
@@ -157,15 +163,55 @@ export class Reconciler {
     const current = await kube.getStatefulSet(ref.namespace, ref.name);
     const bootstrapExpect = bootstrapExpectOf(cluster, current, spec);
     const replicas = current?.spec?.replicas ?? spec.replicas;
-    const desired = statefulSet({ ref, spec, replicas, bootstrapExpect });
+    // spec.bootstrap.fromBackup: the members restore until the cluster first has a quorum, never after.
+    const restoring = spec.bootstrap?.fromBackup !== undefined && cluster.status?.restore?.completedTime === undefined;
+    const desired = statefulSet({ ref, spec, replicas, bootstrapExpect, restoring });
     const { outcome, object } = await ensureObject({
       read: async () => current,
       create: (obj) => kube.createStatefulSet(obj),
       patch: (body) => kube.patchStatefulSet(ref.namespace, ref.name, body),
     }, desired, { spec: { template: desired.spec!.template, updateStrategy: desired.spec!.updateStrategy, persistentVolumeClaimRetentionPolicy: desired.spec!.persistentVolumeClaimRetentionPolicy } });
     if (outcome === 'created') await this.deps.events.record(cluster, 'Normal', 'Created', `created StatefulSet ${ref.name} with ${replicas} replicas`);
+    if (outcome === 'created' && restoring) {
+      const from = spec.bootstrap!.fromBackup!;
+      await this.deps.events.record(cluster, 'Normal', 'RestoreStarted', `the members restore ${storeLocation(from.objectStore)}/${from.backupName} under cluster id ${ref.uid} before they start`);
+    }
     if (outcome === 'patched') await this.deps.events.record(cluster, 'Normal', 'PodTemplateChanged', `updated the pod template of StatefulSet ${ref.name}; pods roll one at a time`);
     return object;
+  }
+
+  /**
+   * spec.backup: the CronJob exists as specified (and is deleted once spec.backup is removed); returns what
+   * its Jobs show, reading a succeeded Job's result only once (the status keeps it).
+   */
+  private async ensureBackups(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<BackupObservation | null> {
+    const { kube } = this.deps;
+    const name = backupCronJobName(ref.name);
+    if (spec.backup === undefined) {
+      // spec.backup was removed: the status still has its condition until this pass writes it.
+      if (cluster.status?.conditions?.some((c) => c.type === 'BackupSucceeded') === true) {
+        await kube.deleteCronJob(ref.namespace, name);
+        await this.deps.events.record(cluster, 'Normal', 'BackupUnscheduled', `deleted CronJob ${name}: the spec has no backup section; the backups taken stay where they are`);
+      }
+      return null;
+    }
+    const desired = backupCronJob(ref, { ...spec, backup: spec.backup });
+    const { outcome } = await ensureObject({
+      read: () => kube.getCronJob(ref.namespace, name),
+      create: (obj) => kube.createCronJob(obj),
+      patch: (body) => kube.patchCronJob(ref.namespace, name, body),
+    }, desired, { spec: desired.spec });
+    if (outcome === 'created') await this.deps.events.record(cluster, 'Normal', 'BackupScheduled', `CronJob ${name} backs up to ${storeLocation(spec.backup.objectStore)} on "${spec.backup.schedule}"`);
+    const jobs = await kube.listJobs(ref.namespace, `${LABEL_BACKUP_OF}=${ref.name}`);
+    const { succeeded, failed } = latestFinished(jobs);
+    const seen = cluster.status?.lastBackup?.job;
+    let last = null;
+    if (succeeded !== null && succeeded.metadata?.name !== seen) {
+      const jobName = succeeded.metadata!.name!;
+      last = lastBackupOf(succeeded, await kube.listPods(ref.namespace, `batch.kubernetes.io/job-name=${jobName}`));
+      if (last === null) this.deps.log.warn('backup job without a readable result', { job: `${ref.namespace}/${jobName}` });
+    }
+    return { succeeded: last, failed: failed === null ? null : { job: failed.metadata?.name ?? '', time: finishedTime(failed) } };
   }
 
   private async observe(ref: ClusterRef, spec: ResolvedSpec, sts: V1StatefulSet, pods: V1Pod[], token: string | undefined, status: CatgaClusterStatus | undefined): Promise<Observed> {
@@ -230,6 +276,21 @@ export class Reconciler {
     }
   }
 
+  /** An Event when a backup succeeded, when backups start failing, and when the restore is done. */
+  private async recordBackupEvents(cluster: CatgaCluster, previous: CatgaClusterStatus | undefined, status: CatgaClusterStatus): Promise<void> {
+    const { events } = this.deps;
+    const last = status.lastBackup;
+    if (last !== undefined && last.job !== previous?.lastBackup?.job) {
+      await events.record(cluster, 'Normal', 'BackupSucceeded', `backup ${last.name} holds every write up to index ${last.index} (Job ${last.job})`);
+    }
+    const was = previous?.conditions?.find((c) => c.type === 'BackupSucceeded');
+    const now = status.conditions?.find((c) => c.type === 'BackupSucceeded');
+    if (now?.status === 'False' && (was?.status !== 'False' || was.message !== now.message)) await events.record(cluster, 'Warning', 'BackupFailed', now.message);
+    if (status.restore?.completedTime !== undefined && previous?.restore?.completedTime === undefined) {
+      await events.record(cluster, 'Normal', 'RestoreCompleted', `restored from ${status.restore.backup}; the members roll once onto a template without the restore step`);
+    }
+  }
+
   private async execute(cluster: CatgaCluster, ref: ClusterRef, action: Action, pods: V1Pod[], token: string | undefined, observed: Observed): Promise<void> {
     const { kube, events, crash } = this.deps;
     const admin = this.deps.admin(token);
@@ -278,14 +339,22 @@ export class Reconciler {
     }
   }
 
-  private async writeStatus(cluster: CatgaCluster, observed: Observed, plan: Plan, bootstrapExpect: number): Promise<void> {
+  private async writeStatus(cluster: CatgaCluster, spec: ResolvedSpec, observed: Observed, plan: Plan, bootstrapExpect: number, backup: BackupObservation | null): Promise<void> {
     const previous = cluster.status;
+    const fromBackup = spec.bootstrap?.fromBackup;
     const status = buildStatus({
       previous, observed, plan, generation: cluster.metadata.generation ?? 0,
       selector: selectorString(cluster.metadata.name!), bootstrapExpect, nowIso: new Date(this.deps.now()).toISOString(),
+      restoreFrom: fromBackup === undefined ? null : `${storeLocation(fromBackup.objectStore)}/${fromBackup.backupName}`,
+      backup,
     });
+    // The series exists while backups are scheduled (CatgaBackupOverdue watches it), from the first success on.
+    const series = { namespace: cluster.metadata.namespace!, catga_cluster: cluster.metadata.name! };
+    if (spec.backup !== undefined && status.lastBackup !== undefined) this.deps.metrics.backupLastSuccess.set(series, Date.parse(status.lastBackup.time) / 1000);
+    else this.deps.metrics.backupLastSuccess.remove(series);
     if (stableJson(previous) === stableJson(status)) return;
     await this.deps.kube.patchClusterStatus(cluster.metadata.namespace!, cluster.metadata.name!, status);
+    await this.recordBackupEvents(cluster, previous, status);
     const wasDegraded = previous?.conditions?.find((c) => c.type === 'Degraded');
     if (plan.degraded !== null && (wasDegraded?.status !== 'True' || wasDegraded.reason !== plan.degraded.reason)) {
       await this.deps.events.record(cluster, 'Warning', plan.degraded.reason, plan.degraded.message);

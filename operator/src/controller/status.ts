@@ -1,7 +1,8 @@
 // The CatgaCluster status computed from the observation and the plan: counts, the leader's view,
-// and Available/Progressing/Degraded conditions in metav1.Condition form. Pure; a condition keeps
-// its lastTransitionTime while its status does not change.
-import type { CatgaClusterStatus, Condition, ConditionStatus, ConditionType, MemberStatus } from '../api/types.js';
+// Available/Progressing/Degraded conditions in metav1.Condition form, and the backup and restore
+// progress (status.lastBackup with a BackupSucceeded condition, status.restore). Pure; a condition
+// keeps its lastTransitionTime while its status does not change.
+import type { CatgaClusterStatus, Condition, ConditionStatus, ConditionType, LastBackupStatus, MemberStatus } from '../api/types.js';
 import { majority, type Observed, type Plan } from './plan.js';
 
 /** Upper bound of members copied into status (the CRD's maxItems). */
@@ -14,6 +15,14 @@ function condition(previous: readonly Condition[] | undefined, type: ConditionTy
   return { type, status, observedGeneration: generation, lastTransitionTime, reason, message };
 }
 
+/** What the backup Jobs of a cluster with spec.backup show. */
+export interface BackupObservation {
+  /** The newest succeeded backup, read from its Job (null: none seen, or the same as the previous status's). */
+  readonly succeeded: LastBackupStatus | null;
+  /** The newest failed backup Job: its name and when it failed. */
+  readonly failed: { readonly job: string; readonly time: string } | null;
+}
+
 export interface StatusInput {
   readonly previous: CatgaClusterStatus | undefined;
   readonly observed: Observed;
@@ -22,6 +31,20 @@ export interface StatusInput {
   readonly selector: string;
   readonly bootstrapExpect: number;
   readonly nowIso: string;
+  /** spec.bootstrap.fromBackup's backup (its location), or null. */
+  readonly restoreFrom: string | null;
+  /** The backup Jobs, or null without spec.backup. */
+  readonly backup: BackupObservation | null;
+}
+
+function backupCondition(prev: readonly Condition[] | undefined, last: LastBackupStatus | undefined, backup: BackupObservation,
+  generation: number, nowIso: string): Condition {
+  const { failed } = backup;
+  if (failed !== null && (last === undefined || failed.time > last.time)) {
+    return condition(prev, 'BackupSucceeded', 'False', 'BackupFailed', `backup Job ${failed.job} failed at ${failed.time} (its pod's log says why)`, generation, nowIso);
+  }
+  if (last !== undefined) return condition(prev, 'BackupSucceeded', 'True', 'BackupSucceeded', `${last.name} at index ${last.index}, ${last.time}`, generation, nowIso);
+  return condition(prev, 'BackupSucceeded', 'Unknown', 'NoBackupYet', 'no backup Job has finished yet', generation, nowIso);
 }
 
 export function buildStatus(input: StatusInput): CatgaClusterStatus {
@@ -57,6 +80,14 @@ export function buildStatus(input: StatusInput): CatgaClusterStatus {
     members,
     conditions,
   };
+  const lastBackup = input.backup?.succeeded ?? previous?.lastBackup;
+  if (lastBackup !== undefined) status.lastBackup = lastBackup;
+  if (input.backup !== null) conditions.push(backupCondition(prev, lastBackup, input.backup, generation, nowIso));
+  if (input.restoreFrom !== null) {
+    // Done once the restored cluster first has a quorum; from then on the members never restore again.
+    const completedTime = previous?.restore?.completedTime ?? (available ? nowIso : undefined);
+    status.restore = { backup: input.restoreFrom, ...(completedTime === undefined ? {} : { completedTime }) };
+  }
   if (leader !== null) {
     status.leader = leader.view.id;
     status.term = leader.view.term;

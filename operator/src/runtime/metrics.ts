@@ -1,4 +1,5 @@
-// The operator's Prometheus metrics: reconciles, errors, reconcile duration, queue depth, leadership.
+// The operator's Prometheus metrics: reconciles, errors, reconcile duration, queue depth, leadership,
+// the last successful backup of each cluster.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface OperatorMetrics {
@@ -9,6 +10,7 @@ export interface OperatorMetrics {
   readonly queueDepth: Gauge<never>;
   readonly isLeader: Gauge<never>;
   readonly actions: Counter<'action'>;
+  readonly backupLastSuccess: Gauge<'namespace' | 'catga_cluster'>;
 }
 
 export function createMetrics(): OperatorMetrics {
@@ -25,5 +27,11 @@ export function createMetrics(): OperatorMetrics {
     queueDepth: new Gauge({ name: 'catga_operator_queue_depth', help: 'Keys waiting in the work queue', registers: [registry] }),
     isLeader: new Gauge({ name: 'catga_operator_leader', help: '1 while this replica holds the leader Lease', registers: [registry] }),
     actions: new Counter({ name: 'catga_operator_actions_total', help: 'Cluster changes the operator made, by action', labelNames: ['action'], registers: [registry] }),
+    // The series the CatgaBackupOverdue alert reads, labelled like the nodes' series (the operator's
+    // ServiceMonitor honours these labels).
+    backupLastSuccess: new Gauge({
+      name: 'catga_backup_last_success_timestamp_seconds', help: 'When the newest successful backup of a CatgaCluster finished (status.lastBackup.time)',
+      labelNames: ['namespace', 'catga_cluster'], registers: [registry],
+    }),
   };
 }

@@ -22,6 +22,9 @@ export function secretReferences(spec: ResolvedSpec): SecretReference[] {
   if (spec.clusterSecretRef !== undefined) refs.push({ secret: spec.clusterSecretRef.name, field: 'spec.clusterSecretRef' });
   if (spec.adminTokenRef !== undefined) refs.push({ secret: spec.adminTokenRef.name, field: 'spec.adminTokenRef' });
   if (spec.apiTokensRef !== undefined) refs.push({ secret: spec.apiTokensRef.name, field: 'spec.apiTokensRef' });
+  if (spec.backup !== undefined) refs.push({ secret: spec.backup.objectStore.credentialsSecretRef.name, field: 'spec.backup.objectStore.credentialsSecretRef' });
+  const fromBackup = spec.bootstrap?.fromBackup;
+  if (fromBackup !== undefined) refs.push({ secret: fromBackup.objectStore.credentialsSecretRef.name, field: 'spec.bootstrap.fromBackup.objectStore.credentialsSecretRef' });
   (spec.env ?? []).forEach((variable: V1EnvVar, i) => {
     const name = variable.valueFrom?.secretKeyRef?.name;
     if (name !== undefined) refs.push({ secret: name, field: `spec.env[${i}].valueFrom.secretKeyRef` });

@@ -11,6 +11,7 @@ import {
   ENV_NODE_ID, ENV_TICK_MS, HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, PEER_PORT_NAME, commonLabels, dnsName,
   headlessServiceName, ownerReference, selectorLabels, statefulSetName,
 } from './names.js';
+import { restoreInitContainer } from './backup.js';
 import { adminTokenSource, apiTokensSource, clusterSecretSource } from './secret.js';
 
 /** The user the image runs as (node/Dockerfile) and the group that owns the data volume. */
@@ -32,6 +33,8 @@ export interface StatefulSetInput {
   readonly replicas: number;
   /** The cluster's initial size, fixed at creation. */
   readonly bootstrapExpect: number;
+  /** spec.bootstrap.fromBackup is still being carried out: members get the restore init container (until the cluster first has a quorum). */
+  readonly restoring: boolean;
 }
 
 function nodeEnv(input: StatefulSetInput): V1EnvVar[] {
@@ -110,6 +113,8 @@ export function statefulSet(input: StatefulSetInput): V1StatefulSet {
     automountServiceAccountToken: false,
     enableServiceLinks: false,
   };
+  const fromBackup = spec.bootstrap?.fromBackup;
+  if (input.restoring && fromBackup !== undefined) podSpec.initContainers = [restoreInitContainer(ref, spec, fromBackup)];
   if (spec.nodeSelector !== undefined) podSpec.nodeSelector = spec.nodeSelector;
   if (spec.tolerations !== undefined) podSpec.tolerations = spec.tolerations;
   if (spec.affinity !== undefined) podSpec.affinity = spec.affinity;

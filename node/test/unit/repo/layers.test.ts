@@ -14,7 +14,7 @@ const FLOORS: Readonly<Record<string, number>> = {
   raft: 0, // the pure Raft core
   common: 1, storage: 1, transport: 1, // errors and logging; the disk; the peer link
   state: 2, driver: 2, membership: 2, // the state engine; the Ready loop; who the peers are
-  catga: 3, sim: 3, // the mediator; the simulator (core + driver under faults)
+  catga: 3, sim: 3, backup: 3, // the mediator; the simulator (core + driver under faults); backup files and stores
   server: 4, // HTTP and WebSocket
   runtime: 5, client: 5, local: 5, // the node wired together; the client of its API; local clusters of node processes
   bench: 6, 'index.ts': 6, // benchmarks against etcd; the package's main export

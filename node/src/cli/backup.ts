@@ -1,0 +1,155 @@
+// `catga backup` (take a backup from a running node into a directory or an S3-compatible store),
+// `catga backup verify` (read a backup back and check it) and `catga restore` (prepare a data
+// directory from a backup). Each prints one JSON line on success; errors go to stderr with a
+// non-zero exit code.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { pruneBackups, readBackup, writeBackup } from '../backup/backup.js';
+import { newClusterId, restoreBackup } from '../backup/restore.js';
+import { openStore } from '../backup/store.js';
+
+const BACKUP_USAGE = `usage:
+  catga backup --to <dir | s3://bucket/prefix> [--from <node url>] [--endpoint <s3 url>]
+               [--keep <n>] [--max-age <days>d] [--result-file <path>]
+  catga backup verify <backup location> [--endpoint <s3 url>]
+
+  --from      the node to take the backup from (default http://127.0.0.1:8080); any member
+              works, a follower spares the leader. The admin token is read from CATGA_ADMIN_TOKEN,
+              the CA of an https:// node from CATGA_TLS_CA_FILE.
+  --to        where backups are kept: each backup is a new folder backup-<time>-<index> in it
+  --endpoint  an S3-compatible server (http://host:port); credentials from AWS_ACCESS_KEY_ID and
+              AWS_SECRET_ACCESS_KEY (or the AWS SDK's other sources), region from AWS_REGION
+  --keep      after the backup, remove the backups in --to beyond the newest <n>
+  --max-age   with --keep, remove only those of them older than this many days (e.g. 30d)
+  --result-file  also write the JSON line printed on success to this file (in a Kubernetes Job:
+              /dev/termination-log, where the operator reads the backup's name and index)
+`;
+
+const RESTORE_USAGE = `usage: catga restore --from <backup location> --data-dir <dir> --id <node id> [--cluster-id <id>] [--endpoint <s3 url>]
+
+  Prepares an empty data directory from a backup: the state at the backup's index, for node <id>
+  of a NEW cluster (id --cluster-id, default a new random one, printed). Restore every first member
+  of the new cluster from the same backup, then start them with CATGA_CLUSTER_ID set to that id.
+`;
+
+class UsageError extends Error {}
+
+function fail(usage: string, message: string): never {
+  throw new UsageError(`${message}\n${usage}`);
+}
+
+const MB = 1024 * 1024;
+
+function print(doc: object): void {
+  process.stdout.write(`${JSON.stringify(doc)}\n`);
+}
+
+/** `GET /v1/admin/backup` on `from`, as a byte stream; throws the node's error for any other answer than 200. */
+export async function backupStream(from: string, token: string | null, caFile: string | null): Promise<IncomingMessage> {
+  const url = new URL('/v1/admin/backup', from);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--from ${JSON.stringify(from)} is not an http(s) URL`);
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = url.protocol === 'https:'
+      ? httpsRequest(url, { headers, ...(caFile === null ? {} : { ca: readFileSync(caFile) }) }, resolve)
+      : httpRequest(url, { headers }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+  if (res.statusCode === 200) return res;
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  let detail = text;
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    if (e !== undefined) detail = `${e.code}: ${e.message}`;
+  } catch { /* not JSON: show the text */ }
+  throw new Error(`${url.origin} answered ${res.statusCode} to the backup request: ${detail}`);
+}
+
+function parseDays(s: string | undefined): number | null {
+  if (s === undefined) return null;
+  const m = /^(\d{1,5})d$/.exec(s);
+  if (m === null || Number(m[1]) < 1) fail(BACKUP_USAGE, `--max-age ${JSON.stringify(s)} is not a number of days such as 30d`);
+  return Number(m[1]) * 24 * 3600 * 1000;
+}
+
+export async function runBackupCli(argv: string[]): Promise<number> {
+  try {
+    if (argv[0] === 'verify') return await verify(argv.slice(1));
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { to: { type: 'string' }, from: { type: 'string' }, endpoint: { type: 'string' }, keep: { type: 'string' }, 'max-age': { type: 'string' }, 'result-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help === true) { process.stdout.write(BACKUP_USAGE); return 0; }
+    if (positionals.length > 0) fail(BACKUP_USAGE, `unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (values.to === undefined) fail(BACKUP_USAGE, '--to is required');
+    const keep = values.keep === undefined ? null : Number(values.keep);
+    if (keep !== null && (!Number.isSafeInteger(keep) || keep < 1)) fail(BACKUP_USAGE, `--keep ${JSON.stringify(values.keep)} must be a whole number of at least 1`);
+    const maxAgeMs = parseDays(values['max-age']);
+    if (maxAgeMs !== null && keep === null) fail(BACKUP_USAGE, '--max-age needs --keep');
+    const root = await openStore(values.to, { endpoint: values.endpoint });
+    const started = performance.now();
+    const stream = await backupStream(values.from ?? 'http://127.0.0.1:8080', process.env['CATGA_ADMIN_TOKEN'] ?? null, process.env['CATGA_TLS_CA_FILE'] ?? null);
+    const { store, manifest } = await writeBackup(stream, root);
+    const seconds = (performance.now() - started) / 1000;
+    const pruned = keep === null ? [] : await pruneBackups(root, { keep, maxAgeMs }, new Date());
+    const result = {
+      ok: true, location: store.location, clusterId: manifest.clusterId, sourceNode: manifest.sourceNode, index: manifest.index, term: manifest.term,
+      bytes: manifest.bytes, segments: manifest.segments.length, createdAt: manifest.createdAt, seconds: Number(seconds.toFixed(3)),
+      mbPerSecond: Number((manifest.bytes / MB / seconds).toFixed(1)), pruned,
+    };
+    // Without the pruned names: a Kubernetes termination message holds at most 4 KiB.
+    if (values['result-file'] !== undefined) writeFileSync(values['result-file'], `${JSON.stringify({ ...result, pruned: pruned.length })}\n`);
+    print(result);
+    return 0;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+async function verify(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { endpoint: { type: 'string' } } });
+  if (positionals.length !== 1) fail(BACKUP_USAGE, 'verify takes one backup location');
+  const store = await openStore(positionals[0]!, { endpoint: values.endpoint });
+  const started = performance.now();
+  const manifest = await readBackup(store);
+  const seconds = (performance.now() - started) / 1000;
+  print({ ok: true, location: store.location, format: manifest.format, clusterId: manifest.clusterId, index: manifest.index, records: manifest.records, bytes: manifest.bytes, seconds: Number(seconds.toFixed(3)) });
+  return 0;
+}
+
+export async function runRestoreCli(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { from: { type: 'string' }, 'data-dir': { type: 'string' }, id: { type: 'string' }, 'cluster-id': { type: 'string' }, endpoint: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help === true) { process.stdout.write(RESTORE_USAGE); return 0; }
+    if (positionals.length > 0) fail(RESTORE_USAGE, `unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (values.from === undefined || values['data-dir'] === undefined || values.id === undefined) fail(RESTORE_USAGE, '--from, --data-dir and --id are required');
+    const clusterId = values['cluster-id'] ?? newClusterId();
+    const store = await openStore(values.from, { endpoint: values.endpoint });
+    const started = performance.now();
+    const manifest = await restoreBackup(store, { dataDir: values['data-dir'], nodeId: values.id, clusterId });
+    const seconds = (performance.now() - started) / 1000;
+    print({
+      ok: true, dataDir: values['data-dir'], nodeId: values.id, clusterId, index: manifest.index, sourceClusterId: manifest.clusterId,
+      bytes: manifest.bytes, seconds: Number(seconds.toFixed(3)), mbPerSecond: Number((manifest.bytes / MB / seconds).toFixed(1)),
+    });
+    return 0;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+function report(err: unknown): number {
+  const e = err as Error & { code?: unknown };
+  const code = typeof e.code === 'string' && /^[A-Z_]+$/.test(e.code) ? `${e.code}: ` : '';
+  process.stderr.write(`catga: ${code}${e instanceof Error ? e.message : String(err)}\n`);
+  return err instanceof UsageError ? 2 : 1;
+}
