@@ -122,7 +122,7 @@ export const SPECS = {
   maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request', type: 'int', def: 1_000, min: 1, max: 100_000 },
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed', type: 'int', def: 10_000, min: 16, max: 10_000_000 },
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed', type: 'int', def: 256 * 1024 * 1024, min: 64 * 1024, max: 16 * 1024 * 1024 * 1024 },
-  stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it fail with 507 STATE_QUOTA_EXCEEDED', type: 'int', def: 8 * 1024 ** 3, min: 1024, max: 2 ** 50 },
+  stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it are refused with STATE_QUOTA_EXCEEDED', type: 'int', def: 8 * 1024 ** 3, min: 1024, max: 2 ** 50 },
   eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume', type: 'int', def: 100_000, min: 16, max: 100_000_000 },
   idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered', type: 'int', def: 600_000, min: 1_000, max: 7 * 24 * 3_600_000 },
   shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period', type: 'int', def: 10_000, min: 100, max: 600_000 },
