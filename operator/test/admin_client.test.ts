@@ -1,5 +1,5 @@
 // The node admin API client against a local HTTP server: bearer token, routes and bodies,
-// CONTRACT.md §2 error bodies turned into coded errors, response validation, timeouts.
+// docs/api.md#errors error bodies turned into coded errors, response validation, timeouts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';

@@ -105,7 +105,7 @@ function drift(path: string, schema: Schema, value: unknown): string[] {
   return problems;
 }
 
-test('CRD names follow CONTRACT.md §7', () => {
+test('CRD names follow docs/api.md#crd', () => {
   assert.equal(crd.spec.group, API_GROUP);
   assert.equal(crd.spec.versions[0]!.name, API_VERSION);
   assert.equal(crd.spec.names.kind, KIND);

@@ -75,7 +75,7 @@ test('serviceMonitor.enabled adds monitors for the operator and for the nodes', 
   assert.ok(monitors.some((m) => m.spec.selector.matchLabels['catga.io/service'] === 'headless'));
 });
 
-test('the Grafana dashboard is valid JSON covering the CONTRACT.md §6 metrics', () => {
+test('the Grafana dashboard is valid JSON covering the docs/api.md#metrics metrics', () => {
   const cm = byKind(render('grafanaDashboard.enabled=true'), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
   assert.equal(cm.metadata.labels!['grafana_dashboard'], '1');
   const dashboard = JSON.parse(cm.data['catga.json']!) as { panels: { targets?: { expr: string }[] }[] };

@@ -55,7 +55,7 @@ interface FanoutRow {
   readonly closedEarly: number;
 }
 
-const USAGE = 'catga bench [--quick] [--json] [--tls] [--only=put,local,linearizable,batch,fanout,state] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]';
+export const USAGE = 'catga bench [--quick] [--json] [--tls] [--only=put,local,linearizable,batch,fanout,state] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]';
 
 function parse(argv: readonly string[]): BenchOptions {
   const flags = new Map<string, string>();

@@ -4,7 +4,7 @@
 // one JSON line when told to stop (SIGTERM).
 //
 // Like the load generator it speaks the protocol over raw sockets: the handshake, then a walk over
-// frame headers. Every frame must be one text message holding one event (CONTRACT.md §2), and is
+// frame headers. Every frame must be one text message holding one event (docs/api.md#events), and is
 // counted as one; only one frame in DELAY_SAMPLE_EVERY is decoded, for its timestamp. A `ws`
 // client costs several microseconds per message, which at a million messages a second is the
 // whole of a core taken from the nodes being measured.

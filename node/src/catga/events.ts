@@ -13,7 +13,7 @@ import { ErrorCodes, fail, ok, type Failure, type Result } from './result.js';
 
 /**
  * What subscribers get and all the ring keeps of an event: its wire form, `{"index","type","data",
- * "ts"}` exactly as CONTRACT.md §2 sends it over WebSocket, as UTF-8 bytes encoded once per node.
+ * "ts"}` exactly as docs/api.md#events sends it over WebSocket, as UTF-8 bytes encoded once per node.
  * Bytes live outside the JavaScript heap, so holding 100,000 recent events costs the garbage
  * collector one small object each; holding the events themselves (their data and a JSON string)
  * cost a fifth of the node's throughput under batched writes, in collection work.

@@ -1,5 +1,5 @@
 // The mediator's non-throwing result type, its stable error codes, and how each code maps to an
-// HTTP status (CONTRACT.md §2). Handlers return a Result; nothing in the mediator throws for a
+// HTTP status (docs/api.md#errors). Handlers return a Result; nothing in the mediator throws for a
 // business outcome.
 
 export interface Ok<T> {

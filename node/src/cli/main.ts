@@ -3,16 +3,7 @@
 // cluster), `sim` (deterministic Raft simulation), `bench` (the benchmark), `backup` and `restore`. Each verb's module
 // is loaded only when used, so `catga node` starts without the simulator or the load generator.
 
-const USAGE = `usage: catga <verb> [flags]
-
-verbs:
-  node     run one node (flags or CATGA_* environment; catga node --help lists them)
-  dev      a local cluster on 127.0.0.1 running your handlers (--handlers a.ts,b.ts) or the built-in ones (--nodes 3)
-  sim      deterministic simulation of the Raft core under faults (--seeds N --nodes 3|5 --steps K)
-  bench    the benchmark, side by side with etcd (--quick, --json, --only=..., --seconds=N, --soak=SECONDS)
-  backup   back up a running cluster to a directory or S3 (--to, --from), or check one (backup verify <location>)
-  restore  prepare a data directory from a backup, as a member of a new cluster (--from, --data-dir, --id)
-`;
+import { USAGE } from './usage.js';
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;

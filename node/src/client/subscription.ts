@@ -1,4 +1,4 @@
-// A resumable event subscription over WebSocket (CONTRACT.md §2, GET /v1/events). It remembers the
+// A resumable event subscription over WebSocket (docs/api.md#events, GET /v1/events). It remembers the
 // last index it delivered and how many events of that index it delivered, so after any disconnect
 // it reconnects (next endpoint, growing backoff) with `?from=` and delivers every event exactly
 // once, in order, even if the server split one entry's events across frames. Frames may hold one

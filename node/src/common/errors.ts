@@ -1,5 +1,5 @@
 // Coded errors that cross the runtime: each has a stable UPPER_SNAKE code and the HTTP status a
-// client sees for it (CONTRACT.md §2), so the server maps errors without guessing.
+// client sees for it (docs/api.md#errors), so the server maps errors without guessing.
 import type { RaftError } from '../raft/types.js';
 
 export class CatgaError extends Error {

@@ -67,61 +67,74 @@ export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
 
-interface Spec {
+/**
+ * One flag / variable: its names, what it does, and its kind with the default and limits that
+ * loadConfig applies (`defText` describes a default that is computed, or not a number).
+ * docs/configuration.md is generated from this table (node/src/cli/docs.ts).
+ */
+export type Spec = {
   readonly env: string;
   readonly flag: string;
   readonly help: string;
-}
+  readonly defText?: string;
+} & (
+  | { readonly type: 'int'; readonly def: number; readonly min: number; readonly max: number }
+  | { readonly type: 'bool'; readonly def: boolean }
+  | { readonly type: 'text' }
+);
 
 /** Every flag / variable: a NodeConfig field each, except `tls`, read from three files. */
 type Setting = Exclude<keyof NodeConfig, 'tls'> | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile';
 
-const SPECS = {
-  nodeId: { env: 'CATGA_NODE_ID', flag: 'node-id', help: 'this node\'s id (default: the host name; `X-<ordinal>` with DNS membership)' },
-  dataDir: { env: 'CATGA_DATA_DIR', flag: 'data-dir', help: 'data directory (default /var/lib/catga)' },
-  bindHost: { env: 'CATGA_BIND_HOST', flag: 'bind-host', help: 'address to listen on (default 0.0.0.0)' },
-  httpPort: { env: 'CATGA_HTTP_PORT', flag: 'http-port', help: 'HTTP API port (default 8080)' },
-  peerPort: { env: 'CATGA_PEER_PORT', flag: 'peer-port', help: 'peer (Raft) port (default 7080)' },
-  advertisePeer: { env: 'CATGA_ADVERTISE_PEER', flag: 'advertise-peer', help: 'host:port peers dial to reach this node' },
-  clusterId: { env: 'CATGA_CLUSTER_ID', flag: 'cluster-id', help: 'cluster id shared by all members (default "catga")' },
-  tlsCertFile: { env: 'CATGA_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'PEM certificate (chain) of this node: HTTPS on the client API and mutual TLS between peers; it must name the node id (CN or a DNS name `<id>` or `<id>.…`)' },
-  tlsKeyFile: { env: 'CATGA_TLS_KEY_FILE', flag: 'tls-key-file', help: 'PEM private key of that certificate' },
-  tlsCaFile: { env: 'CATGA_TLS_CA_FILE', flag: 'tls-ca-file', help: 'PEM CA bundle the peers\' certificates must chain to' },
-  clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)' },
-  adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes' },
-  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens of the client API: `token` (commands, queries, events) or `token:rule+rule` with rules `commands|queries|events|admin[/type or prefix*]`' },
-  openAccess: { env: 'CATGA_OPEN_ACCESS', flag: 'open-access', help: 'client routes also answer requests without a token (default false; a trusted network only; logged loudly); a token shown is still checked' },
-  staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS); the first CATGA_BOOTSTRAP_EXPECT form the first configuration, the others join' },
-  dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS' },
-  dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port (default: the system resolver)' },
-  bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'size of the first configuration (ordinals 0..n-1, or the first n static peers)' },
-  autoJoin: { env: 'CATGA_AUTO_JOIN', flag: 'auto-join', help: 'a new node asks the cluster to add it (default true; false: membership is managed by an operator or by hand)' },
-  handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules (.js, .mjs, or .ts: Node strips the types)' },
-  builtins: { env: 'CATGA_BUILTINS', flag: 'builtins', help: 'load the built-in kv and orders modules (default true; false or --no-builtins: only the user\'s modules)' },
-  tickMs: { env: 'CATGA_TICK_MS', flag: 'tick-ms', help: 'Raft tick in milliseconds (default 50)' },
-  electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks (default 10)' },
-  heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks (default 1)' },
-  snapshotEntries: { env: 'CATGA_SNAPSHOT_ENTRIES', flag: 'snapshot-entries', help: 'applied entries between snapshots (default 10000)' },
-  snapshotBytes: { env: 'CATGA_SNAPSHOT_BYTES', flag: 'snapshot-bytes', help: 'bytes of applied entries between snapshots, whichever of the two comes first (default 64 MiB)' },
-  snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot (default 1000)' },
-  requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline (default 5000)' },
-  maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body (default 1048576)' },
-  maxConnections: { env: 'CATGA_MAX_CONNECTIONS', flag: 'max-connections', help: 'most HTTP connections at once; beyond it the one idle the longest is closed (default 4096)' },
-  headersTimeoutMs: { env: 'CATGA_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', help: 'a connection must send its request headers within this (default 10000)' },
-  bodyTimeoutMs: { env: 'CATGA_BODY_TIMEOUT_MS', flag: 'body-timeout-ms', help: 'a request must arrive whole within this, else 408 (default 30000)' },
-  maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request (default 1000)' },
-  wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed (default 10000)' },
-  wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed (default 268435456)' },
-  stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it fail with 507 STATE_QUOTA_EXCEEDED (default 8 GiB)' },
-  eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume (default 100000)' },
-  idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered (default 600000)' },
-  shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period (default 10000)' },
-  logLevel: { env: 'CATGA_LOG_LEVEL', flag: 'log-level', help: 'debug, info, warn or error (default info)' },
-  cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit' },
-  unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads' },
-  unsafeIgnoreIncarnations: { env: 'CATGA_UNSAFE_IGNORE_INCARNATIONS', flag: 'unsafe-ignore-incarnations', help: 'TEST ONLY: let a node with a wiped disk vote as the member it was' },
-  testDiskDelayMs: { env: 'CATGA_TEST_DISK_DELAY_MS', flag: 'test-disk-delay-ms', help: 'TEST ONLY: every durable write and fsync of the data directory takes this many ms longer (a slow disk; default 0)' },
+export const SPECS = {
+  nodeId: { env: 'CATGA_NODE_ID', flag: 'node-id', help: 'this node\'s id', type: 'text', defText: 'the host name; `X-<ordinal>` with DNS membership' },
+  dataDir: { env: 'CATGA_DATA_DIR', flag: 'data-dir', help: 'data directory', type: 'text', defText: '/var/lib/catga' },
+  bindHost: { env: 'CATGA_BIND_HOST', flag: 'bind-host', help: 'address to listen on', type: 'text', defText: '0.0.0.0' },
+  httpPort: { env: 'CATGA_HTTP_PORT', flag: 'http-port', help: 'HTTP API port', type: 'int', def: 8080, min: 1, max: 65535 },
+  peerPort: { env: 'CATGA_PEER_PORT', flag: 'peer-port', help: 'peer (Raft) port', type: 'int', def: 7080, min: 1, max: 65535 },
+  advertisePeer: { env: 'CATGA_ADVERTISE_PEER', flag: 'advertise-peer', help: 'host:port peers dial to reach this node', type: 'text', defText: 'its entry in CATGA_PEERS; `<id>.<dns name>:<peer port>` with DNS; else `127.0.0.1:<peer port>`' },
+  clusterId: { env: 'CATGA_CLUSTER_ID', flag: 'cluster-id', help: 'cluster id shared by all members', type: 'text', defText: 'catga' },
+  tlsCertFile: { env: 'CATGA_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'PEM certificate (chain) of this node: HTTPS on the client API and mutual TLS between peers; it must name the node id (CN or a DNS name `<id>` or `<id>.…`)', type: 'text' },
+  tlsKeyFile: { env: 'CATGA_TLS_KEY_FILE', flag: 'tls-key-file', help: 'PEM private key of that certificate', type: 'text' },
+  tlsCaFile: { env: 'CATGA_TLS_CA_FILE', flag: 'tls-ca-file', help: 'PEM CA bundle the peers\' certificates must chain to', type: 'text' },
+  clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)', type: 'text', defText: 'required with peers; a lone node makes a random one' },
+  adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes', type: 'text' },
+  apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens of the client API: `token` (commands, queries, events) or `token:rule+rule` with rules `commands|queries|events|admin[/type or prefix*]`', type: 'text' },
+  openAccess: { env: 'CATGA_OPEN_ACCESS', flag: 'open-access', help: 'client routes also answer requests without a token (a trusted network only; logged loudly); a token shown is still checked', type: 'bool', def: false },
+  staticPeers: { env: 'CATGA_PEERS', flag: 'peers', help: 'static members `id=host:port,...` (instead of DNS); the first CATGA_BOOTSTRAP_EXPECT form the first configuration, the others join', type: 'text' },
+  dnsName: { env: 'CATGA_DNS_NAME', flag: 'dns-name', help: 'headless service name to find peers by DNS', type: 'text' },
+  dnsServer: { env: 'CATGA_DNS_SERVER', flag: 'dns-server', help: 'DNS server host:port', type: 'text', defText: 'the system resolver' },
+  bootstrapExpect: { env: 'CATGA_BOOTSTRAP_EXPECT', flag: 'bootstrap-expect', help: 'size of the first configuration (ordinals 0..n-1, or the first n static peers)', type: 'int', def: 1, min: 1, max: 9, defText: 'the number of CATGA_PEERS, else 1' },
+  autoJoin: { env: 'CATGA_AUTO_JOIN', flag: 'auto-join', help: 'a new node asks the cluster to add it (false: membership is managed by an operator or by hand)', type: 'bool', def: true },
+  handlers: { env: 'CATGA_HANDLERS', flag: 'handlers', help: 'comma-separated paths of user handler modules (.js, .mjs, or .ts: Node strips the types)', type: 'text' },
+  builtins: { env: 'CATGA_BUILTINS', flag: 'builtins', help: 'load the built-in kv and orders modules (false or --no-builtins: only the user\'s modules)', type: 'bool', def: true },
+  tickMs: { env: 'CATGA_TICK_MS', flag: 'tick-ms', help: 'Raft tick in milliseconds', type: 'int', def: 50, min: 1, max: 10000 },
+  electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks', type: 'int', def: 10, min: 3, max: 1000 },
+  heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks', type: 'int', def: 1, min: 1, max: 1000 },
+  snapshotEntries: { env: 'CATGA_SNAPSHOT_ENTRIES', flag: 'snapshot-entries', help: 'applied entries between snapshots', type: 'int', def: 10_000, min: 16, max: 100_000_000 },
+  snapshotBytes: { env: 'CATGA_SNAPSHOT_BYTES', flag: 'snapshot-bytes', help: 'bytes of applied entries between snapshots, whichever of the two comes first', type: 'int', def: 64 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40 },
+  snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot', type: 'int', def: 1_000, min: 0, max: 10_000_000 },
+  requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline', type: 'int', def: 5_000, min: 50, max: 600_000 },
+  maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body', type: 'int', def: 1 << 20, min: 1024, max: 64 << 20 },
+  maxConnections: { env: 'CATGA_MAX_CONNECTIONS', flag: 'max-connections', help: 'most HTTP connections at once; beyond it the one idle the longest is closed', type: 'int', def: 4096, min: 16, max: 1_000_000 },
+  headersTimeoutMs: { env: 'CATGA_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', help: 'a connection must send its request headers within this', type: 'int', def: 10_000, min: 100, max: 600_000 },
+  bodyTimeoutMs: { env: 'CATGA_BODY_TIMEOUT_MS', flag: 'body-timeout-ms', help: 'a request must arrive whole within this, else 408', type: 'int', def: 30_000, min: 100, max: 3_600_000 },
+  maxBatchCommands: { env: 'CATGA_MAX_BATCH', flag: 'max-batch', help: 'most commands in one batch request', type: 'int', def: 1_000, min: 1, max: 100_000 },
+  wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed', type: 'int', def: 10_000, min: 16, max: 10_000_000 },
+  wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed', type: 'int', def: 256 * 1024 * 1024, min: 64 * 1024, max: 16 * 1024 * 1024 * 1024 },
+  stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it are refused with STATE_QUOTA_EXCEEDED', type: 'int', def: 8 * 1024 ** 3, min: 1024, max: 2 ** 50 },
+  eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume', type: 'int', def: 100_000, min: 16, max: 100_000_000 },
+  idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered', type: 'int', def: 600_000, min: 1_000, max: 7 * 24 * 3_600_000 },
+  shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period', type: 'int', def: 10_000, min: 100, max: 600_000 },
+  logLevel: { env: 'CATGA_LOG_LEVEL', flag: 'log-level', help: 'debug, info, warn or error', type: 'text', defText: 'info' },
+  cpuProf: { env: 'CATGA_CPU_PROF', flag: 'cpu-prof', help: 'write a V8 CPU profile to the data directory on exit', type: 'bool', def: false },
+  unsafeLocalLinearizable: { env: 'CATGA_UNSAFE_LOCAL_LINEARIZABLE', flag: 'unsafe-local-linearizable', help: 'TEST ONLY: break linearizable reads', type: 'bool', def: false },
+  unsafeIgnoreIncarnations: { env: 'CATGA_UNSAFE_IGNORE_INCARNATIONS', flag: 'unsafe-ignore-incarnations', help: 'TEST ONLY: let a node with a wiped disk vote as the member it was', type: 'bool', def: false },
+  testDiskDelayMs: { env: 'CATGA_TEST_DISK_DELAY_MS', flag: 'test-disk-delay-ms', help: 'TEST ONLY: every durable write and fsync of the data directory takes this many ms longer (a slow disk)', type: 'int', def: 0, min: 0, max: 60_000 },
 } as const satisfies Record<Setting, Spec>;
+
+type IntSetting = { [K in Setting]: (typeof SPECS)[K] extends { readonly type: 'int' } ? K : never }[Setting];
+type BoolSetting = { [K in Setting]: (typeof SPECS)[K] extends { readonly type: 'bool' } ? K : never }[Setting];
 
 /**
  * `--flag value`, `--flag=value`, bare `--flag` (true) and `--no-flag` (false) into a map. Unknown
@@ -155,7 +168,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     return v === undefined || v === '' ? undefined : v;
   };
   const where = (key: Setting) => `${SPECS[key].env} (--${SPECS[key].flag})`;
-  const int = (key: Setting, def: number, min: number, max: number): number => {
+  const int = (key: IntSetting, def: number = SPECS[key].def): number => {
+    const { min, max } = SPECS[key];
     const v = raw(key);
     if (v === undefined) return def;
     const n = Number(v);
@@ -164,7 +178,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     }
     return n;
   };
-  const bool = (key: Setting, def = false): boolean => {
+  const bool = (key: BoolSetting, def: boolean = SPECS[key].def): boolean => {
     const v = raw(key);
     if (v === undefined) return def;
     if (v === 'true' || v === '1') return true;
@@ -179,8 +193,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     throw new ConfigError(`${where('nodeId')}: expected 1-63 letters, digits, '.', '_' or '-', got "${nodeId}"`);
   }
   const bindHost = raw('bindHost') ?? '0.0.0.0';
-  const httpPort = int('httpPort', 8080, 1, 65535);
-  const peerPort = int('peerPort', 7080, 1, 65535);
+  const httpPort = int('httpPort');
+  const peerPort = int('peerPort');
 
   const staticPeers: Record<string, string> = {};
   for (const item of list('staticPeers')) {
@@ -203,7 +217,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   if (dnsName !== null && !/-\d+$/.test(nodeId)) {
     throw new ConfigError(`${where('nodeId')}: with DNS membership the id must end in -<ordinal> (a StatefulSet pod name), got "${nodeId}"`);
   }
-  const bootstrapExpect = int('bootstrapExpect', hasStatic ? Object.keys(staticPeers).length : 1, 1, 9);
+  const bootstrapExpect = int('bootstrapExpect', hasStatic ? Object.keys(staticPeers).length : SPECS.bootstrapExpect.def);
   if (hasStatic && bootstrapExpect > Object.keys(staticPeers).length) {
     throw new ConfigError(`${where('bootstrapExpect')}: at most the ${Object.keys(staticPeers).length} members listed in ${where('staticPeers')}`);
   }
@@ -248,16 +262,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     throw new ConfigError(`no credentials: set ${where('apiTokens')} or ${where('adminToken')}, or ask for ${where('openAccess')}=true on a trusted machine`);
   }
 
-  const headersTimeoutMs = int('headersTimeoutMs', 10_000, 100, 600_000);
-  const bodyTimeoutMs = int('bodyTimeoutMs', 30_000, 100, 3_600_000);
+  const headersTimeoutMs = int('headersTimeoutMs');
+  const bodyTimeoutMs = int('bodyTimeoutMs');
   if (bodyTimeoutMs <= headersTimeoutMs) throw new ConfigError(`${where('bodyTimeoutMs')}: must be above ${where('headersTimeoutMs')} (${headersTimeoutMs})`);
 
   const logLevel = raw('logLevel') ?? 'info';
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
     throw new ConfigError(`${where('logLevel')}: expected debug, info, warn or error, got "${logLevel}"`);
   }
-  const electionTicks = int('electionTicks', 10, 3, 1000);
-  const heartbeatTicks = int('heartbeatTicks', 1, 1, 1000);
+  const electionTicks = int('electionTicks');
+  const heartbeatTicks = int('heartbeatTicks');
   if (heartbeatTicks >= electionTicks) {
     throw new ConfigError(`${where('heartbeatTicks')}: must be below ${where('electionTicks')} (${electionTicks})`);
   }
@@ -280,31 +294,31 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     dnsServer,
     bootstrapExpect,
     handlers: list('handlers'),
-    builtins: bool('builtins', true),
-    autoJoin: bool('autoJoin', true),
-    tickMs: int('tickMs', 50, 1, 10_000),
+    builtins: bool('builtins'),
+    autoJoin: bool('autoJoin'),
+    tickMs: int('tickMs'),
     electionTicks,
     heartbeatTicks,
-    snapshotEntries: int('snapshotEntries', 10_000, 16, 100_000_000),
-    snapshotBytes: int('snapshotBytes', 64 * 1024 * 1024, 1024 * 1024, 2 ** 40),
-    snapshotRetain: int('snapshotRetain', 1_000, 0, 10_000_000),
-    requestTimeoutMs: int('requestTimeoutMs', 5_000, 50, 600_000),
-    maxBodyBytes: int('maxBodyBytes', 1 << 20, 1024, 64 << 20),
-    maxConnections: int('maxConnections', 4096, 16, 1_000_000),
+    snapshotEntries: int('snapshotEntries'),
+    snapshotBytes: int('snapshotBytes'),
+    snapshotRetain: int('snapshotRetain'),
+    requestTimeoutMs: int('requestTimeoutMs'),
+    maxBodyBytes: int('maxBodyBytes'),
+    maxConnections: int('maxConnections'),
     headersTimeoutMs,
     bodyTimeoutMs,
-    maxBatchCommands: int('maxBatchCommands', 1_000, 1, 100_000),
-    wsBacklogEvents: int('wsBacklogEvents', 10_000, 16, 10_000_000),
-    wsBufferBytes: int('wsBufferBytes', 256 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),
-    eventRingSize: int('eventRingSize', 100_000, 16, 100_000_000),
-    idempotencyWindowMs: int('idempotencyWindowMs', 600_000, 1_000, 7 * 24 * 3_600_000),
-    stateQuotaBytes: int('stateQuotaBytes', 8 * 1024 ** 3, 1024, 2 ** 50),
-    shutdownGraceMs: int('shutdownGraceMs', 10_000, 100, 600_000),
+    maxBatchCommands: int('maxBatchCommands'),
+    wsBacklogEvents: int('wsBacklogEvents'),
+    wsBufferBytes: int('wsBufferBytes'),
+    eventRingSize: int('eventRingSize'),
+    idempotencyWindowMs: int('idempotencyWindowMs'),
+    stateQuotaBytes: int('stateQuotaBytes'),
+    shutdownGraceMs: int('shutdownGraceMs'),
     logLevel,
     cpuProf: bool('cpuProf'),
     unsafeLocalLinearizable: bool('unsafeLocalLinearizable'),
     unsafeIgnoreIncarnations: bool('unsafeIgnoreIncarnations'),
-    testDiskDelayMs: int('testDiskDelayMs', 0, 0, 60_000),
+    testDiskDelayMs: int('testDiskDelayMs'),
   });
 }
 
@@ -332,9 +346,21 @@ export function configFromSettings(settings: NodeSettings, env: NodeJS.ProcessEn
   return loadConfig(argv, env);
 }
 
+/** A setting's default as text ('' when it has none), and its limits ('' when it has none). */
+export function specDefault(s: Spec): string {
+  if (s.defText !== undefined) return s.defText;
+  return s.type === 'text' ? '' : String(s.def);
+}
+export function specLimits(s: Spec): string {
+  return s.type === 'int' ? `${s.min} to ${s.max}` : s.type === 'bool' ? 'true or false' : '';
+}
+
 /** One line per setting, for `catga node --help`. */
 export function configHelp(): string {
-  return Object.values(SPECS)
-    .map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}`)
+  return (Object.values(SPECS) as readonly Spec[])
+    .map((s) => {
+      const def = specDefault(s);
+      return `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${def === '' ? '' : ` (default ${def})`}`;
+    })
     .join('\n');
 }

@@ -117,7 +117,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     },
     query: async (type, payload) => outcomeOf(await mediator.query(type, payload)),
     subscribe(from, types, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void) {
-      // Without ?from the stream is live (CONTRACT.md §2): it starts after the last applied entry.
+      // Without ?from the stream is live (docs/api.md#events): it starts after the last applied entry.
       return orThrow(mediator.events.follow(from ?? mediator.events.lastIndex, types, deliver, onCompacted));
     },
   };

@@ -1,4 +1,4 @@
-// The node's Prometheus metrics (CONTRACT.md §6): one registry per node process, holding the Raft,
+// The node's Prometheus metrics (docs/api.md#metrics): one registry per node process, holding the Raft,
 // log, transport, command/query/event and WebSocket series plus prom-client's process defaults.
 // Gauges that mirror Raft state (and the data volume's free space) are read at scrape time, so the
 // hot path never touches them.

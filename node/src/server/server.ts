@@ -1,5 +1,5 @@
-// The node's HTTP server (CONTRACT.md §2). The hot routes (commands, queries, events, probes,
-// metrics) are matched by hand on node:http — express's router costs ~4x on this path (TOOLS.md);
+// The node's HTTP server (docs/api.md#routes). The hot routes (commands, queries, events, probes,
+// metrics) are matched by hand on node:http — express's router costs more on this path (docs/measurements.md#http-router);
 // the admin routes, where convenience matters more than speed, go through express.
 import { createServer, type IncomingMessage, type Server, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';

@@ -35,7 +35,7 @@ function writeTextFrame(out: Buffer, at: number, payload: Uint8Array): number {
   return at + length;
 }
 
-/** The frames of `events` back to back: one text message per event, as CONTRACT.md §2 says. */
+/** The frames of `events` back to back: one text message per event (docs/api.md#events). */
 export function textFrames(events: readonly WireEvent[]): Buffer {
   let size = 0;
   for (const e of events) size += frameHeaderBytes(e.bytes.length) + e.bytes.length;

@@ -12,7 +12,7 @@ const MAX_SEEDS = 10_000_000;
 const MAX_STEPS = 1_000_000;
 const FAULT_NAMES = ['grantVoteWithoutLogCheck', 'commitPreviousTermByCount', 'ignoreIncarnations', ...DRIVER_FAULT_NAMES] as const;
 
-const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
+export const USAGE = `usage: catga sim [--seeds N] [--nodes 3|5] [--steps K] [--seed S] [--trace] [--disk-every D] [--fault NAME]...
   --seeds N   number of seeds to run, S .. S+N-1 (default ${DEFAULT_SEEDS}; 1 when --seed is given alone)
   --nodes     initial voters, 3 or 5 (default 3)
   --steps K   tick budget per seed (default ${DEFAULT_STEPS})

@@ -1,4 +1,4 @@
-// Black-box tests of the node's HTTP and WebSocket API (CONTRACT.md §2, §3) against real 3-node
+// Black-box tests of the node's HTTP and WebSocket API (docs/api.md) against real 3-node
 // clusters of `catga node` processes: routing through followers, consistency levels, idempotent
 // retries across a leader kill, batches, event fan-out and resume, bad input with its status and
 // error code, bearer tokens, a throwing user handler, no-quorum answers and the TypeScript client.

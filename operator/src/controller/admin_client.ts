@@ -1,4 +1,4 @@
-// Client of a node's admin API (CONTRACT.md §2): the cluster view and membership/leadership
+// Client of a node's admin API (docs/api.md#cluster-and-admin-routes): the cluster view and membership/leadership
 // changes. Every call is bounded by a timeout; failures carry a stable code.
 
 /** A member as `GET /v1/cluster` reports it. */

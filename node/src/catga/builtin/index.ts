@@ -1,4 +1,4 @@
-// The modules every node loads before any user module (CONTRACT.md §3).
+// The modules every node loads before any user module (docs/api.md#built-in-modules).
 import type { ModuleDefinition } from '../api.js';
 import { kvModule } from './kv.js';
 import { ordersModule } from './orders.js';

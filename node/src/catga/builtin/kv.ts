@@ -1,4 +1,4 @@
-// The built-in key/value module (CONTRACT.md §3): kv.put, kv.delete, kv.cas and the query kv.get.
+// The built-in key/value module (docs/api.md#built-in-modules): kv.put, kv.delete, kv.cas and the query kv.get.
 // Each key keeps a version (1 on creation, +1 per write); every change raises `kv.changed`.
 import { command, defineModule, query } from '../api.js';
 import { fail, ok } from '../result.js';

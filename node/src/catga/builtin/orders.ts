@@ -1,4 +1,4 @@
-// The example domain of the Catga samples (CONTRACT.md §3): orders.create → orders.created,
+// The example domain of the Catga samples (docs/api.md#built-in-modules): orders.create → orders.created,
 // queries orders.get and orders.list. Order ids derive from the entry (`ord-<index>-<position>`),
 // so every node assigns the same id without coordination. Orders are stored under a key that sorts
 // in creation order (`o/<index, 16 digits>/<position, 6 digits>`), so a page of orders.list is one
