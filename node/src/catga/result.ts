@@ -84,3 +84,17 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 export function httpStatusFor(code: string): number {
   return STATUS_BY_CODE[code] ?? 409;
 }
+
+/**
+ * HTTP status of a command refused while it was applied: 409, "the handler refused", whatever code
+ * the handler chose, except the refusals the mediator itself decides there: a reused idempotency
+ * key (422) and a full state quota (507).
+ */
+export function commandRefusalStatus(code: string): number {
+  return code === ErrorCodes.IDEMPOTENCY_KEY_REUSED || code === ErrorCodes.STATE_QUOTA_EXCEEDED ? httpStatusFor(code) : 409;
+}
+
+/** HTTP status of a refused query: nothing found (404) and out of time (503) keep theirs; any other code is the handler's, 409. */
+export function queryRefusalStatus(code: string): number {
+  return code === ErrorCodes.NOT_FOUND || code === ErrorCodes.QUERY_TIMEOUT ? httpStatusFor(code) : 409;
+}

@@ -5,7 +5,7 @@
 // follower, retried across a failover within the deadline), answering Results instead of throwing;
 // `cluster()`, `onClusterChange` and `clusterChanges()` show role, leader, term and membership.
 import type { Behavior, ModuleDefinition } from '../catga/api.js';
-import { httpStatusFor } from '../catga/result.js';
+import { commandRefusalStatus, queryRefusalStatus } from '../catga/result.js';
 import type { ClusterView, CommandOutcome, Consistency } from '../server/api.js';
 import type { ClusterChange, ClusterListener } from './cluster-watch.js';
 import { configFromSettings, type NodeSettings } from './config.js';
@@ -66,10 +66,11 @@ const KEY_SCOPE = 'app';
 /** How long one wait of `clusterChanges` lasts before it looks again. */
 const CHANGE_WAIT_MS = 60_000;
 
-function replyOf<T>(index: number, outcome: CommandOutcome): Reply<T> {
+/** `status`: the HTTP status the same refusal gets over the API (commands and queries differ). */
+function replyOf<T>(index: number, outcome: CommandOutcome, status: (code: string) => number): Reply<T> {
   if (outcome.ok) return { ok: true, value: outcome.value as T, index };
   const { code, message } = outcome.error;
-  return { ok: false, code, message, status: code === 'IDEMPOTENCY_KEY_REUSED' ? 422 : httpStatusFor(code) };
+  return { ok: false, code, message, status: status(code) };
 }
 
 async function settle<T>(call: () => Promise<Reply<T>>): Promise<Reply<T>> {
@@ -95,11 +96,11 @@ export async function startNode(options: EmbeddedNodeOptions): Promise<CatgaNode
       const idempotencyKey = o.idempotencyKey === undefined ? null : `${KEY_SCOPE}:${o.idempotencyKey}`;
       const { index, outcomes } = await api.commands([{ type, payload, idempotencyKey }], deadline(o.timeoutMs));
       const outcome = outcomes[0] as CommandOutcome;
-      return replyOf<T>(outcome.index ?? index, outcome);
+      return replyOf<T>(outcome.index ?? index, outcome, commandRefusalStatus);
     }),
     query: <T>(type: string, payload: unknown, o: QueryOptions = {}) => settle<T>(async () => {
       const { index, outcome } = await api.query(type, payload, o.consistency ?? null, deadline(o.timeoutMs));
-      return replyOf<T>(index, outcome);
+      return replyOf<T>(index, outcome, queryRefusalStatus);
     }),
     publish: (type, data, o = {}) => settle(async () => {
       const { index } = await api.publish(type, data, deadline(o.timeoutMs));

@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { isIncarnation, MAX_INCARNATION_LENGTH } from '../raft/index.js';
 import { CatgaError, asCatgaError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { commandRefusalStatus, queryRefusalStatus } from '../catga/result.js';
 import type { ServerMetrics } from './metrics.js';
 import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
 import { ConnectionGuard } from './connection-guard.js';
@@ -253,7 +254,7 @@ export class CatgaServer {
       const { index, outcomes } = await this.o.api.commands([{ type, payload: body, idempotencyKey: scopedKey(who, key) }], deadline, who);
       const r = outcomes[0]!;
       if (r.ok) { outcome = 'ok'; sendJson(res, 200, okBody(r.value, r.index ?? index)); }
-      else { outcome = 'refused'; sendJson(res, r.error.code === 'IDEMPOTENCY_KEY_REUSED' ? 422 : 409, errorBody(r.error.code, r.error.message)); }
+      else { outcome = 'refused'; sendJson(res, commandRefusalStatus(r.error.code), errorBody(r.error.code, r.error.message)); }
     } catch (err) {
       outcome = asCatgaError(err).code === 'UNKNOWN_COMMAND' ? 'unknown' : 'error';
       this.fail(res, err);
@@ -305,7 +306,7 @@ export class CatgaServer {
       const { index, outcome } = served;
       consistency = served.consistency;
       if (outcome.ok) sendJson(res, 200, okBody(outcome.value, index));
-      else sendJson(res, outcome.error.code === 'NOT_FOUND' ? 404 : 409, errorBody(outcome.error.code, outcome.error.message));
+      else sendJson(res, queryRefusalStatus(outcome.error.code), errorBody(outcome.error.code, outcome.error.message));
     } catch (err) {
       this.fail(res, err);
     } finally {
