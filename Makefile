@@ -67,7 +67,8 @@ bench: build
 images: setup
 	@bash scripts/images.sh
 
-lint:
+lint: setup
+	npx biome lint --error-on-warnings
 	shellcheck -x scripts/*.sh .ci/run e2e/kind/*.sh e2e/k8s/*.sh
 
 clean:

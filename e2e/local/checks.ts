@@ -104,7 +104,10 @@ export async function checkDurability(nodes: readonly Endpoint[], history: Histo
         const got = reads[j];
         const want = latest.get(key)!;
         let values = valuesByKey.get(key);
-        if (values === undefined) valuesByKey.set(key, (values = new Set()));
+        if (values === undefined) {
+          values = new Set();
+          valuesByKey.set(key, values);
+        }
         if (got !== undefined) values.add(got);
         const fromUnknown = got !== null && got !== undefined && (history.unknownWrites.get(key)?.has(got) ?? false);
         if (got !== want.value && !fromUnknown) {

@@ -59,7 +59,7 @@ export class FuzzRandom {
 function mutate(r: FuzzRandom, input: Buffer): Buffer {
   const out = Buffer.from(input);
   const edits = 1 + r.int(4);
-  let bytes = [...out];
+  const bytes = [...out];
   for (let i = 0; i < edits; i++) {
     const at = r.int(bytes.length + 1);
     const op = r.int(3);

@@ -67,7 +67,10 @@ export class History {
       this.unknowns++;
       if (record.value !== undefined) {
         let values = this.unknownWrites.get(record.key);
-        if (values === undefined) this.unknownWrites.set(record.key, (values = new Set()));
+        if (values === undefined) {
+          values = new Set();
+          this.unknownWrites.set(record.key, values);
+        }
         values.add(record.value);
       }
     } else if (record.ok === false && record.op !== 'cas') {

@@ -1,7 +1,7 @@
 // Owns the harness's HTTP calls to nodes: one bounded request with a hard timeout, answering the
 // status and parsed JSON body, or failing with a coded error that says whether the request can
 // have reached the server (needed to tell "not applied" from "outcome unknown").
-import { request as httpRequest, Agent } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
 
 export const MAX_RESPONSE_BYTES = 1 << 20;
 

@@ -5,7 +5,7 @@
 // connections). Run: npx tsc -p node && node node/dist/bench/http-router.js
 // Knobs: CATGA_BENCH_SECONDS per row (default 5), CATGA_BENCH_CONNECTIONS (default 64).
 import { fork } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { runLoad } from '../src/bench/load.js';
@@ -30,7 +30,7 @@ function answer(res: ServerResponse, value: unknown): void {
 }
 
 function serve(kind: number): void {
-  let server;
+  let server: Server;
   if (kind === 0) {
     server = createServer((req, res) => {
       const url = req.url ?? '/';

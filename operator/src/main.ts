@@ -7,7 +7,7 @@ import { jsonLogger } from './runtime/log.js';
 import { startOperator } from './operator.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (err) {

@@ -1,7 +1,7 @@
 // The operator process wired together: informers feed a work queue, workers run reconcile passes
 // while this replica holds the leader Lease, and a small HTTP server serves /metrics, /healthz
 // and /readyz. start() returns a handle whose stop() shuts everything down in order.
-import { KubeConfig, type KubernetesListObject, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster } from './api/types.js';
 import { HttpNodeAdmin, ADMIN_CALL_TIMEOUT_MS } from './controller/admin_client.js';
 import { KubeEventRecorder } from './controller/events.js';

@@ -18,7 +18,9 @@ import { HarnessError } from './harness/errors.js';
 import { freePort, isPortClash } from './harness/wait.js';
 
 const dirs: string[] = [];
-after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 test('the loopback pool hands out distinct addresses round-robin and reports exhaustion', () => {
   const pool = new LoopbackIpPool();

@@ -225,7 +225,10 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const pki = o.tls ? new LocalPki() : null;
   const ca = pki?.ca;
   catga.members.forEach((m, i) => {
-    if (pki === null) return void catga.start(i);
+    if (pki === null) {
+      catga.start(i);
+      return;
+    }
     pki.issue(m.id);
     catga.start(i, pki.nodeEnv(m.id));
   });

@@ -134,7 +134,8 @@ class LiveCommandContext implements CommandContext {
 
   emit(type: string, data: JsonValue): void {
     if (typeof type !== 'string' || !TYPE_NAME_PATTERN.test(type)) throw new ContextError(`emit: event type ${JSON.stringify(type)} does not match ${TYPE_NAME_PATTERN}`);
-    const pending = (this.pending ??= []);
+    this.pending ??= [];
+    const pending = this.pending;
     if (pending.length >= MAX_EVENTS_PER_COMMAND) throw new ContextError(`emit: more than ${MAX_EVENTS_PER_COMMAND} events from one command`);
     const frozen = freezeJson(data === undefined ? null : data);
     pending.push({ type, data: frozen, json: JSON.stringify(frozen) });

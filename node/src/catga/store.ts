@@ -219,12 +219,14 @@ export class Transaction implements Store {
     checkKey(key);
     const frozen = freezeJson(value);
     if (!this.has(key)) this.sizeDelta++;
-    (this.writes ??= new Map()).set(key, { value: frozen, bytes: Buffer.from(JSON.stringify(frozen), 'utf8') });
+    this.writes ??= new Map();
+    this.writes.set(key, { value: frozen, bytes: Buffer.from(JSON.stringify(frozen), 'utf8') });
   }
 
   delete(key: string): boolean {
     if (!this.has(key)) return false;
-    (this.writes ??= new Map()).set(key, DELETED);
+    this.writes ??= new Map();
+    this.writes.set(key, DELETED);
     this.sizeDelta--;
     return true;
   }

@@ -81,7 +81,10 @@ export async function runDevCli(argv: string[]): Promise<number> {
   const pki = o.tls ? new LocalPki({ dir: join(dir, 'tls'), days: 365 }) : null;
   const urlOf = (url: string): string => (pki === null ? url : url.replace(/^http:/, 'https:'));
   cluster.members.forEach((m, i) => {
-    if (pki === null) return void cluster.start(i);
+    if (pki === null) {
+      cluster.start(i);
+      return;
+    }
     pki.issue(m.id);
     cluster.start(i, pki.nodeEnv(m.id));
   });

@@ -12,7 +12,7 @@ export async function runNodeCli(argv: string[]): Promise<number> {
     process.stdout.write(`usage: catga node [flags]\n\nEvery flag has a CATGA_* environment twin:\n${configHelp()}\n`);
     return 0;
   }
-  let cfg;
+  let cfg: ReturnType<typeof loadConfig>;
   try {
     cfg = loadConfig(argv, process.env);
   } catch (err) {

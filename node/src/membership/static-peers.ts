@@ -17,7 +17,7 @@ export function parseStaticPeers(spec: string): ConfState {
     const address = item.slice(eq + 1);
     if (!NODE_ID.test(id)) throw new MembershipError('INVALID_STATIC_PEERS', `"${item}": expected id=host:port with a plain id`);
     if (parseHostPort(address) === null) throw new MembershipError('INVALID_STATIC_PEERS', `"${item}": "${address}" is not host:port`);
-    if (Object.prototype.hasOwnProperty.call(addresses, id)) throw new MembershipError('INVALID_STATIC_PEERS', `node ${id} is listed twice`);
+    if (Object.hasOwn(addresses, id)) throw new MembershipError('INVALID_STATIC_PEERS', `node ${id} is listed twice`);
     voters.push(id);
     addresses[id] = address;
   }

@@ -55,7 +55,10 @@ export class SubscriberBuffers {
     this.used += WRITE_OVERHEAD_BYTES;
     h.held += frames.length;
     let queue = this.writes.get(h);
-    if (queue === undefined) this.writes.set(h, (queue = []));
+    if (queue === undefined) {
+      queue = [];
+      this.writes.set(h, queue);
+    }
     queue.push(frames);
     return true;
   }

@@ -256,7 +256,7 @@ class Simulation implements SimContext {
     const msg = event.msg;
     if (msg === null) {
       const node = this.nodes.get(event.node);
-      if (node !== undefined && node.live && node.incarnation === event.incarnation) event.timer?.();
+      if (node?.live && node.incarnation === event.incarnation) event.timer?.();
       return;
     }
     const node = this.nodes.get(msg.to);
@@ -712,7 +712,7 @@ class Simulation implements SimContext {
   /** Whether a membership change the simulator proposed is still waiting for its answer. */
   private confPending(): boolean {
     const c = this.confInFlight;
-    if (c !== null && c.node.live && c.node.incarnation === c.life && c.node.role === 'leader') return true;
+    if (c?.node.live && c.node.incarnation === c.life && c.node.role === 'leader') return true;
     this.confInFlight = null;
     return false;
   }

@@ -232,7 +232,7 @@ function decodeStringMap(r: ByteReader, what: string): Record<string, string> {
   const map: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
     const id = r.string(MAX_STRING_BYTES);
-    if (Object.prototype.hasOwnProperty.call(map, id)) throw new CodecError(`duplicate ${what} for ${id}`);
+    if (Object.hasOwn(map, id)) throw new CodecError(`duplicate ${what} for ${id}`);
     // defineProperty: an id such as "__proto__" must become an own key, not a prototype.
     Object.defineProperty(map, id, {
       value: r.string(MAX_STRING_BYTES),

@@ -12,7 +12,7 @@
 // alone in one record of one WebSocket message (frames.ts). A refusal closes the socket with one
 // of the close codes below, which the other side maps back to the same reason.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ByteReader, ByteWriter } from './bytes.js';
+import { type ByteReader, ByteWriter } from './bytes.js';
 import { MAX_STRING_BYTES } from './codec.js';
 import { CodecError } from './errors.js';
 

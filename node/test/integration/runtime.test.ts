@@ -115,7 +115,7 @@ describe('a 5-node cluster', { timeout: 120_000 }, () => {
     const down = [0, 1, 2, 3, 4].filter((i) => i !== l).slice(0, 2);
     await Promise.all(down.map((i) => c.kill(i)));
     for (let k = 0; k < 20; k++) await put(c.url(l), `k${k}`, `v${k}`);
-    down.forEach((i) => c.startNode(i));
+    for (const i of down) c.startNode(i);
     for (const i of down) await until(`n${i + 1} caught up`, async () => (await localValue(c.url(i), 'k19').catch(() => null)) === 'v19');
   });
 });

@@ -1,7 +1,7 @@
 // The Kubernetes API calls the reconciler makes, behind one small class: typed clients, merge
 // patches, and "not found" as null instead of an exception.
 import {
-  AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
+  AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, NetworkingV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions,
   type CoreV1Event, type V1CronJob, type V1Job, type V1Lease, type V1Pod, type V1NetworkPolicy, type V1PersistentVolumeClaim, type V1PodDisruptionBudget, type V1Secret,
   type V1Service, type V1StatefulSet,
 } from '@kubernetes/client-node';

@@ -109,7 +109,7 @@ class Situation {
 
   podReady(id: string): boolean {
     const pod = this.byName.get(id);
-    return pod !== undefined && pod.ready && !pod.terminating;
+    return pod?.ready === true && !pod.terminating;
   }
 
   healthy(m: ClusterMember): boolean {

@@ -167,7 +167,6 @@ export function lastBackupOf(job: V1Job, pods: readonly V1Pod[]): LastBackupStat
       if (typeof r.location !== 'string' || !Number.isSafeInteger(r.index)) continue;
       return { time: finishedTime(job), index: r.index as number, name: r.location, job: job.metadata?.name ?? '' };
     } catch {
-      continue;
     }
   }
   return null;

@@ -20,7 +20,10 @@ function lookupIn(core: CoreV1Api, namespace: string): Lookup {
   return (kind, name) => {
     const key = `${kind}/${name}`;
     let entry = cache.get(key);
-    if (entry === undefined) cache.set(key, (entry = read(kind, name)));
+    if (entry === undefined) {
+      entry = read(kind, name);
+      cache.set(key, entry);
+    }
     return entry;
   };
 }

@@ -74,6 +74,7 @@ test('a TypeScript module importing from catga loads as .ts (types stripped); no
   writeFileSync(typed, [
     "import { command, defineModule, ok, query, t, type CommandContext } from 'catga';",
     'interface Greeting { readonly text: string; readonly at: number }',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: this line is TypeScript source written to a module file
     'const greet = (ctx: CommandContext, name: string): Greeting => ({ text: `hello ${name}`, at: ctx.index });',
     'export default defineModule({',
     "  name: 'greeter',",

@@ -193,7 +193,9 @@ export class Cluster {
   /** Drops every message between different groups (nodes in no group are cut off from all). */
   partition(...groups: NodeId[][]): void {
     const groupOf = new Map<NodeId, number>();
-    groups.forEach((g, i) => g.forEach((id) => groupOf.set(id, i)));
+    groups.forEach((g, i) => {
+      for (const id of g) groupOf.set(id, i);
+    });
     this.drop = (m) => {
       const a = groupOf.get(m.from);
       const b = groupOf.get(m.to);

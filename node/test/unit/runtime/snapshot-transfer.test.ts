@@ -4,7 +4,7 @@
 // the snapshot makes the receiver give up (old state intact) and the sender take a new one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Mediator } from '../../../src/catga/index.js';
+import type { Mediator } from '../../../src/catga/index.js';
 import type { InstallSnapshot, Message, NodeId } from '../../../src/raft/types.js';
 import type { Logger } from '../../../src/common/logger.js';
 import { SnapshotTransfer, type TransferStateMachine } from '../../../src/runtime/snapshot-transfer.js';

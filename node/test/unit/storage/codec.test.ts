@@ -14,7 +14,7 @@ import {
 } from '../../../src/storage/codec.js';
 import { checkSegmentHeader, encodeSegmentHeader, parseSegmentName, segmentName } from '../../../src/storage/segment.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../../../src/storage/snapshot-file.js';
-import { StorageError } from '../../../src/storage/errors.js';
+import type { StorageError } from '../../../src/storage/errors.js';
 import { entry, snapshot } from './helpers.js';
 
 const MAX = 1 << 20;

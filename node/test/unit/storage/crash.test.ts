@@ -90,7 +90,7 @@ async function runUntilCrash(s: FileRaftStorage, fs: MemFileSystem, random: () =
       states.push(...recordStates(states[states.length - 1]!, op));
       const end = states.length - 1;
       const p = op.kind === 'save' ? s.save(op.snapshot, op.entries, op.hardState) : s.saveSnapshot(op.snapshot, op.compactTo);
-      inFlight.push(p.then(() => void (acked = Math.max(acked, end))));
+      inFlight.push(p.then(() => { acked = Math.max(acked, end); }));
     }
     const results = await Promise.allSettled(inFlight);
     if (results.some((r) => r.status === 'rejected')) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openFileStorage, StorageError } from '../../../src/storage/index.js';
+import { openFileStorage, type StorageError } from '../../../src/storage/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/appender.js', import.meta.url));
 const LOAD_MS = 1500;
