@@ -4,25 +4,19 @@ import { DefinitionError, type Behavior, type CommandDefinition, type EventConte
 import type { ReplicatedState } from './replicated-state.js';
 import { ModuleState } from './store.js';
 
-export interface BoundCommand {
+/** A command or query bound to its module: the module's state and the behaviours around it. */
+export interface BoundHandler<D> {
   readonly module: string;
-  readonly definition: CommandDefinition;
+  readonly definition: D;
   readonly state: ModuleState;
-  /** The node-wide command behaviours, then the module's, outermost first. */
+  /** The node-wide behaviours of its kind, then the module's, outermost first. */
   readonly behaviors: readonly Behavior[];
   /** The behaviours with an edge check, in the same order. */
   readonly edge: readonly Behavior[];
 }
 
-export interface BoundQuery {
-  readonly module: string;
-  readonly definition: QueryDefinition;
-  readonly state: ModuleState;
-  /** The node-wide query behaviours, then the module's, outermost first. */
-  readonly behaviors: readonly Behavior[];
-  /** The behaviours with an edge check, in the same order. */
-  readonly edge: readonly Behavior[];
-}
+export type BoundCommand = BoundHandler<CommandDefinition>;
+export type BoundQuery = BoundHandler<QueryDefinition>;
 
 export interface BoundEventHandler {
   readonly module: string;
