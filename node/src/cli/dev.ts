@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseHandlerPaths } from '../catga/loader.js';
 import { LocalCluster } from '../local/local-cluster.js';
 import { LocalPki } from '../local/local-pki.js';
+import { FlagError, intFlag, readFlags } from '../common/flags.js';
 
 interface DevOptions {
   nodes: number;
@@ -26,31 +27,25 @@ interface DevOptions {
   builtins: boolean;
 }
 
+const DEV_USAGE = 'catga dev [--nodes N] [--data-dir DIR] [--http-port P] [--peer-port P] [--tls] [--handlers a.ts,b.js] [--no-builtins]';
+
 function parse(argv: readonly string[]): DevOptions {
-  const o: DevOptions = { nodes: 3, dir: '.catga', httpBase: 8081, peerBase: 7081, tls: false, handlers: [], builtins: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const v = argv[i + 1];
-    const int = (name: string, min: number, max: number): number => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: expected an integer from ${min} to ${max}, got "${v ?? ''}"`);
-      i++;
-      return n;
-    };
-    if (a === '--nodes') o.nodes = int('--nodes', 1, 9);
-    else if (a === '--http-port') o.httpBase = int('--http-port', 0, 65000);
-    else if (a === '--peer-port') o.peerBase = int('--peer-port', 0, 65000);
-    else if (a === '--data-dir') { if (!v) throw new Error('--data-dir: expected a path'); o.dir = v; i++; }
-    else if (a === '--tls') o.tls = true;
-    else if (a === '--handlers') {
-      o.handlers = parseHandlerPaths(v).map((path) => resolve(path));
-      if (o.handlers.length === 0) throw new Error('--handlers: expected comma-separated module paths');
-      i++;
-    }
-    else if (a === '--no-builtins') o.builtins = false;
-    else throw new Error(`unknown flag ${a} (catga dev [--nodes N] [--data-dir DIR] [--http-port P] [--peer-port P] [--tls] [--handlers a.ts,b.js] [--no-builtins])`);
-  }
-  return o;
+  const f = readFlags(argv, {
+    nodes: { type: 'string' }, 'data-dir': { type: 'string' }, 'http-port': { type: 'string' }, 'peer-port': { type: 'string' },
+    tls: { type: 'boolean' }, handlers: { type: 'string' }, 'no-builtins': { type: 'boolean' },
+  });
+  if (f['data-dir'] === '') throw new FlagError('--data-dir: expected a path');
+  const handlers = f.handlers === undefined ? [] : parseHandlerPaths(f.handlers).map((path) => resolve(path));
+  if (f.handlers !== undefined && handlers.length === 0) throw new FlagError('--handlers: expected comma-separated module paths');
+  return {
+    nodes: intFlag('nodes', f.nodes, 1, 9, 3),
+    dir: f['data-dir'] ?? '.catga',
+    httpBase: intFlag('http-port', f['http-port'], 0, 65000, 8081),
+    peerBase: intFlag('peer-port', f['peer-port'], 0, 65000, 7081),
+    tls: f.tls === true,
+    handlers,
+    builtins: f['no-builtins'] !== true,
+  };
 }
 
 /** A secret kept in the data directory, so that restarts of the dev cluster reuse it. */
@@ -63,7 +58,14 @@ function persistentSecret(dir: string, name: string): string {
 }
 
 export async function runDevCli(argv: string[]): Promise<number> {
-  const o = parse(argv);
+  let o: DevOptions;
+  try {
+    o = parse(argv);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`catga dev: ${err.message}\nusage: ${DEV_USAGE}\n`);
+    return 2;
+  }
   const dir = resolve(o.dir);
   if ((o.httpBase === 0 || o.peerBase === 0) && existsSync(join(dir, 'n1'))) {
     throw new Error(`port 0: ${dir} holds a cluster whose members' addresses are fixed; give its ports or a fresh --data-dir`);

@@ -1,5 +1,6 @@
 // `catga sim`: runs seeded simulations of the Raft core and reports every seed that broke an
 // invariant with a replayable trace. The last line printed is always `N seeds, V violations`.
+import { FlagError, intFlag, readFlags } from '../common/flags.js';
 import { memoryStore, simulatedDiskStore } from './durable.js';
 import { DRIVER_FAULT_NAMES, runSeed, type SeedResult, type SimFaults } from './simulator.js';
 
@@ -37,65 +38,27 @@ export function usesDisk(o: SimCliOptions, seed: number): boolean {
   return o.diskEvery > 0 && seed % o.diskEvery === 0;
 }
 
-class UsageError extends Error {
-  readonly code = 'SIM_USAGE';
-}
-
-function intArg(name: string, value: string | undefined, min: number, max: number): number {
-  const n = value === undefined || !/^\d+$/.test(value) ? NaN : Number(value);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${name} needs an integer in [${min}, ${max}], got ${value ?? 'nothing'}`);
-  return n;
-}
-
+/** Reads the arguments after `sim`; FlagError (code USAGE) on bad ones. */
 export function parseSimArgs(argv: readonly string[]): SimCliOptions {
-  let seeds: number | null = null;
-  let firstSeed: number | null = null;
-  let nodes = 3;
-  let steps = DEFAULT_STEPS;
-  let trace = false;
-  let diskEvery = DEFAULT_DISK_EVERY;
+  const f = readFlags(argv, {
+    seeds: { type: 'string' }, seed: { type: 'string' }, nodes: { type: 'string' }, steps: { type: 'string' },
+    trace: { type: 'boolean' }, 'disk-every': { type: 'string' }, fault: { type: 'string', multiple: true },
+  });
+  const nodes = intFlag('nodes', f.nodes, 3, 5, 3);
+  if (nodes !== 3 && nodes !== 5) throw new FlagError('--nodes must be 3 or 5');
   const faults: Record<string, boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    switch (arg) {
-      case '--seeds':
-        seeds = intArg(arg, argv[++i], 1, MAX_SEEDS);
-        break;
-      case '--seed':
-        firstSeed = intArg(arg, argv[++i], 0, 0xffffffff);
-        break;
-      case '--nodes':
-        nodes = intArg(arg, argv[++i], 3, 5);
-        if (nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
-        break;
-      case '--steps':
-        steps = intArg(arg, argv[++i], 1, MAX_STEPS);
-        break;
-      case '--trace':
-        trace = true;
-        break;
-      case '--disk-every':
-        diskEvery = intArg(arg, argv[++i], 0, MAX_SEEDS);
-        break;
-      case '--fault': {
-        const name = argv[++i];
-        if (!FAULT_NAMES.includes(name as (typeof FAULT_NAMES)[number])) {
-          throw new UsageError(`--fault must be one of ${FAULT_NAMES.join(', ')}`);
-        }
-        faults[name as string] = true;
-        break;
-      }
-      default:
-        throw new UsageError(`unknown argument ${arg}`);
-    }
+  for (const name of f.fault ?? []) {
+    if (!FAULT_NAMES.includes(name as (typeof FAULT_NAMES)[number])) throw new FlagError(`--fault must be one of ${FAULT_NAMES.join(', ')}`);
+    faults[name] = true;
   }
+  const firstSeed = f.seed === undefined ? null : intFlag('seed', f.seed, 0, 0xffffffff, 1);
   return {
-    seeds: seeds ?? (firstSeed === null ? DEFAULT_SEEDS : 1),
+    seeds: intFlag('seeds', f.seeds, 1, MAX_SEEDS, firstSeed === null ? DEFAULT_SEEDS : 1),
     firstSeed: firstSeed ?? 1,
     nodes,
-    steps,
-    trace,
-    diskEvery,
+    steps: intFlag('steps', f.steps, 1, MAX_STEPS, DEFAULT_STEPS),
+    trace: f.trace === true,
+    diskEvery: intFlag('disk-every', f['disk-every'], 0, MAX_SEEDS, DEFAULT_DISK_EVERY),
     faults: Object.keys(faults).length === 0 ? null : (faults as SimFaults),
   };
 }
@@ -127,7 +90,7 @@ export async function runSimCli(argv: string[], print: (line: string) => void = 
   try {
     o = parseSimArgs(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof FlagError)) throw err;
     console.error(`catga sim: ${err.message}\n${USAGE}`);
     return 2;
   }

@@ -24,11 +24,17 @@ test('catga dev refuses port 0 on a data directory that already holds a cluster'
   }
 });
 
-test('catga dev refuses bad ports and an empty handler list with the flag named', () => {
-  const port = dev('--http-port', '-1');
-  assert.equal(port.status, 1);
-  assert.match(port.stderr, /--http-port: expected an integer from 0 to 65000, got "-1"/);
-  const handlers = dev('--handlers', ' , ');
-  assert.equal(handlers.status, 1);
-  assert.match(handlers.stderr, /--handlers: expected comma-separated module paths/);
+test('catga dev refuses bad flags with the flag named and its usage (exit 2)', () => {
+  for (const [args, message] of [
+    [['--http-port=-1'], /--http-port needs an integer from 0 to 65000, got "-1"/],
+    [['--peer-port', '70000'], /--peer-port needs an integer from 0 to 65000, got "70000"/],
+    [['--handlers', ' , '], /--handlers: expected comma-separated module paths/],
+    [['--nodes'], /--nodes/],
+    [['--bogus'], /--bogus/],
+  ] as const) {
+    const run = dev(...args);
+    assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.match(run.stderr, /usage: catga dev /);
+  }
 });

@@ -21,7 +21,7 @@ test('arguments parse, with defaults; --seed alone means one seed', () => {
 
 test('bad arguments are refused', () => {
   for (const argv of [['--nodes', '4'], ['--seeds', '0'], ['--seeds', 'x'], ['--steps'], ['--bogus'], ['--fault', 'nope']]) {
-    assert.throws(() => parseSimArgs(argv), { code: 'SIM_USAGE' }, argv.join(' '));
+    assert.throws(() => parseSimArgs(argv), { code: 'USAGE' }, argv.join(' '));
   }
 });
 
