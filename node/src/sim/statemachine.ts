@@ -40,6 +40,11 @@ export function chainNext(prev: ChainHash, entry: Entry): ChainHash {
   return { a: a >>> 0, b: b >>> 0 };
 }
 
+/**
+ * The membership a conf change leads to, written apart from the core's (raft/confchange.ts) on
+ * purpose: the simulator decides which members may be wiped or removed from its own model of the
+ * committed configuration, so a bug in the core's version cannot also hide itself here.
+ */
 export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
   const voters = conf.voters.filter((id) => id !== cc.node);
   const learners = conf.learners.filter((id) => id !== cc.node);

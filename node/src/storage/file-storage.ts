@@ -53,11 +53,9 @@ export interface StorageStats {
   readonly tornRecordsDropped: number;
 }
 
-/** The storage's surface beyond RaftStorage: counters, and whether a snapshot is due. */
+/** The storage's surface beyond RaftStorage: its counters. */
 export interface FileRaftStorage extends RaftStorage {
   stats(): StorageStats;
-  /** True once the entries or bytes appended since the last snapshot reach the configured thresholds. */
-  snapshotDue(): boolean;
 }
 
 /** One queued save: its records already encoded, and what it changes once durable. */
@@ -94,8 +92,6 @@ export class FileStorage implements FileRaftStorage {
   // What the log will hold once every queued save is durable (validation happens at call time, in order).
   private lastIndex = 0;
   private snapIndex = 0;
-  private entriesSinceSnapshot = 0;
-  private bytesSinceSnapshot = 0;
   /** The extent the durable records describe (lastIndex/snapIndex run ahead of it by the queued saves). */
   private durableExtent: LogExtent = { lastIndex: 0, snapIndex: 0 };
 
@@ -135,10 +131,7 @@ export class FileStorage implements FileRaftStorage {
       this.snapIndex = mark?.index ?? 0;
       this.lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : this.snapIndex;
       this.durableExtent = { lastIndex: this.lastIndex, snapIndex: this.snapIndex };
-      this.entriesSinceSnapshot = entries.length;
-      for (const e of entries) this.bytesSinceSnapshot += e.data.length;
       this.tornRecords = found.tornRecords;
-      this.opts.onTornRecords?.(found.tornRecords);
       this.lock = lock;
       this.phase = 'open';
       return { hardState, snapshot: found.snapshot, entries, tornRecordsDropped: found.tornRecords, incarnation: incarnation.id };
@@ -162,7 +155,6 @@ export class FileStorage implements FileRaftStorage {
       last = snapIndex = snapshot.meta.index;
       size += SNAPSHOT_FRAME_BYTES;
     }
-    let entryBytes = 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       checkIndexTerm(e.index, e.term, 'entry');
@@ -178,7 +170,6 @@ export class FileStorage implements FileRaftStorage {
         );
       }
       size += frame;
-      entryBytes += e.data.length;
     }
     if (hardState !== null) {
       checkIndexTerm(hardState.commit, hardState.term, 'hard state');
@@ -200,9 +191,6 @@ export class FileStorage implements FileRaftStorage {
     return this.enqueue(snapshot, mark, records, maxEntryIndex, hardState, mark === null ? -1 : mark.index, () => {
       this.lastIndex = last;
       this.snapIndex = snapIndex;
-      if (snapshot !== null) this.entriesSinceSnapshot = this.bytesSinceSnapshot = 0;
-      this.entriesSinceSnapshot += entries.length;
-      this.bytesSinceSnapshot += entryBytes;
     });
   }
 
@@ -219,8 +207,6 @@ export class FileStorage implements FileRaftStorage {
     writeSnapshotFrame(records, 0, mark);
     return this.enqueue(snapshot, mark, records, 0, null, compactTo, () => {
       this.snapIndex = index;
-      this.entriesSinceSnapshot = this.lastIndex - index;
-      this.bytesSinceSnapshot = 0;
     });
   }
 
@@ -283,7 +269,6 @@ export class FileStorage implements FileRaftStorage {
     for (const s of [...batch, ...this.queue.splice(0)]) s.reject(error);
     this.lastIndex = this.durableExtent.lastIndex;
     this.snapIndex = this.durableExtent.snapIndex;
-    this.entriesSinceSnapshot = this.lastIndex - this.snapIndex;
   }
 
   /** The longest run of queued saves within maxBatchBytes (always at least one). */
@@ -357,10 +342,6 @@ export class FileStorage implements FileRaftStorage {
       segments: this.wal?.segmentCount ?? 0,
       tornRecordsDropped: this.tornRecords,
     };
-  }
-
-  snapshotDue(): boolean {
-    return this.entriesSinceSnapshot >= this.opts.snapshotEntries || this.bytesSinceSnapshot >= this.opts.snapshotBytes;
   }
 
   /** Waits for queued saves (they still resolve or reject), then releases the files and the lock. */

@@ -21,16 +21,10 @@ export interface StorageOptions {
   readonly maxBatchBytes: number;
   /** Bound on saves waiting for the disk; one more is refused with STORAGE_QUEUE_FULL. */
   readonly maxQueuedSaves: number;
-  /** `snapshotDue()` turns true after this many entries since the last snapshot... */
-  readonly snapshotEntries: number;
-  /** ...or this many bytes of entry data. */
-  readonly snapshotBytes: number;
   /** Called with the duration of every fsync (file or directory), in seconds. */
   readonly onFsync?: ((seconds: number) => void) | undefined;
   /** Draws the incarnation of a directory being initialised (seeded in the simulator). */
   readonly newIncarnation?: (() => string) | undefined;
-  /** Called once by `open()` with the number of torn tail records cut off (also in `Recovered`). */
-  readonly onTornRecords?: ((count: number) => void) | undefined;
 }
 
 export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
@@ -38,13 +32,11 @@ export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
   maxRecordBytes: 16 * MiB,
   maxBatchBytes: 16 * MiB,
   maxQueuedSaves: 4096,
-  snapshotEntries: 10_000,
-  snapshotBytes: 64 * MiB,
 };
 
 export function resolveOptions(opts: Partial<StorageOptions> | undefined): StorageOptions {
   const o: StorageOptions = { ...DEFAULT_STORAGE_OPTIONS, ...opts };
-  const positive: Array<keyof StorageOptions> = ['maxSegmentBytes', 'maxRecordBytes', 'maxBatchBytes', 'maxQueuedSaves', 'snapshotEntries', 'snapshotBytes'];
+  const positive: Array<keyof StorageOptions> = ['maxSegmentBytes', 'maxRecordBytes', 'maxBatchBytes', 'maxQueuedSaves'];
   for (const k of positive) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
