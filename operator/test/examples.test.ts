@@ -43,7 +43,7 @@ test('the API server accepts the CatgaCluster and the NetworkPolicy (server-side
 
 test('the StatefulSet built from the example carries its resources, volume and spread', () => {
   const spec = resolveSpec(cluster.spec!);
-  const sts = statefulSet({ ref: { name: 'orders', namespace: 'shop', uid: 'u' }, spec, replicas: spec.replicas, bootstrapExpect: spec.replicas });
+  const sts = statefulSet({ ref: { name: 'orders', namespace: 'shop', uid: 'u' }, spec, replicas: spec.replicas, bootstrapExpect: spec.replicas, tls: { kind: 'operator' } });
   const pod = sts.spec!.template.spec!;
   assert.equal(sts.spec!.replicas, 5);
   // No CPU limit: the limits are exactly the memory limit.

@@ -12,6 +12,13 @@ export interface TlsMaterial {
   readonly ca: string;
 }
 
+/** Where a node's TLS material is read from (and read again: see tls-reload.ts). */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
 /** The DNS names and common name a certificate carries. */
 function namesOf(cert: PeerCertificate): string[] {
   const names: string[] = [];

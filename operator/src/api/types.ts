@@ -32,6 +32,12 @@ export interface RaftTimings {
   heartbeatTicks?: number;
 }
 
+/** TLS of the pods (see specs/tls.ts): operator-issued by default, a user's Secret, or off. */
+export interface TlsSpec {
+  enabled?: boolean;
+  secretName?: string;
+}
+
 export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
 export interface CatgaClusterSpec {
@@ -44,6 +50,7 @@ export interface CatgaClusterSpec {
   clusterSecretRef?: SecretKeyRef;
   adminTokenRef?: SecretKeyRef;
   apiTokensRef?: SecretKeyRef;
+  tls?: TlsSpec;
   handlers?: string;
   terminationGracePeriodSeconds?: number;
   nodeSelector?: Record<string, string>;

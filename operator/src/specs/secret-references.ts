@@ -22,6 +22,7 @@ export function secretReferences(spec: ResolvedSpec): SecretReference[] {
   if (spec.clusterSecretRef !== undefined) refs.push({ secret: spec.clusterSecretRef.name, field: 'spec.clusterSecretRef' });
   if (spec.adminTokenRef !== undefined) refs.push({ secret: spec.adminTokenRef.name, field: 'spec.adminTokenRef' });
   if (spec.apiTokensRef !== undefined) refs.push({ secret: spec.apiTokensRef.name, field: 'spec.apiTokensRef' });
+  if (spec.tls.secretName !== undefined && spec.tls.enabled !== false) refs.push({ secret: spec.tls.secretName, field: 'spec.tls.secretName' });
   (spec.env ?? []).forEach((variable: V1EnvVar, i) => {
     const name = variable.valueFrom?.secretKeyRef?.name;
     if (name !== undefined) refs.push({ secret: name, field: `spec.env[${i}].valueFrom.secretKeyRef` });
