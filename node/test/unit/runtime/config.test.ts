@@ -113,3 +113,10 @@ test('TLS: all three files or none; an unreadable file names its variable', () =
     /CATGA_TLS_CERT_FILE \(--tls-cert-file\): cannot read "\/nonexistent\/a.crt"/,
   );
 });
+
+test('TLS reload interval: 10 s by default, 100 ms to 1 h', () => {
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1' }).tlsReloadMs, 10_000);
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_RELOAD_MS: '100' }).tlsReloadMs, 100);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_RELOAD_MS: '99' }), /CATGA_TLS_RELOAD_MS/);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_RELOAD_MS: '3600001' }), /CATGA_TLS_RELOAD_MS/);
+});
