@@ -138,6 +138,18 @@ test('the pod template does not depend on the replica count (scaling never rolls
   assert.deepEqual(a, b);
 });
 
+test('TLS pods say their scheme (annotation for the scrape, HTTPS probes); plain pods keep the defaults', () => {
+  const spec = resolveSpec({});
+  for (const tls of [{ kind: 'operator' }, { kind: 'secret', secretName: 'mine' }] as const) {
+    const template = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, tls }).spec!.template;
+    assert.deepEqual(template.metadata!.annotations, { 'catga.io/scheme': 'https' }, tls.kind);
+    assert.equal(template.spec!.containers[0]!.readinessProbe!.httpGet!.scheme, 'HTTPS', tls.kind);
+  }
+  const plain = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, tls: { kind: 'disabled' } }).spec!.template;
+  assert.equal(plain.metadata!.annotations, undefined);
+  assert.equal(plain.spec!.containers[0]!.readinessProbe!.httpGet!.scheme, undefined);
+});
+
 test('names: ordinals and selector string', () => {
   assert.equal(ordinalOf('demo', 'demo-4'), 4);
   assert.equal(ordinalOf('demo', 'demo-hl'), -1);

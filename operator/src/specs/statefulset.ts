@@ -12,7 +12,7 @@ import {
   headlessServiceName, ownerReference, selectorLabels, statefulSetName,
 } from './names.js';
 import { adminTokenSource, apiTokensSource, clusterSecretSource } from './secret.js';
-import { ENV_TLS_CA_FILE, podTls, type TlsMode } from './tls.js';
+import { ENV_TLS_CA_FILE, podTls, SCHEME_ANNOTATION, type TlsMode } from './tls.js';
 
 /** The user the image runs as (node/Dockerfile) and the group that owns the data volume. */
 export const NODE_UID = 1000;
@@ -144,7 +144,11 @@ export function statefulSet(input: StatefulSetInput): V1StatefulSet {
       updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Delete', whenScaled: 'Retain' },
       selector: { matchLabels: selectorLabels(ref.name) },
-      template: { metadata: { labels: commonLabels(ref.name) }, spec: podSpec },
+      template: {
+        // A plain cluster's template is left as it was: no annotation, the scrape's default scheme.
+        metadata: { labels: commonLabels(ref.name), ...(podTls(ref, input.tls) === null ? {} : { annotations: { [SCHEME_ANNOTATION]: 'https' } }) },
+        spec: podSpec,
+      },
       volumeClaimTemplates: [volumeClaimTemplate(spec)],
     },
   };

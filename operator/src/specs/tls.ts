@@ -16,6 +16,12 @@ export const TLS_CERT_KEY = 'tls.crt';
 export const TLS_KEY_KEY = 'tls.key';
 export const CA_BUNDLE_KEY = 'ca.crt';
 
+/**
+ * On the pods of a cluster with TLS: the scheme of its HTTP port, which the chart's ServiceMonitor
+ * (and a PodMonitor) relabel into `__scheme__` so that one scrape job reaches plain and TLS clusters.
+ */
+export const SCHEME_ANNOTATION = 'catga.io/scheme';
+
 /** When the members' Secret last received a new trust bundle / new leaves (ISO time). */
 export const BUNDLE_PUBLISHED_ANNOTATION = 'catga.io/tls-bundle-published-at';
 export const LEAVES_ISSUED_ANNOTATION = 'catga.io/tls-leaves-issued-at';
