@@ -276,7 +276,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
   const catga = await startCatga(join(dir, 'catga'), false);
   const etcd = await startEtcd(join(dir, 'etcd'));
-  const tls = o.only.has('tls') ? await startCatga(join(dir, 'catga-tls'), true) : null;
+  let tls: BenchCatga | null = null;
   const rows: Row[] = [];
   const fanouts: FanoutRow[] = [];
   let idleRss: number[] = [];
@@ -288,6 +288,8 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     for (const pid of etcd.pids) peakRss.etcd = Math.max(peakRss.etcd, rssMb(pid));
   };
   try {
+    // Inside the try: a failure to start it (no openssl) still stops the others.
+    if (o.only.has('tls')) tls = await startCatga(join(dir, 'catga-tls'), true);
     log(`catga bench: 3 Catga nodes${tls ? ', 3 more with TLS for the put and fan-out rows,' : ''} and 3 etcd ${etcd.version} members (plain) on loopback, ${o.seconds}s per run`);
     for (const c of tls ? [catga, tls] : [catga]) await Promise.all(c.urls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000, c.ca)));
     await Promise.all(etcd.urls.map((u) => waitFor(u, '/v3/kv/put', etcdBodies.put('warm', 'up'), 30_000)));
