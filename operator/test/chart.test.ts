@@ -44,7 +44,7 @@ test('RBAC is least privilege: exactly the verbs the operator uses, the Lease on
     'apps/statefulsets': ['create', 'get', 'list', 'patch', 'watch'],
     '/pods': ['delete', 'get', 'list', 'patch', 'watch'],
     '/services': ['create', 'get', 'patch'],
-    '/secrets': ['create', 'get'],
+    '/secrets': ['create', 'get', 'update'],
     '/persistentvolumeclaims': ['delete', 'list'],
     '/events': ['create'],
     'policy/poddisruptionbudgets': ['create', 'get', 'patch'],
