@@ -38,6 +38,14 @@ test('a ServiceMonitor becomes an endpoints job that keeps its services and port
   assert.deepEqual(relabel.at(-1), { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod', action: 'replace' });
 });
 
+test('an endpoint\'s tlsConfig becomes the job\'s tls_config; one that needs a Secret is refused by name', () => {
+  const [job] = scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [{ port: 'http', tlsConfig: { insecureSkipVerify: true, serverName: 'orders' } }] })], API);
+  assert.deepEqual(job!.tls_config, { insecure_skip_verify: true, server_name: 'orders' });
+  const [plain] = scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [{ port: 'http' }] })], API);
+  assert.equal(plain!.tls_config, undefined);
+  assert.throws(() => scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [{ port: 'http', tlsConfig: { ca: { secret: { name: 'c', key: 'ca.crt' } } } }] })], API), /tlsConfig: fields this translation does not cover: ca/);
+});
+
 test('without namespaceSelector.any a job watches only the ServiceMonitor\'s namespace; label values are matched literally', () => {
   const [job] = scrapeConfigs([monitor({ selector: { matchLabels: { app: 'a.b' } }, endpoints: [{ port: 'm' }] })], API);
   assert.deepEqual((job!.kubernetes_sd_configs as Record<string, unknown>[])[0]!.namespaces, { names: ['catga-system'] });

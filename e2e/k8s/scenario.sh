@@ -2,7 +2,10 @@
 # The user's path through a Kubernetes cluster, as steps shared by e2e/k8s/run.sh (a cluster this
 # machine runs) and e2e/kind/run.sh (kind): install the operator chart, create a CatgaCluster, talk
 # to it through its Services, fault it under a recorded workload checked by Porcupine, scale it,
-# bring a pod back on its volume, delete it. Sourced; every step fails the run with a message.
+# bring a pod back on its volume, delete it. The cluster has TLS, as by default: every client here
+# speaks HTTPS or wss:// and checks the nodes against the cluster's CA (the operator's Secret
+# NAME-tls, key ca.crt) under a name their certificates carry. Sourced; every step fails the run
+# with a message.
 # Needs: ROOT (repository), OUT (a directory for this run's files), HELM, KUBECTL (commands,
 # word-split), NAMESPACE, NAME; the images catga/node:dev and catga/operator:dev on the node;
 # optionally PROMETHEUS_API (see start_prometheus);
@@ -43,6 +46,7 @@ spec:
   replicas: $replicas
   image: catga/node:dev
   imagePullPolicy: IfNotPresent
+  # TLS is on (the default): the operator makes the CA and the members' certificates.
   # The checker's clients reach the pods through port-forwards and send no token.
   env:
     - { name: CATGA_OPEN_ACCESS, value: "true" }
@@ -85,9 +89,14 @@ spec:
     image: catga/node:dev
     imagePullPolicy: IfNotPresent
     command: [node, /probe/service-probe.mjs, "$NAME", "$NAMESPACE", "$replicas"]
+    # fetch and WebSocket trust the cluster's CA through it; the probe then speaks https and wss.
+    env: [{name: NODE_EXTRA_CA_CERTS, value: /ca/ca.crt}]
     securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
-    volumeMounts: [{name: probe, mountPath: /probe}]
-  volumes: [{name: probe, configMap: {name: service-probe}}]
+    volumeMounts: [{name: probe, mountPath: /probe}, {name: ca, mountPath: /ca}]
+  volumes:
+  - {name: probe, configMap: {name: service-probe}}
+  # Only the CA bundle of the members' Secret, never their keys.
+  - {name: ca, secret: {secretName: "$NAME-tls", items: [{key: ca.crt, path: ca.crt}], defaultMode: 0444}}
 YAML
   for ((i = 0; i < 120; i++)); do
     phase=$(k get pod service-probe -o jsonpath='{.status.phase}')
@@ -100,21 +109,41 @@ YAML
   k delete pod service-probe --wait=false >/dev/null
 }
 
-# node_get ORDINAL PATH: GET http://127.0.0.1:8080PATH inside pod NAME-ORDINAL (kubectl exec).
-node_get() {
-  k exec "$NAME-$1" -c catga -- node -e \
-    "fetch('http://127.0.0.1:8080$2').then(r => r.text()).then(t => process.stdout.write(t))"
+# node_request ORDINAL PATH [BODY]: the answer's body to GET PATH (POST BODY as JSON when given)
+# on pod NAME-ORDINAL's own client API (kubectl exec), over HTTPS checked against the cluster's CA
+# under the pod's name; the node's environment says where its CA file is and what its name is.
+node_request() {
+  # shellcheck disable=SC2016 # JavaScript, expanded by nothing
+  k exec "$NAME-$1" -c catga -- node -e '
+const [path, body] = process.argv.slice(1);
+const req = require("node:https").request({
+  host: "127.0.0.1", port: 8080, path, method: body ? "POST" : "GET",
+  ca: require("node:fs").readFileSync(process.env.CATGA_TLS_CA_FILE), servername: process.env.CATGA_NODE_ID,
+  headers: body ? { "content-type": "application/json" } : {},
+}, (res) => res.pipe(process.stdout));
+req.on("error", (e) => { console.error(e.message); process.exit(1); });
+req.end(body);' "$2" "${3:-}"
 }
+
+# node_get ORDINAL PATH: GET PATH on pod NAME-ORDINAL.
+node_get() { node_request "$1" "$2"; }
 
 # node_query ORDINAL KEY: the value of KEY in pod NAME-ORDINAL's local state.
 node_query() {
-  k exec "$NAME-$1" -c catga -- node -e \
-    "fetch('http://127.0.0.1:8080/v1/queries/kv.get?consistency=local', {method: 'POST', body: JSON.stringify({key: '$2'})}).then(r => r.json()).then(j => process.stdout.write(String(j.value?.value)))"
+  node_request "$1" "/v1/queries/kv.get?consistency=local" "{\"key\": \"$2\"}" | node -e \
+    "let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => process.stdout.write(String(JSON.parse(s).value?.value)))"
 }
 
+# node_put ORDINAL KEY VALUE: kv.put through pod NAME-ORDINAL; fails unless acknowledged.
 node_put() {
-  k exec "$NAME-$1" -c catga -- node -e \
-    "fetch('http://127.0.0.1:8080/v1/commands/kv.put', {method: 'POST', body: JSON.stringify({key: '$2', value: '$3'})}).then(r => r.json()).then(j => { if (!j.ok) { console.error(JSON.stringify(j)); process.exit(1); } })"
+  node_request "$1" /v1/commands/kv.put "{\"key\": \"$2\", \"value\": \"$3\"}" | node -e \
+    "let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => { if (!JSON.parse(s).ok) { console.error(s); process.exit(1); } })"
+}
+
+# cluster_ca FILE: the cluster's CA bundle, as the pods trust it, into FILE.
+cluster_ca() {
+  k get secret "$NAME-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$1"
+  grep -q 'BEGIN CERTIFICATE' "$1" || fail "no CA bundle in Secret $NAME-tls"
 }
 
 # The number of Raft voters in pod NAME-0's view of the cluster.
@@ -181,20 +210,22 @@ forward_pod() {
 }
 
 # The leader faulted every KILL_EVERY_S seconds (leader_fault) while clients on every pod (through
-# `kubectl port-forward`, re-established for each new pod) record a history for Porcupine; every
-# acknowledged write and event must be present afterwards.
+# `kubectl port-forward`, re-established for each new pod, over HTTPS and wss:// checked against the
+# cluster's CA under the pod's name) record a history for Porcupine; every acknowledged write and
+# event must be present afterwards.
 leader_faults_under_load() {
   local replicas=$1 i port nodes=""
   say "faulting the leader every ${KILL_EVERY_S}s (pod evicted, pod deleted, container killed through the CRI) during ${TRAFFIC_SECONDS}s of recorded traffic (Porcupine)"
   export ROOT OUT KUBECTL NAMESPACE NAME CRI_KILL
+  cluster_ca "$OUT/ca.crt"
   for ((i = 0; i < replicas; i++)); do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     forward_pod "$NAME-$i" "$port" >>"$OUT/port-forward-$i.log" 2>&1 &
     FORWARD_PIDS+=("$!")
-    nodes+="${nodes:+,}$NAME-$i=http://127.0.0.1:$port"
+    nodes+="${nodes:+,}$NAME-$i=https://127.0.0.1:$port"
   done
   PATH="$ROOT/bin:$PATH" node "$ROOT/e2e/dist/local/remote-check.js" \
-    --name "leader faults on $NAME" --nodes "$nodes" --seconds "$TRAFFIC_SECONDS" --out "$OUT/leader-faults" --kill-every "$KILL_EVERY_S" \
+    --name "leader faults on $NAME" --nodes "$nodes" --ca "$OUT/ca.crt" --seconds "$TRAFFIC_SECONDS" --out "$OUT/leader-faults" --kill-every "$KILL_EVERY_S" \
     --kill-cmd "bash -c '. \"\$ROOT/e2e/k8s/scenario.sh\" && leader_fault {pod}'" | tee "$OUT/leader-faults.txt" >&2 ||
     { stop_forwards; fail "leader faults under load (see $OUT/leader-faults.txt, $OUT/faults.log)"; }
   stop_forwards

@@ -2,7 +2,8 @@
 // into a Prometheus configuration with Kubernetes service discovery, the way the Prometheus
 // Operator would, so that a plain Prometheus scrapes exactly what the chart tells it to. Covers
 // the ServiceMonitor fields the chart uses: selector.matchLabels, namespaceSelector.any and the
-// endpoints' port, path, interval and relabelings; anything else is refused by name.
+// endpoints' port, path, interval, relabelings and a tlsConfig without Secrets (insecureSkipVerify,
+// serverName); anything else is refused by name.
 //   node scrape-config.js --chart RENDERED.yaml --server URL --ca F --cert F --key F > prometheus.yml
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,12 +24,16 @@ interface ServiceMonitor {
   spec: {
     selector: { matchLabels: Record<string, string> };
     namespaceSelector?: { any?: boolean };
-    endpoints: { port: string; path?: string; interval?: string; relabelings?: Relabeling[] }[];
+    endpoints: { port: string; path?: string; interval?: string; relabelings?: Relabeling[]; tlsConfig?: TlsConfig }[];
   };
 }
 
 const KNOWN_SPEC_FIELDS = new Set(['selector', 'namespaceSelector', 'endpoints']);
-const KNOWN_ENDPOINT_FIELDS = new Set(['port', 'path', 'interval', 'relabelings']);
+const KNOWN_ENDPOINT_FIELDS = new Set(['port', 'path', 'interval', 'relabelings', 'tlsConfig']);
+/** A CA or client certificate from a Secret needs the Prometheus Operator to fetch it: not covered. */
+const KNOWN_TLS_FIELDS = new Set(['insecureSkipVerify', 'serverName']);
+
+interface TlsConfig { insecureSkipVerify?: boolean; serverName?: string }
 
 /** A Kubernetes label name as Prometheus service discovery spells it in a meta label. */
 export function metaLabelName(label: string): string {
@@ -60,6 +65,8 @@ export function scrapeConfigs(monitors: ServiceMonitor[], api: ApiAccess): Recor
     refuseUnknown(where, monitor.spec, KNOWN_SPEC_FIELDS);
     return monitor.spec.endpoints.map((endpoint, i) => {
       refuseUnknown(`${where} endpoint ${i}`, endpoint, KNOWN_ENDPOINT_FIELDS);
+      const tls = endpoint.tlsConfig;
+      if (tls !== undefined) refuseUnknown(`${where} endpoint ${i} tlsConfig`, tls, KNOWN_TLS_FIELDS);
       const selector = Object.entries(monitor.spec.selector.matchLabels).map(([label, value]) => ({
         source_labels: [`__meta_kubernetes_service_label_${metaLabelName(label)}`],
         regex: value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
@@ -69,6 +76,10 @@ export function scrapeConfigs(monitors: ServiceMonitor[], api: ApiAccess): Recor
         job_name: `serviceMonitor/${monitor.metadata.namespace}/${monitor.metadata.name}/${i}`,
         ...(endpoint.interval ? { scrape_interval: endpoint.interval } : {}),
         metrics_path: endpoint.path ?? '/metrics',
+        ...(tls === undefined ? {} : { tls_config: {
+          ...(tls.insecureSkipVerify !== undefined ? { insecure_skip_verify: tls.insecureSkipVerify } : {}),
+          ...(tls.serverName !== undefined ? { server_name: tls.serverName } : {}),
+        } }),
         kubernetes_sd_configs: [{
           role: 'endpoints',
           api_server: api.server,

@@ -2,6 +2,8 @@
 // and checks what only the cluster's own network can show: every peer name resolves through the
 // cluster DNS, and commands, linearizable reads and event subscriptions work through the client
 // Service `X` and the leader Service `X-leader`. Prints one JSON line; exits 1 on the first failure.
+// With NODE_EXTRA_CA_CERTS (the cluster's CA: fetch and WebSocket trust it) it speaks https and
+// wss, and the Services' names are checked against the nodes' certificates; without it, http and ws.
 //   node service-probe.mjs <cluster> <namespace> <replicas> [writes]
 // Standalone on purpose (no imports outside Node.js): it is shipped into the pod as its source.
 import { lookup } from 'node:dns/promises';
@@ -14,8 +16,9 @@ if (name === undefined || namespace === undefined || replicasArg === undefined) 
 const replicas = Number(replicasArg);
 const writes = Number(writesArg ?? '50');
 const domain = `${namespace}.svc.cluster.local`;
-const client = `http://${name}.${domain}:8080`;
-const leader = `http://${name}-leader.${domain}:8080`;
+const tls = process.env['NODE_EXTRA_CA_CERTS'] !== undefined;
+const client = `${tls ? 'https' : 'http'}://${name}.${domain}:8080`;
+const leader = `${tls ? 'https' : 'http'}://${name}-leader.${domain}:8080`;
 const REQUEST_TIMEOUT_MS = 10_000;
 const EVENT_TIMEOUT_MS = 15_000;
 /** A Service whose endpoints just changed may refuse a connection or two; the probe retries. */
@@ -60,7 +63,7 @@ for (let i = 0; i < replicas; i++) {
 }
 
 // Subscribed before the event is published, through the client Service.
-const subscription = new WebSocket(`ws://${name}.${domain}:8080/v1/events?types=e2e.probe`);
+const subscription = new WebSocket(`${client.replace(/^http/, 'ws')}/v1/events?types=e2e.probe`);
 const probeId = `probe-${Date.now()}`;
 const eventSeen = new Promise<number>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error(`no e2e.probe event within ${EVENT_TIMEOUT_MS} ms`)), EVENT_TIMEOUT_MS);
@@ -96,4 +99,4 @@ const published = await post(`${client}/v1/events/e2e.probe`, { id: probeId });
 if (!published.ok) fail('publish an event', JSON.stringify(published.error));
 const eventIndex = await eventSeen.catch((error: Error) => fail('event subscription', error.message));
 subscription.close();
-console.log(JSON.stringify({ ok: true, peers, writes, eventIndex }));
+console.log(JSON.stringify({ ok: true, tls, peers, writes, eventIndex }));

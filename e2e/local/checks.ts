@@ -53,7 +53,7 @@ export interface DurabilityResult {
 async function waitApplied(node: Endpoint, index: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const view = await getValue<ClusterView>(`${node.url}/v1/cluster`, 2_000);
+    const view = await getValue<ClusterView>(`${node.url}/v1/cluster`, 2_000, undefined, node.tls);
     if (view !== null && view.appliedIndex >= index) return true;
     await sleep(100);
   }
@@ -64,7 +64,7 @@ async function localRead(node: Endpoint, key: string): Promise<string | null | u
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const res = await httpCall(`${node.url}/v1/queries/kv.get?consistency=local`, {
-        method: 'POST', body: JSON.stringify({ key }), timeoutMs: 5_000,
+        method: 'POST', body: JSON.stringify({ key }), timeoutMs: 5_000, ...(node.tls ? { tls: node.tls } : {}),
       });
       if (res.status === 200) return readValue(res.body);
     } catch {

@@ -2,6 +2,7 @@
 // member nodes and record every operation in the History with its outcome as the client learned
 // it (applied / not applied / unknown). Loops are bounded by a deadline and an operation cap.
 import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { History } from './history.js';
@@ -68,7 +69,8 @@ export class Workload {
   private agentFor(node: Endpoint): Agent {
     let agent = this.agents.get(node.url);
     if (agent === undefined) {
-      agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_NODE });
+      const options = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_NODE };
+      agent = node.tls ? new HttpsAgent({ ...options, ca: node.tls.ca, servername: node.tls.servername }) : new Agent(options);
       this.agents.set(node.url, agent);
     }
     return agent;

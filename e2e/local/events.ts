@@ -79,8 +79,10 @@ class Subscriber {
 
   private connect(): void {
     if (this.stopped) return;
-    const url = `${this.node.url.replace(/^http/, 'ws')}/v1/events?types=${EVENT_TYPE}&from=${this.lastIndex}`;
-    const socket = new WebSocket(url, { handshakeTimeout: 2_000 });
+    const node = this.node;
+    // https: becomes wss:, trusting the node's CA under the name it is known by.
+    const url = `${node.url.replace(/^http/, 'ws')}/v1/events?types=${EVENT_TYPE}&from=${this.lastIndex}`;
+    const socket = new WebSocket(url, { handshakeTimeout: 2_000, ...(node.tls ? { ca: node.tls.ca, servername: node.tls.servername } : {}) });
     this.socket = socket;
     socket.on('message', (data) => {
       if (this.socket === socket) this.receive(data.toString()); // never from a connection already cut

@@ -22,7 +22,7 @@ export class LeaderMonitor {
     if (this.polling) return; // one poll at a time: a slow node never piles requests up
     this.polling = true;
     try {
-      const views = await Promise.all(this.nodes().map((n) => getValue<ClusterView>(`${n.url}/v1/cluster`, VIEW_TIMEOUT_MS)));
+      const views = await Promise.all(this.nodes().map((n) => getValue<ClusterView>(`${n.url}/v1/cluster`, VIEW_TIMEOUT_MS, undefined, n.tls)));
       for (const v of views) if (v !== null && v.leader !== null) this.seen.add(`${v.term}/${v.leader}`);
     } finally {
       this.polling = false;

@@ -3,8 +3,9 @@
 // with one kind of fault: every --kill-every seconds --kill-cmd is run on the current leader's pod.
 //   node e2e/dist/local/remote-check.js --nodes cg-0=http://127.0.0.1:18080,... --seconds 30 \
 //     --out DIR [--seed N] [--kill-every 10] [--kill-cmd 'kubectl -n e2e delete pod {pod} --wait=false']
+// With https:// URLs --ca names the cluster's CA file; each node's certificate must name its id.
 import { execFile } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { seededRandom, type ClusterView } from './cluster.js';
@@ -18,16 +19,19 @@ import { CLIENTS_PER_NODE, EVENT_CUT_EVERY_MS, MAX_OPS_PER_CLIENT, REQUEST_TIMEO
 
 const KILL_TIMEOUT_MS = 60_000;
 
-function parseEndpoints(spec: string): Endpoint[] {
+function parseEndpoints(spec: string, ca: string | undefined): Endpoint[] {
   return spec.split(',').map((item) => {
     const m = /^([A-Za-z0-9._-]+)=(https?:\/\/[^\s,]+)$/.exec(item.trim());
     if (m === null) throw Object.assign(new Error(`--nodes: expected id=url, got "${item}"`), { code: 'BAD_ARGUMENT' });
-    return { id: m[1]!, url: m[2]!.replace(/\/$/, '') };
+    const [id, url] = [m[1]!, m[2]!.replace(/\/$/, '')];
+    if (!url.startsWith('https:')) return { id, url };
+    if (ca === undefined) throw Object.assign(new Error(`--nodes: ${id} is https: give the cluster's CA with --ca FILE`), { code: 'BAD_ARGUMENT' });
+    return { id, url, tls: { ca, servername: id } };
   });
 }
 
 async function leaderOf(endpoints: readonly Endpoint[]): Promise<string | null> {
-  const views = await Promise.all(endpoints.map((e) => getValue<ClusterView>(`${e.url}/v1/cluster`, 2_000)));
+  const views = await Promise.all(endpoints.map((e) => getValue<ClusterView>(`${e.url}/v1/cluster`, 2_000, undefined, e.tls)));
   return views.find((v) => v !== null && v.role === 'leader')?.id ?? null;
 }
 
@@ -44,7 +48,7 @@ function runCommand(command: string): Promise<void> {
 async function waitAllAnswer(endpoints: readonly Endpoint[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const views = await Promise.all(endpoints.map((e) => getValue<ClusterView>(`${e.url}/v1/cluster`, 2_000)));
+    const views = await Promise.all(endpoints.map((e) => getValue<ClusterView>(`${e.url}/v1/cluster`, 2_000, undefined, e.tls)));
     if (views.every((v) => v !== null && v.leader !== null)) return;
     await sleep(500);
   }
@@ -61,13 +65,14 @@ async function main(): Promise<number> {
       'kill-every': { type: 'string', default: '10' },
       'kill-cmd': { type: 'string' },
       name: { type: 'string', default: 'leader pod faults' },
+      ca: { type: 'string' },
     },
   });
   if (values.nodes === undefined || values.out === undefined) {
-    console.error('usage: remote-check --nodes id=url,... --out DIR [--seconds 30] [--seed 1] [--kill-every 10] [--kill-cmd CMD with {pod}] [--name NAME]');
+    console.error('usage: remote-check --nodes id=url,... --out DIR [--ca FILE] [--seconds 30] [--seed 1] [--kill-every 10] [--kill-cmd CMD with {pod}] [--name NAME]');
     return 2;
   }
-  const endpoints = parseEndpoints(values.nodes);
+  const endpoints = parseEndpoints(values.nodes, values.ca === undefined ? undefined : readFileSync(values.ca, 'utf8'));
   const seconds = Number(values.seconds);
   const killEveryMs = Number(values['kill-every']) * 1000;
   mkdirSync(values.out, { recursive: true });

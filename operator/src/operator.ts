@@ -68,7 +68,7 @@ export async function startOperator(kc: KubeConfig, config: OperatorConfig, log:
     log,
     metrics,
     crash: crashHook(config.crashAt, log),
-    admin: (token, timeoutMs = ADMIN_CALL_TIMEOUT_MS) => new HttpNodeAdmin(() => token, timeoutMs),
+    admin: (token, tls, timeoutMs = ADMIN_CALL_TIMEOUT_MS) => new HttpNodeAdmin(() => token, timeoutMs, tls),
     pods: (namespace, name) => pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_CLUSTER] === name),
     peerAddressMode: config.peerAddressMode,
     networkPolicyFrom: config.networkPolicies ? config.leaseNamespace : null,

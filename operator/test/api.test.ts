@@ -41,6 +41,7 @@ const fullSpec: Complete<Omit<CatgaClusterSpec, 'tolerations' | 'affinity' | 'to
   clusterSecretRef: { name: 's', key: 'k' },
   adminTokenRef: { name: 's', key: 'k' },
   apiTokensRef: { name: 's', key: 'k' },
+  tls: { enabled: true, secretName: 'orders-tls' },
   handlers: '/app/handlers.js',
   terminationGracePeriodSeconds: 30,
   nodeSelector: { zone: 'a' },

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { resolveSpec, type ResolvedBackup } from '../src/api/defaults.js';
+import { resolveSpec, type ResolvedBackup, type ResolvedSpec } from '../src/api/defaults.js';
 import { buildStatus } from '../src/controller/status.js';
 import { planReconcile, type Observed, type PodView } from '../src/controller/plan.js';
 import { backupCronJob, LABEL_BACKUP_OF, lastBackupOf, latestFinished, RESTORE_CONTAINER_NAME } from '../src/specs/backup.js';
@@ -21,7 +21,7 @@ const backupName = 'backup-20260101T030001Z-000000000042';
 
 test('spec.backup: a CronJob runs `catga backup` one at a time, with the retention, the S3 credentials and the admin token', () => {
   const spec = resolveSpec({ image: 'catga/node:1', backup: { schedule: '0 3 * * *', objectStore, retention: { keep: 5, maxAgeDays: 30 } } });
-  const cj = backupCronJob(ref, spec as typeof spec & { backup: ResolvedBackup });
+  const cj = backupCronJob(ref, spec as typeof spec & { backup: ResolvedBackup }, { kind: 'disabled' });
   assert.equal(cj.metadata!.name, 'orders-backup');
   assert.equal(cj.metadata!.ownerReferences![0]!.uid, ref.uid);
   assert.equal(cj.spec!.schedule, '0 3 * * *');
@@ -46,9 +46,24 @@ test('spec.backup: a CronJob runs `catga backup` one at a time, with the retenti
   assert.equal(pod.spec!.automountServiceAccountToken, false);
   // Without an endpoint (AWS S3) or a max age, neither flag is passed.
   const plain = resolveSpec({ backup: { schedule: '@daily', objectStore: { bucket: 'b', credentialsSecretRef: { name: 's' } } } });
-  const args = backupCronJob(ref, plain as typeof plain & { backup: ResolvedBackup }).spec!.jobTemplate.spec!.template.spec!.containers[0]!.args!;
+  const args = backupCronJob(ref, plain as typeof plain & { backup: ResolvedBackup }, { kind: 'disabled' }).spec!.jobTemplate.spec!.template.spec!.containers[0]!.args!;
   assert.deepEqual(args.filter((a) => a.startsWith('--')), ['--to', '--from', '--keep', '--result-file']);
   assert.equal(args[2], 's3://b');
+});
+
+test('a TLS cluster is backed up over HTTPS, trusting its CA bundle alone (never a member\'s key)', () => {
+  const spec = resolveSpec({ backup: { schedule: '@daily', objectStore } }) as ResolvedSpec & { backup: ResolvedBackup };
+  for (const [tls, secret] of [[{ kind: 'operator' }, 'orders-tls'], [{ kind: 'secret', secretName: 'mine' }, 'mine']] as const) {
+    const pod = backupCronJob(ref, spec, tls).spec!.jobTemplate.spec!.template.spec!;
+    const c = pod.containers[0]!;
+    assert.ok(c.args!.includes('https://orders.shop.svc:8080'), c.args!.join(' '));
+    assert.deepEqual(pod.volumes, [{ name: 'tls-ca', secret: { secretName: secret, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
+    assert.deepEqual(c.volumeMounts, [{ name: 'tls-ca', mountPath: '/etc/catga/tls', readOnly: true }]);
+    assert.equal(c.env!.find((e) => e.name === 'CATGA_TLS_CA_FILE')?.value, '/etc/catga/tls/ca.crt');
+  }
+  const plain = backupCronJob(ref, spec, { kind: 'disabled' }).spec!.jobTemplate.spec!.template.spec!;
+  assert.equal(plain.volumes, undefined);
+  assert.equal(plain.containers[0]!.env!.find((e) => e.name === 'CATGA_TLS_CA_FILE'), undefined);
 });
 
 test('the backup and restore credentials Secrets are references that must opt in', () => {
@@ -60,7 +75,7 @@ test('the backup and restore credentials Secrets are references that must opt in
 
 test('spec.bootstrap.fromBackup: members get the restore init container while restoring, not after', () => {
   const spec = resolveSpec({ bootstrap: { fromBackup: { objectStore, backupName } } });
-  const restoring = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: true }).spec!.template.spec!;
+  const restoring = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: true, tls: { kind: 'disabled' } }).spec!.template.spec!;
   const init = restoring.initContainers![0]!;
   assert.equal(init.name, RESTORE_CONTAINER_NAME);
   assert.deepEqual(init.volumeMounts, [{ name: 'data', mountPath: DATA_DIR }]);
@@ -68,13 +83,13 @@ test('spec.bootstrap.fromBackup: members get the restore init container while re
   // The new cluster's id is its own uid, the same the node container runs with.
   assert.equal(init.env!.find((e) => e.name === 'CATGA_CLUSTER_ID')!.value, ref.uid);
   assert.equal(restoring.containers[0]!.env!.find((e) => e.name === 'CATGA_CLUSTER_ID')!.value, ref.uid);
-  assert.equal(statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false }).spec!.template.spec!.initContainers, undefined);
-  assert.equal(statefulSet({ ref, spec: resolveSpec({}), replicas: 3, bootstrapExpect: 3, restoring: true }).spec!.template.spec!.initContainers, undefined);
+  assert.equal(statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false, tls: { kind: 'disabled' } }).spec!.template.spec!.initContainers, undefined);
+  assert.equal(statefulSet({ ref, spec: resolveSpec({}), replicas: 3, bootstrapExpect: 3, restoring: true, tls: { kind: 'disabled' } }).spec!.template.spec!.initContainers, undefined);
 });
 
 test('the restore step runs `catga restore` on an empty volume (lost+found aside) and skips a volume that holds state', () => {
   const spec = resolveSpec({ bootstrap: { fromBackup: { objectStore, backupName } } });
-  const script = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: true }).spec!.template.spec!.initContainers![0]!.command![2]!;
+  const script = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: true, tls: { kind: 'disabled' } }).spec!.template.spec!.initContainers![0]!.command![2]!;
   const dir = mkdtempSync(join(tmpdir(), 'catga-restore-step-'));
   try {
     // The same script against a temporary volume, with `node` standing for a command that prints its arguments.

@@ -44,7 +44,7 @@ test('RBAC is least privilege: exactly the verbs the operator uses, the Lease on
     'apps/statefulsets': ['create', 'get', 'list', 'patch', 'watch'],
     '/pods': ['delete', 'get', 'list', 'patch', 'watch'],
     '/services': ['create', 'get', 'patch'],
-    '/secrets': ['create', 'get'],
+    '/secrets': ['create', 'get', 'update'],
     '/persistentvolumeclaims': ['delete', 'list'],
     '/events': ['create'],
     'policy/poddisruptionbudgets': ['create', 'get', 'patch'],
@@ -75,6 +75,17 @@ test('serviceMonitor.enabled adds monitors for the operator and for the nodes', 
   assert.ok(monitors.some((m) => m.spec.selector.matchLabels['catga.io/service'] === 'headless'));
 });
 
+test('the nodes\' monitor scrapes TLS pods over HTTPS (their catga.io/scheme annotation), not verified unless told how', () => {
+  type Endpoint = { tlsConfig: Record<string, unknown>; relabelings: { sourceLabels?: string[]; regex?: string; targetLabel?: string }[] };
+  const nodes = (objs: Obj[]) => (byKind(objs, 'ServiceMonitor') as (Obj & { spec: { endpoints: Endpoint[] } })[]).find((m) => m.metadata.name.endsWith('-nodes'))!.spec.endpoints[0]!;
+  const endpoint = nodes(render('serviceMonitor.enabled=true'));
+  assert.deepEqual(endpoint.relabelings[0], { sourceLabels: ['__meta_kubernetes_pod_annotation_catga_io_scheme'], regex: '(https?)', targetLabel: '__scheme__' });
+  assert.deepEqual(endpoint.tlsConfig, { insecureSkipVerify: true });
+  const verified = nodes(render('serviceMonitor.enabled=true', 'serviceMonitor.nodeTlsConfig.insecureSkipVerify=null',
+    'serviceMonitor.nodeTlsConfig.ca.secret.name=catga-ca', 'serviceMonitor.nodeTlsConfig.ca.secret.key=ca.crt', 'serviceMonitor.nodeTlsConfig.serverName=orders'));
+  assert.deepEqual(verified.tlsConfig, { ca: { secret: { name: 'catga-ca', key: 'ca.crt' } }, serverName: 'orders' });
+});
+
 test('the Grafana dashboard is valid JSON covering the docs/api.md#metrics metrics', () => {
   const cm = byKind(render('grafanaDashboard.enabled=true'), 'ConfigMap')[0]! as Obj & { data: Record<string, string> };
   assert.equal(cm.metadata.labels!['grafana_dashboard'], '1');
@@ -101,6 +112,8 @@ test('values.schema.json refuses bad values, naming the value', () => {
     ['prometheusRule.thresholds.followerLagEntries=0', /\/prometheusRule\/thresholds\/followerLagEntries': minimum/],
     ['resources.limits.memory=lots', /\/resources\/limits\/memory'/],
     ['serviceMonitr.enabled=true', /additional properties 'serviceMonitr' not allowed/],
+    ['serviceMonitor.nodeTlsConfig.insecureSkipVerify=maybe', /\/serviceMonitor\/nodeTlsConfig\/insecureSkipVerify'/],
+    ['serviceMonitor.nodeTlsConfig.caFile=/ca.crt', /additional properties 'caFile' not allowed/],
   ];
   for (const [set, message] of refused) {
     assert.throws(() => render(set), (err: { stderr?: string }) => message.test(err.stderr ?? ''), `--set ${set} is refused`);

@@ -35,7 +35,7 @@ test('the API server accepts the shop\'s CatgaCluster (server-side dry run)', ()
 
 test('the shop\'s nodes load the module list the Dockerfile puts in the image', () => {
   const spec = resolveSpec(cluster.spec!);
-  const sts = statefulSet({ ref: { name: 'shop', namespace: 'shop', uid: 'u' }, spec, replicas: spec.replicas, bootstrapExpect: spec.replicas, restoring: false });
+  const sts = statefulSet({ ref: { name: 'shop', namespace: 'shop', uid: 'u' }, spec, replicas: spec.replicas, bootstrapExpect: spec.replicas, restoring: false, tls: { kind: 'disabled' } });
   const container = sts.spec!.template.spec!.containers[0]!;
   assert.equal(container.image, cluster.spec!.image);
   const handlers = container.env!.find((e) => e.name === ENV_HANDLERS)?.value;

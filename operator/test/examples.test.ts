@@ -13,6 +13,7 @@ import { resolveSpec } from '../src/api/defaults.js';
 import type { CatgaCluster } from '../src/api/types.js';
 import { HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, commonLabels } from '../src/specs/names.js';
 import { statefulSet } from '../src/specs/statefulset.js';
+import { caSecretName, CA_BUNDLE_KEY, memberDnsNames } from '../src/specs/tls.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
 import { CHART_DIR, CRD_PATH, REPO_ROOT } from './repo_paths.js';
 import { KUBE_VERSION, byKind, helm, type Obj } from './chart_render.js';
@@ -43,7 +44,7 @@ test('the API server accepts the CatgaCluster and the NetworkPolicy (server-side
 
 test('the StatefulSet built from the example carries its resources, volume and spread', () => {
   const spec = resolveSpec(cluster.spec!);
-  const sts = statefulSet({ ref: { name: 'orders', namespace: 'shop', uid: 'u' }, spec, replicas: spec.replicas, bootstrapExpect: spec.replicas, restoring: false });
+  const sts = statefulSet({ ref: { name: 'orders', namespace: 'shop', uid: 'u' }, spec, replicas: spec.replicas, bootstrapExpect: spec.replicas, restoring: false, tls: { kind: 'operator' } });
   const pod = sts.spec!.template.spec!;
   assert.equal(sts.spec!.replicas, 5);
   // No CPU limit: the limits are exactly the memory limit.
@@ -55,9 +56,17 @@ test('the StatefulSet built from the example carries its resources, volume and s
 });
 
 test('the PodMonitor and NetworkPolicy select the operator\'s pods on the node\'s ports', () => {
-  const monitor = load<Selecting & { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } }>('podmonitor.yaml');
+  type TlsConfig = { ca: { secret: { name: string; key: string } }; serverName: string };
+  const monitor = load<Selecting & { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string; scheme: string; tlsConfig: TlsConfig }[] } }>('podmonitor.yaml');
   assert.ok(subsetOf(monitor.spec.selector.matchLabels, podLabels), 'PodMonitor selects the node pods');
-  assert.deepEqual(monitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path]), [[HTTP_PORT_NAME, '/metrics']]);
+  assert.deepEqual(monitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path, e.scheme]), [[HTTP_PORT_NAME, '/metrics', 'https']]);
+  // The cluster has TLS by default: the scrape trusts its CA bundle under a name every member's certificate carries.
+  const tls = monitor.spec.podMetricsEndpoints[0]!.tlsConfig;
+  const name = cluster.metadata!.name!;
+  assert.deepEqual(tls.ca.secret, { name: caSecretName(name), key: CA_BUNDLE_KEY });
+  for (let i = 0; i < cluster.spec.replicas!; i++) {
+    assert.ok(memberDnsNames({ name, namespace: cluster.metadata!.namespace!, uid: 'u' }, i).includes(tls.serverName), `member ${i}'s certificate names ${tls.serverName}`);
+  }
 
   const policy = load<{ spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { from?: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } }>('networkpolicy.yaml');
   assert.ok(subsetOf(policy.spec.podSelector.matchLabels, podLabels));

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { eventReasons, eventually } from './support.js';
-import { Writer, clientToken, missingKeys, startWorld, waitAvailable, type World } from './scenario.js';
+import { Writer, clientToken, clusterCa, missingKeys, podEndpoint, startWorld, waitAvailable, type World } from './scenario.js';
 
 let w: World;
 before(async () => {
@@ -40,8 +40,8 @@ test('scale 3 -> 5 -> 3 with writes flowing: none lost, removed volumes deleted'
   const reasons = await eventReasons(w.kc, w.ns, 'c');
   for (const r of ['ScaleUp', 'MemberRemoved', 'ScaleDown', 'VolumeDeleted']) assert.ok(reasons.includes(r), `event ${r} in ${reasons.join(',')}`);
   assert.ok(acked.length > 20, `writes flowed during the scaling (${acked.length})`);
-  const leaderPod = (await w.kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace: w.ns, name: c.status!.leader! })).status!.podIP!;
-  assert.deepEqual(await missingKeys(`http://${leaderPod}:8080`, await clientToken(w, 'c'), acked), []);
+  const leaderPod = await w.kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace: w.ns, name: c.status!.leader! });
+  assert.deepEqual(await missingKeys(podEndpoint(leaderPod)!, await clientToken(w, 'c'), acked, await clusterCa(w, 'c')), []);
   process.stdout.write(`# ${acked.length} writes acknowledged during 3 -> 5 -> 3, none lost\n`);
 });
 

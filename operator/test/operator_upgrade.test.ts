@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { eventually, loggedEvents } from './support.js';
-import { Writer, clientToken, clusterPods, missingKeys, startWorld, waitAvailable, type World } from './scenario.js';
+import { Writer, clientToken, clusterCa, clusterPods, missingKeys, podEndpoint, startWorld, waitAvailable, type World } from './scenario.js';
 
 let w: World;
 before(async () => {
@@ -45,8 +45,8 @@ test('an image change rolls pods followers first and the leader last, after a sw
 
   const after = await waitAvailable(w, 'c', 3, 30_000);
   assert.notEqual(after.status!.leader, oldLeader);
-  const ip = (await w.kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace: w.ns, name: after.status!.leader! })).status!.podIP!;
-  assert.deepEqual(await missingKeys(`http://${ip}:8080`, await clientToken(w, 'c'), acked), []);
+  const leaderPod = await w.kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace: w.ns, name: after.status!.leader! });
+  assert.deepEqual(await missingKeys(podEndpoint(leaderPod)!, await clientToken(w, 'c'), acked, await clusterCa(w, 'c')), []);
   process.stdout.write(`# rolled ${rolled.join(' -> ')}; ${acked.length} writes acknowledged during the roll, none lost\n`);
 });
 

@@ -70,7 +70,7 @@ test('generated Secret holds only the credentials the spec does not reference', 
 });
 
 test('StatefulSet: Parallel, OnDelete, headless serviceName, PVC template, probes, preStop', () => {
-  const sts = statefulSet({ ref, spec: resolveSpec({ storage: { size: '5Gi', storageClassName: 'fast' } }), replicas: 4, bootstrapExpect: 3, restoring: false });
+  const sts = statefulSet({ ref, spec: resolveSpec({ storage: { size: '5Gi', storageClassName: 'fast' } }), replicas: 4, bootstrapExpect: 3, restoring: false, tls: { kind: 'disabled' } });
   assert.equal(sts.metadata!.name, 'demo');
   assert.deepEqual(sts.metadata!.ownerReferences, owner);
   const spec = sts.spec!;
@@ -113,7 +113,7 @@ test('StatefulSet carries referenced secrets, placement, resources and extra env
     affinity: { podAntiAffinity: {} }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'z', whenUnsatisfiable: 'ScheduleAnyway' }],
     resources: { requests: { cpu: '100m' } }, env: [{ name: 'EXTRA', value: 'x' }], raft: { tickMs: 20, electionTicks: 15, heartbeatTicks: 3 },
   });
-  const pod = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false }).spec!.template.spec!;
+  const pod = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false, tls: { kind: 'operator' } }).spec!.template.spec!;
   const c = pod.containers[0]!;
   const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value ?? e.valueFrom]));
   assert.deepEqual(env['CATGA_CLUSTER_SECRET'], { secretKeyRef: { name: 'peer', key: 'cluster-secret' } });
@@ -133,9 +133,21 @@ test('StatefulSet carries referenced secrets, placement, resources and extra env
 
 test('the pod template does not depend on the replica count (scaling never rolls pods)', () => {
   const spec = resolveSpec({});
-  const a = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false }).spec!.template;
-  const b = statefulSet({ ref, spec, replicas: 5, bootstrapExpect: 3, restoring: false }).spec!.template;
+  const a = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false, tls: { kind: 'operator' } }).spec!.template;
+  const b = statefulSet({ ref, spec, replicas: 5, bootstrapExpect: 3, restoring: false, tls: { kind: 'operator' } }).spec!.template;
   assert.deepEqual(a, b);
+});
+
+test('TLS pods say their scheme (annotation for the scrape, HTTPS probes); plain pods keep the defaults', () => {
+  const spec = resolveSpec({});
+  for (const tls of [{ kind: 'operator' }, { kind: 'secret', secretName: 'mine' }] as const) {
+    const template = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false, tls }).spec!.template;
+    assert.deepEqual(template.metadata!.annotations, { 'catga.io/scheme': 'https' }, tls.kind);
+    assert.equal(template.spec!.containers[0]!.readinessProbe!.httpGet!.scheme, 'HTTPS', tls.kind);
+  }
+  const plain = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false, tls: { kind: 'disabled' } }).spec!.template;
+  assert.equal(plain.metadata!.annotations, undefined);
+  assert.equal(plain.spec!.containers[0]!.readinessProbe!.httpGet!.scheme, undefined);
 });
 
 test('names: ordinals and selector string', () => {
@@ -147,7 +159,7 @@ test('names: ordinals and selector string', () => {
 });
 
 test('pods meet the restricted Pod Security Standard and mount no service account token', () => {
-  const pod = statefulSet({ ref, spec: resolveSpec({}), replicas: 3, bootstrapExpect: 3, restoring: false }).spec!.template.spec!;
+  const pod = statefulSet({ ref, spec: resolveSpec({}), replicas: 3, bootstrapExpect: 3, restoring: false, tls: { kind: 'operator' } }).spec!.template.spec!;
   assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
   assert.equal(pod.automountServiceAccountToken, false);
   for (const c of pod.containers) {

@@ -1,8 +1,9 @@
 // `catga bench`: Catga and etcd side by side on this machine, through the same HTTP load
 // generator, the same payloads and the same connection counts; every Catga figure is printed with
 // its ratio to etcd's. `--quick` is the CI smoke run (under two minutes); `--json` prints the
-// results for scripts; `--tls` runs Catga with TLS (HTTPS clients, mutual TLS between peers,
-// certificates from a local openssl CA) to measure its cost. A benchmark, not a test: it never
+// results for scripts. The put and fan-out rows also run on a second Catga cluster with TLS (HTTPS
+// clients, wss:// subscribers, mutual TLS between peers, certificates from a local openssl CA),
+// each right after its plain twin, and a table gives TLS/plain. A benchmark, not a test: it never
 // fails on a speed threshold.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,8 +16,8 @@ import { etcdBodies, startEtcd } from './etcd.js';
 import { Connection, requestOnce, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
 import { stateBench, type StateBenchResult } from './state-bench.js';
 
-/** The parts of a run, selectable with --only. */
-const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout', 'state'] as const;
+/** The parts of a run, selectable with --only; `tls` repeats the put and fan-out rows selected on a TLS cluster. */
+const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout', 'tls', 'state'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchOptions {
@@ -33,8 +34,6 @@ interface BenchOptions {
   soakSeconds: number;
   /** MB of state the large-state row loads (its own cluster, after the other rows). */
   stateMb: number;
-  /** Catga with TLS on its client API and between its peers. */
-  tls: boolean;
 }
 
 interface Row {
@@ -42,9 +41,13 @@ interface Row {
   readonly connections: number;
   readonly catga: LoadResult;
   readonly etcd: LoadResult | null;
+  /** The same load on the TLS cluster (put rows of a run with the tls section). */
+  readonly catgaTls: LoadResult | null;
 }
 
 interface FanoutRow {
+  /** Subscribers on wss:// and peers on mutual TLS. */
+  readonly tls: boolean;
   readonly subscribers: number;
   readonly targetEventsPerSecond: number;
   readonly publishedPerSecond: number;
@@ -55,12 +58,12 @@ interface FanoutRow {
   readonly closedEarly: number;
 }
 
-export const USAGE = 'catga bench [--quick] [--json] [--tls] [--only=put,local,linearizable,batch,fanout,state] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]';
+export const USAGE = `catga bench [--quick] [--json] [--only=${SECTIONS.join(',')}] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]`;
 
 function parse(argv: readonly string[]): BenchOptions {
   const flags = new Map<string, string>();
   for (const a of argv) {
-    const m = /^--(quick|json|tls|only|seconds|soak|state-mb)(?:=(.*))?$/.exec(a);
+    const m = /^--(quick|json|only|seconds|soak|state-mb)(?:=(.*))?$/.exec(a);
     if (m === null) throw new Error(`unknown flag ${a} (${USAGE})`);
     flags.set(m[1]!, m[2] ?? '');
   }
@@ -78,6 +81,7 @@ function parse(argv: readonly string[]): BenchOptions {
     if (!(SECTIONS as readonly string[]).includes(part)) throw new Error(`--only takes ${SECTIONS.join(',')}; got "${part}"`);
     only.add(part as Section);
   }
+  if (only.has('tls') && !only.has('put') && !only.has('fanout')) throw new Error(`--only=tls repeats the put and fan-out rows on TLS: add put or fanout (${USAGE})`);
   return {
     quick,
     json: flags.has('json'),
@@ -89,7 +93,6 @@ function parse(argv: readonly string[]): BenchOptions {
     only: flags.has('soak') && onlyFlag === undefined ? new Set() : only,
     soakSeconds: flags.has('soak') ? number('soak', 0) : 0,
     stateMb: number('state-mb', quick ? 64 : 1024),
-    tls: flags.has('tls'),
   };
 }
 
@@ -149,13 +152,54 @@ async function clusterView(url: string, ca: string | undefined): Promise<Cluster
   return (JSON.parse(answer.body.toString('utf8')) as { value: ClusterView }).value;
 }
 
+/** A 3-node Catga cluster the bench drives, plain or with TLS on both ports. */
+interface BenchCatga {
+  readonly cluster: LocalCluster;
+  /** Client API URLs, https:// with TLS. */
+  readonly urls: readonly string[];
+  /** The CA the clients trust (TLS only). */
+  readonly ca: string | undefined;
+  readonly pki: LocalPki | null;
+}
+
+async function startCatga(dir: string, tls: boolean): Promise<BenchCatga> {
+  const cluster = await LocalCluster.create({
+    dir, members: 3, clusterId: 'bench', secret: 'bench-cluster-secret-000', adminToken: 'bench-admin-token',
+    env: { CATGA_LOG_LEVEL: 'warn', CATGA_OPEN_ACCESS: 'true' },
+  });
+  const pki = tls ? new LocalPki() : null;
+  cluster.members.forEach((m, i) => {
+    if (pki === null) {
+      cluster.start(i);
+      return;
+    }
+    pki.issue(m.id);
+    cluster.start(i, pki.nodeEnv(m.id));
+  });
+  const urls = cluster.members.map((m) => (tls ? m.url.replace(/^http:/, 'https:') : m.url));
+  return { cluster, urls, ca: pki?.ca, pki };
+}
+
+async function stopCatga(c: BenchCatga): Promise<void> {
+  await c.cluster.stopAll('SIGTERM');
+  c.pki?.remove();
+}
+
+/** The client URL of the current leader (the first node's when there is none). */
+async function leaderUrl(c: BenchCatga): Promise<string> {
+  const leader = (await clusterView(c.urls[0]!, c.ca)).leader;
+  return c.urls[c.cluster.members.findIndex((m) => m.id === leader)] ?? c.urls[0]!;
+}
+
 /** Keep-alive connections the fan-out publisher sends its batches on. */
 const PUBLISHER_CONNECTIONS = 8;
 
-async function fanout(urls: readonly string[], leaderUrl: string, ca: string | undefined, subscribers: number, rate: number, seconds: number): Promise<FanoutRow> {
+async function fanout(c: BenchCatga, subscribers: number, rate: number, seconds: number): Promise<FanoutRow> {
+  const { urls, ca } = c;
+  const leaderAt = await leaderUrl(c);
   // Subscribe after the current commit index: without ?from a subscription first replays every
   // retained event (the put and batch runs leave tens of thousands), which is not live fan-out.
-  const from = (await clusterView(leaderUrl, ca)).commitIndex;
+  const from = (await clusterView(leaderAt, ca)).commitIndex;
   const script = fileURLToPath(new URL('./subscribers.js', import.meta.url));
   const child = spawn(process.execPath, [script, JSON.stringify({ urls, count: subscribers, from, ca })], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -173,7 +217,7 @@ async function fanout(urls: readonly string[], leaderUrl: string, ca: string | u
   const interval = (1000 * perBatch) / rate;
   const commands = Array.from({ length: perBatch }, (_, i) => ({ type: 'kv.put', payload: { key: `fan${i}`, value: VALUE } }));
   const body = JSON.stringify({ commands });
-  const leader = new URL(leaderUrl);
+  const leader = new URL(leaderAt);
   const request = `POST /v1/commands HTTP/1.1\r\nHost: ${leader.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   const connections = Array.from({ length: PUBLISHER_CONNECTIONS }, () => new Connection(leader, ca));
   // Each connection carries one request at a time: a batch waits behind the previous one on its connection.
@@ -201,7 +245,7 @@ async function fanout(urls: readonly string[], leaderUrl: string, ca: string | u
   const res = JSON.parse(out.split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as { events: number; p50ms: number; p99ms: number; closedEarly: number; anomalies: number };
   if (res.anomalies !== 0) throw new Error(`subscribers got ${res.anomalies} frames that were not one event per text message`);
   return {
-    subscribers, targetEventsPerSecond: rate,
+    tls: c.pki !== null, subscribers, targetEventsPerSecond: rate,
     publishedPerSecond: published / elapsed,
     deliveredPerSecond: res.events / elapsed,
     perSubscriberPerSecond: res.events / elapsed / subscribers,
@@ -213,25 +257,29 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
+/** The cost of TLS: each put and fan-out row beside its TLS twin, measured right after it. */
+function tlsCostLines(rows: readonly Row[], fanouts: readonly FanoutRow[]): string[] {
+  const pairs: string[] = [];
+  for (const r of rows) {
+    if (r.catgaTls === null) continue;
+    pairs.push(`| ${r.workload} c=${r.connections} (ops/s) | ${fmt(r.catga.perSecond)} | ${fmt(r.catgaTls.perSecond)} | ${fmt(r.catgaTls.perSecond / r.catga.perSecond, 2)} | ${fmt(r.catga.p99ms, 2)} | ${fmt(r.catgaTls.p99ms, 2)} |`);
+  }
+  for (const t of fanouts.filter((f) => f.tls)) {
+    const p = fanouts.find((f) => !f.tls && f.subscribers === t.subscribers);
+    if (p === undefined) continue;
+    pairs.push(`| fan-out to ${t.subscribers} (deliveries/s) | ${fmt(p.deliveredPerSecond)} | ${fmt(t.deliveredPerSecond)} | ${fmt(t.deliveredPerSecond / p.deliveredPerSecond, 2)} | ${fmt(p.p99ms, 1)} | ${fmt(t.p99ms, 1)} |`);
+  }
+  if (pairs.length === 0) return [];
+  return ['| with TLS | plain | TLS | TLS/plain | p99 ms plain | p99 ms TLS |', '|---|---|---|---|---|---|', ...pairs];
+}
+
 export async function runBenchCli(argv: string[]): Promise<number> {
   const o = parse(argv);
   const dir = mkdtempSync(join(tmpdir(), 'catga-bench-'));
   const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
-  const catga = await LocalCluster.create({
-    dir: join(dir, 'catga'), members: 3, clusterId: 'bench', secret: 'bench-cluster-secret-000', adminToken: 'bench-admin-token',
-    env: { CATGA_LOG_LEVEL: 'warn', CATGA_OPEN_ACCESS: 'true' },
-  });
+  const catga = await startCatga(join(dir, 'catga'), false);
   const etcd = await startEtcd(join(dir, 'etcd'));
-  const pki = o.tls ? new LocalPki() : null;
-  const ca = pki?.ca;
-  catga.members.forEach((m, i) => {
-    if (pki === null) {
-      catga.start(i);
-      return;
-    }
-    pki.issue(m.id);
-    catga.start(i, pki.nodeEnv(m.id));
-  });
+  let tls: BenchCatga | null = null;
   const rows: Row[] = [];
   const fanouts: FanoutRow[] = [];
   let idleRss: number[] = [];
@@ -239,63 +287,65 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   let state: StateBenchResult | null = null;
   const peakRss = { catga: 0, etcd: 0 };
   const sampleRss = () => {
-    for (const m of catga.members) peakRss.catga = Math.max(peakRss.catga, rssMb(m.proc!.pid!));
+    for (const m of catga.cluster.members) peakRss.catga = Math.max(peakRss.catga, rssMb(m.proc!.pid!));
     for (const pid of etcd.pids) peakRss.etcd = Math.max(peakRss.etcd, rssMb(pid));
   };
   try {
-    const curls = catga.members.map((m) => (o.tls ? m.url.replace(/^http:/, 'https:') : m.url));
-    log(`catga bench: 3 Catga nodes${o.tls ? ' with TLS' : ''} and 3 etcd ${etcd.version} members (plain) on loopback, ${o.seconds}s per run`);
-    await Promise.all(curls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000, ca)));
+    // Inside the try: a failure to start it (no openssl) still stops the others.
+    if (o.only.has('tls')) tls = await startCatga(join(dir, 'catga-tls'), true);
+    log(`catga bench: 3 Catga nodes${tls ? ', 3 more with TLS for the put and fan-out rows,' : ''} and 3 etcd ${etcd.version} members (plain) on loopback, ${o.seconds}s per run`);
+    for (const c of tls ? [catga, tls] : [catga]) await Promise.all(c.urls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000, c.ca)));
     await Promise.all(etcd.urls.map((u) => waitFor(u, '/v3/kv/put', etcdBodies.put('warm', 'up'), 30_000)));
-    idleRss = catga.members.map((m) => rssMb(m.proc!.pid!));
+    idleRss = catga.cluster.members.map((m) => rssMb(m.proc!.pid!));
 
     const key = (n: number) => `key${n % KEYS}`;
-    const workloads: Array<{ section: Section; name: string; catga: LoadTarget; etcd: LoadTarget | null }> = [
-      { section: 'put', name: 'put', catga: { urls: curls, ca, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` },
+    const put = (c: BenchCatga): LoadTarget => ({ urls: c.urls, ca: c.ca, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` });
+    const workloads: Array<{ section: Section; name: string; catga: LoadTarget; etcd: LoadTarget | null; tls: LoadTarget | null }> = [
+      { section: 'put', name: 'put', catga: put(catga), tls: tls && put(tls),
         etcd: { urls: etcd.urls, path: '/v3/kv/put', body: (n) => etcdBodies.put(key(n), VALUE) } },
-      { section: 'local', name: 'get local/serializable', catga: { urls: curls, ca, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` },
+      { section: 'local', name: 'get local/serializable', catga: { urls: catga.urls, path: '/v1/queries/kv.get?consistency=local', body: (n) => `{"key":"${key(n)}"}` }, tls: null,
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), true) } },
-      { section: 'linearizable', name: 'get linearizable', catga: { urls: curls, ca, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` },
+      { section: 'linearizable', name: 'get linearizable', catga: { urls: catga.urls, path: '/v1/queries/kv.get?consistency=linearizable', body: (n) => `{"key":"${key(n)}"}` }, tls: null,
         etcd: { urls: etcd.urls, path: '/v3/kv/range', body: (n) => etcdBodies.range(key(n), false) } },
     ];
     for (const w of workloads.filter((x) => o.only.has(x.section))) {
-      await runLoad(w.catga, WARMUP_CONNECTIONS, o.warmupSeconds);
-      if (w.etcd) await runLoad(w.etcd, WARMUP_CONNECTIONS, o.warmupSeconds);
+      for (const t of [w.catga, w.etcd, w.tls]) if (t) await runLoad(t, WARMUP_CONNECTIONS, o.warmupSeconds);
       for (const c of o.connections) {
         const cr = await runLoad(w.catga, c, o.seconds);
         sampleRss();
         const er = w.etcd ? await runLoad(w.etcd, c, o.seconds) : null;
         sampleRss();
-        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er });
-        log(`  ${w.name} c=${c}: catga ${fmt(cr.perSecond)}/s${er ? `, etcd ${fmt(er.perSecond)}/s, ratio ${fmt(cr.perSecond / er.perSecond, 2)}` : ''}`);
+        const tr = w.tls ? await runLoad(w.tls, c, o.seconds) : null;
+        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er, catgaTls: tr });
+        log(`  ${w.name} c=${c}: catga ${fmt(cr.perSecond)}/s${er ? `, etcd ${fmt(er.perSecond)}/s, ratio ${fmt(cr.perSecond / er.perSecond, 2)}` : ''}${tr ? `, catga TLS ${fmt(tr.perSecond)}/s` : ''}`);
       }
     }
     const batchCommands = JSON.stringify({ commands: Array.from({ length: 100 }, (_, i) => ({ type: 'kv.put', payload: { key: key(i), value: VALUE } })) });
-    const batchTarget: LoadTarget = { urls: curls, ca, path: '/v1/commands', body: () => batchCommands };
+    const batchTarget: LoadTarget = { urls: catga.urls, path: '/v1/commands', body: () => batchCommands };
     if (o.only.has('batch')) await runLoad(batchTarget, WARMUP_CONNECTIONS, o.warmupSeconds);
     for (const c of !o.only.has('batch') ? [] : o.quick ? [16] : [16, 64]) {
       const r = await runLoad(batchTarget, c, o.seconds);
       sampleRss();
-      rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null });
+      rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null, catgaTls: null });
       log(`  batch c=${c}: ${fmt(r.perSecond * 100)} commands/s`);
     }
 
-    const leaderId = (await clusterView(curls[0]!, ca)).leader;
-    const leaderUrl = curls[catga.members.findIndex((m) => m.id === leaderId)] ?? curls[0]!;
     for (const s of o.only.has('fanout') ? o.subscribers : []) {
-      const f = await fanout(curls, leaderUrl, ca, s, o.eventsPerSecond, o.seconds * 2);
-      sampleRss();
-      fanouts.push(f);
-      log(`  fan-out ${s} subscribers: ${fmt(f.deliveredPerSecond)} deliveries/s, p99 ${fmt(f.p99ms, 1)} ms`);
+      for (const c of tls ? [catga, tls] : [catga]) {
+        const f = await fanout(c, s, o.eventsPerSecond, o.seconds * 2);
+        if (!f.tls) sampleRss();
+        fanouts.push(f);
+        log(`  fan-out ${s} subscribers${f.tls ? ' (TLS)' : ''}: ${fmt(f.deliveredPerSecond)} deliveries/s, p99 ${fmt(f.p99ms, 1)} ms`);
+      }
     }
     if (o.soakSeconds > 0) {
       log(`  soak: put at 64 connections for ${o.soakSeconds}s, RSS sampled every ${SOAK_SAMPLE_MS / 1000}s`);
-      soaked = await soak(workloads[0]!.catga, catga.members.map((m) => m.proc!.pid!), o.soakSeconds);
+      soaked = await soak(workloads[0]!.catga, catga.cluster.members.map((m) => m.proc!.pid!), o.soakSeconds);
     }
   } finally {
-    await catga.stopAll('SIGTERM');
+    await stopCatga(catga);
+    if (tls) await stopCatga(tls);
     await etcd.stop();
-    pki?.remove();
   }
   try {
     if (o.only.has('state')) {
@@ -306,7 +356,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, tls: o.tls, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
+  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
   if (o.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
@@ -322,14 +372,16 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       lines.push(
         '| subscribers | events/s published | deliveries/s | per subscriber/s | delay p50 ms | delay p99 ms | closed early |',
         '|---|---|---|---|---|---|---|',
-        ...fanouts.map((f) => `| ${f.subscribers} | ${fmt(f.publishedPerSecond)} | ${fmt(f.deliveredPerSecond)} | ${fmt(f.perSubscriberPerSecond)} | ${fmt(f.p50ms, 1)} | ${fmt(f.p99ms, 1)} | ${f.closedEarly} |`),
+        ...fanouts.filter((f) => !f.tls).map((f) => `| ${f.subscribers} | ${fmt(f.publishedPerSecond)} | ${fmt(f.deliveredPerSecond)} | ${fmt(f.perSubscriberPerSecond)} | ${fmt(f.p50ms, 1)} | ${fmt(f.p99ms, 1)} | ${f.closedEarly} |`),
         '');
     }
+    const tlsLines = tlsCostLines(rows, fanouts);
+    if (tlsLines.length > 0) lines.push(...tlsLines, '');
     lines.push(`RSS MB: catga idle ${idleRss.map((x) => fmt(x)).join('/')}` +
       (rows.length + fanouts.length > 0 ? `, catga peak ${fmt(peakRss.catga)}, etcd peak ${fmt(peakRss.etcd)}` : ''));
     if (soaked !== null) {
       lines.push('', `soak: ${fmt(soaked.perSecond)} puts/s for ${soaked.seconds}s, ${soaked.errors} errors; RSS MB per node:`, '',
-        `| s | ${catga.members.map((m) => m.id).join(' | ')} |`, `|---|${catga.members.map(() => '---|').join('')}`,
+        `| s | ${catga.cluster.members.map((m) => m.id).join(' | ')} |`, `|---|${catga.cluster.members.map(() => '---|').join('')}`,
         ...soaked.samples.map(([t, ...mb]) => `| ${t} | ${mb.map((x) => fmt(x)).join(' | ')} |`));
     }
     if (state !== null) {

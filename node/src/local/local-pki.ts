@@ -1,6 +1,7 @@
 // A local PKI made with the openssl command line (Debian's `openssl`): a CA and, per node, a
 // certificate for both TLS roles naming that node (CN and DNS SAN) and 127.0.0.1. For clusters on
-// one machine (`catga bench --tls`, tests); Kubernetes clusters take theirs from a Secret.
+// one machine (`catga dev --tls`, the TLS rows of `catga bench`, tests); Kubernetes clusters take
+// theirs from a Secret.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

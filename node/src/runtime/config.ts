@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseApiTokens, type ApiToken } from '../server/auth.js';
-import type { TlsMaterial } from '../transport/tls.js';
+import type { TlsFiles, TlsMaterial } from '../transport/tls.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -20,6 +20,9 @@ export interface NodeConfig {
   readonly clusterSecret: string;
   /** HTTPS/wss on the client API and mutual TLS between peers; null: plain. */
   readonly tls: TlsMaterial | null;
+  /** Where `tls` was read from: the files are read again every `tlsReloadMs` (null: plain). */
+  readonly tlsFiles: TlsFiles | null;
+  readonly tlsReloadMs: number;
   readonly adminToken: string | null;
   readonly apiTokens: readonly ApiToken[];
   /** The client routes also answer requests without a token (only when asked for: CATGA_OPEN_ACCESS). */
@@ -83,8 +86,8 @@ export type Spec = {
   | { readonly type: 'text' }
 );
 
-/** Every flag / variable: a NodeConfig field each, except `tls`, read from three files. */
-type Setting = Exclude<keyof NodeConfig, 'tls'> | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile';
+/** Every flag / variable: a NodeConfig field each, except `tls` and `tlsFiles`, read from three files. */
+type Setting = Exclude<keyof NodeConfig, 'tls' | 'tlsFiles'> | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile';
 
 export const SPECS = {
   nodeId: { env: 'CATGA_NODE_ID', flag: 'node-id', help: 'this node\'s id', type: 'text', defText: 'the host name; `X-<ordinal>` with DNS membership' },
@@ -97,6 +100,7 @@ export const SPECS = {
   tlsCertFile: { env: 'CATGA_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'PEM certificate (chain) of this node: HTTPS on the client API and mutual TLS between peers; it must name the node id (CN or a DNS name `<id>` or `<id>.…`)', type: 'text' },
   tlsKeyFile: { env: 'CATGA_TLS_KEY_FILE', flag: 'tls-key-file', help: 'PEM private key of that certificate', type: 'text' },
   tlsCaFile: { env: 'CATGA_TLS_CA_FILE', flag: 'tls-ca-file', help: 'PEM CA bundle the peers\' certificates must chain to', type: 'text' },
+  tlsReloadMs: { env: 'CATGA_TLS_RELOAD_MS', flag: 'tls-reload-ms', help: 'the TLS files are read again this often; a changed, valid set is used for new connections without a restart', type: 'int', def: 10_000, min: 100, max: 3_600_000 },
   clusterSecret: { env: 'CATGA_CLUSTER_SECRET', flag: 'cluster-secret', help: 'shared secret authenticating peers (at least 16 characters)', type: 'text', defText: 'required with peers; a lone node makes a random one' },
   adminToken: { env: 'CATGA_ADMIN_TOKEN', flag: 'admin-token', help: 'bearer token for membership and leadership changes', type: 'text' },
   apiTokens: { env: 'CATGA_API_TOKENS', flag: 'api-tokens', help: 'comma-separated bearer tokens of the client API: `token` (commands, queries, events) or `token:rule+rule` with rules `commands|queries|events|admin[/type or prefix*]`', type: 'text' },
@@ -249,6 +253,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     key: readPem('tlsKeyFile', tlsFiles.key!),
     ca: readPem('tlsCaFile', tlsFiles.ca!),
   };
+  const tlsReloadMs = int('tlsReloadMs');
   const adminToken = raw('adminToken') ?? null;
   if (adminToken !== null && adminToken.length < 8) throw new ConfigError(`${where('adminToken')}: expected at least 8 characters`);
   let apiTokens: ApiToken[];
@@ -286,6 +291,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     clusterId: raw('clusterId') ?? 'catga',
     clusterSecret,
     tls,
+    tlsFiles: tlsGiven === 0 ? null : Object.freeze({ cert: resolve(tlsFiles.cert!), key: resolve(tlsFiles.key!), ca: resolve(tlsFiles.ca!) }),
+    tlsReloadMs,
     adminToken,
     apiTokens,
     openAccess,

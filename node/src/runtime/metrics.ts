@@ -5,6 +5,7 @@
 import { statfsSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftStatus, Role } from '../raft/types.js';
+import { HANDSHAKE_REJECT_REASONS } from '../transport/handshake.js';
 import type { TransferMetrics } from './snapshot-transfer.js';
 import type { ServerMetrics } from '../server/metrics.js';
 import { TypeLabels } from './type-labels.js';
@@ -146,6 +147,8 @@ export class NodeMetrics implements ServerMetrics {
     this.wsSlowClosed = new Counter({ name: 'catga_ws_slow_consumers_closed_total', help: 'Subscribers closed as too slow: over their backlog, or holding the most when the node-wide buffer budget ran out.', registers: [r] });
     this.peerDrops = new Counter({ name: 'catga_peer_messages_dropped_total', help: 'Raft messages dropped on a full peer queue.', labelNames: ['peer'], registers: [r] });
     this.peerRejected = new Counter({ name: 'catga_peer_handshakes_rejected_total', help: 'Peer connections refused at the handshake.', labelNames: ['reason'], registers: [r] });
+    // Every reason is a series from the start (at 0): a healthy cluster shows zero refusals, not no data.
+    for (const reason of HANDSHAKE_REJECT_REASONS) this.peerRejected.inc({ reason }, 0);
     this.peerReconnects = new Counter({ name: 'catga_peer_reconnects_total', help: 'Peer connection re-establishments.', labelNames: ['peer'], registers: [r] });
     this.snapshotsTaken = new Counter({ name: 'catga_snapshots_total', help: 'State machine snapshots taken by this node.', registers: [r] });
     this.forwarded = new Counter({ name: 'catga_forwarded_requests_total', help: 'Requests forwarded to the leader.', labelNames: ['kind'], registers: [r] });

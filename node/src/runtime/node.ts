@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig, isIncarnation } from '../raft/index.js';
 import { NodeFileSystem, openFileStorage } from '../storage/index.js';
-import { createPeerTransport } from '../transport/index.js';
+import { createPeerTransport, TlsReloader } from '../transport/index.js';
 import { hostResolver, initialConfiguration, waitForInitialMembers } from '../membership/index.js';
 import type { PeerTransport } from '../transport/types.js';
 import { CatgaServer } from '../server/server.js';
@@ -439,6 +439,14 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   const httpPort = await server.listen(cfg.bindHost, cfg.httpPort);
   reactors.start();
   versionGate.start();
+  // A rotated certificate (a Kubernetes Secret the kubelet updated in place) is picked up from
+  // disk for new connections, on both ports; nothing established is dropped.
+  const tlsReloader = cfg.tls === null || cfg.tlsFiles === null ? null : new TlsReloader(cfg.tlsFiles, cfg.tls, cfg.tlsReloadMs, (event, fields) => (event === 'tls_reloaded' ? log.info : log.warn)(event, fields));
+  tlsReloader?.onChange((m) => {
+    server.setTls(m);
+    transport.setTls(m);
+  });
+  tlsReloader?.start();
 
   if (joining && cfg.autoJoin) {
     const stopJoin = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
@@ -466,6 +474,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       log.info('shutdown_started', { reason });
       joining = false;
       stopJoining();
+      tlsReloader?.stop();
       const grace = Date.now() + cfg.shutdownGraceMs;
       if (d.isLeader && d.status().conf.voters.length > 1) {
         try {

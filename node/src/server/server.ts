@@ -1,8 +1,9 @@
 // The node's HTTP server (docs/api.md#routes). The hot routes (commands, queries, events, probes,
 // metrics) are matched by hand on node:http — express's router costs more on this path (docs/measurements.md#http-router);
 // the admin routes, where convenience matters more than speed, go through express.
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -91,6 +92,8 @@ function parseConsistency(v: string | null): Consistency | null {
 export class CatgaServer {
   private readonly o: ServerOptions;
   private readonly http: Server;
+  /** The same server as `http` when the API speaks TLS. */
+  private readonly tlsServer: TlsServer | null;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   private readonly admin: express.Express;
   private readonly sockets = new Set<WebSocket>();
@@ -122,9 +125,8 @@ export class CatgaServer {
     };
     // With TLS the guard counts sockets once their TLS handshake is done (the request's socket);
     // the TLS handshake itself is bounded by the headers timeout and the TCP count by the cap.
-    this.http = o.tls === null
-      ? createServer(options, onRequest)
-      : createTlsServer({ ...options, cert: o.tls.cert, key: o.tls.key, handshakeTimeout: o.headersTimeoutMs }, onRequest);
+    this.tlsServer = o.tls === null ? null : createTlsServer({ ...options, cert: o.tls.cert, key: o.tls.key, handshakeTimeout: o.headersTimeoutMs }, onRequest);
+    this.http = this.tlsServer ?? createServer(options, onRequest);
     if (o.tls !== null) this.http.maxConnections = o.maxConnections;
     this.guard = new ConnectionGuard({
       maxConnections: o.maxConnections,
@@ -154,6 +156,12 @@ export class CatgaServer {
         resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
       });
     });
+  }
+
+  /** New connections get this certificate; established ones keep theirs (a rotated certificate reloaded from disk). */
+  setTls(m: { readonly cert: string; readonly key: string }): void {
+    assert.ok(this.tlsServer !== null, 'setTls on a server started without TLS');
+    this.tlsServer.setSecureContext({ cert: m.cert, key: m.key });
   }
 
   /** Stops accepting connections; closes subscribers with 1001 and idle keep-alive sockets. */

@@ -1,5 +1,6 @@
 // What every connection of one transport shares: identity, secret, limits, hooks for metrics and
-// logs, and how peer host names are resolved. Built once by the transport, read-only after.
+// logs, and how peer host names are resolved. Built once by the transport, read-only after
+// (except the TLS material, which a reload replaces for new connections).
 import { lookup } from 'node:dns/promises';
 import type { NodeId } from '../raft/types.js';
 import type { HandshakeRejectReason } from './handshake.js';
@@ -30,8 +31,8 @@ export interface TransportContext {
   readonly id: NodeId;
   readonly clusterId: string;
   readonly secret: string;
-  /** Mutual TLS on the peer port (see tls.ts); null: plain WebSocket. */
-  readonly tls: TlsMaterial | null;
+  /** Mutual TLS on the peer port (see tls.ts); null: plain WebSocket. Replaced only by the transport's setTls (never to or from null). */
+  tls: TlsMaterial | null;
   readonly limits: TransportLimits;
   readonly metrics: TransportMetrics;
   readonly log: TransportLog;

@@ -26,15 +26,12 @@ export const TAG_CHALLENGE = 0x31;
 export const TAG_AUTH = 0x32;
 export const TAG_WELCOME = 0x33;
 
-export type HandshakeRejectReason =
-  | 'bad_frame'
-  | 'cluster_mismatch'
-  | 'auth_failed'
-  | 'node_id_mismatch'
-  | 'version_mismatch'
-  | 'handshake_timeout'
-  | 'too_many_handshakes'
-  | 'handshake_too_large';
+/** Why a peer connection is refused at the handshake (the `reason` label of its metric). */
+export const HANDSHAKE_REJECT_REASONS = [
+  'bad_frame', 'cluster_mismatch', 'auth_failed', 'node_id_mismatch', 'version_mismatch',
+  'handshake_timeout', 'too_many_handshakes', 'handshake_too_large',
+] as const;
+export type HandshakeRejectReason = (typeof HANDSHAKE_REJECT_REASONS)[number];
 
 /** WebSocket close codes (application range) sent by the side that refuses. */
 export const CLOSE_CODES = {

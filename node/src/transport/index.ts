@@ -11,7 +11,8 @@ export type { HostResolver, TransportLog, TransportMetrics } from './context.js'
 export type { HandshakeRejectReason } from './handshake.js';
 export type { LinkStats } from './outbound-link.js';
 export type { TransportLimits } from './limits.js';
-export type { TlsMaterial } from './tls.js';
+export type { TlsFiles, TlsMaterial } from './tls.js';
+export { TlsReloader, tlsMaterialProblem, type TlsReloadOutcome } from './tls-reload.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export { CodecError, PeerError, type PeerErrorCode } from './errors.js';
 export { encodeMessage, decodeMessage } from './codec.js';

@@ -27,7 +27,7 @@ import {
 } from './frames.js';
 import type { HandshakeRejectReason } from './handshake.js';
 import { watchPreAuthBytes, type PreAuthBudget } from './pre-auth-budget.js';
-import { certificateNames } from './tls.js';
+import { certificateNames, PEER_NOT_NAMED, tlsRejectReason } from './tls.js';
 import {
   CLOSE_CODES,
   CLOSE_GOING_AWAY,
@@ -310,7 +310,8 @@ export class OutboundLink {
     // tls.connect (its typing of checkServerIdentity is not node's, hence the cast).
     const tlsOptions: ConnectionOptions = tls === null ? {} : {
       cert: tls.cert, key: tls.key, ca: tls.ca,
-      checkServerIdentity: (_host, cert) => (certificateNames(cert, peer) ? undefined : new Error(`the certificate of ${url} does not name ${peer}`)),
+      checkServerIdentity: (_host, cert) => (certificateNames(cert, peer) ? undefined
+        : Object.assign(new Error(`the certificate of ${url} does not name ${peer}`), { code: PEER_NOT_NAMED })),
     };
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
@@ -346,7 +347,12 @@ export class OutboundLink {
       if (attempt === this.attemptId) this.onSocketClose(code);
     });
     ws.on('error', (err: Error) => {
-      if (attempt === this.attemptId) this.ctx.log('peer_socket_error', { peer: this.peer, url, error: err.message });
+      if (attempt !== this.attemptId) return;
+      // A refusal at the TLS layer is a handshake refusal too (counted, as the plain handshake's are).
+      const reason = this.state === 'open' ? null : tlsRejectReason(err);
+      if (reason === null) return void this.ctx.log('peer_socket_error', { peer: this.peer, url, error: err.message });
+      this.ctx.metrics.onHandshakeRejected?.(reason, 'outbound');
+      this.ctx.log('handshake_rejected', { peer: this.peer, direction: 'outbound', reason, detail: err.message });
     });
   }
 

@@ -3,7 +3,7 @@
 // to the Raft message handler and the request handlers.
 import assert from 'node:assert';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Message, NodeId } from '../raft/types.js';
@@ -15,10 +15,13 @@ import { CLOSE_CODES, CLOSE_GOING_AWAY } from './handshake.js';
 import { InboundConnection, type InboundHost, type RequestHandler } from './inbound-connection.js';
 import { OutboundLink, type LinkStats } from './outbound-link.js';
 import type { PeerTransport } from './types.js';
+import type { TlsMaterial } from './tls.js';
 
 export class WsPeerTransport implements PeerTransport, InboundHost {
   private state: 'new' | 'started' | 'closed' = 'new';
   private http: Server | null = null;
+  /** The same server as `http` when the peer port speaks TLS. */
+  private tlsServer: TlsServer | null = null;
   private wss: WebSocketServer | null = null;
   /** Every TCP connection to the peer port, upgraded or not, so close() can end them all. */
   private readonly sockets = new Set<Socket>();
@@ -46,9 +49,10 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
     const tls = this.ctx.tls;
     // With TLS, only a dialer whose certificate chains to the cluster's CA gets past the TLS
     // handshake; inbound-connection.ts then checks that the certificate names the claimed id.
-    const http: Server = tls === null
-      ? createServer(onRequest)
+    this.tlsServer = tls === null
+      ? null
       : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, handshakeTimeout: limits.handshakeTimeoutMs }, onRequest);
+    const http: Server = this.tlsServer ?? createServer(onRequest);
     // A connection that never finishes its HTTP upgrade is cut off like a stalled handshake.
     http.headersTimeout = limits.handshakeTimeoutMs;
     http.requestTimeout = limits.handshakeTimeoutMs;
@@ -78,6 +82,16 @@ export class WsPeerTransport implements PeerTransport, InboundHost {
     this.state = 'started';
     this.ctx.log('peer_listening', { host: this.listenHost, port: this.port });
     for (const link of this.links.values()) link.start();
+  }
+
+  /**
+   * New peer connections, both ways, use `m` (a rotated certificate or CA bundle reloaded from
+   * disk); established links keep their session and stay up.
+   */
+  setTls(m: TlsMaterial): void {
+    assert(this.ctx.tls !== null, 'setTls on a transport started without TLS');
+    this.ctx.tls = m;
+    this.tlsServer?.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca });
   }
 
   /** The bound peer port (useful with listenPort 0). */

@@ -1,6 +1,6 @@
 // Schema defaults applied in code: the API server defaults stored objects, but pure builders take a
 // fully resolved spec so they never guess. api.test.ts checks these values equal the CRD's defaults.
-import type { BackupObjectStore, BackupSpec, CatgaClusterSpec, FromBackupSpec, ImagePullPolicy, Quantity, SecretKeyRef } from './types.js';
+import type { BackupObjectStore, BackupSpec, CatgaClusterSpec, FromBackupSpec, ImagePullPolicy, Quantity, SecretKeyRef, TlsSpec } from './types.js';
 
 export const DEFAULT_REPLICAS = 3;
 export const DEFAULT_IMAGE = 'catga/node:dev';
@@ -51,6 +51,8 @@ export interface ResolvedSpec extends CatgaClusterSpec {
   terminationGracePeriodSeconds: number;
   backup?: ResolvedBackup;
   bootstrap?: { fromBackup?: ResolvedFromBackup };
+  /** enabled stays unset when the spec leaves it unset (TLS then, except for a cluster already running without it). */
+  tls: TlsSpec;
 }
 
 function resolveRef(ref: SecretKeyRef | undefined, defaultKey: string): Required<SecretKeyRef> | undefined {
@@ -97,6 +99,7 @@ export function resolveSpec(spec: CatgaClusterSpec): ResolvedSpec {
     adminTokenRef: resolveRef(spec.adminTokenRef, DEFAULT_ADMIN_TOKEN_KEY),
     apiTokensRef: resolveRef(spec.apiTokensRef, DEFAULT_API_TOKENS_KEY),
     terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
+    tls: spec.tls ?? {},
   };
   if (backup !== undefined) resolved.backup = resolveBackup(backup);
   const fromBackup = bootstrap?.fromBackup;

@@ -76,6 +76,12 @@ export interface BootstrapSpec {
   fromBackup?: FromBackupSpec;
 }
 
+/** TLS of the pods (see specs/tls.ts): operator-issued by default, a user's Secret, or off. */
+export interface TlsSpec {
+  enabled?: boolean;
+  secretName?: string;
+}
+
 export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
 export interface CatgaClusterSpec {
@@ -88,6 +94,7 @@ export interface CatgaClusterSpec {
   clusterSecretRef?: SecretKeyRef;
   adminTokenRef?: SecretKeyRef;
   apiTokensRef?: SecretKeyRef;
+  tls?: TlsSpec;
   handlers?: string;
   terminationGracePeriodSeconds?: number;
   nodeSelector?: Record<string, string>;

@@ -1,5 +1,10 @@
-// Client of a node's admin API (docs/api.md#cluster-and-admin-routes): the cluster view and membership/leadership
-// changes. Every call is bounded by a timeout; failures carry a stable code.
+// Client of a node's admin API: the cluster view and membership/leadership changes, over HTTP or
+// HTTPS (the endpoint's scheme). Over HTTPS the node's certificate must chain to the cluster's CA
+// bundle and carry names the cluster's rule accepts. Every call is bounded by a timeout and a
+// response size; failures carry a stable code.
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { PeerCertificate } from 'node:tls';
 
 /** A member as `GET /v1/cluster` reports it. */
 export interface ClusterMember {
@@ -88,8 +93,32 @@ export function parseClusterView(value: unknown): ClusterView {
   };
 }
 
+/** How the nodes of one cluster are trusted over HTTPS. */
+export interface AdminTls {
+  /** PEM bundle the nodes' certificates must chain to. */
+  readonly ca: string;
+  /** Whether a certificate with these DNS names may be a node of the cluster. */
+  readonly acceptNames: (dnsNames: readonly string[]) => boolean;
+}
+
+function dnsNamesOf(cert: PeerCertificate): string[] {
+  return (cert.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4));
+}
+
+/** Certificate verification failures (OpenSSL's codes and node's host name check). */
+const TLS_VERIFY_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ADMIN_TLS/;
+
+interface RawResponse {
+  readonly status: number;
+  readonly text: string;
+}
+
 export class HttpNodeAdmin implements NodeAdmin {
-  constructor(private readonly adminToken: () => string | undefined, private readonly timeoutMs = ADMIN_CALL_TIMEOUT_MS) {}
+  constructor(
+    private readonly adminToken: () => string | undefined,
+    private readonly timeoutMs = ADMIN_CALL_TIMEOUT_MS,
+    private readonly tls: AdminTls | null = null,
+  ) {}
 
   async getCluster(endpoint: string): Promise<ClusterView> {
     return parseClusterView(await this.call(endpoint, 'GET', '/v1/cluster'));
@@ -111,31 +140,66 @@ export class HttpNodeAdmin implements NodeAdmin {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = this.adminToken();
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    let response: RawResponse;
     try {
-      response = await fetch(`${endpoint}${path}`, {
-        method, headers, signal: AbortSignal.timeout(this.timeoutMs),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      response = await this.send(new URL(`${endpoint}${path}`), method, headers, payload);
     } catch (err) {
-      throw new AdminApiError('ADMIN_UNREACHABLE', `${method} ${endpoint}${path}: ${(err as Error).message}`);
-    }
-    const text = await response.text();
-    if (text.length > ADMIN_MAX_RESPONSE_BYTES) {
-      throw new AdminApiError('ADMIN_BAD_RESPONSE', `${method} ${path}: response larger than ${ADMIN_MAX_RESPONSE_BYTES} bytes`, response.status);
+      if (err instanceof AdminApiError) throw err;
+      const code = String((err as { code?: unknown }).code ?? '');
+      throw new AdminApiError(TLS_VERIFY_ERROR.test(code) ? 'ADMIN_TLS_UNTRUSTED' : 'ADMIN_UNREACHABLE', `${method} ${endpoint}${path}: ${(err as Error).message}`);
     }
     let parsed: unknown;
     try {
-      parsed = text === '' ? {} : JSON.parse(text);
+      parsed = response.text === '' ? {} : JSON.parse(response.text);
     } catch {
       throw new AdminApiError('ADMIN_BAD_RESPONSE', `${method} ${path}: HTTP ${response.status}, not JSON`, response.status);
     }
-    if (!response.ok || !isObject(parsed) || parsed['ok'] !== true) {
+    if (response.status < 200 || response.status > 299 || !isObject(parsed) || parsed['ok'] !== true) {
       const error = isObject(parsed) && isObject(parsed['error']) ? parsed['error'] : {};
       const code = typeof error['code'] === 'string' ? error['code'] : `HTTP_${response.status}`;
       throw new AdminApiError(code, `${method} ${path}: ${code} ${String(error['message'] ?? '')}`.trim(), response.status);
     }
     return parsed['value'];
+  }
+
+  private send(url: URL, method: string, headers: Record<string, string>, payload: string | undefined): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      const common = { method, headers, signal: AbortSignal.timeout(this.timeoutMs) };
+      let req: ClientRequest;
+      if (url.protocol === 'https:') {
+        const tls = this.tls;
+        if (tls === null) {
+          reject(new AdminApiError('ADMIN_TLS_UNTRUSTED', `${method} ${url.href}: the node speaks HTTPS and no CA bundle is known for its cluster`));
+          return;
+        }
+        req = httpsRequest(url, {
+          ...common, ca: tls.ca,
+          // The node is reached by pod IP; what identifies it is a name of the cluster's pods.
+          checkServerIdentity: (_host, cert) => (tls.acceptNames(dnsNamesOf(cert)) ? undefined
+            : Object.assign(new Error(`the certificate of ${url.host} names no member of the cluster (${dnsNamesOf(cert).join(', ')})`), { code: 'ADMIN_TLS_NAMES' })),
+        });
+      } else {
+        req = httpRequest(url, common);
+      }
+      req.on('error', reject);
+      req.on('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > ADMIN_MAX_RESPONSE_BYTES) {
+            req.destroy();
+            reject(new AdminApiError('ADMIN_BAD_RESPONSE', `${method} ${url.pathname}: response larger than ${ADMIN_MAX_RESPONSE_BYTES} bytes`, res.statusCode));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.end(payload);
+    });
   }
 }

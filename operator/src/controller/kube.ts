@@ -98,6 +98,10 @@ export class KubeClient {
   createSecret(body: V1Secret): Promise<V1Secret> {
     return this.core.createNamespacedSecret({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
   }
+  /** A whole-object write; with metadata.resourceVersion set it fails (409) if the Secret changed since it was read. */
+  replaceSecret(body: V1Secret): Promise<V1Secret> {
+    return this.core.replaceNamespacedSecret({ namespace: body.metadata!.namespace!, name: body.metadata!.name!, body, fieldManager: FIELD_MANAGER });
+  }
 
   getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet | null> {
     return orNull(this.apps.readNamespacedStatefulSet({ namespace, name }));

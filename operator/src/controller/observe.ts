@@ -1,7 +1,7 @@
 // What the reconciler reads off a Pod: ordinal, readiness, revision, whether it crash-loops, and
-// how to reach its node (HTTP endpoint from the pod IP and the container's `http` port; peer
+// how to reach its node (HTTP(S) endpoint from the pod IP and the container's `http` port; peer
 // address in the node's own advertise form). Pure.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import {
   CONTAINER_NAME, HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, PEER_PORT_NAME, type ClusterRef, dnsName, ordinalOf,
 } from '../specs/names.js';
@@ -21,15 +21,22 @@ function hostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function containerPort(pod: V1Pod, name: string, fallback: number): number {
-  const container = pod.spec?.containers.find((c) => c.name === CONTAINER_NAME) ?? pod.spec?.containers[0];
-  return container?.ports?.find((p) => p.name === name)?.containerPort ?? fallback;
+function nodeContainer(pod: V1Pod): V1Container | undefined {
+  return pod.spec?.containers.find((c) => c.name === CONTAINER_NAME) ?? pod.spec?.containers[0];
 }
 
-/** http://podIP:httpPort of the node, null while the pod has no IP. */
+function containerPort(pod: V1Pod, name: string, fallback: number): number {
+  return nodeContainer(pod)?.ports?.find((p) => p.name === name)?.containerPort ?? fallback;
+}
+
+/**
+ * http(s)://podIP:httpPort of the node, null while the pod has no IP. The scheme is the one this
+ * pod's own probes use: during a change of spec.tls each pod is reached the way it serves.
+ */
 export function httpEndpoint(pod: V1Pod): string | null {
   const ip = pod.status?.podIP;
-  return ip === undefined || ip === '' ? null : `http://${hostPort(ip, containerPort(pod, HTTP_PORT_NAME, HTTP_PORT))}`;
+  const scheme = nodeContainer(pod)?.readinessProbe?.httpGet?.scheme === 'HTTPS' ? 'https' : 'http';
+  return ip === undefined || ip === '' ? null : `${scheme}://${hostPort(ip, containerPort(pod, HTTP_PORT_NAME, HTTP_PORT))}`;
 }
 
 export function peerAddress(pod: V1Pod, ref: ClusterRef, mode: PeerAddressMode): string | null {

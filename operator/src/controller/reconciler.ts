@@ -18,13 +18,15 @@ import { adminTokenSource, generatedSecret, needsGeneratedSecret, randomCredenti
 import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../specs/secret-references.js';
 import { clientService, headlessService, leaderService } from '../specs/services.js';
 import { statefulSet } from '../specs/statefulset.js';
-import type { ClusterView, NodeAdmin } from './admin_client.js';
+import type { TlsMode } from '../specs/tls.js';
+import type { AdminTls, ClusterView, NodeAdmin } from './admin_client.js';
 import { ensureObject } from './ensure.js';
 import type { EventRecorder } from './events.js';
 import type { KubeClient } from './kube.js';
 import { podView, type PeerAddressMode } from './observe.js';
 import { planReconcile, type Action, type Observed, type Plan, type PodView } from './plan.js';
 import { buildStatus, type BackupObservation } from './status.js';
+import { ClusterTls, type TlsOutcome } from './tls.js';
 
 /** A cluster is re-examined this often while it exists: the leader label follows within about this. */
 export const RESYNC_MS = 1_000;
@@ -37,8 +39,8 @@ export interface ReconcilerDeps {
   readonly log: Logger;
   readonly metrics: OperatorMetrics;
   readonly crash: CrashHook;
-  /** The admin API client for a cluster whose admin token is `token`. */
-  readonly admin: (token: string | undefined, timeoutMs?: number) => NodeAdmin;
+  /** The admin API client for a cluster whose admin token is `token` and whose nodes are trusted by `tls` over HTTPS. */
+  readonly admin: (token: string | undefined, tls: AdminTls | null, timeoutMs?: number) => NodeAdmin;
   /** Pods of a cluster from the informer cache. */
   readonly pods: (namespace: string, clusterName: string) => V1Pod[];
   readonly peerAddressMode: PeerAddressMode;
@@ -66,7 +68,11 @@ function stableJson(status: CatgaClusterStatus | undefined): string {
 }
 
 export class Reconciler {
-  constructor(private readonly deps: ReconcilerDeps) {}
+  private readonly tls: ClusterTls;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.tls = new ClusterTls(deps.kube, deps.events, deps.now);
+  }
 
   /** One pass; returns when to look again (ms), or null when the cluster is gone. */
   async reconcile(namespace: string, name: string): Promise<number | null> {
@@ -85,18 +91,19 @@ export class Reconciler {
     const adminToken = await this.ensureSecret(cluster, ref, spec);
     await this.ensureServices(ref);
     await this.ensureNetworkPolicy(ref);
-    const sts = await this.ensureStatefulSet(cluster, ref, spec);
-    const bootstrapExpect = bootstrapExpectOf(cluster, sts, spec);
-    const backup = await this.ensureBackups(cluster, ref, spec);
-
     const pods = this.deps.pods(namespace, name);
-    const observed = await this.observe(ref, spec, sts, pods, adminToken, cluster.status);
+    const tls = await this.ensureTls(cluster, ref, spec, pods);
+    const sts = await this.ensureStatefulSet(cluster, ref, spec, tls);
+    const bootstrapExpect = bootstrapExpectOf(cluster, sts, spec);
+    const backup = await this.ensureBackups(cluster, ref, spec, tls.mode);
+
+    const observed = await this.observe(ref, spec, sts, pods, adminToken, tls.admin, cluster.status);
     const plan = planReconcile(observed);
     await this.ensurePdb(ref, spec, plan, observed);
     await this.syncLeaderLabel(cluster, pods, plan);
     if (plan.action.kind !== 'none') {
       log.info('action', { action: plan.action, phase: plan.phase });
-      await this.execute(cluster, ref, plan.action, pods, adminToken, observed);
+      await this.execute(cluster, ref, plan.action, pods, adminToken, tls.admin, observed);
       this.deps.metrics.actions.inc({ action: plan.action.kind });
     }
     await this.writeStatus(cluster, spec, observed, plan, bootstrapExpect, backup);
@@ -134,6 +141,14 @@ export class Reconciler {
     return token;
   }
 
+  /** Certificates before the StatefulSet: a new pod finds its own in the Secret it mounts. */
+  private async ensureTls(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec, pods: V1Pod[]): Promise<TlsOutcome> {
+    const current = await this.deps.kube.getStatefulSet(ref.namespace, ref.name);
+    const highestPod = Math.max(-1, ...pods.map((p) => ordinalOf(ref.name, p.metadata?.name ?? '')));
+    const members = Math.max(spec.replicas, current?.spec?.replicas ?? 0, highestPod + 1);
+    return this.tls.ensure(cluster, ref, spec, current, members);
+  }
+
   private async ensureServices(ref: ClusterRef): Promise<void> {
     const { kube } = this.deps;
     for (const svc of [headlessService(ref), clientService(ref), leaderService(ref)]) {
@@ -158,14 +173,14 @@ export class Reconciler {
     }, desired, networkPolicyPatch(desired));
   }
 
-  private async ensureStatefulSet(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<V1StatefulSet> {
+  private async ensureStatefulSet(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec, tls: TlsOutcome): Promise<V1StatefulSet> {
     const { kube } = this.deps;
     const current = await kube.getStatefulSet(ref.namespace, ref.name);
     const bootstrapExpect = bootstrapExpectOf(cluster, current, spec);
     const replicas = current?.spec?.replicas ?? spec.replicas;
     // spec.bootstrap.fromBackup: the members restore until the cluster first has a quorum, never after.
     const restoring = spec.bootstrap?.fromBackup !== undefined && cluster.status?.restore?.completedTime === undefined;
-    const desired = statefulSet({ ref, spec, replicas, bootstrapExpect, restoring });
+    const desired = statefulSet({ ref, spec, replicas, bootstrapExpect, restoring, tls: tls.mode });
     const { outcome, object } = await ensureObject({
       read: async () => current,
       create: (obj) => kube.createStatefulSet(obj),
@@ -177,6 +192,7 @@ export class Reconciler {
       await this.deps.events.record(cluster, 'Normal', 'RestoreStarted', `the members restore ${storeLocation(from.objectStore)}/${from.backupName} under cluster id ${ref.uid} before they start`);
     }
     if (outcome === 'patched') await this.deps.events.record(cluster, 'Normal', 'PodTemplateChanged', `updated the pod template of StatefulSet ${ref.name}; pods roll one at a time`);
+    if (outcome !== 'unchanged' && tls.offBecause !== null) await this.deps.events.record(cluster, 'Warning', 'TlsDisabled', tls.offBecause);
     return object;
   }
 
@@ -184,7 +200,7 @@ export class Reconciler {
    * spec.backup: the CronJob exists as specified (and is deleted once spec.backup is removed); returns what
    * its Jobs show, reading a succeeded Job's result only once (the status keeps it).
    */
-  private async ensureBackups(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec): Promise<BackupObservation | null> {
+  private async ensureBackups(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec, tls: TlsMode): Promise<BackupObservation | null> {
     const { kube } = this.deps;
     const name = backupCronJobName(ref.name);
     if (spec.backup === undefined) {
@@ -195,7 +211,7 @@ export class Reconciler {
       }
       return null;
     }
-    const desired = backupCronJob(ref, { ...spec, backup: spec.backup });
+    const desired = backupCronJob(ref, { ...spec, backup: spec.backup }, tls);
     const { outcome } = await ensureObject({
       read: () => kube.getCronJob(ref.namespace, name),
       create: (obj) => kube.createCronJob(obj),
@@ -214,8 +230,8 @@ export class Reconciler {
     return { succeeded: last, failed: failed === null ? null : { job: failed.metadata?.name ?? '', time: finishedTime(failed) } };
   }
 
-  private async observe(ref: ClusterRef, spec: ResolvedSpec, sts: V1StatefulSet, pods: V1Pod[], token: string | undefined, status: CatgaClusterStatus | undefined): Promise<Observed> {
-    const admin = this.deps.admin(token, POLL_TIMEOUT_MS);
+  private async observe(ref: ClusterRef, spec: ResolvedSpec, sts: V1StatefulSet, pods: V1Pod[], token: string | undefined, tls: AdminTls | null, status: CatgaClusterStatus | undefined): Promise<Observed> {
+    const admin = this.deps.admin(token, tls, POLL_TIMEOUT_MS);
     const views = await Promise.all(pods.map(async (pod): Promise<PodView | null> => {
       const bare = podView(pod, ref, this.deps.peerAddressMode, null);
       if (bare === null || bare.endpoint === null) return bare;
@@ -291,9 +307,9 @@ export class Reconciler {
     }
   }
 
-  private async execute(cluster: CatgaCluster, ref: ClusterRef, action: Action, pods: V1Pod[], token: string | undefined, observed: Observed): Promise<void> {
+  private async execute(cluster: CatgaCluster, ref: ClusterRef, action: Action, pods: V1Pod[], token: string | undefined, tls: AdminTls | null, observed: Observed): Promise<void> {
     const { kube, events, crash } = this.deps;
-    const admin = this.deps.admin(token);
+    const admin = this.deps.admin(token, tls);
     switch (action.kind) {
       case 'none':
         return;

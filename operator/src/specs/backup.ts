@@ -9,6 +9,7 @@ import {
   type ClusterRef, DATA_DIR, DATA_VOLUME, ENV_ADMIN_TOKEN, ENV_CLUSTER_ID, ENV_NODE_ID, FIELD_MANAGER, HTTP_PORT, clientServiceName, ownerReference,
 } from './names.js';
 import { adminTokenSource } from './secret.js';
+import { CA_BUNDLE_KEY, ENV_TLS_CA_FILE, mountedTlsSecret, TLS_DIR, type TlsMode } from './tls.js';
 
 /** The label on backup CronJobs, Jobs and pods: the cluster they back up. Not the pods' selector labels, so a backup pod is never taken for a member. */
 export const LABEL_BACKUP_OF = 'catga.io/backup-of';
@@ -49,13 +50,20 @@ function backupLabels(name: string): Record<string, string> {
   return { 'app.kubernetes.io/name': 'catga', 'app.kubernetes.io/component': 'backup', 'app.kubernetes.io/part-of': 'catga', 'app.kubernetes.io/managed-by': FIELD_MANAGER, [LABEL_BACKUP_OF]: name };
 }
 
-/** The CronJob taking spec.backup's backups: one at a time, from any ready member through the client Service. */
-export function backupCronJob(ref: ClusterRef, spec: ResolvedSpec & { backup: ResolvedBackup }): V1CronJob {
+/** The volume holding only the cluster's CA bundle, for a backup Job that calls a TLS cluster. */
+const CA_VOLUME = 'tls-ca';
+
+/**
+ * The CronJob taking spec.backup's backups: one at a time, from any ready member through the
+ * client Service; over HTTPS checked against the cluster's CA when the pods have TLS (`tls`).
+ */
+export function backupCronJob(ref: ClusterRef, spec: ResolvedSpec & { backup: ResolvedBackup }, tls: TlsMode): V1CronJob {
   const { backup } = spec;
   const admin = adminTokenSource(ref, spec);
+  const caSecret = mountedTlsSecret(ref, tls);
   const args = [
     'backup', '--to', storeLocation(backup.objectStore), ...endpointArgs(backup.objectStore),
-    '--from', `http://${clientServiceName(ref.name)}.${ref.namespace}.svc:${HTTP_PORT}`,
+    '--from', `${caSecret === null ? 'http' : 'https'}://${clientServiceName(ref.name)}.${ref.namespace}.svc:${HTTP_PORT}`,
     '--keep', String(backup.retention.keep),
     ...(backup.retention.maxAgeDays === undefined ? [] : ['--max-age', `${backup.retention.maxAgeDays}d`]),
     '--result-file', RESULT_PATH,
@@ -79,12 +87,19 @@ export function backupCronJob(ref: ClusterRef, spec: ResolvedSpec & { backup: Re
             metadata: { labels },
             spec: {
               restartPolicy: 'Never',
+              // Only the CA bundle of the members' Secret: never a member's private key.
+              ...(caSecret === null ? {} : { volumes: [{ name: CA_VOLUME, secret: { secretName: caSecret, items: [{ key: CA_BUNDLE_KEY, path: CA_BUNDLE_KEY }], defaultMode: 0o444 } }] }),
               containers: [{
                 name: 'backup',
                 image: spec.image,
                 imagePullPolicy: spec.imagePullPolicy,
                 args,
-                env: [{ name: ENV_ADMIN_TOKEN, valueFrom: { secretKeyRef: { name: admin.name, key: admin.key } } }, ...s3Env(backup.objectStore)],
+                env: [
+                  { name: ENV_ADMIN_TOKEN, valueFrom: { secretKeyRef: { name: admin.name, key: admin.key } } },
+                  ...s3Env(backup.objectStore),
+                  ...(caSecret === null ? [] : [{ name: ENV_TLS_CA_FILE, value: `${TLS_DIR}/${CA_BUNDLE_KEY}` }]),
+                ],
+                ...(caSecret === null ? {} : { volumeMounts: [{ name: CA_VOLUME, mountPath: TLS_DIR, readOnly: true }] }),
                 terminationMessagePath: RESULT_PATH,
                 terminationMessagePolicy: 'FallbackToLogsOnError',
                 securityContext: RESTRICTED_CONTAINER,

@@ -25,6 +25,7 @@ export function secretReferences(spec: ResolvedSpec): SecretReference[] {
   if (spec.backup !== undefined) refs.push({ secret: spec.backup.objectStore.credentialsSecretRef.name, field: 'spec.backup.objectStore.credentialsSecretRef' });
   const fromBackup = spec.bootstrap?.fromBackup;
   if (fromBackup !== undefined) refs.push({ secret: fromBackup.objectStore.credentialsSecretRef.name, field: 'spec.bootstrap.fromBackup.objectStore.credentialsSecretRef' });
+  if (spec.tls.secretName !== undefined && spec.tls.enabled !== false) refs.push({ secret: spec.tls.secretName, field: 'spec.tls.secretName' });
   (spec.env ?? []).forEach((variable: V1EnvVar, i) => {
     const name = variable.valueFrom?.secretKeyRef?.name;
     if (name !== undefined) refs.push({ secret: name, field: `spec.env[${i}].valueFrom.secretKeyRef` });

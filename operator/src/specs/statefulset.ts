@@ -13,6 +13,7 @@ import {
 } from './names.js';
 import { restoreInitContainer } from './backup.js';
 import { adminTokenSource, apiTokensSource, clusterSecretSource } from './secret.js';
+import { ENV_TLS_CA_FILE, podTls, SCHEME_ANNOTATION, type TlsMode } from './tls.js';
 
 /** The user the image runs as (node/Dockerfile) and the group that owns the data volume. */
 export const NODE_UID = 1000;
@@ -26,6 +27,16 @@ export const PRE_STOP_SCRIPT =
   `headers:{'content-type':'application/json',authorization:'Bearer '+process.env.${ENV_ADMIN_TOKEN}},body:'{}'})` +
   `.then(r=>r.text()).catch(()=>{})`;
 
+/**
+ * The same over HTTPS: the node's certificate must chain to the cluster's CA (its names are the
+ * pod's, not 127.0.0.1, so the host name is not what is checked).
+ */
+export const PRE_STOP_SCRIPT_TLS =
+  `require('https').request({host:'127.0.0.1',port:${HTTP_PORT},path:'/v1/cluster/transfer-leadership',method:'POST',` +
+  `ca:require('fs').readFileSync(process.env.${ENV_TLS_CA_FILE}),checkServerIdentity:()=>undefined,` +
+  `headers:{'content-type':'application/json',authorization:'Bearer '+process.env.${ENV_ADMIN_TOKEN}}})` +
+  `.on('response',(r)=>r.resume()).on('error',()=>{}).end('{}')`;
+
 export interface StatefulSetInput {
   readonly ref: ClusterRef;
   readonly spec: ResolvedSpec;
@@ -35,6 +46,8 @@ export interface StatefulSetInput {
   readonly bootstrapExpect: number;
   /** spec.bootstrap.fromBackup is still being carried out: members get the restore init container (until the cluster first has a quorum). */
   readonly restoring: boolean;
+  /** Whether and where from the pods get TLS (decided by the reconciler). */
+  readonly tls: TlsMode;
 }
 
 function nodeEnv(input: StatefulSetInput): V1EnvVar[] {
@@ -56,11 +69,15 @@ function nodeEnv(input: StatefulSetInput): V1EnvVar[] {
     { name: ENV_HEARTBEAT_TICKS, value: String(spec.raft.heartbeatTicks) },
   ];
   if (spec.handlers !== undefined) env.push({ name: ENV_HANDLERS, value: spec.handlers });
-  return [...env, ...(spec.env ?? [])];
+  return [...env, ...(podTls(ref, input.tls)?.env ?? []), ...(spec.env ?? [])];
 }
 
 function nodeContainer(input: StatefulSetInput): V1Container {
   const { spec } = input;
+  const tls = podTls(input.ref, input.tls);
+  // The kubelet does not verify the certificate of an HTTPS probe; it only speaks TLS. A plain
+  // cluster's probes are left as they were (HTTP is the default scheme).
+  const scheme = tls === null ? {} : { scheme: 'HTTPS' };
   const container: V1Container = {
     name: CONTAINER_NAME,
     image: spec.image,
@@ -70,16 +87,16 @@ function nodeContainer(input: StatefulSetInput): V1Container {
       { name: PEER_PORT_NAME, containerPort: PEER_PORT, protocol: 'TCP' },
     ],
     env: nodeEnv(input),
-    volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR }],
+    volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR }, ...(tls === null ? [] : [tls.mount])],
     livenessProbe: {
-      httpGet: { path: '/healthz', port: HTTP_PORT_NAME },
+      httpGet: { path: '/healthz', port: HTTP_PORT_NAME, ...scheme },
       initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3,
     },
     readinessProbe: {
-      httpGet: { path: '/readyz', port: HTTP_PORT_NAME },
+      httpGet: { path: '/readyz', port: HTTP_PORT_NAME, ...scheme },
       periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1,
     },
-    lifecycle: { preStop: { exec: { command: ['node', '-e', PRE_STOP_SCRIPT] } } },
+    lifecycle: { preStop: { exec: { command: ['node', '-e', tls === null ? PRE_STOP_SCRIPT : PRE_STOP_SCRIPT_TLS] } } },
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
   };
   if (spec.resources.requests !== undefined || spec.resources.limits !== undefined) {
@@ -115,6 +132,8 @@ export function statefulSet(input: StatefulSetInput): V1StatefulSet {
   };
   const fromBackup = spec.bootstrap?.fromBackup;
   if (input.restoring && fromBackup !== undefined) podSpec.initContainers = [restoreInitContainer(ref, spec, fromBackup)];
+  const tls = podTls(ref, input.tls);
+  if (tls !== null) podSpec.volumes = [tls.volume];
   if (spec.nodeSelector !== undefined) podSpec.nodeSelector = spec.nodeSelector;
   if (spec.tolerations !== undefined) podSpec.tolerations = spec.tolerations;
   if (spec.affinity !== undefined) podSpec.affinity = spec.affinity;
@@ -130,7 +149,11 @@ export function statefulSet(input: StatefulSetInput): V1StatefulSet {
       updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Delete', whenScaled: 'Retain' },
       selector: { matchLabels: selectorLabels(ref.name) },
-      template: { metadata: { labels: commonLabels(ref.name) }, spec: podSpec },
+      template: {
+        // A plain cluster's template is left as it was: no annotation, the scrape's default scheme.
+        metadata: { labels: commonLabels(ref.name), ...(podTls(ref, input.tls) === null ? {} : { annotations: { [SCHEME_ANNOTATION]: 'https' } }) },
+        spec: podSpec,
+      },
       volumeClaimTemplates: [volumeClaimTemplate(spec)],
     },
   };

@@ -124,3 +124,10 @@ test('the built-in modules are on by default; CATGA_BUILTINS=false or --no-built
   assert.throws(() => loadConfig([], { ...env, CATGA_BUILTINS: 'off' }), /CATGA_BUILTINS \(--builtins\): expected true\/false, got "off"/);
   assert.throws(() => parseFlags(['--no-such-thing']), /unknown flag --no-such-thing/);
 });
+
+test('TLS reload interval: 10 s by default, 100 ms to 1 h', () => {
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1' }).tlsReloadMs, 10_000);
+  assert.equal(loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_RELOAD_MS: '100' }).tlsReloadMs, 100);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_RELOAD_MS: '99' }), /CATGA_TLS_RELOAD_MS/);
+  assert.throws(() => loadConfig([], { ...CREDS, CATGA_NODE_ID: 'n1', CATGA_TLS_RELOAD_MS: '3600001' }), /CATGA_TLS_RELOAD_MS/);
+});

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeMetrics } from '../../../src/runtime/metrics.js';
+import { HANDSHAKE_REJECT_REASONS } from '../../../src/transport/handshake.js';
 import type { PeerProgress, RaftStatus } from '../../../src/raft/types.js';
 
 const peer = (recentActive: boolean, voter: boolean): PeerProgress => ({ match: 7, next: 8, state: 'replicate', inflight: 0, recentActive, voter, incarnation: null });
@@ -38,6 +39,15 @@ test('peer activity and voters follow the Raft status at each scrape', async () 
   text = await m.registry.metrics();
   assert.doesNotMatch(text, /^catga_raft_peer_active\{/m);
   assert.equal(sample(text, 'catga_raft_voters'), 3);
+});
+
+test('every handshake refusal reason is a series from the start, at 0, and counts up from there', async () => {
+  const m = new NodeMetrics(() => leaderStatus({}));
+  let text = await m.registry.metrics();
+  for (const reason of HANDSHAKE_REJECT_REASONS) assert.equal(sample(text, `catga_peer_handshakes_rejected_total{reason="${reason}"}`), 0, reason);
+  m.peerRejected.inc({ reason: 'node_id_mismatch' });
+  text = await m.registry.metrics();
+  assert.equal(sample(text, 'catga_peer_handshakes_rejected_total{reason="node_id_mismatch"}'), 1);
 });
 
 test('data volume gauges read the file system of the data directory; the exposition passes promtool', async () => {

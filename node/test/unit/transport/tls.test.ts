@@ -1,11 +1,12 @@
 // Mutual TLS on the peer link: peers with certificates from the cluster's CA that name them talk;
 // a certificate from another CA, one naming another node, a listener whose certificate names
-// someone else, and a plain WebSocket dialer never get a message through.
+// someone else, and a plain WebSocket dialer never get a message through; each refusal at the TLS
+// layer that the dialer sees is counted as a handshake refusal, as the plain handshake's are.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { PEER_PATH } from '../../../src/transport/context.js';
-import { certificateNames } from '../../../src/transport/tls.js';
+import { certificateNames, PEER_NOT_NAMED, tlsRejectReason } from '../../../src/transport/tls.js';
 import { closeAll, startNode, waitFor, type TestNode } from './harness.js';
 import { LocalPki } from '../../../src/local/local-pki.js';
 import { smallAppend } from './samples.js';
@@ -58,10 +59,30 @@ test('a dialer whose certificate names another node is refused at the handshake 
   await closeAll([a, b]);
 });
 
-test('a listener whose certificate names another node is not trusted by the dialer', async () => {
+test('a listener whose certificate names another node is not trusted by the dialer, which counts node_id_mismatch', async () => {
   const [a, b] = await pair(pki.issue('a'), pki.issue('c'));
   assert.equal(await delivered(a, b), false);
+  await waitFor('the refusal', () => a.counters.rejectedCount('node_id_mismatch', 'outbound') > 0);
   await closeAll([a, b]);
+});
+
+test('a listener with a certificate from another CA is counted auth_failed by the dialer', async () => {
+  const [a, b] = await pair(pki.issue('a'), rogue.issue('b'));
+  assert.equal(await delivered(a, b), false);
+  await waitFor('the refusal', () => a.counters.rejectedCount('auth_failed', 'outbound') > 0);
+  await closeAll([a, b]);
+});
+
+test('TLS errors map to handshake refusals; a reset or a refused connection is none', () => {
+  const err = (code: string) => Object.assign(new Error(code), { code });
+  assert.equal(tlsRejectReason(err(PEER_NOT_NAMED)), 'node_id_mismatch');
+  assert.equal(tlsRejectReason(err('UNABLE_TO_VERIFY_LEAF_SIGNATURE')), 'auth_failed');
+  assert.equal(tlsRejectReason(err('CERT_HAS_EXPIRED')), 'auth_failed');
+  assert.equal(tlsRejectReason(err('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')), 'auth_failed');
+  assert.equal(tlsRejectReason(err('ERR_TLS_HANDSHAKE_TIMEOUT')), 'handshake_timeout');
+  assert.equal(tlsRejectReason(err('ECONNRESET')), null);
+  assert.equal(tlsRejectReason(err('ECONNREFUSED')), null);
+  assert.equal(tlsRejectReason(new Error('no code')), null);
 });
 
 test('a plain WebSocket dialer cannot even open the peer path', async () => {
