@@ -46,6 +46,13 @@ test('an endpoint\'s tlsConfig becomes the job\'s tls_config; one that needs a S
   assert.throws(() => scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [{ port: 'http', tlsConfig: { ca: { secret: { name: 'c', key: 'ca.crt' } } } }] })], API), /tlsConfig: fields this translation does not cover: ca/);
 });
 
+test('honorLabels keeps the scraped series\' own labels (honor_labels), as the operator\'s backup metric needs', () => {
+  const [honoring] = scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [{ port: 'http', honorLabels: true }] })], API);
+  assert.equal(honoring!.honor_labels, true);
+  const [plain] = scrapeConfigs([monitor({ selector: { matchLabels: {} }, endpoints: [{ port: 'http' }] })], API);
+  assert.equal(plain!.honor_labels, undefined);
+});
+
 test('without namespaceSelector.any a job watches only the ServiceMonitor\'s namespace; label values are matched literally', () => {
   const [job] = scrapeConfigs([monitor({ selector: { matchLabels: { app: 'a.b' } }, endpoints: [{ port: 'm' }] })], API);
   assert.deepEqual((job!.kubernetes_sd_configs as Record<string, unknown>[])[0]!.namespaces, { names: ['catga-system'] });

@@ -2,8 +2,8 @@
 // into a Prometheus configuration with Kubernetes service discovery, the way the Prometheus
 // Operator would, so that a plain Prometheus scrapes exactly what the chart tells it to. Covers
 // the ServiceMonitor fields the chart uses: selector.matchLabels, namespaceSelector.any and the
-// endpoints' port, path, interval, relabelings and a tlsConfig without Secrets (insecureSkipVerify,
-// serverName); anything else is refused by name.
+// endpoints' port, path, interval, honorLabels, relabelings and a tlsConfig without Secrets
+// (insecureSkipVerify, serverName); anything else is refused by name.
 //   node scrape-config.js --chart RENDERED.yaml --server URL --ca F --cert F --key F > prometheus.yml
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -24,12 +24,12 @@ interface ServiceMonitor {
   spec: {
     selector: { matchLabels: Record<string, string> };
     namespaceSelector?: { any?: boolean };
-    endpoints: { port: string; path?: string; interval?: string; relabelings?: Relabeling[]; tlsConfig?: TlsConfig }[];
+    endpoints: { port: string; path?: string; interval?: string; honorLabels?: boolean; relabelings?: Relabeling[]; tlsConfig?: TlsConfig }[];
   };
 }
 
 const KNOWN_SPEC_FIELDS = new Set(['selector', 'namespaceSelector', 'endpoints']);
-const KNOWN_ENDPOINT_FIELDS = new Set(['port', 'path', 'interval', 'relabelings', 'tlsConfig']);
+const KNOWN_ENDPOINT_FIELDS = new Set(['port', 'path', 'interval', 'honorLabels', 'relabelings', 'tlsConfig']);
 /** A CA or client certificate from a Secret needs the Prometheus Operator to fetch it: not covered. */
 const KNOWN_TLS_FIELDS = new Set(['insecureSkipVerify', 'serverName']);
 
@@ -75,6 +75,7 @@ export function scrapeConfigs(monitors: ServiceMonitor[], api: ApiAccess): Recor
       return {
         job_name: `serviceMonitor/${monitor.metadata.namespace}/${monitor.metadata.name}/${i}`,
         ...(endpoint.interval ? { scrape_interval: endpoint.interval } : {}),
+        ...(endpoint.honorLabels === true ? { honor_labels: true } : {}),
         metrics_path: endpoint.path ?? '/metrics',
         ...(tls === undefined ? {} : { tls_config: {
           ...(tls.insecureSkipVerify !== undefined ? { insecure_skip_verify: tls.insecureSkipVerify } : {}),
