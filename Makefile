@@ -16,7 +16,7 @@ test_files = $(shell find $(TEST_DIRS) -name '*.test.js' 2>/dev/null | sort) $(w
 
 help:
 	@echo "make run         local $(NODES)-node cluster with the built-in handlers (catga dev)"
-	@echo "make test        every test: unit, simulation, integration, operator, e2e-local"
+	@echo "make test        every test: lint, unit, simulation, integration, operator, e2e-local, e2e-k8s, examples"
 	@echo "make build       compile the TypeScript workspaces"
 	@echo "make tools       build helm, etcd, CoreDNS, Prometheus, the Kubernetes binaries, porcupine checker into bin/"
 	@echo "make e2e-local   fault-injection scenarios on network namespaces, checked by Porcupine"
@@ -50,7 +50,7 @@ test-operator: build tools
 	@node --test --test-concurrency=1 $(shell find operator/dist/test -name '*.test.js' | sort)
 
 e2e-local: build tools
-	@node --test --test-concurrency=1 $(shell find e2e/dist -name '*.test.js' | sort)
+	@node --test --test-concurrency=1 $(shell find e2e/dist -name "*.test.js" -not -name k8s.test.js | sort)
 
 soak: build tools
 	@CATGA_SOAK_SECONDS=1800 node e2e/dist/local/soak.js
