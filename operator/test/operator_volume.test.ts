@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pvcName } from '../src/specs/names.js';
 import { eventually, loggedEvents } from './support.js';
-import { Writer, clientToken, missingKeys, startWorld, waitAvailable, type World } from './scenario.js';
+import { Writer, clientToken, clusterCa, missingKeys, podEndpoint, startWorld, waitAvailable, type World } from './scenario.js';
 
 let w: World;
 before(async () => {
@@ -45,10 +45,11 @@ test('a pod that comes back on an empty volume is replaced by the operator and p
   const after = await waitAvailable(w, 'c', 3, 90_000);
   const acked = await writer.stop();
 
-  const ip = (await core.readNamespacedPod({ namespace: w.ns, name: after.status!.leader! })).status!.podIP!;
-  assert.deepEqual(await missingKeys(`http://${ip}:8080`, await clientToken(w, 'c'), acked), []);
+  const [token, ca] = [await clientToken(w, 'c'), await clusterCa(w, 'c')];
+  const leaderPod = await core.readNamespacedPod({ namespace: w.ns, name: after.status!.leader! });
+  assert.deepEqual(await missingKeys(podEndpoint(leaderPod)!, token, acked, ca), []);
   // The new member holds the writes too: a linearizable read served by it finds them.
-  const victimIp = (await core.readNamespacedPod({ namespace: w.ns, name: victim })).status!.podIP!;
-  assert.deepEqual(await missingKeys(`http://${victimIp}:8080`, await clientToken(w, 'c'), acked.slice(0, 50)), []);
+  const victimPod = await core.readNamespacedPod({ namespace: w.ns, name: victim });
+  assert.deepEqual(await missingKeys(podEndpoint(victimPod)!, token, acked.slice(0, 50), ca), []);
   process.stdout.write(`# ${victim} replaced on a new volume; ${acked.length} writes acknowledged meanwhile, none lost\n`);
 });
