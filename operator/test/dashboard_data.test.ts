@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -180,7 +180,12 @@ test('every dashboard panel returns data and every alert rule evaluates, on a re
     // refusal reason is a series from 0, so its rate rises at once: the alert is pending, its
     // `for` keeps it from firing).
     const alerts = (await query('ALERTS{alertname=~"Catga.*"}')).map((a) => `${a.metric['alertname']} ${a.metric['alertstate']}`);
-    assert.deepEqual(alerts.filter((a) => a !== 'CatgaPeerHandshakesRejected pending'), [], 'no other alert on a healthy cluster with a healthy operator');
+    // The pods' volumes are directories on this machine's disk: when that disk really has less
+    // than the chart's 10% available, the volume alert is right to be pending.
+    const disk = statfsSync(tmpdir());
+    const diskNearlyFull = Number(disk.bavail) / Number(disk.blocks) < 0.1;
+    const expected = (a: string): boolean => a === 'CatgaPeerHandshakesRejected pending' || (diskNearlyFull && a === 'CatgaDataVolumeNearlyFull pending');
+    assert.deepEqual(alerts.filter((a) => !expected(a)), [], 'no other alert on a healthy cluster with a healthy operator');
     assert.ok(alerts.includes('CatgaPeerHandshakesRejected pending'), `the stranger's refused handshake makes its alert pending: ${alerts.join(', ')}`);
   } finally {
     const acked = (await Promise.all(writers.map((x) => x.stop()))).flat();
