@@ -168,14 +168,7 @@ async function startCatga(dir: string, tls: boolean): Promise<BenchCatga> {
     env: { CATGA_LOG_LEVEL: 'warn', CATGA_OPEN_ACCESS: 'true' },
   });
   const pki = tls ? new LocalPki() : null;
-  cluster.members.forEach((m, i) => {
-    if (pki === null) {
-      cluster.start(i);
-      return;
-    }
-    pki.issue(m.id);
-    cluster.start(i, pki.nodeEnv(m.id));
-  });
+  cluster.startAll(pki);
   const urls = cluster.members.map((m) => (tls ? m.url.replace(/^http:/, 'https:') : m.url));
   return { cluster, urls, ca: pki?.ca, pki };
 }

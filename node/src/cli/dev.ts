@@ -82,14 +82,7 @@ export async function runDevCli(argv: string[]): Promise<number> {
   });
   const pki = o.tls ? new LocalPki({ dir: join(dir, 'tls'), days: 365 }) : null;
   const urlOf = (url: string): string => (pki === null ? url : url.replace(/^http:/, 'https:'));
-  cluster.members.forEach((m, i) => {
-    if (pki === null) {
-      cluster.start(i);
-      return;
-    }
-    pki.issue(m.id);
-    cluster.start(i, pki.nodeEnv(m.id));
-  });
+  cluster.startAll(pki);
   process.stdout.write(`catga dev: ${o.nodes} node(s), data in ${dir}\n`);
   for (const m of cluster.members) process.stdout.write(`  ${m.id}: ${urlOf(m.url)}  (peer port ${m.peerPort}, pid ${m.proc?.pid})\n`);
   process.stdout.write(`  admin token: ${adminToken}\n  open access: the client API needs no token (loopback only)\n`);

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LocalPki } from './local-pki.js';
 
 export const CATGA_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -106,8 +107,13 @@ export class LocalCluster {
     return m;
   }
 
-  startAll(): void {
-    for (let i = 0; i < Math.min(this.expect, this.members.length); i++) this.start(i);
+  /** Starts the first members; with `pki`, each gets a certificate of its own (HTTPS and mutual TLS). */
+  startAll(pki: LocalPki | null = null): void {
+    for (let i = 0; i < Math.min(this.expect, this.members.length); i++) {
+      const id = this.members[i]!.id;
+      if (pki !== null) pki.issue(id);
+      this.start(i, pki === null ? {} : pki.nodeEnv(id));
+    }
   }
 
   running(i: number): boolean {

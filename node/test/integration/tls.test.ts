@@ -35,10 +35,7 @@ describe('a 3-node cluster with TLS', { timeout: 90_000 }, () => {
       dir, members: 3, clusterId: 'tls', secret: 'tls-cluster-secret-0123', adminToken: 'admin-token-0123',
       env: { CATGA_OPEN_ACCESS: 'true', CATGA_LOG_LEVEL: 'warn', CATGA_TICK_MS: '20' },
     });
-    cluster.members.forEach((m, i) => {
-      pki.issue(m.id);
-      cluster.start(i, pki.nodeEnv(m.id));
-    });
+    cluster.startAll(pki);
   });
   after(async () => {
     await cluster.stopAll();
