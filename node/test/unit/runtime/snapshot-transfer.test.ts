@@ -32,7 +32,7 @@ class Link {
         const fate = this.fault(this.requests++);
         if (fate === 'drop') throw new Error('connection lost with the request in flight');
         const reply = await this.handlers.get(to)!.get(kind)!(id, payload);
-        if (fate === 'corrupt') reply[reply.length - 1] ^= 0xff;
+        if (fate === 'corrupt') reply[reply.length - 1]! ^= 0xff;
         return reply;
       },
       close: async () => {},

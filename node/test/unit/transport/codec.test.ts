@@ -171,7 +171,7 @@ test('fuzz: mutated valid frames are refused or decode canonically (seeded, 30k 
     let mutated: Uint8Array = buf;
     if (mutation === 0) {
       const flips = 1 + Math.floor(random() * 3);
-      for (let f = 0; f < flips; f++) buf[Math.floor(random() * buf.length)] ^= 1 << Math.floor(random() * 8);
+      for (let f = 0; f < flips; f++) buf[Math.floor(random() * buf.length)]! ^= 1 << Math.floor(random() * 8);
     } else if (mutation === 1) {
       buf[Math.floor(random() * buf.length)] = Math.floor(random() * 256);
     } else if (mutation === 2) {
