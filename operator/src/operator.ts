@@ -3,16 +3,16 @@
 // and /readyz. start() returns a handle whose stop() shuts everything down in order.
 import type { KubeConfig, KubernetesListObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster } from './api/types.js';
-import { HttpNodeAdmin, ADMIN_CALL_TIMEOUT_MS } from './controller/admin_client.js';
+import { HttpNodeAdmin, ADMIN_CALL_TIMEOUT_MS } from './controller/admin-client.js';
 import { KubeEventRecorder } from './controller/events.js';
 import { KubeClient } from './controller/kube.js';
 import { Reconciler } from './controller/reconciler.js';
 import { FIELD_MANAGER, LABEL_CLUSTER } from './specs/names.js';
 import type { OperatorConfig } from './runtime/config.js';
 import { crashHook } from './runtime/crash.js';
-import { startProbeServer, type ProbeServer } from './runtime/http_server.js';
+import { startProbeServer, type ProbeServer } from './runtime/http-server.js';
 import { ResilientInformer } from './runtime/informer.js';
-import { LeaderElector } from './runtime/leader_election.js';
+import { LeaderElector } from './runtime/leader-election.js';
 import type { Logger } from './runtime/log.js';
 import { createMetrics, type OperatorMetrics } from './runtime/metrics.js';
 import { DEFAULT_WORK_QUEUE_OPTIONS, WorkQueue } from './runtime/workqueue.js';

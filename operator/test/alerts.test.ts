@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import yaml from 'js-yaml';
-import { REPO_ROOT } from './repo_paths.js';
-import { RELEASE_NAMESPACE, byKind, render } from './chart_render.js';
+import { REPO_ROOT } from './repo-paths.js';
+import { RELEASE_NAMESPACE, byKind, render } from './chart-render.js';
 
 interface Rule {
   alert?: string;

@@ -8,7 +8,7 @@ import yaml from 'js-yaml';
 import type { CatgaClusterSpec, CatgaClusterStatus, MemberStatus, Condition } from '../src/api/types.js';
 import { API_GROUP, API_VERSION, KIND, PLURAL } from '../src/api/types.js';
 import { resolveSpec, MAX_REPLICAS, MIN_REPLICAS } from '../src/api/defaults.js';
-import { CRD_PATH } from './repo_paths.js';
+import { CRD_PATH } from './repo-paths.js';
 
 interface Schema {
   type?: string;

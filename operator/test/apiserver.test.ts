@@ -1,13 +1,13 @@
 // The operator against a real kube-apiserver + kube-controller-manager, without pods running
 // (no kubelet): the CRD's validation, the objects the operator creates and owns, the scale
 // subresource, leader election between two replicas, metrics and a graceful stop. Garbage
-// collection on delete is covered with real pods by operator_basic.test.ts.
+// collection on delete is covered with real pods by operator-basic.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
 import { Clusters, OperatorProcess, eventReasons, eventually } from './support.js';
-import { CRD_PATH } from './repo_paths.js';
+import { CRD_PATH } from './repo-paths.js';
 import type { CatgaClusterSpec } from '../src/api/types.js';
 
 const NS = 'apitest';

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CHART_DIR, CRD_PATH } from './repo_paths.js';
-import { KUBE_VERSION, byKind, helm, render, type Obj } from './chart_render.js';
+import { CHART_DIR, CRD_PATH } from './repo-paths.js';
+import { KUBE_VERSION, byKind, helm, render, type Obj } from './chart-render.js';
 
 test('the chart CRD is byte-equal to crds/catgaclusters.catga.io.yaml', () => {
   assert.deepEqual(readFileSync(resolve(CHART_DIR, 'crds/catgaclusters.catga.io.yaml')), readFileSync(CRD_PATH));

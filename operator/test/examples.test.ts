@@ -15,8 +15,8 @@ import { HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, commonLabels } from '../src/specs
 import { statefulSet } from '../src/specs/statefulset.js';
 import { caSecretName, CA_BUNDLE_KEY, memberDnsNames } from '../src/specs/tls.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
-import { CHART_DIR, CRD_PATH, REPO_ROOT } from './repo_paths.js';
-import { KUBE_VERSION, byKind, helm, type Obj } from './chart_render.js';
+import { CHART_DIR, CRD_PATH, REPO_ROOT } from './repo-paths.js';
+import { KUBE_VERSION, byKind, helm, type Obj } from './chart-render.js';
 
 const EXAMPLE_DIR = resolve(REPO_ROOT, 'examples/production');
 const file = (name: string): string => resolve(EXAMPLE_DIR, name);

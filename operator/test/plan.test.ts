@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planReconcile, JOIN_GRACE_MS, CAUGHT_UP_LAG, type Observed, type PodView } from '../src/controller/plan.js';
-import type { ClusterMember } from '../src/controller/admin_client.js';
+import type { ClusterMember } from '../src/controller/admin-client.js';
 
 const NOW = 1_000_000;
 const COMMIT = 1000;

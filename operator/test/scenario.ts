@@ -13,7 +13,7 @@ import { CA_BUNDLE_KEY, membersTlsSecretName } from '../src/specs/tls.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
 import { Kubelet, type PodProcessContext } from './harness/kubelet.js';
 import { Clusters, OperatorProcess, eventually } from './support.js';
-import { CRD_PATH, REPO_ROOT } from './repo_paths.js';
+import { CRD_PATH, REPO_ROOT } from './repo-paths.js';
 
 export const NODE_MAIN = resolve(REPO_ROOT, 'node/dist/src/cli/main.js');
 /** Bound of one HTTP call a test makes to a node. */

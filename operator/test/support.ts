@@ -9,7 +9,7 @@ import {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterSpec } from '../src/api/types.js';
 import { trackChild } from './harness/cleanup.js';
-import { REPO_ROOT } from './repo_paths.js';
+import { REPO_ROOT } from './repo-paths.js';
 
 export const OPERATOR_MAIN = resolve(REPO_ROOT, 'operator/dist/src/main.js');
 const POLL_MS = 200;

@@ -5,7 +5,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import {
   CONTAINER_NAME, HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, PEER_PORT_NAME, type ClusterRef, dnsName, ordinalOf,
 } from '../specs/names.js';
-import type { ClusterView } from './admin_client.js';
+import type { ClusterView } from './admin-client.js';
 import type { PodView } from './plan.js';
 
 /**

@@ -5,7 +5,7 @@
 // changes membership.
 import type { Phase } from '../api/types.js';
 import { ordinalOf, podName } from '../specs/names.js';
-import type { ClusterMember, ClusterView } from './admin_client.js';
+import type { ClusterMember, ClusterView } from './admin-client.js';
 
 /** A member is caught up when its matchIndex is at most this many entries behind the commit index. */
 export const CAUGHT_UP_LAG = 50;

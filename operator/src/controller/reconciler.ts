@@ -19,7 +19,7 @@ import { LABEL_REFERABLE, refusedSecretReferences, secretReferences } from '../s
 import { clientService, headlessService, leaderService } from '../specs/services.js';
 import { statefulSet } from '../specs/statefulset.js';
 import type { TlsMode } from '../specs/tls.js';
-import type { AdminTls, ClusterView, NodeAdmin } from './admin_client.js';
+import type { AdminTls, ClusterView, NodeAdmin } from './admin-client.js';
 import { ensureObject } from './ensure.js';
 import type { EventRecorder } from './events.js';
 import type { KubeClient } from './kube.js';

@@ -12,7 +12,7 @@ import {
   BUNDLE_PUBLISHED_ANNOTATION, CA_BUNDLE_KEY, LEAVES_ISSUED_ANNOTATION, TLS_CERT_KEY, TLS_KEY_KEY, TLS_VOLUME, type TlsMode,
   caSecret, caSecretName, leafCertKey, leafKeyKey, memberDnsNames, membersTlsSecret, membersTlsSecretName, namesClusterMember, tlsMode,
 } from '../specs/tls.js';
-import type { AdminTls } from './admin_client.js';
+import type { AdminTls } from './admin-client.js';
 import { BACKDATE_MS, CA_VALIDITY_MS, LEAF_VALIDITY_MS, planTls, type TlsObserved, type TlsPlan, type TlsStep } from './certificates.js';
 import type { EventRecorder } from './events.js';
 import type { KubeClient } from './kube.js';

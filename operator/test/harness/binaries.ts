@@ -1,7 +1,7 @@
 // Paths of the binaries `make tools` builds into bin/; a missing one fails loudly.
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
-import { REPO_ROOT } from '../repo_paths.js';
+import { REPO_ROOT } from '../repo-paths.js';
 import { HarnessError } from './errors.js';
 
 export const BIN_DIR = resolve(REPO_ROOT, 'bin');

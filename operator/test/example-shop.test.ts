@@ -13,7 +13,7 @@ import type { CatgaCluster } from '../src/api/types.js';
 import { ENV_HANDLERS } from '../src/specs/names.js';
 import { statefulSet } from '../src/specs/statefulset.js';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.js';
-import { CRD_PATH, REPO_ROOT } from './repo_paths.js';
+import { CRD_PATH, REPO_ROOT } from './repo-paths.js';
 
 const SHOP_DIR = resolve(REPO_ROOT, 'examples/shop');
 const MANIFEST = resolve(SHOP_DIR, 'catgacluster.yaml');

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpNodeAdmin, parseClusterView } from '../src/controller/admin_client.js';
+import { HttpNodeAdmin, parseClusterView } from '../src/controller/admin-client.js';
 
 interface Seen { method: string; url: string; auth: string | undefined; body: string }
 const seen: Seen[] = [];

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Lease } from '@kubernetes/client-node';
-import { LeaderElector, type LeaseStore } from '../src/runtime/leader_election.js';
+import { LeaderElector, type LeaseStore } from '../src/runtime/leader-election.js';
 import { jsonLogger } from '../src/runtime/log.js';
 import type { Timers } from '../src/runtime/workqueue.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { CHART_DIR, HELM_BIN } from './repo_paths.js';
+import { CHART_DIR, HELM_BIN } from './repo-paths.js';
 
 export const KUBE_VERSION = '1.31.0';
 export const RELEASE_NAMESPACE = 'ops';

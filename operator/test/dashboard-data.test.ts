@@ -16,8 +16,8 @@ import { join, resolve } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import yaml from 'js-yaml';
-import { CHART_DIR } from './repo_paths.js';
-import { RELEASE_NAMESPACE, byKind, render } from './chart_render.js';
+import { CHART_DIR } from './repo-paths.js';
+import { RELEASE_NAMESPACE, byKind, render } from './chart-render.js';
 import { Writer, clientToken, clusterPods, startWorld, waitAvailable, type World } from './scenario.js';
 import { eventually } from './support.js';
 
