@@ -2,8 +2,8 @@
 // `catga-operator`: reads its configuration, connects in cluster or with KUBECONFIG, runs until
 // SIGTERM/SIGINT, then shuts down gracefully (lease released, in-flight passes drained).
 import { KubeConfig } from '@kubernetes/client-node';
-import { loadConfig } from './runtime/config.js';
-import { jsonLogger } from './runtime/log.js';
+import { loadConfig } from './machinery/config.js';
+import { jsonLogger } from './machinery/log.js';
 import { startOperator } from './operator.js';
 
 async function main(): Promise<void> {

@@ -8,14 +8,14 @@ import { KubeEventRecorder } from './controller/events.js';
 import { KubeClient } from './controller/kube.js';
 import { Reconciler } from './controller/reconciler.js';
 import { FIELD_MANAGER, LABEL_CLUSTER } from './specs/names.js';
-import type { OperatorConfig } from './runtime/config.js';
-import { crashHook } from './runtime/crash.js';
-import { startProbeServer, type ProbeServer } from './runtime/http-server.js';
-import { ResilientInformer } from './runtime/informer.js';
-import { LeaderElector } from './runtime/leader-election.js';
-import type { Logger } from './runtime/log.js';
-import { createMetrics, type OperatorMetrics } from './runtime/metrics.js';
-import { DEFAULT_WORK_QUEUE_OPTIONS, WorkQueue } from './runtime/workqueue.js';
+import type { OperatorConfig } from './machinery/config.js';
+import { crashHook } from './machinery/crash.js';
+import { startProbeServer, type ProbeServer } from './machinery/http-server.js';
+import { ResilientInformer } from './machinery/informer.js';
+import { LeaderElector } from './machinery/leader-election.js';
+import type { Logger } from './machinery/log.js';
+import { createMetrics, type OperatorMetrics } from './machinery/metrics.js';
+import { DEFAULT_WORK_QUEUE_OPTIONS, WorkQueue } from './machinery/workqueue.js';
 
 /** Only objects the operator created are watched (besides the CatgaClusters). */
 export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${FIELD_MANAGER}`;

@@ -1,7 +1,7 @@
 // Operator configuration: defaults, derived lease timings, and refusal of bad values by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../src/runtime/config.js';
+import { loadConfig } from '../src/machinery/config.js';
 
 test('defaults and derived lease timings', () => {
   const c = loadConfig({ CATGA_OPERATOR_NAMESPACE: 'ops', CATGA_OPERATOR_IDENTITY: 'me' });

@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Lease } from '@kubernetes/client-node';
-import { LeaderElector, type LeaseStore } from '../src/runtime/leader-election.js';
-import { jsonLogger } from '../src/runtime/log.js';
-import type { Timers } from '../src/runtime/workqueue.js';
+import { LeaderElector, type LeaseStore } from '../src/machinery/leader-election.js';
+import { jsonLogger } from '../src/machinery/log.js';
+import type { Timers } from '../src/machinery/workqueue.js';
 
 class MemoryLeaseStore implements LeaseStore {
   lease: V1Lease | null = null;

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { CRASH_EXIT_CODE } from '../src/runtime/crash.js';
+import { CRASH_EXIT_CODE } from '../src/machinery/crash.js';
 import { eventually, loggedEvents } from './support.js';
 import { startWorld, waitAvailable, type World } from './scenario.js';
 

@@ -1,7 +1,7 @@
 // The work queue: de-duplication, one worker per key, exponential back-off, shutdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkQueue, type Timers } from '../src/runtime/workqueue.js';
+import { WorkQueue, type Timers } from '../src/machinery/workqueue.js';
 
 /** Timers driven by the test: advance(ms) fires what is due, in deadline order. */
 class FakeTimers implements Timers {

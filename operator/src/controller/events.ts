@@ -3,7 +3,7 @@
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { CatgaCluster } from '../api/types.js';
 import { FIELD_MANAGER } from '../specs/names.js';
-import type { Logger } from '../runtime/log.js';
+import type { Logger } from '../machinery/log.js';
 import type { KubeClient } from './kube.js';
 
 export type EventType = 'Normal' | 'Warning';

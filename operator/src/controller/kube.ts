@@ -7,7 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterStatus } from '../api/types.js';
 import { FIELD_MANAGER } from '../specs/names.js';
-import type { LeaseStore } from '../runtime/leader-election.js';
+import type { LeaseStore } from '../machinery/leader-election.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 

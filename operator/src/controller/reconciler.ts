@@ -5,9 +5,9 @@
 import type { V1Pod, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import type { CatgaCluster, CatgaClusterStatus } from '../api/types.js';
 import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
-import type { CrashHook } from '../runtime/crash.js';
-import type { Logger } from '../runtime/log.js';
-import type { OperatorMetrics } from '../runtime/metrics.js';
+import type { CrashHook } from '../machinery/crash.js';
+import type { Logger } from '../machinery/log.js';
+import type { OperatorMetrics } from '../machinery/metrics.js';
 import {
   type ClusterRef, CONTAINER_NAME, ENV_BOOTSTRAP_EXPECT, LABEL_ROLE, ROLE_LEADER, clusterRef, generatedSecretName, ordinalOf, pvcName, selectorString,
 } from '../specs/names.js';
