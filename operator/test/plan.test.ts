@@ -2,7 +2,8 @@
 // leader is removed or restarted, quorum never put at risk, missing pods never taken for a scale-down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planReconcile, JOIN_GRACE_MS, CAUGHT_UP_LAG, type Observed, type PodView } from '../src/controller/plan.js';
+import { RECONCILE_LIMITS } from '../src/controller/limits.js';
+import { planReconcile, type Observed, type PodView } from '../src/controller/plan.js';
 import type { ClusterMember } from '../src/controller/admin-client.js';
 
 const NOW = 1_000_000;
@@ -32,7 +33,7 @@ function observed(x: Setup): Observed {
     ...(x.learners ?? []).map((n) => ({ n, voter: false })),
   ].map(({ n, voter }) => ({
     id: `c-${n}`, address: `10.0.0.${n}:7080`, voter,
-    matchIndex: (x.lagging ?? []).includes(n) ? COMMIT - CAUGHT_UP_LAG - 1 : COMMIT,
+    matchIndex: (x.lagging ?? []).includes(n) ? COMMIT - RECONCILE_LIMITS.caughtUpLag - 1 : COMMIT,
     healthy: !(x.unhealthy ?? []).includes(n),
     incarnation: `disk-${n}`,
   }));
@@ -80,9 +81,9 @@ test('a caught-up ready learner is promoted; a lagging one is waited for', () =>
 
 test('a running pod that never joined is added as a learner, after a grace period', () => {
   const base = { desired: 4, voters: [0, 1, 2], pods: [0, 1, 2, 3] } as const;
-  const early = planReconcile(observed({ ...base, runningSinceMs: NOW - JOIN_GRACE_MS + 1 }));
+  const early = planReconcile(observed({ ...base, runningSinceMs: NOW - RECONCILE_LIMITS.joinGraceMs + 1 }));
   assert.deepEqual(early.action, { kind: 'none' });
-  const late = planReconcile(observed({ ...base, runningSinceMs: NOW - JOIN_GRACE_MS }));
+  const late = planReconcile(observed({ ...base, runningSinceMs: NOW - RECONCILE_LIMITS.joinGraceMs }));
   assert.deepEqual(late.action, { kind: 'addLearner', endpoint: 'http://10.0.0.0:8080', id: 'c-3', address: '10.0.0.3:7080' });
 });
 

@@ -8,6 +8,7 @@ import {
 import { API_GROUP, API_VERSION, PLURAL, type CatgaCluster, type CatgaClusterStatus } from '../api/types.js';
 import { FIELD_MANAGER } from '../specs/names.js';
 import type { LeaseStore } from '../machinery/leader-election.js';
+import type { ObjectOps } from './ensure.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -33,6 +34,32 @@ async function ignoreNotFound(promise: Promise<unknown>): Promise<void> {
 function withNulls(status: CatgaClusterStatus): Record<string, unknown> {
   return { leader: null, term: null, commitIndex: null, ...status };
 }
+
+/** The generated clients' read, create and merge patch of one kind of namespaced object. */
+interface KindCalls<T> {
+  read(req: { namespace: string; name: string }): Promise<T>;
+  create(req: { namespace: string; body: T; fieldManager: string }): Promise<T>;
+  patch(req: { namespace: string; name: string; body: object; fieldManager: string }, options: typeof MERGE_PATCH): Promise<T>;
+}
+
+/** The kinds of object a cluster owns that the reconciler creates or patches. */
+interface OwnedObjects {
+  service: V1Service;
+  networkPolicy: V1NetworkPolicy;
+  pdb: V1PodDisruptionBudget;
+  statefulSet: V1StatefulSet;
+  cronJob: V1CronJob;
+}
+export type OwnedKind = keyof OwnedObjects;
+
+/** Each owned kind's calls on its generated client. */
+const OWNED_KINDS: { [K in OwnedKind]: (k: KubeClient) => KindCalls<OwnedObjects[K]> } = {
+  service: (k) => ({ read: (r) => k.core.readNamespacedService(r), create: (r) => k.core.createNamespacedService(r), patch: (r, o) => k.core.patchNamespacedService(r, o) }),
+  networkPolicy: (k) => ({ read: (r) => k.networking.readNamespacedNetworkPolicy(r), create: (r) => k.networking.createNamespacedNetworkPolicy(r), patch: (r, o) => k.networking.patchNamespacedNetworkPolicy(r, o) }),
+  pdb: (k) => ({ read: (r) => k.policy.readNamespacedPodDisruptionBudget(r), create: (r) => k.policy.createNamespacedPodDisruptionBudget(r), patch: (r, o) => k.policy.patchNamespacedPodDisruptionBudget(r, o) }),
+  statefulSet: (k) => ({ read: (r) => k.apps.readNamespacedStatefulSet(r), create: (r) => k.apps.createNamespacedStatefulSet(r), patch: (r, o) => k.apps.patchNamespacedStatefulSet(r, o) }),
+  cronJob: (k) => ({ read: (r) => k.batch.readNamespacedCronJob(r), create: (r) => k.batch.createNamespacedCronJob(r), patch: (r, o) => k.batch.patchNamespacedCronJob(r, o) }),
+};
 
 export class KubeClient {
   readonly core: CoreV1Api;
@@ -62,34 +89,14 @@ export class KubeClient {
       { group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name, body: { status: withNulls(status) }, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
   }
 
-  getService(namespace: string, name: string): Promise<V1Service | null> {
-    return orNull(this.core.readNamespacedService({ namespace, name }));
-  }
-  createService(body: V1Service): Promise<V1Service> {
-    return this.core.createNamespacedService({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
-  }
-  patchService(namespace: string, name: string, body: object): Promise<V1Service> {
-    return this.core.patchNamespacedService({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
-  }
-
-  getNetworkPolicy(namespace: string, name: string): Promise<V1NetworkPolicy | null> {
-    return orNull(this.networking.readNamespacedNetworkPolicy({ namespace, name }));
-  }
-  createNetworkPolicy(body: V1NetworkPolicy): Promise<V1NetworkPolicy> {
-    return this.networking.createNamespacedNetworkPolicy({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
-  }
-  patchNetworkPolicy(namespace: string, name: string, body: object): Promise<V1NetworkPolicy> {
-    return this.networking.patchNamespacedNetworkPolicy({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
-  }
-
-  getPdb(namespace: string, name: string): Promise<V1PodDisruptionBudget | null> {
-    return orNull(this.policy.readNamespacedPodDisruptionBudget({ namespace, name }));
-  }
-  createPdb(body: V1PodDisruptionBudget): Promise<V1PodDisruptionBudget> {
-    return this.policy.createNamespacedPodDisruptionBudget({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
-  }
-  patchPdb(namespace: string, name: string, body: object): Promise<V1PodDisruptionBudget> {
-    return this.policy.patchNamespacedPodDisruptionBudget({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
+  /** Read (null when absent), create and merge-patch one named object of a kind a cluster owns. */
+  owned<K extends OwnedKind>(kind: K, namespace: string, name: string): ObjectOps<OwnedObjects[K]> {
+    const calls: KindCalls<OwnedObjects[K]> = OWNED_KINDS[kind](this);
+    return {
+      read: () => orNull(calls.read({ namespace, name })),
+      create: (body) => calls.create({ namespace, body, fieldManager: FIELD_MANAGER }),
+      patch: (body) => calls.patch({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH),
+    };
   }
 
   getSecret(namespace: string, name: string): Promise<V1Secret | null> {
@@ -103,25 +110,6 @@ export class KubeClient {
     return this.core.replaceNamespacedSecret({ namespace: body.metadata!.namespace!, name: body.metadata!.name!, body, fieldManager: FIELD_MANAGER });
   }
 
-  getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet | null> {
-    return orNull(this.apps.readNamespacedStatefulSet({ namespace, name }));
-  }
-  createStatefulSet(body: V1StatefulSet): Promise<V1StatefulSet> {
-    return this.apps.createNamespacedStatefulSet({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
-  }
-  patchStatefulSet(namespace: string, name: string, body: object): Promise<V1StatefulSet> {
-    return this.apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
-  }
-
-  getCronJob(namespace: string, name: string): Promise<V1CronJob | null> {
-    return orNull(this.batch.readNamespacedCronJob({ namespace, name }));
-  }
-  createCronJob(body: V1CronJob): Promise<V1CronJob> {
-    return this.batch.createNamespacedCronJob({ namespace: body.metadata!.namespace!, body, fieldManager: FIELD_MANAGER });
-  }
-  patchCronJob(namespace: string, name: string, body: object): Promise<V1CronJob> {
-    return this.batch.patchNamespacedCronJob({ namespace, name, body, fieldManager: FIELD_MANAGER }, MERGE_PATCH);
-  }
   async deleteCronJob(namespace: string, name: string): Promise<void> {
     await ignoreNotFound(this.batch.deleteNamespacedCronJob({ namespace, name, body: { propagationPolicy: 'Background' } }));
   }

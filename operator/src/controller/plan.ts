@@ -6,11 +6,7 @@
 import type { Phase } from '../api/types.js';
 import { ordinalOf, podName } from '../specs/names.js';
 import type { ClusterMember, ClusterView } from './admin-client.js';
-
-/** A member is caught up when its matchIndex is at most this many entries behind the commit index. */
-export const CAUGHT_UP_LAG = 50;
-/** A running pod absent from the membership this long is added as a learner by the operator. */
-export const JOIN_GRACE_MS = 10_000;
+import { RECONCILE_LIMITS } from './limits.js';
 
 export interface PodView {
   readonly name: string;
@@ -104,7 +100,7 @@ class Situation {
   }
 
   caughtUp(m: ClusterMember): boolean {
-    return m.id === this.leader.view.id || m.matchIndex + CAUGHT_UP_LAG >= this.commitIndex;
+    return m.id === this.leader.view.id || m.matchIndex + RECONCILE_LIMITS.caughtUpLag >= this.commitIndex;
   }
 
   podReady(id: string): boolean {
@@ -202,7 +198,7 @@ export function planReconcile(o: Observed): Plan {
         { reason: 'VolumeReplaced', message: `${pod.name} came back on an empty volume (incarnation ${runsAs}, the cluster knows ${member.incarnation}): replacing its former incarnation` });
     }
     if (member === undefined) {
-      const startedLongAgo = pod.runningSinceMs !== null && o.nowMs - pod.runningSinceMs >= JOIN_GRACE_MS;
+      const startedLongAgo = pod.runningSinceMs !== null && o.nowMs - pod.runningSinceMs >= RECONCILE_LIMITS.joinGraceMs;
       if (startedLongAgo && !pod.terminating && pod.peerAddress !== null) {
         return plan({ kind: 'addLearner', endpoint: leader.pod.endpoint!, id: pod.name, address: pod.peerAddress }, 'Scaling', leader,
           { reason: 'ScaleUp', message: `adding ${pod.name} as a learner` });

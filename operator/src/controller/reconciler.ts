@@ -21,17 +21,13 @@ import { statefulSet } from '../specs/statefulset.js';
 import type { TlsMode } from '../specs/tls.js';
 import type { AdminTls, ClusterView, NodeAdmin } from './admin-client.js';
 import { ensureObject } from './ensure.js';
+import { RECONCILE_LIMITS } from './limits.js';
 import type { EventRecorder } from './events.js';
 import type { KubeClient } from './kube.js';
 import { podView, type PeerAddressMode } from './observe.js';
 import { planReconcile, type Action, type Observed, type Plan, type PodView } from './plan.js';
 import { buildStatus, type BackupObservation } from './status.js';
 import { ClusterTls, type TlsOutcome } from './tls.js';
-
-/** A cluster is re-examined this often while it exists: the leader label follows within about this. */
-export const RESYNC_MS = 1_000;
-/** Bound of one `GET /v1/cluster` poll of a pod during a pass. */
-export const POLL_TIMEOUT_MS = 1_500;
 
 export interface ReconcilerDeps {
   readonly kube: KubeClient;
@@ -87,7 +83,7 @@ export class Reconciler {
     const spec = resolveSpec(cluster.spec ?? {});
     const log = this.deps.log.child({ cluster: `${namespace}/${name}` });
 
-    if (!(await this.secretReferencesAllowed(cluster, ref, spec))) return RESYNC_MS;
+    if (!(await this.secretReferencesAllowed(cluster, ref, spec))) return RECONCILE_LIMITS.resyncMs;
     const adminToken = await this.ensureSecret(cluster, ref, spec);
     await this.ensureServices(ref);
     await this.ensureNetworkPolicy(ref);
@@ -107,7 +103,7 @@ export class Reconciler {
       this.deps.metrics.actions.inc({ action: plan.action.kind });
     }
     await this.writeStatus(cluster, spec, observed, plan, bootstrapExpect, backup);
-    return RESYNC_MS;
+    return RECONCILE_LIMITS.resyncMs;
   }
 
   /**
@@ -143,7 +139,7 @@ export class Reconciler {
 
   /** Certificates before the StatefulSet: a new pod finds its own in the Secret it mounts. */
   private async ensureTls(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec, pods: V1Pod[]): Promise<TlsOutcome> {
-    const current = await this.deps.kube.getStatefulSet(ref.namespace, ref.name);
+    const current = await this.deps.kube.owned('statefulSet', ref.namespace, ref.name).read();
     const highestPod = Math.max(-1, ...pods.map((p) => ordinalOf(ref.name, p.metadata?.name ?? '')));
     const members = Math.max(spec.replicas, current?.spec?.replicas ?? 0, highestPod + 1);
     return this.tls.ensure(cluster, ref, spec, current, members);
@@ -153,11 +149,7 @@ export class Reconciler {
     const { kube } = this.deps;
     for (const svc of [headlessService(ref), clientService(ref), leaderService(ref)]) {
       const svcName = svc.metadata!.name!;
-      await ensureObject({
-        read: () => kube.getService(ref.namespace, svcName),
-        create: (obj) => kube.createService(obj),
-        patch: (body) => kube.patchService(ref.namespace, svcName, body),
-      }, svc, { spec: { selector: svc.spec!.selector, ports: svc.spec!.ports, publishNotReadyAddresses: svc.spec!.publishNotReadyAddresses ?? false } });
+      await ensureObject(kube.owned('service', ref.namespace, svcName), svc, { spec: { selector: svc.spec!.selector, ports: svc.spec!.ports, publishNotReadyAddresses: svc.spec!.publishNotReadyAddresses ?? false } });
     }
   }
 
@@ -166,26 +158,18 @@ export class Reconciler {
     const { kube } = this.deps;
     const desired = networkPolicy(ref, this.deps.networkPolicyFrom);
     const name = desired.metadata!.name!;
-    await ensureObject({
-      read: () => kube.getNetworkPolicy(ref.namespace, name),
-      create: (obj) => kube.createNetworkPolicy(obj),
-      patch: (body) => kube.patchNetworkPolicy(ref.namespace, name, body),
-    }, desired, networkPolicyPatch(desired));
+    await ensureObject(kube.owned('networkPolicy', ref.namespace, name), desired, networkPolicyPatch(desired));
   }
 
   private async ensureStatefulSet(cluster: CatgaCluster, ref: ClusterRef, spec: ResolvedSpec, tls: TlsOutcome): Promise<V1StatefulSet> {
     const { kube } = this.deps;
-    const current = await kube.getStatefulSet(ref.namespace, ref.name);
+    const current = await kube.owned('statefulSet', ref.namespace, ref.name).read();
     const bootstrapExpect = bootstrapExpectOf(cluster, current, spec);
     const replicas = current?.spec?.replicas ?? spec.replicas;
     // spec.bootstrap.fromBackup: the members restore until the cluster first has a quorum, never after.
     const restoring = spec.bootstrap?.fromBackup !== undefined && cluster.status?.restore?.completedTime === undefined;
     const desired = statefulSet({ ref, spec, replicas, bootstrapExpect, restoring, tls: tls.mode });
-    const { outcome, object } = await ensureObject({
-      read: async () => current,
-      create: (obj) => kube.createStatefulSet(obj),
-      patch: (body) => kube.patchStatefulSet(ref.namespace, ref.name, body),
-    }, desired, { spec: { template: desired.spec!.template, updateStrategy: desired.spec!.updateStrategy, persistentVolumeClaimRetentionPolicy: desired.spec!.persistentVolumeClaimRetentionPolicy } });
+    const { outcome, object } = await ensureObject({ ...kube.owned('statefulSet', ref.namespace, ref.name), read: async () => current }, desired, { spec: { template: desired.spec!.template, updateStrategy: desired.spec!.updateStrategy, persistentVolumeClaimRetentionPolicy: desired.spec!.persistentVolumeClaimRetentionPolicy } });
     if (outcome === 'created') await this.deps.events.record(cluster, 'Normal', 'Created', `created StatefulSet ${ref.name} with ${replicas} replicas`);
     if (outcome === 'created' && restoring) {
       const from = spec.bootstrap!.fromBackup!;
@@ -212,11 +196,7 @@ export class Reconciler {
       return null;
     }
     const desired = backupCronJob(ref, { ...spec, backup: spec.backup }, tls);
-    const { outcome } = await ensureObject({
-      read: () => kube.getCronJob(ref.namespace, name),
-      create: (obj) => kube.createCronJob(obj),
-      patch: (body) => kube.patchCronJob(ref.namespace, name, body),
-    }, desired, { spec: desired.spec });
+    const { outcome } = await ensureObject(kube.owned('cronJob', ref.namespace, name), desired, { spec: desired.spec });
     if (outcome === 'created') await this.deps.events.record(cluster, 'Normal', 'BackupScheduled', `CronJob ${name} backs up to ${storeLocation(spec.backup.objectStore)} on "${spec.backup.schedule}"`);
     const jobs = await kube.listJobs(ref.namespace, `${LABEL_BACKUP_OF}=${ref.name}`);
     const { succeeded, failed } = latestFinished(jobs);
@@ -231,7 +211,7 @@ export class Reconciler {
   }
 
   private async observe(ref: ClusterRef, spec: ResolvedSpec, sts: V1StatefulSet, pods: V1Pod[], token: string | undefined, tls: AdminTls | null, status: CatgaClusterStatus | undefined): Promise<Observed> {
-    const admin = this.deps.admin(token, tls, POLL_TIMEOUT_MS);
+    const admin = this.deps.admin(token, tls, RECONCILE_LIMITS.pollTimeoutMs);
     const views = await Promise.all(pods.map(async (pod): Promise<PodView | null> => {
       const bare = podView(pod, ref, this.deps.peerAddressMode, null);
       if (bare === null || bare.endpoint === null) return bare;
@@ -267,11 +247,7 @@ export class Reconciler {
     const voters = plan.leader?.view.members.filter((m) => m.voter).length ?? observed.statefulSetReplicas;
     const pdb = podDisruptionBudget(ref, Math.max(1, Math.min(spec.replicas, voters)));
     const pdbName = pdb.metadata!.name!;
-    await ensureObject({
-      read: () => kube.getPdb(ref.namespace, pdbName),
-      create: (obj) => kube.createPdb(obj),
-      patch: (body) => kube.patchPdb(ref.namespace, pdbName, body),
-    }, pdb, { spec: pdb.spec });
+    await ensureObject(kube.owned('pdb', ref.namespace, pdbName), pdb, { spec: pdb.spec });
   }
 
   /** catga.io/role=leader on the leader's pod only. */
@@ -314,7 +290,7 @@ export class Reconciler {
       case 'none':
         return;
       case 'scaleStatefulSet':
-        await kube.patchStatefulSet(ref.namespace, ref.name, { spec: { replicas: action.replicas } });
+        await kube.owned('statefulSet', ref.namespace, ref.name).patch({ spec: { replicas: action.replicas } });
         await events.record(cluster, 'Normal', action.reason, `StatefulSet replicas ${observed.statefulSetReplicas} -> ${action.replicas}`);
         return;
       case 'addLearner':
