@@ -2,13 +2,14 @@
 // `catga-operator`: reads its configuration, connects in cluster or with KUBECONFIG, runs until
 // SIGTERM/SIGINT, then shuts down gracefully (lease released, in-flight passes drained).
 import { KubeConfig } from '@kubernetes/client-node';
-import { loadConfig } from './machinery/config.js';
+import { loadConfig, refuseArguments } from './machinery/config.js';
 import { jsonLogger } from './machinery/log.js';
 import { startOperator } from './operator.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
+    refuseArguments(process.argv.slice(2));
     config = loadConfig();
   } catch (err) {
     process.stderr.write(`catga-operator: ${(err as Error).message}\n`);

@@ -1,5 +1,6 @@
 // The operator's configuration from CATGA_OPERATOR_* environment, validated once at start: a bad
-// value stops the process with a message naming the variable and what it expects.
+// value stops the process with a message naming the variable and what it expects. The command
+// line carries nothing, so an argument is refused rather than silently ignored.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { PeerAddressMode } from '../controller/observe.js';
@@ -30,6 +31,13 @@ export const MAX_WORKERS = 16;
 
 function invalid(variable: string, expected: string, got: string): never {
   throw Object.assign(new Error(`${variable}: expected ${expected}, got "${got}"`), { code: 'CONFIG_INVALID' });
+}
+
+/** The operator takes no command-line arguments: the first one given is refused by name. */
+export function refuseArguments(args: readonly string[]): void {
+  const first = args[0];
+  if (first === undefined) return;
+  throw Object.assign(new Error(`unexpected argument "${first}": catga-operator takes no arguments; it is configured by CATGA_OPERATOR_* environment variables`), { code: 'CONFIG_INVALID' });
 }
 
 function int(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
