@@ -189,3 +189,19 @@ test('a pod back on an empty volume is replaced (new incarnation as a learner), 
   const q = planReconcile(after);
   assert.equal(q.action.kind, 'promote');
 });
+
+test('at rest with pods not ready: Degraded names the missing ones, then the unready ones', () => {
+  const p = planReconcile(observed({ desired: 4, voters: [0, 1, 2, 3], pods: [0, 1, 2], unready: [1] }));
+  assert.deepEqual(p.action, { kind: 'none' });
+  assert.equal(p.phase, 'Degraded');
+  assert.deepEqual(p.degraded, { reason: 'MembersUnavailable', message: 'not ready: c-3, c-1' });
+});
+
+test('the plan is level-triggered: the same observation gives the same plan and is left unchanged', () => {
+  const o = observed({ desired: 3, voters: [0, 1, 2], outdated: [1, 2] });
+  const before = structuredClone(o);
+  const first = planReconcile(o);
+  assert.deepEqual(planReconcile(o), first);
+  assert.deepEqual(o, before);
+  assert.deepEqual(first.action, { kind: 'deletePod', name: 'c-2', revision: 'old' });
+});

@@ -112,6 +112,11 @@ class Situation {
     return m.healthy && this.podReady(m.id);
   }
 
+  /** The pod names of ordinals 0 .. spec.replicas - 1. */
+  desiredIds(): string[] {
+    return Array.from({ length: this.o.desiredReplicas }, (_, i) => podName(this.o.clusterName, i));
+  }
+
   voters(): ClusterMember[] {
     return this.members.filter((m) => m.voter);
   }
@@ -154,42 +159,9 @@ function planRemoval(s: Situation, id: string, phase: Phase): Plan {
   return plan({ kind: 'removeMember', endpoint, id }, phase, s.leader, { reason: 'ScaleDown', message: `removing ${id} from the Raft configuration` });
 }
 
-export function planReconcile(o: Observed): Plan {
-  const leader = findLeader(o.pods);
-  const desired = o.desiredReplicas;
-  if (desired > o.statefulSetReplicas) {
-    return plan({ kind: 'scaleStatefulSet', replicas: desired, reason: 'ScaleUp' }, 'Scaling', leader,
-      { reason: 'ScaleUp', message: `growing the StatefulSet from ${o.statefulSetReplicas} to ${desired}` });
-  }
-  const podOrdinals = new Set(o.pods.map((p) => p.ordinal));
-  const stalePvc = o.pvcOrdinals.filter((n) => n >= o.statefulSetReplicas && !podOrdinals.has(n)).sort((a, b) => b - a)[0];
-  if (stalePvc !== undefined) {
-    return plan({ kind: 'deletePvc', ordinal: stalePvc }, 'Scaling', leader, { reason: 'ScaleDown', message: `deleting the volume of removed ordinal ${stalePvc}` });
-  }
-  if (leader === null) {
-    const phase: Phase = o.everAvailable ? 'Degraded' : 'Creating';
-    return plan(NONE, phase, null, { reason: 'WaitingForLeader', message: 'no node reports a leader yet' },
-      o.everAvailable ? { reason: 'NoLeader', message: 'no node reports a leader' } : null);
-  }
-  const s = new Situation(o, leader);
-  const name = (ordinal: number): string => podName(o.clusterName, ordinal);
-
-  // Scale down, highest ordinal first: out of Raft, then out of the StatefulSet.
-  if (desired < o.statefulSetReplicas) {
-    const top = o.statefulSetReplicas - 1;
-    const id = name(top);
-    if (s.member(id) !== undefined) return planRemoval(s, id, 'Scaling');
-    return plan({ kind: 'scaleStatefulSet', replicas: top, reason: 'ScaleDown' }, 'Scaling', leader,
-      { reason: 'ScaleDown', message: `${id} left the Raft configuration; shrinking the StatefulSet to ${top}` });
-  }
-  // Members beyond spec.replicas (left over by an interrupted scale-down) are removed the same way.
-  const extra = s.members.map((m) => ({ m, ordinal: ordinalOf(o.clusterName, m.id) }))
-    .filter(({ ordinal }) => ordinal >= desired)
-    .sort((a, b) => b.ordinal - a.ordinal)[0];
-  if (extra !== undefined) return planRemoval(s, extra.m.id, 'Scaling');
-
-  // Join and promote: pods of the desired ordinals that are not voters yet.
-  const live = o.pods.filter((p) => p.ordinal < desired).sort((a, b) => a.ordinal - b.ordinal);
+/** Join and promote: pods of the desired ordinals (`live`, lowest first) that are not voters yet; null once all are. */
+function planJoins(s: Situation, live: readonly PodView[]): Plan | null {
+  const { o, leader } = s;
   for (const pod of live) {
     const member = s.member(pod.name);
     const runsAs = pod.view?.incarnation ?? null;
@@ -211,51 +183,95 @@ export function planReconcile(o: Observed): Plan {
     }
   }
   const voterIds = new Set(s.voters().map((m) => m.id));
-  const notVoters = Array.from({ length: desired }, (_, i) => name(i)).filter((id) => !voterIds.has(id));
+  const notVoters = s.desiredIds().filter((id) => !voterIds.has(id));
   if (notVoters.length > 0) {
     return plan(NONE, 'Scaling', leader, { reason: 'ScaleUp', message: `waiting for ${notVoters.join(', ')} to join and catch up` });
   }
+  return null;
+}
 
-  // Rolling update: followers first, the leader last after a switchover, one pod at a time.
+/** Rolling update: followers first, the leader last after a switchover, one pod at a time; null when no pod is outdated. */
+function planRollingUpdate(s: Situation, live: readonly PodView[]): Plan | null {
+  const { o, leader } = s;
   const outdated = o.updateRevision === undefined ? [] : live.filter((p) => p.revision !== o.updateRevision);
-  if (outdated.length > 0) {
-    const blocking = Array.from({ length: desired }, (_, i) => name(i)).find((id) => !s.podReady(id) || !s.caughtUp(s.member(id)!));
-    if (blocking !== undefined) {
-      const waiting: Note = { reason: 'RollingUpdate', message: `waiting for ${blocking} to be ready and caught up` };
-      // A pod this roll restarted is expected to be down for a while; any other unready pod means
-      // one more restart could cost the quorum.
-      const restartedByRoll = s.byName.get(blocking)?.revision === o.updateRevision;
-      const healthyVoters = s.voters().filter((m) => s.healthy(m)).length;
-      if (!restartedByRoll && healthyVoters - 1 < majority(s.voters().length)) {
-        return plan(NONE, 'Degraded', leader, waiting,
-          { reason: 'QuorumAtRisk', message: `${blocking} is not ready; restarting another pod now would leave fewer healthy voters than a majority` });
-      }
-      return plan(NONE, 'Upgrading', leader, waiting);
+  if (outdated.length === 0) return null;
+  const blocking = s.desiredIds().find((id) => !s.podReady(id) || !s.caughtUp(s.member(id)!));
+  if (blocking !== undefined) {
+    const waiting: Note = { reason: 'RollingUpdate', message: `waiting for ${blocking} to be ready and caught up` };
+    // A pod this roll restarted is expected to be down for a while; any other unready pod means
+    // one more restart could cost the quorum.
+    const restartedByRoll = s.byName.get(blocking)?.revision === o.updateRevision;
+    const healthyVoters = s.voters().filter((m) => s.healthy(m)).length;
+    if (!restartedByRoll && healthyVoters - 1 < majority(s.voters().length)) {
+      return plan(NONE, 'Degraded', leader, waiting,
+        { reason: 'QuorumAtRisk', message: `${blocking} is not ready; restarting another pod now would leave fewer healthy voters than a majority` });
     }
-    const follower = outdated.filter((p) => p.name !== leader.view.id).sort((a, b) => b.ordinal - a.ordinal)[0];
-    const victim = follower ?? leader.pod;
-    if (!s.quorumSurvives(victim.name, false)) {
-      return plan(NONE, 'Degraded', leader, { reason: 'RollingUpdate', message: 'rolling update paused' },
-        { reason: 'QuorumAtRisk', message: `restarting ${victim.name} now would leave fewer healthy voters than a majority` });
-    }
-    if (follower !== undefined) {
-      return plan({ kind: 'deletePod', name: follower.name, revision: follower.revision }, 'Upgrading', leader,
-        { reason: 'RollingUpdate', message: `restarting ${follower.name} on revision ${o.updateRevision}` });
-    }
-    const updated = new Set(live.filter((p) => p.revision === o.updateRevision).map((p) => p.name));
-    const to = s.transferTarget(leader.view.id, (m) => updated.has(m.id));
-    if (to === undefined) {
-      return plan(NONE, 'Degraded', leader, { reason: 'RollingUpdate', message: `waiting to move leadership off ${leader.view.id}` },
-        { reason: 'NoTransferTarget', message: `no ready, caught-up voter can take leadership from ${leader.view.id}` });
-    }
-    return plan({ kind: 'transferLeadership', endpoint: leader.pod.endpoint!, from: leader.view.id, to: to.id }, 'Upgrading', leader,
-      { reason: 'RollingUpdate', message: `switching leadership from ${leader.view.id} to ${to.id} before restarting it` });
+    return plan(NONE, 'Upgrading', leader, waiting);
   }
+  const follower = outdated.filter((p) => p.name !== leader.view.id).sort((a, b) => b.ordinal - a.ordinal)[0];
+  const victim = follower ?? leader.pod;
+  if (!s.quorumSurvives(victim.name, false)) {
+    return plan(NONE, 'Degraded', leader, { reason: 'RollingUpdate', message: 'rolling update paused' },
+      { reason: 'QuorumAtRisk', message: `restarting ${victim.name} now would leave fewer healthy voters than a majority` });
+  }
+  if (follower !== undefined) {
+    return plan({ kind: 'deletePod', name: follower.name, revision: follower.revision }, 'Upgrading', leader,
+      { reason: 'RollingUpdate', message: `restarting ${follower.name} on revision ${o.updateRevision}` });
+  }
+  const updated = new Set(live.filter((p) => p.revision === o.updateRevision).map((p) => p.name));
+  const to = s.transferTarget(leader.view.id, (m) => updated.has(m.id));
+  if (to === undefined) {
+    return plan(NONE, 'Degraded', leader, { reason: 'RollingUpdate', message: `waiting to move leadership off ${leader.view.id}` },
+      { reason: 'NoTransferTarget', message: `no ready, caught-up voter can take leadership from ${leader.view.id}` });
+  }
+  return plan({ kind: 'transferLeadership', endpoint: leader.pod.endpoint!, from: leader.view.id, to: to.id }, 'Upgrading', leader,
+    { reason: 'RollingUpdate', message: `switching leadership from ${leader.view.id} to ${to.id} before restarting it` });
+}
 
+/** Nothing to do: Available when every desired pod exists and is ready, Degraded naming the ones that are not. */
+function planAtRest(s: Situation, live: readonly PodView[]): Plan {
   const unready = live.filter((p) => !p.ready).map((p) => p.name);
-  const missing = Array.from({ length: desired }, (_, i) => name(i)).filter((id) => !s.byName.has(id));
+  const missing = s.desiredIds().filter((id) => !s.byName.has(id));
   if (unready.length + missing.length > 0) {
-    return plan(NONE, 'Degraded', leader, null, { reason: 'MembersUnavailable', message: `not ready: ${[...missing, ...unready].join(', ')}` });
+    return plan(NONE, 'Degraded', s.leader, null, { reason: 'MembersUnavailable', message: `not ready: ${[...missing, ...unready].join(', ')}` });
   }
-  return plan(NONE, 'Available', leader, null);
+  return plan(NONE, 'Available', s.leader, null);
+}
+
+export function planReconcile(o: Observed): Plan {
+  const leader = findLeader(o.pods);
+  const desired = o.desiredReplicas;
+  if (desired > o.statefulSetReplicas) {
+    return plan({ kind: 'scaleStatefulSet', replicas: desired, reason: 'ScaleUp' }, 'Scaling', leader,
+      { reason: 'ScaleUp', message: `growing the StatefulSet from ${o.statefulSetReplicas} to ${desired}` });
+  }
+  const podOrdinals = new Set(o.pods.map((p) => p.ordinal));
+  const stalePvc = o.pvcOrdinals.filter((n) => n >= o.statefulSetReplicas && !podOrdinals.has(n)).sort((a, b) => b - a)[0];
+  if (stalePvc !== undefined) {
+    return plan({ kind: 'deletePvc', ordinal: stalePvc }, 'Scaling', leader, { reason: 'ScaleDown', message: `deleting the volume of removed ordinal ${stalePvc}` });
+  }
+  if (leader === null) {
+    const phase: Phase = o.everAvailable ? 'Degraded' : 'Creating';
+    return plan(NONE, phase, null, { reason: 'WaitingForLeader', message: 'no node reports a leader yet' },
+      o.everAvailable ? { reason: 'NoLeader', message: 'no node reports a leader' } : null);
+  }
+  const s = new Situation(o, leader);
+
+  // Scale down, highest ordinal first: out of Raft, then out of the StatefulSet.
+  if (desired < o.statefulSetReplicas) {
+    const top = o.statefulSetReplicas - 1;
+    const id = podName(o.clusterName, top);
+    if (s.member(id) !== undefined) return planRemoval(s, id, 'Scaling');
+    return plan({ kind: 'scaleStatefulSet', replicas: top, reason: 'ScaleDown' }, 'Scaling', leader,
+      { reason: 'ScaleDown', message: `${id} left the Raft configuration; shrinking the StatefulSet to ${top}` });
+  }
+  // Members beyond spec.replicas (left over by an interrupted scale-down) are removed the same way.
+  const extra = s.members.map((m) => ({ m, ordinal: ordinalOf(o.clusterName, m.id) }))
+    .filter(({ ordinal }) => ordinal >= desired)
+    .sort((a, b) => b.ordinal - a.ordinal)[0];
+  if (extra !== undefined) return planRemoval(s, extra.m.id, 'Scaling');
+
+  // Then join and promote, then roll, then report what is not ready.
+  const live = o.pods.filter((p) => p.ordinal < desired).sort((a, b) => a.ordinal - b.ordinal);
+  return planJoins(s, live) ?? planRollingUpdate(s, live) ?? planAtRest(s, live);
 }
