@@ -36,6 +36,44 @@ function errorCode(err: unknown): string {
   return 'INTERNAL';
 }
 
+/** One worker: takes keys off the queue and reconciles each until the queue shuts down, requeueing as the pass asks. */
+async function reconcileKeys(queue: WorkQueue, reconciler: Reconciler, metrics: OperatorMetrics, log: Logger): Promise<void> {
+  for (;;) {
+    const key = await queue.next();
+    if (key === null) return;
+    const slash = key.indexOf('/');
+    const stopTimer = metrics.duration.startTimer();
+    try {
+      const again = await reconciler.reconcile(key.slice(0, slash), key.slice(slash + 1));
+      queue.done(key, 'ok');
+      if (again !== null) queue.addAfter(key, again);
+      metrics.reconciles.inc({ outcome: 'ok' });
+    } catch (err) {
+      queue.done(key, 'failed');
+      metrics.reconciles.inc({ outcome: 'error' });
+      metrics.errors.inc({ code: errorCode(err) });
+      log.warn('reconcile failed', { key, code: errorCode(err), error: (err as Error).message });
+    } finally {
+      stopTimer();
+      metrics.queueDepth.set(queue.depth);
+    }
+  }
+}
+
+/** The informers the operator reconciles from: CatgaClusters, and the pods and StatefulSets it manages, each event enqueueing its cluster's key. */
+function watchManaged(kc: KubeConfig, kube: KubeClient, log: Logger, enqueue: (namespace: string | undefined, name: string | undefined) => void) {
+  const clusters = new ResilientInformer<CatgaCluster>(kc, `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
+    () => kube.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: PLURAL }) as Promise<KubernetesListObject<CatgaCluster>>,
+    undefined, log, (c) => enqueue(c.metadata.namespace, c.metadata.name));
+  const pods = new ResilientInformer<V1Pod>(kc, '/api/v1/pods',
+    () => kube.core.listPodForAllNamespaces({ labelSelector: MANAGED_SELECTOR }), MANAGED_SELECTOR, log,
+    (p) => enqueue(p.metadata?.namespace, p.metadata?.labels?.[LABEL_CLUSTER]));
+  const statefulSets = new ResilientInformer<V1StatefulSet>(kc, '/apis/apps/v1/statefulsets',
+    () => kube.apps.listStatefulSetForAllNamespaces({ labelSelector: MANAGED_SELECTOR }), MANAGED_SELECTOR, log,
+    (s) => enqueue(s.metadata?.namespace, s.metadata?.labels?.[LABEL_CLUSTER]));
+  return { clusters, pods, statefulSets };
+}
+
 export async function startOperator(kc: KubeConfig, config: OperatorConfig, log: Logger, onFatal: (reason: string) => void): Promise<RunningOperator> {
   const kube = new KubeClient(kc);
   const metrics = createMetrics();
@@ -51,15 +89,7 @@ export async function startOperator(kc: KubeConfig, config: OperatorConfig, log:
     metrics.queueDepth.set(queue.depth);
   };
 
-  const clusters = new ResilientInformer<CatgaCluster>(kc, `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`,
-    () => kube.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: PLURAL }) as Promise<KubernetesListObject<CatgaCluster>>,
-    undefined, log, (c) => enqueue(c.metadata.namespace, c.metadata.name));
-  const pods = new ResilientInformer<V1Pod>(kc, '/api/v1/pods',
-    () => kube.core.listPodForAllNamespaces({ labelSelector: MANAGED_SELECTOR }), MANAGED_SELECTOR, log,
-    (p) => enqueue(p.metadata?.namespace, p.metadata?.labels?.[LABEL_CLUSTER]));
-  const statefulSets = new ResilientInformer<V1StatefulSet>(kc, '/apis/apps/v1/statefulsets',
-    () => kube.apps.listStatefulSetForAllNamespaces({ labelSelector: MANAGED_SELECTOR }), MANAGED_SELECTOR, log,
-    (s) => enqueue(s.metadata?.namespace, s.metadata?.labels?.[LABEL_CLUSTER]));
+  const { clusters, pods, statefulSets } = watchManaged(kc, kube, log, enqueue);
   const informers = [clusters, pods, statefulSets];
 
   const reconciler = new Reconciler({
@@ -76,35 +106,12 @@ export async function startOperator(kc: KubeConfig, config: OperatorConfig, log:
   });
 
   const workers: Promise<void>[] = [];
-  const work = async (): Promise<void> => {
-    for (;;) {
-      const key = await queue.next();
-      if (key === null) return;
-      const slash = key.indexOf('/');
-      const stopTimer = metrics.duration.startTimer();
-      try {
-        const again = await reconciler.reconcile(key.slice(0, slash), key.slice(slash + 1));
-        queue.done(key, 'ok');
-        if (again !== null) queue.addAfter(key, again);
-        metrics.reconciles.inc({ outcome: 'ok' });
-      } catch (err) {
-        queue.done(key, 'failed');
-        metrics.reconciles.inc({ outcome: 'error' });
-        metrics.errors.inc({ code: errorCode(err) });
-        log.warn('reconcile failed', { key, code: errorCode(err), error: (err as Error).message });
-      } finally {
-        stopTimer();
-        metrics.queueDepth.set(queue.depth);
-      }
-    }
-  };
-
   const elector = new LeaderElector(kube.leaseStore(config.leaseNamespace, config.leaseName), {
     identity: config.identity, namespace: config.leaseNamespace, name: config.leaseName,
     leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs,
   }, log, () => {
     metrics.isLeader.set(1);
-    for (let i = 0; i < config.workers; i++) workers.push(work());
+    for (let i = 0; i < config.workers; i++) workers.push(reconcileKeys(queue, reconciler, metrics, log));
     for (const c of clusters.list()) enqueue(c.metadata.namespace, c.metadata.name);
   }, () => {
     metrics.isLeader.set(0);
