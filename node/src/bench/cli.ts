@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FlagError, parseOrExplain, readFlags } from '../common/flags.js';
 import { LocalCluster } from '../local/local-cluster.js';
 import { LocalPki } from '../local/local-pki.js';
 import { etcdBodies, startEtcd } from './etcd.js';
@@ -20,7 +21,7 @@ import { stateBench, type StateBenchResult } from './state-bench.js';
 const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout', 'tls', 'state'] as const;
 type Section = (typeof SECTIONS)[number];
 
-interface BenchOptions {
+export interface BenchOptions {
   quick: boolean;
   json: boolean;
   seconds: number;
@@ -60,38 +61,37 @@ interface FanoutRow {
 
 export const USAGE = `catga bench [--quick] [--json] [--only=${SECTIONS.join(',')}] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]`;
 
-function parse(argv: readonly string[]): BenchOptions {
-  const flags = new Map<string, string>();
-  for (const a of argv) {
-    const m = /^--(quick|json|only|seconds|soak|state-mb)(?:=(.*))?$/.exec(a);
-    if (m === null) throw new Error(`unknown flag ${a} (${USAGE})`);
-    flags.set(m[1]!, m[2] ?? '');
-  }
-  const quick = flags.has('quick');
-  const number = (name: string, fallback: number): number => {
-    const v = flags.get(name);
+/** The options of `argv`; FlagError naming the flag on an unknown flag or a malformed value. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const f = readFlags(argv, {
+    quick: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' },
+    seconds: { type: 'string' }, soak: { type: 'string' }, 'state-mb': { type: 'string' },
+  });
+  const quick = f.quick === true;
+  const number = (name: 'seconds' | 'soak' | 'state-mb', fallback: number): number => {
+    const v = f[name];
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number of seconds (${USAGE})`);
+    if (!Number.isFinite(n) || n <= 0) throw new FlagError(`--${name} needs a positive number of seconds, got "${v}"`);
     return n;
   };
-  const onlyFlag = flags.get('only');
+  const onlyFlag = f.only;
   const only = new Set<Section>();
   for (const part of onlyFlag === undefined ? SECTIONS : onlyFlag.split(',')) {
-    if (!(SECTIONS as readonly string[]).includes(part)) throw new Error(`--only takes ${SECTIONS.join(',')}; got "${part}"`);
+    if (!(SECTIONS as readonly string[]).includes(part)) throw new FlagError(`--only takes ${SECTIONS.join(',')}; got "${part}"`);
     only.add(part as Section);
   }
-  if (only.has('tls') && !only.has('put') && !only.has('fanout')) throw new Error(`--only=tls repeats the put and fan-out rows on TLS: add put or fanout (${USAGE})`);
+  if (only.has('tls') && !only.has('put') && !only.has('fanout')) throw new FlagError('--only=tls repeats the put and fan-out rows on TLS: add put or fanout');
   return {
     quick,
-    json: flags.has('json'),
+    json: f.json === true,
     seconds: number('seconds', quick ? 1.5 : 5),
     warmupSeconds: quick ? 1 : 3,
     connections: quick ? [1, 64] : [1, 16, 64, 256],
     subscribers: quick ? [1, 100] : [1, 100, 1000],
     eventsPerSecond: quick ? 2_000 : 10_000,
-    only: flags.has('soak') && onlyFlag === undefined ? new Set() : only,
-    soakSeconds: flags.has('soak') ? number('soak', 0) : 0,
+    only: f.soak !== undefined && onlyFlag === undefined ? new Set() : only,
+    soakSeconds: f.soak !== undefined ? number('soak', 0) : 0,
     stateMb: number('state-mb', quick ? 64 : 1024),
   };
 }
@@ -267,7 +267,8 @@ function tlsCostLines(rows: readonly Row[], fanouts: readonly FanoutRow[]): stri
 }
 
 export async function runBenchCli(argv: string[]): Promise<number> {
-  const o = parse(argv);
+  const o = parseOrExplain('bench', `usage: ${USAGE}`, argv, parseBenchArgs);
+  if (o === null) return 2;
   const dir = mkdtempSync(join(tmpdir(), 'catga-bench-'));
   const log = (s: string) => { if (!o.json) process.stderr.write(s + '\n'); };
   const catga = await startCatga(join(dir, 'catga'), false);

@@ -9,18 +9,12 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { catgaApi, defineModule, type CatgaApi, type ModuleDefinition } from './api.js';
+import { CodedError } from '../common/errors.js';
 
 /** Bound on module files named in CATGA_HANDLERS, and on the modules they define. */
 export const MAX_HANDLER_MODULES = 64;
 
-export class LoadError extends Error {
-  constructor(
-    readonly code: 'HANDLER_MODULE_NOT_FOUND' | 'HANDLER_MODULE_INVALID' | 'TOO_MANY_HANDLER_MODULES',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class LoadError extends CodedError<'HANDLER_MODULE_NOT_FOUND' | 'HANDLER_MODULE_INVALID' | 'TOO_MANY_HANDLER_MODULES'> {}
 
 /** Splits a CATGA_HANDLERS value into paths (empty or unset: none). */
 export function parseHandlerPaths(value: string | undefined): string[] {

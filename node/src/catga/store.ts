@@ -6,20 +6,14 @@
 // whole module's state.
 import { MAX_JSON_DEPTH, type JsonValue } from './schema.js';
 import type { ReplicatedState } from './replicated-state.js';
+import { CodedError } from '../common/errors.js';
 
 /** Keys are strings of at most this many UTF-8 bytes. */
 export const MAX_STORE_KEY_BYTES = 1_024;
 /** Most entries one `scan` returns. */
 export const MAX_SCAN_LIMIT = 1_000;
 
-export class StoreError extends Error {
-  constructor(
-    readonly code: 'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_SCAN',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class StoreError extends CodedError<'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_SCAN'> {}
 
 export interface ScanOptions {
   /** Only keys after this one (the last key of the previous page). */

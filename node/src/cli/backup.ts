@@ -6,10 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { pruneBackups, readBackup, writeBackup } from '../backup/backup.js';
 import { newClusterId, restoreBackup } from '../backup/restore.js';
 import { openStore } from '../backup/store.js';
+import { FlagError, readFlagsAndArguments, type FlagSpec, type FlagsAndArguments } from '../common/flags.js';
 
 const BACKUP_USAGE = `usage:
   catga backup --to <dir | s3://bucket/prefix> [--from <node url>] [--endpoint <s3 url>]
@@ -39,6 +39,16 @@ class UsageError extends Error {}
 
 function fail(usage: string, message: string): never {
   throw new UsageError(`${message}\n${usage}`);
+}
+
+/** `argv` per `spec` (common/flags.ts); an unknown flag or a missing value fails with `usage`. */
+function flagsOf<S extends FlagSpec>(argv: readonly string[], spec: S, usage: string): FlagsAndArguments<S> {
+  try {
+    return readFlagsAndArguments(argv, spec);
+  } catch (err) {
+    if (err instanceof FlagError) fail(usage, err.message);
+    throw err;
+  }
 }
 
 const MB = 1024 * 1024;
@@ -81,10 +91,9 @@ function parseDays(s: string | undefined): number | null {
 export async function runBackupCli(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'verify') return await verify(argv.slice(1));
-    const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { to: { type: 'string' }, from: { type: 'string' }, endpoint: { type: 'string' }, keep: { type: 'string' }, 'max-age': { type: 'string' }, 'result-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const { values, positionals } = flagsOf(argv, {
+      to: { type: 'string' }, from: { type: 'string' }, endpoint: { type: 'string' }, keep: { type: 'string' }, 'max-age': { type: 'string' }, 'result-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    }, BACKUP_USAGE);
     if (values.help === true) { process.stdout.write(BACKUP_USAGE); return 0; }
     if (positionals.length > 0) fail(BACKUP_USAGE, `unexpected argument ${JSON.stringify(positionals[0])}`);
     if (values.to === undefined) fail(BACKUP_USAGE, '--to is required');
@@ -113,7 +122,7 @@ export async function runBackupCli(argv: string[]): Promise<number> {
 }
 
 async function verify(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { endpoint: { type: 'string' } } });
+  const { values, positionals } = flagsOf(argv, { endpoint: { type: 'string' } }, BACKUP_USAGE);
   if (positionals.length !== 1) fail(BACKUP_USAGE, 'verify takes one backup location');
   const store = await openStore(positionals[0]!, { endpoint: values.endpoint });
   const started = performance.now();
@@ -125,10 +134,9 @@ async function verify(argv: string[]): Promise<number> {
 
 export async function runRestoreCli(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { from: { type: 'string' }, 'data-dir': { type: 'string' }, id: { type: 'string' }, 'cluster-id': { type: 'string' }, endpoint: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const { values, positionals } = flagsOf(argv, {
+      from: { type: 'string' }, 'data-dir': { type: 'string' }, id: { type: 'string' }, 'cluster-id': { type: 'string' }, endpoint: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    }, RESTORE_USAGE);
     if (values.help === true) { process.stdout.write(RESTORE_USAGE); return 0; }
     if (positionals.length > 0) fail(RESTORE_USAGE, `unexpected argument ${JSON.stringify(positionals[0])}`);
     if (values.from === undefined || values['data-dir'] === undefined || values.id === undefined) fail(RESTORE_USAGE, '--from, --data-dir and --id are required');

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseHandlerPaths } from '../catga/loader.js';
 import { LocalCluster } from '../local/local-cluster.js';
 import { LocalPki } from '../local/local-pki.js';
-import { FlagError, intFlag, readFlags } from '../common/flags.js';
+import { FlagError, intFlag, parseOrExplain, readFlags } from '../common/flags.js';
 
 interface DevOptions {
   nodes: number;
@@ -58,14 +58,8 @@ function persistentSecret(dir: string, name: string): string {
 }
 
 export async function runDevCli(argv: string[]): Promise<number> {
-  let o: DevOptions;
-  try {
-    o = parse(argv);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    process.stderr.write(`catga dev: ${err.message}\nusage: ${DEV_USAGE}\n`);
-    return 2;
-  }
+  const o = parseOrExplain('dev', `usage: ${DEV_USAGE}`, argv, parse);
+  if (o === null) return 2;
   const dir = resolve(o.dir);
   if ((o.httpBase === 0 || o.peerBase === 0) && existsSync(join(dir, 'n1'))) {
     throw new Error(`port 0: ${dir} holds a cluster whose members' addresses are fixed; give its ports or a fresh --data-dir`);

@@ -2,6 +2,16 @@
 // client sees for it (docs/api.md#errors), so the server maps errors without guessing.
 import type { RaftError } from '../raft/types.js';
 
+/** An error whose stable `code` is one of the union `C`: a module's own error type, mapped by its callers by code. */
+export class CodedError<C extends string> extends Error {
+  constructor(
+    readonly code: C,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class CatgaError extends Error {
   constructor(
     readonly code: string,

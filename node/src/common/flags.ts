@@ -7,15 +7,31 @@ export class FlagError extends Error {
   readonly code = 'USAGE';
 }
 
-export type FlagSpec = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly multiple?: boolean }>>;
+export type FlagSpec = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly multiple?: boolean; readonly short?: string }>>;
 type Values<S extends FlagSpec> = {
   [K in keyof S]?: S[K]['type'] extends 'boolean' ? (S[K]['multiple'] extends true ? boolean[] : boolean) : S[K]['multiple'] extends true ? string[] : string;
 };
 
+/** Flags read per a spec, and the arguments that are not flags. */
+export interface FlagsAndArguments<S extends FlagSpec> {
+  readonly values: Values<S>;
+  readonly positionals: string[];
+}
+
 /** The flags of `argv` per `spec` (no positional arguments); FlagError on anything else. */
 export function readFlags<S extends FlagSpec>(argv: readonly string[], spec: S): Values<S> {
+  return parseFlags(argv, spec, false).values;
+}
+
+/** The flags of `argv` per `spec` and the arguments that are not flags; FlagError on an unknown flag or a missing value. */
+export function readFlagsAndArguments<S extends FlagSpec>(argv: readonly string[], spec: S): FlagsAndArguments<S> {
+  return parseFlags(argv, spec, true);
+}
+
+function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: S, allowPositionals: boolean): FlagsAndArguments<S> {
   try {
-    return parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }).values as Values<S>;
+    const { values, positionals } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals });
+    return { values: values as Values<S>, positionals };
   } catch (err) {
     throw new FlagError((err as Error).message);
   }
@@ -27,4 +43,18 @@ export function intFlag(name: string, value: string | undefined, min: number, ma
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new FlagError(`--${name} needs an integer from ${min} to ${max}, got "${value}"`);
   return n;
+}
+
+/**
+ * `parse(argv)`, or null once a FlagError from it is printed to stderr as `catga <verb>: <message>`
+ * followed by `usage` (the verb then exits 2).
+ */
+export function parseOrExplain<T>(verb: string, usage: string, argv: readonly string[], parse: (argv: readonly string[]) => T): T | null {
+  try {
+    return parse(argv);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`catga ${verb}: ${err.message}\n${usage}\n`);
+    return null;
+  }
 }

@@ -253,19 +253,19 @@ export class RaftDriver {
   }
 
   proposeConfChange(cc: ConfChange): Promise<Index> {
-    return new Promise((resolve, reject) => {
-      const err = this.refusal();
-      if (err) return reject(err);
-      this.controls.push({ kind: 'conf', cc, resolve, reject });
-      this.schedule();
-    });
+    return this.enqueueControl<Index>((resolve, reject) => ({ kind: 'conf', cc, resolve, reject }));
   }
 
   transferLeadership(to: NodeId): Promise<void> {
-    return new Promise((resolve, reject) => {
+    return this.enqueueControl<void>((resolve, reject) => ({ kind: 'transfer', to, resolve, reject }));
+  }
+
+  /** Queues the control `make` builds around the promise's settlers, or rejects at once when the driver refuses work. */
+  private enqueueControl<T>(make: (resolve: (value: T) => void, reject: (e: unknown) => void) => Control): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const err = this.refusal();
       if (err) return reject(err);
-      this.controls.push({ kind: 'transfer', to, resolve, reject });
+      this.controls.push(make(resolve, reject));
       this.schedule();
     });
   }

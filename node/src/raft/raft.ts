@@ -22,11 +22,14 @@ import {
 } from './replication.js';
 import type {
   Accepted,
+  AppendRequest,
   ConfChange,
   ConfState,
   Entry,
   HardState,
+  Heartbeat,
   Index,
+  InstallSnapshot,
   Message,
   NodeId,
   Proposed,
@@ -768,51 +771,36 @@ function stepLeader(r: Raft, m: Message): void {
   }
 }
 
+/** The messages only the leader of a term sends. */
+type FromLeader = AppendRequest | Heartbeat | InstallSnapshot;
+
+function isFromLeader(m: Message): m is FromLeader {
+  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+}
+
+/** Handles a message from the leader, once the caller has recognised `m.from` as the leader of its term. */
+function handleFromLeader(r: Raft, m: FromLeader): void {
+  if (m.type === 'append') handleAppend(r, m);
+  else if (m.type === 'heartbeat') handleHeartbeat(r, m);
+  else handleSnapshot(r, m);
+}
+
 function stepCandidate(r: Raft, m: Message): void {
-  switch (m.type) {
-    case 'append':
-      r.becomeFollower(m.term, m.from);
-      handleAppend(r, m);
-      return;
-    case 'heartbeat':
-      r.becomeFollower(m.term, m.from);
-      handleHeartbeat(r, m);
-      return;
-    case 'snapshot':
-      r.becomeFollower(m.term, m.from);
-      handleSnapshot(r, m);
-      return;
-    case 'voteResp':
-    case 'preVoteResp':
-      r.handleVoteResponse(m);
-      return;
-    default:
-      return;
+  if (isFromLeader(m)) {
+    r.becomeFollower(m.term, m.from);
+    handleFromLeader(r, m);
+  } else if (m.type === 'voteResp' || m.type === 'preVoteResp') {
+    r.handleVoteResponse(m);
   }
 }
 
 function stepFollower(r: Raft, m: Message): void {
-  switch (m.type) {
-    case 'append':
-      r.electionElapsed = 0;
-      r.leader = m.from;
-      handleAppend(r, m);
-      return;
-    case 'heartbeat':
-      r.electionElapsed = 0;
-      r.leader = m.from;
-      handleHeartbeat(r, m);
-      return;
-    case 'snapshot':
-      r.electionElapsed = 0;
-      r.leader = m.from;
-      handleSnapshot(r, m);
-      return;
-    case 'timeoutNow':
-      r.timeoutNow();
-      return;
-    default:
-      return;
+  if (isFromLeader(m)) {
+    r.electionElapsed = 0;
+    r.leader = m.from;
+    handleFromLeader(r, m);
+  } else if (m.type === 'timeoutNow') {
+    r.timeoutNow();
   }
 }
 

@@ -20,6 +20,14 @@ export interface StateFigures {
 }
 
 const ROLES: readonly Role[] = ['follower', 'precandidate', 'candidate', 'leader'];
+/** The gauges that read one number off the Raft status at scrape time: name, help, the number. */
+const STATUS_GAUGES: readonly (readonly [string, string, (s: RaftStatus) => number])[] = [
+  ['catga_raft_term', 'Current Raft term.', (s) => s.term],
+  ['catga_raft_commit_index', 'Highest log index known to be committed.', (s) => s.commit],
+  ['catga_raft_applied_index', 'Highest log index applied to the state machine.', (s) => s.applied],
+  ['catga_raft_last_log_index', 'Index of the last entry in the local log.', (s) => s.lastIndex],
+  ['catga_raft_voters', 'Voters in the configuration this node knows.', (s) => s.conf.voters.length],
+];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** A reactor's replicated progress, read at scrape time. */
@@ -63,10 +71,9 @@ export class NodeMetrics implements ServerMetrics {
     // prom-client names these gauges `_total`, which the exposition format reserves for counters
     // (`promtool check metrics` refuses them); the handle and request counts are not worth a rename.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) r.removeSingleMetric(name);
-    new Gauge({
-      name: 'catga_raft_term', help: 'Current Raft term.', registers: [r],
-      collect() { this.set(status().term); },
-    });
+    for (const [name, help, read] of STATUS_GAUGES) {
+      new Gauge({ name, help, registers: [r], collect() { this.set(read(status())); } });
+    }
     new Gauge({
       name: 'catga_raft_role', help: 'Current Raft role: 1 for the role this node has, 0 for the others.',
       labelNames: ['role'], registers: [r],
@@ -74,18 +81,6 @@ export class NodeMetrics implements ServerMetrics {
         const role = status().role;
         for (const x of ROLES) this.set({ role: x }, x === role ? 1 : 0);
       },
-    });
-    new Gauge({
-      name: 'catga_raft_commit_index', help: 'Highest log index known to be committed.', registers: [r],
-      collect() { this.set(status().commit); },
-    });
-    new Gauge({
-      name: 'catga_raft_applied_index', help: 'Highest log index applied to the state machine.', registers: [r],
-      collect() { this.set(status().applied); },
-    });
-    new Gauge({
-      name: 'catga_raft_last_log_index', help: 'Index of the last entry in the local log.', registers: [r],
-      collect() { this.set(status().lastIndex); },
     });
     new Gauge({
       name: 'catga_raft_peer_match_index', help: 'On the leader: highest index known replicated on each peer.',
@@ -102,10 +97,6 @@ export class NodeMetrics implements ServerMetrics {
         this.reset();
         for (const [peer, p] of Object.entries(status().progress)) this.set({ peer, voter: String(p.voter) }, p.recentActive ? 1 : 0);
       },
-    });
-    new Gauge({
-      name: 'catga_raft_voters', help: 'Voters in the configuration this node knows.', registers: [r],
-      collect() { this.set(status().conf.voters.length); },
     });
     if (dataDir !== undefined) {
       // One statfs per scrape and per gauge: two cheap syscalls, and each gauge reads the volume as it is.

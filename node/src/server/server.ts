@@ -12,12 +12,12 @@ import { CatgaError, asCatgaError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { commandRefusalStatus, queryRefusalStatus } from '../catga/result.js';
 import type { ServerMetrics } from './metrics.js';
-import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi, type WireEvent } from './api.js';
+import { CONSISTENCIES, type CommandInput, type Consistency, type NodeApi } from './api.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { streamBackup } from './backup-stream.js';
 import type { BackupSource } from './api.js';
-import { SubscriberBuffers, type BufferHolder } from './ws-buffers.js';
-import { sharedTextFrames } from './ws-frames.js';
+import { SubscriberBuffers } from './ws-buffers.js';
+import { EventSubscriber, WS_CLOSE, type SubscriberHost } from './event-subscriber.js';
 import { Access, forbidden, type ApiToken, type Principal, type Scope } from './auth.js';
 import {
   checkJsonContentType, deadlineOf, errorBody, hasBody, okBody, readJson, sendError, sendJson,
@@ -48,11 +48,6 @@ export interface ServerOptions {
   readonly wsBufferBytes: number;
 }
 
-/** How long an evicted subscriber's close handshake may take before its socket is destroyed. */
-const EVICTED_CLOSE_MS = 1_000;
-
-/** WebSocket close codes (application range). */
-export const WS_CLOSE = { SLOW_CONSUMER: 4008, EVENTS_COMPACTED: 4010, SHUTTING_DOWN: 1001 } as const;
 /** Longest command/query/event type name accepted in a path. */
 export const MAX_TYPE_LENGTH = 128;
 /** Longest Idempotency-Key accepted. */
@@ -100,7 +95,7 @@ export class CatgaServer {
   private readonly access: Access;
   private readonly guard: ConnectionGuard;
 
-  private readonly buffers: SubscriberBuffers;
+  private readonly subscriberHost: SubscriberHost;
 
   constructor(o: ServerOptions) {
     this.o = o;
@@ -108,7 +103,9 @@ export class CatgaServer {
     if (o.openAccess) {
       o.log.warn('OPEN_ACCESS', { message: 'CATGA_OPEN_ACCESS is on: anyone who reaches this port may send commands, run queries, publish and subscribe without a token. Use it only on a trusted machine (catga dev).' });
     }
-    this.buffers = new SubscriberBuffers(o.wsBufferBytes);
+    this.subscriberHost = {
+      api: o.api, metrics: o.metrics, buffers: new SubscriberBuffers(o.wsBufferBytes), wss: this.wss, sockets: this.sockets, backlogLimit: o.wsBacklogEvents,
+    };
     this.admin = this.buildAdmin();
     const options: HttpServerOptions = {
       keepAliveTimeout: 65_000,
@@ -383,97 +380,9 @@ export class CatgaServer {
         if (denied !== null) throw denied;
       }
 
-      // Subscribe before the handshake so that EVENTS_COMPACTED can still be an HTTP status. The
-      // replay of retained events (bounded by the event ring) and the live events behind it wait in
-      // `queue`; `pump` sends frames while at most `limit` events are unwritten to the socket. Only
-      // live events count against the backlog: a subscriber is too slow when more than `limit` of
-      // them wait behind what it has not read yet.
-      let ws: WebSocket | null = null;
-      const queue: (readonly WireEvent[])[] = [];
-      let queued = 0;
-      let replayLeft = 0;
-      let replaying = true;
-      let inFlight = 0;
-      let closed = false;
-      let closing: [number, string] | null = null;
-      const limit = this.o.wsBacklogEvents;
-      const buffers = this.buffers;
-      const close = (code: number, reason: string): void => {
-        if (closed) return;
-        closed = true;
-        closing = [code, reason];
-        queue.length = 0;
-        buffers.release(holder);
-        ws?.close(code, reason);
-      };
-      const holder: BufferHolder = {
-        held: 0,
-        evict: () => {
-          this.o.metrics.wsSlowClosed.inc();
-          close(WS_CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: the node\'s subscriber buffers are full and this subscriber holds the most; resume with ?from=');
-          // Its socket is not draining: the close frame may never get out.
-          setTimeout(() => ws?.terminate(), EVICTED_CLOSE_MS).unref();
-        },
-      };
-      const pump = (): void => {
-        if (closed || ws === null || queue.length === 0 || inFlight >= limit) return;
-        // Corked, the frames of every batch written in this turn leave in one syscall.
-        socket.cork();
-        while (!closed && queue.length > 0 && inFlight < limit) {
-          const events = queue[0]!;
-          const n = events.length;
-          const frames = sharedTextFrames(events);
-          if (!buffers.take(holder, frames)) break;
-          queue.shift();
-          queued -= n;
-          replayLeft = Math.max(0, replayLeft - n);
-          inFlight += n;
-          socket.write(frames, () => { inFlight -= n; buffers.give(holder, frames); pump(); });
-        }
-        socket.uncork();
-      };
-      const sub = this.o.api.subscribe(from, types, (events) => {
-        if (closed) return;
-        queue.push(events);
-        queued += events.length;
-        if (!replaying && queued - replayLeft > limit) {
-          this.o.metrics.wsSlowClosed.inc();
-          close(WS_CLOSE.SLOW_CONSUMER, `SLOW_CONSUMER: more than ${limit} events waiting; resume with ?from=`);
-          return;
-        }
-        pump();
-      }, () => close(WS_CLOSE.EVENTS_COMPACTED, 'EVENTS_COMPACTED: this node installed a snapshot; resume with ?from='));
-      replaying = false;
-      replayLeft = queued;
-      // The feed ends with the socket, whether or not the upgrade went through: `handleUpgrade`
-      // answers a malformed handshake (bad key, version, headers) itself and never calls back.
-      this.o.metrics.eventFeeds.inc();
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        closed = true;
-        queue.length = 0;
-        buffers.release(holder);
-        sub.close();
-        this.o.metrics.eventFeeds.dec();
-      };
-      socket.once('close', release);
-      if (socket.destroyed) return release();
-      this.wss.handleUpgrade(req, socket, head, (client) => {
-        ws = client;
-        this.sockets.add(client);
-        this.o.metrics.wsClients.inc();
-        client.on('close', () => {
-          release();
-          this.sockets.delete(client);
-          this.o.metrics.wsClients.dec();
-        });
-        client.on('error', () => client.terminate());
-        client.on('message', () => { /* subscribers only listen; frames from them are ignored */ });
-        if (closing !== null) client.close(closing[0], closing[1]);
-        else pump();
-      });
+      const subscriber = new EventSubscriber(this.subscriberHost, socket);
+      subscriber.subscribe(from, types);
+      subscriber.accept(req, head);
     } catch (err) {
       refuse(asCatgaError(err));
     }

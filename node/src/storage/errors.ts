@@ -50,6 +50,25 @@ export function corrupt(file: string, offset: number, what: string): StorageErro
   });
 }
 
+/**
+ * Checks a file's format stamp: the 8-byte `magic` at offset 0 and the u32 `version` at offset 8.
+ * A mismatch is STORAGE_VERSION naming `file`: a foreign or newer format is never read as corruption.
+ * `kind` names the file ("WAL segment"), `format` its format ("WAL").
+ */
+export function checkFormatStamp(buf: Buffer, file: string, magic: Buffer, version: number, kind: string, format: string): void {
+  if (!buf.subarray(0, 8).equals(magic)) {
+    throw new StorageError('STORAGE_VERSION', `${file} is not a Catga ${kind} (bad magic at byte offset 0)`, { file, offset: 0 });
+  }
+  const found = buf.readUInt32LE(8);
+  if (found !== version) {
+    throw new StorageError(
+      'STORAGE_VERSION',
+      `${file} has ${format} format version ${found}, this build reads version ${version} only: incompatible format, refusing to start`,
+      { file, offset: 8 },
+    );
+  }
+}
+
 /** Invariant check that stays on in production: a broken invariant stops the caller. */
 export function invariant(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`storage invariant violated: ${message}`);

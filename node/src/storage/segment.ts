@@ -7,7 +7,7 @@
 // loses them.
 import { crc32c } from './crc32c.js';
 import { readU64, writeU64 } from './codec.js';
-import { StorageError, corrupt } from './errors.js';
+import { checkFormatStamp, corrupt } from './errors.js';
 
 export const SEGMENT_MAGIC = Buffer.from('CATGAWAL', 'latin1');
 export const SEGMENT_VERSION = 1;
@@ -36,17 +36,7 @@ export function encodeSegmentHeader(seq: number): Buffer {
 /** Checks the header of segment `seq` read from `file`: STORAGE_VERSION for a foreign format, STORAGE_CORRUPT otherwise. */
 export function checkSegmentHeader(buf: Buffer, file: string, seq: number): void {
   if (buf.length < SEGMENT_HEADER_BYTES) throw corrupt(file, buf.length, 'segment shorter than its header');
-  if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC)) {
-    throw new StorageError('STORAGE_VERSION', `${file} is not a Catga WAL segment (bad magic at byte offset 0)`, { file, offset: 0 });
-  }
-  const version = buf.readUInt32LE(8);
-  if (version !== SEGMENT_VERSION) {
-    throw new StorageError(
-      'STORAGE_VERSION',
-      `${file} has WAL format version ${version}, this build reads version ${SEGMENT_VERSION} only: incompatible format, refusing to start`,
-      { file, offset: 8 },
-    );
-  }
+  checkFormatStamp(buf, file, SEGMENT_MAGIC, SEGMENT_VERSION, 'WAL segment', 'WAL');
   if (crc32c(buf, 0, 20) !== buf.readUInt32LE(20)) throw corrupt(file, 0, 'segment header checksum mismatch');
   if (readU64(buf, 12) !== seq) throw corrupt(file, 12, `segment header names sequence ${readU64(buf, 12)}, not ${seq}`);
 }

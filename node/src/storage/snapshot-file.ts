@@ -9,7 +9,7 @@ import { posix } from 'node:path';
 import type { ConfState, Snapshot } from '../raft/types.js';
 import { crc32c, crc32cUpdate } from './crc32c.js';
 import { readU64, writeU64 } from './codec.js';
-import { StorageError, corrupt } from './errors.js';
+import { checkFormatStamp, corrupt } from './errors.js';
 import { errorCode, type FileSystem } from './fs.js';
 
 export const SNAPSHOT_MAGIC = Buffer.from('CATGASNP', 'latin1');
@@ -46,17 +46,7 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array[] {
 /** Decodes and verifies a snapshot file; any mismatch throws naming `file` and the offset. */
 export function decodeSnapshotFile(buf: Buffer, file: string): Snapshot {
   if (buf.length < HEAD_BYTES + 4) throw corrupt(file, buf.length, 'snapshot file too short');
-  if (!buf.subarray(0, 8).equals(SNAPSHOT_MAGIC)) {
-    throw new StorageError('STORAGE_VERSION', `${file} is not a Catga snapshot (bad magic at byte offset 0)`, { file, offset: 0 });
-  }
-  const version = buf.readUInt32LE(8);
-  if (version !== SNAPSHOT_VERSION) {
-    throw new StorageError(
-      'STORAGE_VERSION',
-      `${file} has snapshot format version ${version}, this build reads version ${SNAPSHOT_VERSION} only: incompatible format, refusing to start`,
-      { file, offset: 8 },
-    );
-  }
+  checkFormatStamp(buf, file, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, 'snapshot', 'snapshot');
   const index = readU64(buf, 12);
   const term = readU64(buf, 20);
   const confLength = buf.readUInt32LE(28);
