@@ -8,7 +8,9 @@ import type { NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { RaftDriver } from '../driver/driver.js';
 import type { Logger } from '../common/logger.js';
-import { JOIN_ATTEMPT_MS, RPC } from './service.js';
+import { asCatgaError } from '../common/errors.js';
+import { JOIN_ATTEMPT_MS } from './service.js';
+import { callRpc, JOIN_RPC } from './peer-rpc.js';
 
 export const JOIN_INTERVAL_MS = 1_000;
 
@@ -29,7 +31,6 @@ export function startJoining(o: JoinOptions): () => void {
   let stopped = false;
   let attempt = 0;
   let timer: NodeJS.Timeout | null = null;
-  const enc = new TextEncoder();
 
   const round = async (): Promise<void> => {
     timer = null;
@@ -38,12 +39,12 @@ export function startJoining(o: JoinOptions): () => void {
     const leader = o.driver.softState.leader;
     const target = leader !== null && leader !== o.id ? leader : seeds[attempt++ % Math.max(1, seeds.length)];
     if (target !== undefined) {
-      const payload = enc.encode(JSON.stringify({ id: o.id, address: o.address, incarnation: o.incarnation, deadline: Date.now() + JOIN_ATTEMPT_MS }));
+      const request = { id: o.id, address: o.address, incarnation: o.incarnation, deadline: Date.now() + JOIN_ATTEMPT_MS };
       try {
-        const reply = JSON.parse(new TextDecoder().decode(await o.transport.request(target, RPC.join, payload, JOIN_ATTEMPT_MS + 500))) as { ok: boolean; code?: string };
-        if (!reply.ok && reply.code !== 'NOT_CAUGHT_UP') o.log.debug('join_attempt_refused', { via: target, code: reply.code });
+        await callRpc(o.transport, target, JOIN_RPC, request, JOIN_ATTEMPT_MS + 500);
       } catch (err) {
-        o.log.debug('join_attempt_failed', { via: target, err });
+        const code = asCatgaError(err).code;
+        if (code !== 'NOT_CAUGHT_UP') o.log.debug('join_attempt_refused', { via: target, code, err });
       }
     }
     if (!stopped) timer = setTimeout(() => void round(), JOIN_INTERVAL_MS);

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
-import { createRaft, defaultRaftConfig, isIncarnation } from '../raft/index.js';
+import { createRaft, defaultRaftConfig } from '../raft/index.js';
 import { NodeFileSystem, openFileStorage } from '../storage/index.js';
 import { createPeerTransport, TlsReloader } from '../transport/index.js';
 import { hostResolver, initialConfiguration, waitForInitialMembers } from '../membership/index.js';
@@ -21,6 +21,7 @@ import { NodeService } from './service.js';
 import { startJoining } from './join.js';
 import { PeerContact } from './peer-contact.js';
 import { PeerDirectory } from './peer-directory.js';
+import { callRpc, PROBE_RPC, serveRpc, type RestoredStart } from './peer-rpc.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 import { LmdbStateEngine } from '../state/lmdb-engine.js';
 import { encodeDescriptor } from '../state/snapshot-stream.js';
@@ -51,13 +52,7 @@ export interface RunningNode {
   readonly stopped: Promise<void>;
 }
 
-/** Peer RPC a fresh node sends to the first members before bootstrapping. */
-export const PROBE_RPC = 'probe';
 const PROBE_TIMEOUT_MS = 1_000;
-const enc = new TextEncoder();
-
-/** A restored cluster this node started as a first member: the backup (its checksum) and the first configuration. */
-interface RestoredStart { readonly from: string; readonly conf: ConfState }
 
 /** A first member's answer to the bootstrap probe. */
 type ProbeAnswer =
@@ -65,18 +60,10 @@ type ProbeAnswer =
   | { readonly kind: 'fresh'; readonly incarnation: string; readonly restoredFrom: string | null }
   | { readonly kind: 'unreachable' };
 
-function restoredStartOf(v: unknown): RestoredStart | null {
-  const r = v as { from?: unknown; conf?: { voters?: unknown; incarnations?: unknown } } | null | undefined;
-  if (typeof r?.from !== 'string' || !Array.isArray(r.conf?.voters) || typeof r.conf.incarnations !== 'object' || r.conf.incarnations === null) return null;
-  return { from: r.from, conf: r.conf as unknown as ConfState };
-}
-
 async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer> {
   try {
-    const reply = JSON.parse(new TextDecoder().decode(await transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS))) as { established?: unknown; incarnation?: unknown; restoredFrom?: unknown; restoredStart?: unknown };
-    if (reply.established === true) return { kind: 'established', restored: restoredStartOf(reply.restoredStart) };
-    const restoredFrom = typeof reply.restoredFrom === 'string' ? reply.restoredFrom : null;
-    return isIncarnation(reply.incarnation) ? { kind: 'fresh', incarnation: reply.incarnation, restoredFrom } : { kind: 'unreachable' };
+    const reply = await callRpc(transport, id, PROBE_RPC, null, PROBE_TIMEOUT_MS);
+    return reply.established ? { kind: 'established', restored: reply.restoredStart } : { kind: 'fresh', incarnation: reply.incarnation, restoredFrom: reply.restoredFrom };
   } catch {
     return { kind: 'unreachable' };
   }
@@ -129,9 +116,8 @@ function learnMemberAddresses(transport: PeerTransport, seeds: Record<NodeId, st
   const timer = setInterval(() => {
     const id = ids[round++ % Math.max(1, ids.length)];
     if (id === undefined) return;
-    transport.request(id, PROBE_RPC, new Uint8Array(0), PROBE_TIMEOUT_MS).then((bytes) => {
-      const reply = JSON.parse(new TextDecoder().decode(bytes)) as { addresses?: Record<NodeId, string> };
-      if (reply.addresses !== undefined && Object.keys(reply.addresses).length > 0) learn(reply.addresses);
+    callRpc(transport, id, PROBE_RPC, null, PROBE_TIMEOUT_MS).then((reply) => {
+      if (Object.keys(reply.addresses).length > 0) learn(reply.addresses);
     }, () => { /* the next round asks the next seed */ });
   }, 1_000);
   return () => clearInterval(timer);
@@ -240,10 +226,10 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
   // Set when this process starts a restored cluster: a first member still probing takes the same configuration.
   let restoredStart: RestoredStart | null = null;
-  transport.onRequest(PROBE_RPC, async () => enc.encode(JSON.stringify({
-    established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: memberAddresses(), restoredStart,
-  })));
-  transport.onRequest(VERSIONS_RPC, async () => enc.encode(JSON.stringify(mediator.mediator.running)));
+  serveRpc(transport, PROBE_RPC, () => ({
+    established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: { ...memberAddresses() }, restoredStart,
+  }));
+  transport.onRequest(VERSIONS_RPC, async () => new TextEncoder().encode(JSON.stringify(mediator.mediator.running)));
   await transport.start();
   // The one owner of the transport's peer set: members of the configuration, plus the seeds we
   // probe before bootstrapping and, while joining, ask to let us in.
