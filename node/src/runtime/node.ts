@@ -1,27 +1,24 @@
-// One Catga node, assembled: storage recovery, the mediator and its handlers, membership (static
-// or DNS), the Raft core and its driver, the peer transport, the HTTP server, and an orderly
+// One Catga node, assembled: storage recovery, the mediator and its handlers, membership
+// (runtime/membership.ts), the Raft core and its driver, the peer transport, the HTTP server, and an orderly
 // shutdown. This is the only module that knows every other one; each of them stays testable alone.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfState, NodeId, Snapshot } from '../raft/types.js';
+import type { Snapshot } from '../raft/types.js';
 import { createRaft, defaultRaftConfig } from '../raft/index.js';
 import { NodeFileSystem, openFileStorage } from '../storage/index.js';
 import { createPeerTransport, TlsReloader } from '../transport/index.js';
-import { hostResolver, initialConfiguration, waitForInitialMembers } from '../membership/index.js';
-import type { PeerTransport } from '../transport/types.js';
+import { hostResolver } from '../membership/index.js';
 import { CatgaServer } from '../server/server.js';
 import type { NodeApi } from '../server/api.js';
 import type { NodeConfig } from './config.js';
 import { RaftDriver } from '../driver/driver.js';
 import { realTimers } from '../driver/timers.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger } from '../common/logger.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeService } from './service.js';
-import { startJoining } from './join.js';
+import { Membership } from './membership.js';
 import { PeerContact } from './peer-contact.js';
-import { PeerDirectory } from './peer-directory.js';
-import { callRpc, PROBE_RPC, serveRpc, type RestoredStart } from './peer-rpc.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 import { LmdbStateEngine } from '../state/lmdb-engine.js';
 import { encodeDescriptor } from '../state/snapshot-stream.js';
@@ -50,99 +47,6 @@ export interface RunningNode {
   shutdown(reason: string): Promise<void>;
   /** Resolves when the node has stopped, for whatever reason. */
   readonly stopped: Promise<void>;
-}
-
-const PROBE_TIMEOUT_MS = 1_000;
-
-/** A first member's answer to the bootstrap probe. */
-type ProbeAnswer =
-  | { readonly kind: 'established'; readonly restored: RestoredStart | null }
-  | { readonly kind: 'fresh'; readonly incarnation: string; readonly restoredFrom: string | null }
-  | { readonly kind: 'unreachable' };
-
-async function probe(transport: PeerTransport, id: NodeId): Promise<ProbeAnswer> {
-  try {
-    const reply = await callRpc(transport, id, PROBE_RPC, null, PROBE_TIMEOUT_MS);
-    return reply.established ? { kind: 'established', restored: reply.restoredStart } : { kind: 'fresh', incarnation: reply.incarnation, restoredFrom: reply.restoredFrom };
-  } catch {
-    return { kind: 'unreachable' };
-  }
-}
-
-/**
- * Asks every other first member whether it already belongs to a running cluster. A fresh node must
- * then join instead of bootstrapping: after a scale-down below the first size and a scale-up, or
- * after a disk was wiped, a first member comes back empty, and bootstrapping it would start a
- * second cluster (or let the empty disk vote as the member it was). Bootstrapping needs every other
- * first member to answer "fresh", with its incarnation: the first configuration records them all,
- * so every member derives the same one. Members restored from a backup bootstrap only with members
- * restored from the same backup (`restoredFrom`: its checksum; null for an empty directory).
- * A restored member whose peers already started the restored cluster (they probed it as fresh, then
- * went on before its own next probe) takes the first configuration they started with, when it came
- * from the same backup and names this member with its incarnation: it is one of those first members.
- */
-export async function freshIncarnations(transport: PeerTransport, peers: PeerDirectory, seeds: Record<NodeId, string>, self: { readonly id: NodeId; readonly incarnation: string },
-  restoredFrom: string | null, log: Logger): Promise<{ readonly kind: 'fresh'; readonly incarnations: Record<NodeId, string> } | { readonly kind: 'restoredCluster'; readonly conf: ConfState } | { readonly kind: 'established' }> {
-  const others = Object.keys(seeds).filter((id) => id !== self.id);
-  peers.setSeeds(seeds);
-  for (let attempt = 0; ; attempt++) {
-    const answers = await Promise.all(others.map((id) => probe(transport, id)));
-    for (const a of answers) {
-      if (a.kind === 'established' && restoredFrom !== null && a.restored?.from === restoredFrom && a.restored.conf.incarnations?.[self.id] === self.incarnation) {
-        return { kind: 'restoredCluster', conf: a.restored.conf };
-      }
-    }
-    if (answers.some((a) => a.kind === 'established')) return { kind: 'established' };
-    const incarnations: Record<NodeId, string> = {};
-    answers.forEach((a, i) => { if (a.kind === 'fresh' && a.restoredFrom === restoredFrom) incarnations[others[i]!] = a.incarnation; });
-    if (Object.keys(incarnations).length === others.length) return { kind: 'fresh', incarnations };
-    if (attempt % 10 === 0) {
-      const mismatched = others.filter((_, i) => { const a = answers[i]!; return a.kind === 'fresh' && a.restoredFrom !== restoredFrom; });
-      if (mismatched.length > 0) log.warn('bootstrap_backup_mismatch', { members: mismatched, restoredFrom, reason: 'these first members were not restored from the same backup as this one: restore every first member from the same backup' });
-      log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
-    }
-    await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * (attempt + 1))));
-  }
-}
-
-/**
- * While a node joins, it asks a seed every second where the members listen: until its log tells
- * it, the leader may be a member it was never told of (added after the snapshot it installed), and
- * without its address it cannot answer the leader. Returns a function that stops it.
- */
-function learnMemberAddresses(transport: PeerTransport, seeds: Record<NodeId, string>, learn: (addresses: Record<NodeId, string>) => void): () => void {
-  const ids = Object.keys(seeds);
-  let round = 0;
-  const timer = setInterval(() => {
-    const id = ids[round++ % Math.max(1, ids.length)];
-    if (id === undefined) return;
-    callRpc(transport, id, PROBE_RPC, null, PROBE_TIMEOUT_MS).then((reply) => {
-      if (Object.keys(reply.addresses).length > 0) learn(reply.addresses);
-    }, () => { /* the next round asks the next seed */ });
-  }, 1_000);
-  return () => clearInterval(timer);
-}
-
-/** Bootstrap configuration for a node with an empty data directory, or null to join instead. */
-async function firstConfiguration(cfg: NodeConfig, incarnation: string, restoredFrom: string | null, log: Logger, transport: PeerTransport, peers: PeerDirectory): Promise<{ conf: ConfState | null; seeds: Record<NodeId, string> }> {
-  const conf = firstMembers(cfg);
-  if (conf === null) {
-    // A lone node: it is its own cluster.
-    return { conf: { voters: [cfg.nodeId], learners: [], addresses: { [cfg.nodeId]: cfg.advertisePeer }, incarnations: { [cfg.nodeId]: incarnation } }, seeds: {} };
-  }
-  const seeds: Record<NodeId, string> = { ...conf.addresses };
-  if (!conf.voters.includes(cfg.nodeId)) return { conf: null, seeds };
-  if (cfg.dnsName !== null) await waitForInitialMembers(conf, { dnsServer: cfg.dnsServer, dnsName: cfg.dnsName, log: (event: string, fields: object) => log.info(event, fields as Record<string, unknown>) });
-  const found = await freshIncarnations(transport, peers, seeds, { id: cfg.nodeId, incarnation }, restoredFrom, log);
-  if (found.kind === 'established') {
-    log.info('bootstrap_skipped', { reason: 'a first member already belongs to a running cluster: joining it' });
-    return { conf: null, seeds };
-  }
-  if (found.kind === 'restoredCluster') {
-    log.info('bootstrap_restored_cluster_running', { voters: found.conf.voters, reason: 'the other first members started the restored cluster with this member in it' });
-    return { conf: found.conf, seeds };
-  }
-  return { conf: { ...conf, incarnations: { ...found.incarnations, [cfg.nodeId]: incarnation } }, seeds };
 }
 
 /** What an application hands a node it embeds, beyond the settings of `catga node`. */
@@ -221,24 +125,12 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     // Connection churn (refused dials while a peer restarts) is debug; what an operator acts on is info.
     log: (event, fields) => (/rejected|bad_frame|connected|listening|closed/.test(event) ? log.info : log.debug)(event, fields as Record<string, unknown>),
   });
-  // Answers fresh nodes deciding whether to bootstrap (see firstConfiguration); replaced once the core runs.
-  let established = (): boolean => false;
-  let memberAddresses = (): Readonly<Record<NodeId, string>> => ({});
-  // Set when this process starts a restored cluster: a first member still probing takes the same configuration.
-  let restoredStart: RestoredStart | null = null;
-  serveRpc(transport, PROBE_RPC, () => ({
-    established: established(), incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, addresses: { ...memberAddresses() }, restoredStart,
-  }));
+  const membership = new Membership({ cfg, incarnation: recovered.incarnation, restoredFrom: restoring?.backup ?? null, transport, log });
   transport.onRequest(VERSIONS_RPC, async () => new TextEncoder().encode(JSON.stringify(mediator.mediator.running)));
   await transport.start();
-  // The one owner of the transport's peer set: members of the configuration, plus the seeds we
-  // probe before bootstrapping and, while joining, ask to let us in.
-  const peers = new PeerDirectory(cfg.nodeId, (p) => transport.setPeers(p));
 
   const fresh = start.hardState.term === 0 && start.snapshot === null && start.entries.length === 0;
-  const first = fresh ? await firstConfiguration(cfg, recovered.incarnation, restoring?.backup ?? null, log, transport, peers) : { conf: null, seeds: { ...firstMembers(cfg)?.addresses } };
-  const seeds = first.seeds;
-  const bootstrap = first.conf;
+  const bootstrap = await membership.firstConfiguration(fresh);
   if (restoring !== null) {
     if (bootstrap === null) {
       throw new RestoreError(`a first member of cluster ${cfg.clusterId} already runs: a restored data directory only starts a new cluster, with every first member restored from the same backup (remove this directory to join the running cluster as a new member)`);
@@ -247,7 +139,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     // derives alike (term 1, as bootstrap entries have: the cluster is not established until a
     // leader of term 2 writes).
     const snapshot: Snapshot = { meta: { index: restoring.index, term: 1, conf: bootstrap }, data: descriptor(restoring.index) };
-    restoredStart = { from: restoring.backup, conf: bootstrap };
+    membership.startedRestoredCluster({ from: restoring.backup, conf: bootstrap });
     const hardState = { term: 1, vote: null, commit: restoring.index };
     await storage.save(snapshot, [], hardState);
     engine.write((tx) => completeRestore(tx, snapshot.meta));
@@ -269,19 +161,8 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     { hardState: start.hardState, snapshot: snap, entries: start.entries, bootstrap: restoring === null ? bootstrap : null, applied: start.applied },
   );
 
-  // A brand-new node outside the first configuration joins; so does a learner that restarted before
-  // its promotion, or before its first snapshot arrived (it knows no configuration, so no peer to
-  // answer the leader on), and a node the configuration knows by another incarnation (its disk was
-  // wiped: it asks to be replaced). A node removed from the configuration stays out: removal is explicit.
-  const admitted = (c: ConfState): boolean => c.voters.includes(cfg.nodeId) && (cfg.unsafeIgnoreIncarnations || c.incarnations?.[cfg.nodeId] === recovered.incarnation);
   const startConf = core.status().conf;
-  let joining = (fresh && bootstrap === null) || startConf.learners.includes(cfg.nodeId) || startConf.voters.length === 0 ||
-    (startConf.voters.includes(cfg.nodeId) && !admitted(startConf));
-  if (fresh && bootstrap === null && firstMembers(cfg)?.voters.includes(cfg.nodeId) === true) {
-    log.warn('joining_with_empty_disk', { incarnation: recovered.incarnation, reason: 'this first member has an empty data directory and the cluster already runs: it neither votes nor counts until the leader replaces its former incarnation' });
-  }
-  let stopJoining: () => void = () => {};
-  if (joining) peers.setSeeds(seeds);
+  membership.decideJoining(startConf, fresh, bootstrap);
   let lastLeader: string | null = null;
   const watch = new ClusterWatch({ role: 'follower', leader: null, term: start.hardState.term }, startConf);
   const transfer = new SnapshotTransfer({
@@ -300,9 +181,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     transport,
     stateMachine: mediator.stateMachine(transfer),
     interceptSnapshot: (m, applied) => {
-      // A member that knows no configuration yet learns where the others listen from the
-      // snapshot's: the leader may be a member it was never told about.
-      if (joining) peers.setSeeds({ ...seeds, ...m.snapshot.meta.conf.addresses });
+      membership.onSnapshotConf(m.snapshot.meta.conf);
       return transfer.intercept(m, applied);
     },
     log,
@@ -322,15 +201,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       }
     },
     onConf: (c) => {
-      // Joining ends the moment this node is a voter: a later removal (which can follow within the
-      // join loop's interval) must not be undone by one more join request.
-      if (joining && admitted(c)) {
-        joining = false;
-        stopJoining();
-        peers.setSeeds({});
-        log.info('join_complete', { voters: c.voters });
-      }
-      peers.setMembers(c.addresses);
+      membership.onConf(c);
       watch.conf(c);
     },
     onSnapshotTaken: () => metrics.snapshotsTaken.inc(),
@@ -348,11 +219,8 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   // has no leader yet. (Applied entries are not replayed at start: the state engine holds them.)
   const recoveredTerm = start.entries.length > 0 ? start.entries[start.entries.length - 1]!.term : snap?.meta.term ?? 0;
   // Every entry applied here was persisted here first (a snapshot's save counts its term).
-  established = () => Math.max(recoveredTerm, d.persistedTerm) > 1;
-  memberAddresses = () => d.status().conf.addresses;
   d.start();
-  // The probed seeds stay dialled until the configuration names the members (onConf, just now).
-  if (!joining) peers.setSeeds({});
+  membership.running(d, () => Math.max(recoveredTerm, d.persistedTerm) > 1);
 
   const service = new NodeService({
     id: cfg.nodeId, incarnation: recovered.incarnation, advertisePeer: cfg.advertisePeer, driver: d, transport, mediator: mediator.port, metrics, log,
@@ -434,14 +302,8 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   });
   tlsReloader?.start();
 
-  if (joining && cfg.autoJoin) {
-    const stopJoin = startJoining({ id: cfg.nodeId, address: cfg.advertisePeer, incarnation: recovered.incarnation, seeds: Object.keys(seeds), driver: d, transport, log });
-    const stopLearning = learnMemberAddresses(transport, seeds, (addresses) => { if (joining) peers.setSeeds({ ...seeds, ...addresses }); });
-    stopJoining = () => { stopJoin(); stopLearning(); };
-  }
-
   if (bootstrap !== null && bootstrap.voters.length === 1 && bootstrap.voters[0] === cfg.nodeId) d.campaign();
-  log.info('node_started', { http: `${cfg.bindHost}:${httpPort}`, peer: `${cfg.bindHost}:${cfg.peerPort}`, advertise: cfg.advertisePeer, bootstrap: bootstrap?.voters ?? null, joining });
+  log.info('node_started', { http: `${cfg.bindHost}:${httpPort}`, peer: `${cfg.bindHost}:${cfg.peerPort}`, advertise: cfg.advertisePeer, bootstrap: bootstrap?.voters ?? null, joining: membership.isJoining });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => { resolveStopped = r; });
@@ -458,8 +320,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
     shuttingDown = true;
     shutdownPromise = (async () => {
       log.info('shutdown_started', { reason });
-      joining = false;
-      stopJoining();
+      membership.stopJoining();
       tlsReloader?.stop();
       const grace = Date.now() + cfg.shutdownGraceMs;
       if (d.isLeader && d.status().conf.voters.length > 1) {
@@ -477,7 +338,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
       clearTimeout(graceTimer);
       await d.stop();
       transfer.close();
-      peers.close();
+      membership.close();
       await transport.close();
       await storage.close();
       await engine.close();
@@ -505,18 +366,4 @@ async function resultOf(call: () => Promise<CommandOutcome>): Promise<Result<unk
     if (e.status >= 400 && e.status < 500 && e.status !== 429) return fail(e.code, e.message);
     throw e;
   }
-}
-
-/**
- * The first configuration every member derives alike: the first CATGA_BOOTSTRAP_EXPECT static
- * peers, or ordinals 0..n-1 of the DNS name; null for a lone node with neither.
- */
-function firstMembers(cfg: NodeConfig): ConfState | null {
-  const listed = Object.keys(cfg.staticPeers);
-  if (listed.length > 0) {
-    const voters = listed.slice(0, cfg.bootstrapExpect);
-    return { voters, learners: [], addresses: Object.fromEntries(voters.map((id) => [id, cfg.staticPeers[id]!])) };
-  }
-  if (cfg.dnsName === null) return null;
-  return initialConfiguration(cfg.nodeId.replace(/-\d+$/, ''), cfg.bootstrapExpect, cfg.dnsName, cfg.peerPort);
 }

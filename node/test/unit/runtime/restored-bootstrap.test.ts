@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../../src/local/local-cluster.js';
 import type { ConfState } from '../../../src/raft/types.js';
 import { createLogger } from '../../../src/common/logger.js';
-import { freshIncarnations } from '../../../src/runtime/node.js';
+import { freshIncarnations } from '../../../src/runtime/membership.js';
 import { PROBE_RPC, serveRpc } from '../../../src/runtime/peer-rpc.js';
 import { PeerDirectory } from '../../../src/runtime/peer-directory.js';
 import { createPeerTransport } from '../../../src/transport/index.js';
