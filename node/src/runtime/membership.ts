@@ -2,25 +2,30 @@
 // configuration, the probe of the other first members, restored clusters), joining an existing
 // cluster (the join loop, learning where the members listen), answering other nodes' probes, and
 // the peer directory the transport dials. `runtime/node.ts` creates one `Membership` and calls it
-// at each step of the start; member changes themselves are made by the leader in
-// `runtime/service.ts` (asked by a joining node's JOIN_RPC or by the admin API).
+// at each step of the start. `MemberChanges` is the leader's side: adding, replacing, promoting and
+// removing members, asked by a joining node's JOIN_RPC or by the admin API and routed to the
+// leader by `runtime/service.ts`.
 //
 // Who adds a node: a node that must join asks the cluster itself (auto-join, CATGA_AUTO_JOIN,
 // true by default: static peers, catga dev, a lone node's successors). Under the Kubernetes
 // operator its pods run with CATGA_AUTO_JOIN=false (operator/src/specs/statefulset.ts) and the
 // operator alone adds, replaces and promotes them; a node with auto-join off never sends a join.
-import type { ConfState, NodeId } from '../raft/types.js';
+import type { ConfChange, ConfState, NodeId, RaftStatus } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { RaftDriver } from '../driver/driver.js';
 import type { Logger } from '../common/logger.js';
-import { asCatgaError } from '../common/errors.js';
+import { asCatgaError, CatgaError } from '../common/errors.js';
 import { initialConfiguration, parsePodName, waitForInitialMembers } from '../membership/index.js';
 import type { NodeConfig } from './config.js';
 import { PeerDirectory } from './peer-directory.js';
 import { callRpc, JOIN_RPC, PROBE_RPC, serveRpc, type RestoredStart } from './peer-rpc.js';
-import { JOIN_ATTEMPT_MS } from './service.js';
+import { sleep, withDeadline } from './deadline.js';
 
 const PROBE_TIMEOUT_MS = 1_000;
+/** How long one join attempt may take on the member that serves it. */
+export const JOIN_ATTEMPT_MS = 2_000;
+/** A learner is promoted only once it is this close to the leader's last index. */
+export const PROMOTE_MAX_LAG = 64;
 /** How often a joining node asks again. */
 const JOIN_INTERVAL_MS = 1_000;
 
@@ -276,6 +281,87 @@ export class Membership {
   close(): void {
     this.stopJoining();
     this.peers.close();
+  }
+}
+
+export interface MemberChangeHost {
+  readonly id: NodeId;
+  readonly driver: RaftDriver;
+  readonly log: Logger;
+  /** The refusal of a node that is not (or no longer) the leader. */
+  notLeader(): CatgaError;
+}
+
+/** The leader's side of membership: each change proposed on this leader, answered once committed. */
+export class MemberChanges {
+  constructor(private readonly h: MemberChangeHost) {}
+
+  /**
+   * Level-triggered: adds `id` as a learner if absent (or updates its address), replaces it when it
+   * speaks as another incarnation than the one recorded (its disk was wiped: the new disk enters as a
+   * learner), and, when a voter is wanted, promotes it once it has caught up, recording the
+   * incarnation it answers with. Calling it again is harmless.
+   */
+  async add(id: string, address: string, voter: boolean, deadline: number, claimed?: string): Promise<{ index: number }> {
+    const driver = this.h.driver;
+    if (id === this.h.id) throw new CatgaError('INVALID_MEMBER', `${id} is this leader`, 400);
+    for (;;) {
+      if (!driver.isLeader) throw this.h.notLeader();
+      const st = driver.status();
+      const speaksAs = claimed ?? driver.staleIncarnationOf(id);
+      const recorded = st.conf.incarnations?.[id];
+      let cc: ConfChange | null = null;
+      const known = id in st.conf.addresses;
+      if (!known) cc = speaksAs === undefined ? { type: 'addLearner', node: id, address } : { type: 'addLearner', node: id, address, incarnation: speaksAs };
+      else if (speaksAs !== undefined && speaksAs !== recorded && (recorded !== undefined || st.conf.voters.includes(id))) {
+        cc = { type: 'replace', node: id, address, incarnation: speaksAs };
+      } else if (st.conf.addresses[id] !== address) cc = { type: 'updateAddress', node: id, address };
+      else if (voter && st.conf.learners.includes(id) && this.caughtUp(st, id)) {
+        const incarnation = recorded ?? st.progress[id]?.incarnation ?? undefined;
+        cc = incarnation === undefined ? { type: 'promote', node: id } : { type: 'promote', node: id, incarnation };
+      }
+      if (cc !== null) {
+        const index = await withDeadline(driver.proposeConfChange(cc), deadline, 'membership change');
+        this.h.log.info('member_change', { change: cc.type, member: id, index, ...(cc.type === 'replace' ? { formerIncarnation: recorded ?? null, incarnation: cc.incarnation } : {}) });
+        continue;
+      }
+      const done = !voter || st.conf.voters.includes(id);
+      if (done) return this.committedConf(st, deadline);
+      if (Date.now() >= deadline) throw new CatgaError('NOT_CAUGHT_UP', `${id} was added as a learner but has not caught up yet; it is promoted when it has (retry)`, 503);
+      await sleep(50);
+    }
+  }
+
+  /**
+   * A configuration shows on the leader once appended, before it commits: "already done" is only
+   * answered once everything appended by then (the configuration entry with it) has committed.
+   */
+  private async committedConf(st: RaftStatus, deadline: number): Promise<{ index: number }> {
+    const driver = this.h.driver;
+    while (driver.status().commit < st.lastIndex) {
+      if (!driver.isLeader) throw this.h.notLeader();
+      if (Date.now() >= deadline) throw new CatgaError('TIMEOUT', 'membership change: appended, not yet committed within the deadline (the outcome is unknown)', 503);
+      await sleep(20);
+    }
+    return { index: st.lastIndex };
+  }
+
+  private caughtUp(st: RaftStatus, id: string): boolean {
+    const p = st.progress[id];
+    return p !== undefined && p.match + PROMOTE_MAX_LAG >= st.lastIndex && p.recentActive;
+  }
+
+  async remove(id: string, deadline: number): Promise<{ index: number }> {
+    const driver = this.h.driver;
+    if (!driver.isLeader) throw this.h.notLeader();
+    const st = driver.status();
+    if (!(id in st.conf.addresses)) return this.committedConf(st, deadline);
+    // Removing the leader itself needs no transfer first: the core commits the removal without
+    // counting itself, then steps down and hands over to a caught-up voter. (A transfer first
+    // could be undone by the next election, which the removed leader may win again.)
+    const index = await withDeadline(driver.proposeConfChange({ type: 'remove', node: id }), deadline, 'membership change');
+    this.h.log.info('member_change', { change: 'remove', member: id, index });
+    return { index };
   }
 }
 

@@ -4,7 +4,7 @@
 // only when retrying cannot apply a command twice (never sent, refused before append, dropped by a
 // new leader, or protected by idempotency keys). Linearizable reads go through ReadIndex.
 import type { Caller } from '../catga/api.js';
-import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
+import type { NodeId, RaftStatus } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type {
   ClusterView, CommandInput, CommandOutcome, Consistency, EventSubscription, NodeApi, Readiness, WireEvent,
@@ -12,6 +12,8 @@ import type {
 import type { RaftDriver } from '../driver/driver.js';
 import { CatgaError, asCatgaError } from '../common/errors.js';
 import type { PeerContact } from './peer-contact.js';
+import { sleep, withDeadline } from './deadline.js';
+import { JOIN_ATTEMPT_MS, MemberChanges } from './membership.js';
 import { callRpc, JOIN_RPC, MEMBER_RPC, PROPOSE_RPC, QUERY_RPC, serveRpc, TRANSFER_RPC } from './peer-rpc.js';
 import type { Logger } from '../common/logger.js';
 import type { NodeMetrics } from './metrics.js';
@@ -37,23 +39,6 @@ export interface MediatorPort {
 const RETRY_PAUSE_MS = 25;
 /** Most proposals a leader lets wait for a result (local and forwarded), beyond it: 429. */
 export const MAX_PENDING_PROPOSALS = 16_384;
-/** How long one join attempt may take on the member that serves it. */
-export const JOIN_ATTEMPT_MS = 2_000;
-/** A learner is promoted only once it is this close to the leader's last index. */
-export const PROMOTE_MAX_LAG = 64;
-
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
-
-/** Rejects with 503 TIMEOUT at `deadline`; the underlying work goes on (its outcome is unknown). */
-function withDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
-  const left = deadline - Date.now();
-  if (left <= 0) return Promise.reject(new CatgaError('TIMEOUT', `${what}: the deadline passed`, 503));
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => { t = setTimeout(() => reject(new CatgaError('TIMEOUT', `${what}: no result within the deadline (the outcome is unknown)`, 503)), left); }),
-  ]);
-}
 
 export interface ServiceOptions {
   readonly id: NodeId;
@@ -74,9 +59,12 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */
   private lastStampTs = 0;
+  /** The leader's side of member changes (runtime/membership.ts). */
+  private readonly members: MemberChanges;
 
   constructor(o: ServiceOptions) {
     this.o = o;
+    this.members = new MemberChanges({ id: o.id, driver: o.driver, log: o.log, notLeader: () => this.notLeader() });
     const t = o.transport;
     serveRpc(t, PROPOSE_RPC, (_from, entry) => this.proposeHere(entry));
     serveRpc(t, QUERY_RPC, async (_from, { type, payload }) => {
@@ -84,7 +72,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
       const index = o.driver.applied;
       return { index, outcome: await o.mediator.query(type, payload) };
     });
-    serveRpc(t, MEMBER_RPC, (_from, r) => (r.op === 'add' ? this.addMemberHere(r.id, r.address, r.voter, r.deadline, r.incarnation) : this.removeMemberHere(r.id, r.deadline)));
+    serveRpc(t, MEMBER_RPC, (_from, r) => (r.op === 'add' ? this.members.add(r.id, r.address, r.voter, r.deadline, r.incarnation) : this.members.remove(r.id, r.deadline)));
     // A joining node asks any member it can reach; that member finds the leader for it.
     serveRpc(t, JOIN_RPC, (from, { id, address, deadline, incarnation }) => {
       if (id !== from) throw new CatgaError('INVALID_MEMBER', `${from} cannot ask to join as ${id}`, 400);
@@ -280,81 +268,13 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
 
   /** `incarnation`: the storage incarnation the member speaks as, when it asked itself (join). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }> {
-    return this.onLeader('member', deadline, () => this.addMemberHere(id, address, voter, deadline, incarnation),
+    return this.onLeader('member', deadline, () => this.members.add(id, address, voter, deadline, incarnation),
       (leader, left) => callRpc(this.o.transport, leader, MEMBER_RPC, incarnation === undefined ? { op: 'add', id, address, voter, deadline } : { op: 'add', id, address, voter, deadline, incarnation }, left));
   }
 
   removeMember(id: string, deadline: number): Promise<{ index: number }> {
-    return this.onLeader('member', deadline, () => this.removeMemberHere(id, deadline),
+    return this.onLeader('member', deadline, () => this.members.remove(id, deadline),
       (leader, left) => callRpc(this.o.transport, leader, MEMBER_RPC, { op: 'remove', id, deadline }, left));
-  }
-
-  /**
-   * Level-triggered: adds `id` as a learner if absent (or updates its address), replaces it when it
-   * speaks as another incarnation than the one recorded (its disk was wiped: the new disk enters as a
-   * learner), and, when a voter is wanted, promotes it once it has caught up, recording the
-   * incarnation it answers with. Calling it again is harmless.
-   */
-  private async addMemberHere(id: string, address: string, voter: boolean, deadline: number, claimed?: string): Promise<{ index: number }> {
-    const driver = this.o.driver;
-    if (id === this.o.id) throw new CatgaError('INVALID_MEMBER', `${id} is this leader`, 400);
-    for (;;) {
-      if (!driver.isLeader) throw this.notLeader();
-      const st = driver.status();
-      const speaksAs = claimed ?? driver.staleIncarnationOf(id);
-      const recorded = st.conf.incarnations?.[id];
-      let cc: ConfChange | null = null;
-      const known = id in st.conf.addresses;
-      if (!known) cc = speaksAs === undefined ? { type: 'addLearner', node: id, address } : { type: 'addLearner', node: id, address, incarnation: speaksAs };
-      else if (speaksAs !== undefined && speaksAs !== recorded && (recorded !== undefined || st.conf.voters.includes(id))) {
-        cc = { type: 'replace', node: id, address, incarnation: speaksAs };
-      } else if (st.conf.addresses[id] !== address) cc = { type: 'updateAddress', node: id, address };
-      else if (voter && st.conf.learners.includes(id) && this.caughtUp(st, id)) {
-        const incarnation = recorded ?? st.progress[id]?.incarnation ?? undefined;
-        cc = incarnation === undefined ? { type: 'promote', node: id } : { type: 'promote', node: id, incarnation };
-      }
-      if (cc !== null) {
-        const index = await withDeadline(driver.proposeConfChange(cc), deadline, 'membership change');
-        this.o.log.info('member_change', { change: cc.type, member: id, index, ...(cc.type === 'replace' ? { formerIncarnation: recorded ?? null, incarnation: cc.incarnation } : {}) });
-        continue;
-      }
-      const done = !voter || st.conf.voters.includes(id);
-      if (done) return this.committedConf(st, deadline);
-      if (Date.now() >= deadline) throw new CatgaError('NOT_CAUGHT_UP', `${id} was added as a learner but has not caught up yet; it is promoted when it has (retry)`, 503);
-      await sleep(50);
-    }
-  }
-
-  /**
-   * A configuration shows on the leader once appended, before it commits: "already done" is only
-   * answered once everything appended by then (the configuration entry with it) has committed.
-   */
-  private async committedConf(st: RaftStatus, deadline: number): Promise<{ index: number }> {
-    const driver = this.o.driver;
-    while (driver.status().commit < st.lastIndex) {
-      if (!driver.isLeader) throw this.notLeader();
-      if (Date.now() >= deadline) throw new CatgaError('TIMEOUT', 'membership change: appended, not yet committed within the deadline (the outcome is unknown)', 503);
-      await sleep(20);
-    }
-    return { index: st.lastIndex };
-  }
-
-  private caughtUp(st: RaftStatus, id: string): boolean {
-    const p = st.progress[id];
-    return p !== undefined && p.match + PROMOTE_MAX_LAG >= st.lastIndex && p.recentActive;
-  }
-
-  private async removeMemberHere(id: string, deadline: number): Promise<{ index: number }> {
-    const driver = this.o.driver;
-    if (!driver.isLeader) throw this.notLeader();
-    const st = driver.status();
-    if (!(id in st.conf.addresses)) return this.committedConf(st, deadline);
-    // Removing the leader itself needs no transfer first: the core commits the removal without
-    // counting itself, then steps down and hands over to a caught-up voter. (A transfer first
-    // could be undone by the next election, which the removed leader may win again.)
-    const index = await withDeadline(driver.proposeConfChange({ type: 'remove', node: id }), deadline, 'membership change');
-    this.o.log.info('member_change', { change: 'remove', member: id, index });
-    return { index };
   }
 
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }> {

@@ -20,6 +20,7 @@ import {
 import type { PeerTransport } from '../transport/types.js';
 import type { Logger } from '../common/logger.js';
 import { CatgaError } from '../common/errors.js';
+import { sleep } from './deadline.js';
 import { callRpc, encodeChunkError, serveRpc, SNAPSHOT_CHUNK_RPC, type ChunkReply, type ChunkRequest } from './peer-rpc.js';
 
 /** A pinned view no receiver asked for in this long is closed (the newest one always stays). */
@@ -259,7 +260,3 @@ export class SnapshotTransfer {
 }
 
 class Abandoned extends Error {}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
