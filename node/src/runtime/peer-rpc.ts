@@ -18,9 +18,13 @@ export const MAX_RPC_STRING_LENGTH = 64 * 1024;
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
-/** A refused peer RPC payload: 400 for a request (the sender's fault), 502 for a reply. */
+/**
+ * A refused peer RPC payload. 502 either way: a client whose request a node forwarded sees a
+ * fault between two nodes (a bug, or nodes of versions that do not understand each other), not
+ * one of its own request, and retrying it unchanged will not help.
+ */
 export function badPeerRpc(kind: string, part: 'request' | 'reply', problem: string): CatgaError {
-  return new CatgaError('BAD_PEER_RPC', `peer RPC ${kind} ${part}: ${problem}`, part === 'request' ? 400 : 502);
+  return new CatgaError('BAD_PEER_RPC', `peer RPC ${kind} ${part}: ${problem}`, 502);
 }
 
 /** Reads and checks the fields of one decoded JSON object; each failure names the field. */

@@ -18,7 +18,7 @@ function refuses(f: () => unknown, kind: string, part: 'request' | 'reply', fiel
   assert.throws(f, (e: unknown) => {
     assert.ok(e instanceof CatgaError, String(e));
     assert.equal(e.code, 'BAD_PEER_RPC');
-    assert.equal(e.status, part === 'request' ? 400 : 502);
+    assert.equal(e.status, 502);
     assert.match(e.message, new RegExp(`^peer RPC ${kind.replace('.', '\\.')} ${part}: .*${field.replace(/[.[\]]/g, '\\$&')}`));
     return true;
   });
@@ -115,7 +115,7 @@ test('a node answers a malformed request with BAD_PEER_RPC and never runs its ha
   let calls = 0;
   serveRpc(t, MEMBER_RPC, (_from, req) => { calls++; return { index: req.deadline }; });
   for (const bad of [GARBAGE, json({ op: 'add' }), json(null), new Uint8Array(MAX_CONTROL_RPC_BYTES + 1)]) {
-    await assert.rejects(t.request('n1', MEMBER_RPC.kind, bad, 1_000).then((b) => MEMBER_RPC.decodeReply(b)), (e: unknown) => e instanceof CatgaError && e.code === 'BAD_PEER_RPC' && e.status === 400);
+    await assert.rejects(t.request('n1', MEMBER_RPC.kind, bad, 1_000).then((b) => MEMBER_RPC.decodeReply(b)), (e: unknown) => e instanceof CatgaError && e.code === 'BAD_PEER_RPC' && e.status === 502);
   }
   assert.equal(calls, 0);
   assert.deepEqual(await callRpc(t, 'n1', MEMBER_RPC, { op: 'remove', id: 'n2', deadline: 7 }, 1_000), { index: 7 });
