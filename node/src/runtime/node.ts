@@ -31,7 +31,8 @@ import { readCheckpoint, REACTOR_MODULE } from '../catga/reactor-progress.js';
 import { ClusterWatch } from './cluster-watch.js';
 import type { Behavior, ModuleDefinition } from '../catga/api.js';
 import { ReactorRunner } from './reactor-runner.js';
-import { VERSIONS_RPC, VersionGate } from './version-gate.js';
+import { VersionGate } from './version-gate.js';
+import { callRpc, serveRpc, VERSIONS_RPC } from './peer-rpc.js';
 import { ModuleVersionError } from '../catga/module-versions.js';
 import { asCatgaError } from '../common/errors.js';
 import type { CommandOutcome } from '../server/api.js';
@@ -200,7 +201,7 @@ export async function startNode(cfg: NodeConfig, extras: NodeExtras = {}): Promi
   const local = await openLocalState(cfg, extras, log, metrics, stops);
   const transport = createNodeTransport(cfg, metrics, log);
   const membership = new Membership({ cfg, incarnation: local.recovered.incarnation, restoredFrom: local.restoring?.backup ?? null, transport, log });
-  transport.onRequest(VERSIONS_RPC, async () => new TextEncoder().encode(JSON.stringify(local.mediator.mediator.running)));
+  serveRpc(transport, VERSIONS_RPC, () => local.mediator.mediator.running);
   await transport.start();
   const fresh = local.start.hardState.term === 0 && local.start.snapshot === null && local.start.entries.length === 0;
   const bootstrap = await membership.firstConfiguration(fresh);
@@ -373,7 +374,7 @@ class NodeRuntime implements RunningNode {
       isLeader: () => d.isLeader,
       voters: () => d.status().conf.voters,
       active: (module) => m.activeVersion(module),
-      ask: (peer, timeoutMs) => transport.request(peer, VERSIONS_RPC, new Uint8Array(0), timeoutMs),
+      ask: (peer, timeoutMs) => callRpc(transport, peer, VERSIONS_RPC, null, timeoutMs),
       propose: async (type, payload, deadline) => {
         const { outcome } = await this.service.ownCommand(type, payload, deadline);
         if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`);

@@ -8,6 +8,8 @@ import type { ConfState, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import { NODE_ID_PATTERN } from '../membership/static-peers.js';
 import type { CommandOutcome } from '../server/api.js';
+import { isModuleVersion, MAX_MODULE_VERSION, MODULE_NAME_PATTERN } from '../catga/api.js';
+import type { VersionMap } from '../catga/module-versions.js';
 import { CatgaError, asCatgaError } from '../common/errors.js';
 
 /** Largest encoded control message (member changes, joins, transfers, probes, chunk requests). */
@@ -106,6 +108,16 @@ class Fields {
     const v = this.o[field];
     if (!Array.isArray(v)) return this.fail(field, 'an array');
     return v.map((item, i) => (isPlainObject(item) ? new Fields(this.kind, this.part, item, `${this.prefix}${field}[${i}].`) : this.fail(`${field}[${i}]`, 'an object')));
+  }
+
+  /** This object as a module version report: module name → version. */
+  moduleVersions(): VersionMap {
+    const out: Record<string, number> = {};
+    for (const [name, v] of Object.entries(this.o)) {
+      if (!MODULE_NAME_PATTERN.test(name)) this.fail(name, 'a module name');
+      out[name] = isModuleVersion(v) ? v : this.fail(name, `a module version from 1 to ${MAX_MODULE_VERSION}`);
+    }
+    return out;
   }
 
   nodeIds(field: string): NodeId[] {
@@ -272,6 +284,9 @@ export const PROBE_RPC: PeerRpc<null, ProbeReply> = defineRpc('probe', emptyRequ
     established: f.boolean('established'), incarnation: f.incarnation('incarnation'), restoredFrom: f.nullableString('restoredFrom'),
     addresses: f.byNodeId('addresses', (o, id) => o.address(id)), restoredStart: readRestoredStart(f),
   }), MAX_CONTROL_RPC_BYTES);
+
+/** The leader's version gate asks each voter which module versions it runs (runtime/version-gate.ts). */
+export const VERSIONS_RPC: PeerRpc<null, VersionMap> = defineRpc('versions', emptyRequest('versions'), (f) => f.moduleVersions(), MAX_CONTROL_RPC_BYTES);
 
 export interface ChunkRequest { readonly index: number; readonly cursor: string }
 export interface ChunkReply { readonly records: number; readonly next: string | null; readonly chunk: Uint8Array }

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CatgaError } from '../../../src/common/errors.js';
+import { MAX_MODULE_VERSION } from '../../../src/catga/api.js';
 import {
   callRpc, encodeChunkError, encodeErrorReply, JOIN_RPC, MAX_CONTROL_RPC_BYTES, MEMBER_RPC, PROBE_RPC, PROPOSE_RPC, QUERY_RPC, serveRpc, SNAPSHOT_CHUNK_RPC,
-  TRANSFER_RPC, type PeerRpc,
+  TRANSFER_RPC, VERSIONS_RPC, type PeerRpc,
 } from '../../../src/runtime/peer-rpc.js';
 import type { PeerTransport } from '../../../src/transport/types.js';
 
@@ -43,6 +44,8 @@ const cases: { rpc: PeerRpc<never, never>; req: unknown; reply: unknown; badReq:
     badReq: [], badReply: [[{ ...probeReply, established: 1 }, 'established'], [{ ...probeReply, addresses: { 'bad id': 'h:1' } }, 'addresses.bad id'],
       [{ ...probeReply, restoredStart: { from: 'sha', conf: { ...conf, voters: 'n1' } } }, 'restoredStart.conf.voters'],
       [{ ...probeReply, restoredStart: { from: 'sha', conf: { ...conf, incarnations: { n1: '' } } } }, 'restoredStart.conf.incarnations.n1']] },
+  { rpc: VERSIONS_RPC as PeerRpc<never, never>, req: null, reply: { ledger: 2, kv: 1 },
+    badReq: [], badReply: [[{ Ledger: 1 }, 'Ledger'], [{ a: 0 }, 'a'], [{ a: 1.5 }, 'a'], [{ a: MAX_MODULE_VERSION + 1 }, 'a'], [{ a: '2' }, 'a']] },
 ];
 
 test('every JSON kind round-trips its request and its reply', () => {
@@ -85,7 +88,7 @@ test('every decoder refuses garbage bytes, non-objects and oversize payloads', (
   }
   const big = new Uint8Array(MAX_CONTROL_RPC_BYTES + 1).fill(0x20);
   for (const rpc of [MEMBER_RPC, JOIN_RPC, TRANSFER_RPC, SNAPSHOT_CHUNK_RPC]) refuses(() => rpc.decodeRequest(big), rpc.kind, 'request', `more than the ${MAX_CONTROL_RPC_BYTES} allowed`);
-  for (const rpc of [MEMBER_RPC, JOIN_RPC, TRANSFER_RPC, PROBE_RPC]) refuses(() => rpc.decodeReply(big), rpc.kind, 'reply', `more than the ${MAX_CONTROL_RPC_BYTES} allowed`);
+  for (const rpc of [MEMBER_RPC, JOIN_RPC, TRANSFER_RPC, PROBE_RPC, VERSIONS_RPC]) refuses(() => rpc.decodeReply(big), rpc.kind, 'reply', `more than the ${MAX_CONTROL_RPC_BYTES} allowed`);
   // Exactly at the limit is still read (and refused only for what it says).
   const atLimit = new Uint8Array(MAX_CONTROL_RPC_BYTES).fill(0x20);
   atLimit.set(json({ to: null, deadline: 1 }));
