@@ -104,6 +104,7 @@ test('StatefulSet: Parallel, OnDelete, headless serviceName, PVC template, probe
   assert.deepEqual(env['CATGA_CLUSTER_SECRET'], { secretKeyRef: { name: 'demo-credentials', key: 'cluster-secret' } });
   assert.deepEqual(env['CATGA_ADMIN_TOKEN'], { secretKeyRef: { name: 'demo-credentials', key: 'admin-token' } });
   assert.deepEqual(env['CATGA_API_TOKENS'], { secretKeyRef: { name: 'demo-credentials', key: 'api-token', optional: true } }, 'a generated client token, optional for Secrets generated before it existed');
+  assert.equal(env['CATGA_AUTO_JOIN'], 'false', 'the operator alone adds members');
 });
 
 test('StatefulSet carries referenced secrets, placement, resources and extra env', () => {
@@ -111,7 +112,7 @@ test('StatefulSet carries referenced secrets, placement, resources and extra env
     clusterSecretRef: { name: 'peer' }, adminTokenRef: { name: 'adm', key: 'tok' }, apiTokensRef: { name: 'api' },
     handlers: '/h.js', nodeSelector: { zone: 'a' }, tolerations: [{ key: 't', operator: 'Exists' }],
     affinity: { podAntiAffinity: {} }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'z', whenUnsatisfiable: 'ScheduleAnyway' }],
-    resources: { requests: { cpu: '100m' } }, env: [{ name: 'EXTRA', value: 'x' }], raft: { tickMs: 20, electionTicks: 15, heartbeatTicks: 3 },
+    resources: { requests: { cpu: '100m' } }, env: [{ name: 'EXTRA', value: 'x' }, { name: 'CATGA_AUTO_JOIN', value: 'true' }], raft: { tickMs: 20, electionTicks: 15, heartbeatTicks: 3 },
   });
   const pod = statefulSet({ ref, spec, replicas: 3, bootstrapExpect: 3, restoring: false, tls: { kind: 'operator' } }).spec!.template.spec!;
   const c = pod.containers[0]!;
@@ -124,6 +125,7 @@ test('StatefulSet carries referenced secrets, placement, resources and extra env
   assert.equal(env['CATGA_ELECTION_TICKS'], '15');
   assert.equal(env['CATGA_HEARTBEAT_TICKS'], '3');
   assert.equal(env['EXTRA'], 'x');
+  assert.deepEqual(c.env!.filter((e) => e.name === 'CATGA_AUTO_JOIN'), [{ name: 'CATGA_AUTO_JOIN', value: 'false' }], 'extra env cannot turn auto-join back on under the operator');
   assert.deepEqual(c.resources, { requests: { cpu: '100m' } });
   assert.deepEqual(pod.nodeSelector, { zone: 'a' });
   assert.deepEqual(pod.tolerations, [{ key: 't', operator: 'Exists' }]);

@@ -71,16 +71,6 @@ export function checkRunnable(running: VersionMap, module: string, version: numb
   if (version > mine) throw new ModuleVersionError(module, version, mine);
 }
 
-/** A peer's version report, or null when it is not one (a report is untrusted input). */
-export function parseVersionReport(text: string): VersionMap | null {
-  let value: unknown;
-  try { value = JSON.parse(text); } catch { return null; }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const entries = Object.entries(value as Record<string, unknown>);
-  const valid = entries.every(([name, v]) => MODULE_NAME_PATTERN.test(name) && isModuleVersion(v));
-  return valid ? (value as VersionMap) : null;
-}
-
 /** The module holding the active versions; `running` answers its query's `running` field. */
 export function moduleVersionsModule(running: VersionMap): ModuleDefinition {
   return defineModule({

@@ -37,7 +37,7 @@ export interface DiscoveryResult extends DiscoverySnapshot {
 }
 
 /** One round of look-ups for every member of `conf` (voters and learners). */
-export async function lookupMembers(conf: ConfState, dns: PeerDns, dnsName?: string): Promise<DiscoverySnapshot> {
+async function lookupMembers(conf: ConfState, dns: PeerDns, dnsName?: string): Promise<DiscoverySnapshot> {
   const members = [...conf.voters, ...conf.learners];
   const hosts = members.map((id) => {
     const target = parseHostPort(conf.addresses[id] ?? '');

@@ -5,7 +5,7 @@ import assert from 'node:assert';
 import type { ConfState, NodeId } from '../raft/types.js';
 
 /** The stable DNS name of pod `<name>-<ordinal>` under the headless service `dnsName`. */
-export function podHost(name: string, ordinal: number, dnsName: string): string {
+function podHost(name: string, ordinal: number, dnsName: string): string {
   return `${name}-${ordinal}.${dnsName}`;
 }
 

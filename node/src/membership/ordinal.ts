@@ -1,5 +1,5 @@
-// StatefulSet pod names: `<name>-<ordinal>`. The ordinal decides who belongs to the first
-// configuration: ordinals 0..expect-1 bootstrap it, every other pod joins later as a learner.
+// StatefulSet pod names: `<name>-<ordinal>`. With DNS membership the first configuration is
+// ordinals 0..expect-1 of the name (initial-config.ts); every other pod joins later as a learner.
 import type { NodeId } from '../raft/types.js';
 import { MembershipError } from './errors.js';
 
@@ -15,16 +15,4 @@ export function parsePodName(id: NodeId): PodName {
   const m = POD_NAME.exec(id);
   if (m === null) throw new MembershipError('INVALID_NODE_ID', `node id "${id}" is not <name>-<ordinal> (a StatefulSet pod name)`);
   return { name: m[1]!, ordinal: Number(m[2]) };
-}
-
-export function ordinalOf(id: NodeId): number {
-  return parsePodName(id).ordinal;
-}
-
-/**
- * Whether a brand-new pod may bootstrap the cluster: only the first `expect` ordinals do. Any other
- * pod must join as a learner through the leader. (A pod with Raft state never bootstraps at all.)
- */
-export function mayBootstrap(id: NodeId, expect: number): boolean {
-  return ordinalOf(id) < expect;
 }

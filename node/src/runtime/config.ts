@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseApiTokens, type ApiToken } from '../server/auth.js';
 import type { TlsFiles, TlsMaterial } from '../transport/tls.js';
+import { NODE_ID_PATTERN } from '../membership/static-peers.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -193,7 +194,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     (raw(key) ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
   const nodeId = raw('nodeId') ?? hostname();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(nodeId)) {
+  if (!NODE_ID_PATTERN.test(nodeId)) {
     throw new ConfigError(`${where('nodeId')}: expected 1-63 letters, digits, '.', '_' or '-', got "${nodeId}"`);
   }
   const bindHost = raw('bindHost') ?? '0.0.0.0';

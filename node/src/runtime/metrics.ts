@@ -63,10 +63,15 @@ export class NodeMetrics implements ServerMetrics {
   readonly reactors: ReactorMetricsSink;
   private stateFigures: () => StateFigures = () => ({ bytes: 0, quota: 0, refused: 0 });
   private reactorCheckpoints: () => readonly ReactorFigures[] = () => [];
+  private raftStatus: (() => RaftStatus) | null = null;
 
   /** `dataDir`: the data directory whose file system the volume gauges describe (none: no volume gauges). */
-  constructor(status: () => RaftStatus, dataDir?: string) {
+  constructor(dataDir?: string) {
     const r = this.registry;
+    const status = (): RaftStatus => {
+      if (this.raftStatus === null) throw new Error('NodeMetrics: observeRaft was not called before a scrape');
+      return this.raftStatus();
+    };
     collectDefaultMetrics({ register: r });
     // prom-client names these gauges `_total`, which the exposition format reserves for counters
     // (`promtool check metrics` refuses them); the handle and request counts are not worth a rename.
@@ -195,6 +200,11 @@ export class NodeMetrics implements ServerMetrics {
   }
 
   /** Where the state gauges read their figures. */
+  /** Where the Raft gauges are read from: the driver, once it exists. */
+  observeRaft(status: () => RaftStatus): void {
+    this.raftStatus = status;
+  }
+
   observeState(figures: () => StateFigures): void {
     this.stateFigures = figures;
   }

@@ -3,9 +3,8 @@
 // no loops); a refused or lost attempt is retried on the new leader within the request's deadline
 // only when retrying cannot apply a command twice (never sent, refused before append, dropped by a
 // new leader, or protected by idempotency keys). Linearizable reads go through ReadIndex.
-import { isIncarnation } from '../raft/index.js';
 import type { Caller } from '../catga/api.js';
-import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
+import type { NodeId, RaftStatus } from '../raft/types.js';
 import type { PeerTransport } from '../transport/types.js';
 import type {
   ClusterView, CommandInput, CommandOutcome, Consistency, EventSubscription, NodeApi, Readiness, WireEvent,
@@ -13,6 +12,9 @@ import type {
 import type { RaftDriver } from '../driver/driver.js';
 import { CatgaError, asCatgaError } from '../common/errors.js';
 import type { PeerContact } from './peer-contact.js';
+import { sleep, withDeadline } from './deadline.js';
+import { JOIN_ATTEMPT_MS, MemberChanges } from './membership.js';
+import { callRpc, JOIN_RPC, MEMBER_RPC, PROPOSE_RPC, QUERY_RPC, serveRpc, TRANSFER_RPC } from './peer-rpc.js';
 import type { Logger } from '../common/logger.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -33,41 +35,10 @@ export interface MediatorPort {
   subscribe(from: number | null, types: ReadonlySet<string> | null, deliver: (events: readonly WireEvent[]) => void, onCompacted: () => void): EventSubscription;
 }
 
-/** Peer RPC kinds carried by the transport's request channel. */
-export const RPC = { propose: 'propose', query: 'query', member: 'member', transfer: 'transfer', join: 'join' } as const;
-
 /** How long to wait between attempts while there is no leader. */
 const RETRY_PAUSE_MS = 25;
 /** Most proposals a leader lets wait for a result (local and forwarded), beyond it: 429. */
 export const MAX_PENDING_PROPOSALS = 16_384;
-/** How long one join attempt may take on the member that serves it. */
-export const JOIN_ATTEMPT_MS = 2_000;
-/** A learner is promoted only once it is this close to the leader's last index. */
-export const PROMOTE_MAX_LAG = 64;
-
-type Wire<T> = { ok: true; value: T } | { ok: false; code: string; message: string; status: number; leader: string | null };
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-function pack<T>(v: Wire<T>): Uint8Array { return enc.encode(JSON.stringify(v)); }
-function unpack<T>(b: Uint8Array): T {
-  const w = JSON.parse(dec.decode(b)) as Wire<T>;
-  if (w.ok) return w.value;
-  throw new CatgaError(w.code, w.message, w.status, w.leader);
-}
-
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
-
-/** Rejects with 503 TIMEOUT at `deadline`; the underlying work goes on (its outcome is unknown). */
-function withDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
-  const left = deadline - Date.now();
-  if (left <= 0) return Promise.reject(new CatgaError('TIMEOUT', `${what}: the deadline passed`, 503));
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => { t = setTimeout(() => reject(new CatgaError('TIMEOUT', `${what}: no result within the deadline (the outcome is unknown)`, 503)), left); }),
-  ]);
-}
 
 export interface ServiceOptions {
   readonly id: NodeId;
@@ -88,31 +59,26 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
   private pendingProposals = 0;
   /** The last time this node stamped on an entry as leader: stamps never go back. */
   private lastStampTs = 0;
+  /** The leader's side of member changes (runtime/membership.ts). */
+  private readonly members: MemberChanges;
 
   constructor(o: ServiceOptions) {
     this.o = o;
+    this.members = new MemberChanges({ id: o.id, driver: o.driver, log: o.log, notLeader: () => this.notLeader() });
     const t = o.transport;
-    t.onRequest(RPC.propose, (_from, payload) => this.serveForwarded(() => this.proposeHere(payload)));
-    t.onRequest(RPC.query, (_from, payload) => this.serveForwarded(async () => {
+    serveRpc(t, PROPOSE_RPC, (_from, entry) => this.proposeHere(entry));
+    serveRpc(t, QUERY_RPC, async (_from, { type, payload }) => {
       if (!o.driver.isLeader) throw this.notLeader();
-      const { type, payload: p } = JSON.parse(dec.decode(payload)) as { type: string; payload: unknown };
       const index = o.driver.applied;
-      return { index, outcome: await o.mediator.query(type, p) };
-    }));
-    t.onRequest(RPC.member, (_from, payload) => this.serveForwarded(() => {
-      const { op, id, address, voter, deadline, incarnation } = JSON.parse(dec.decode(payload)) as { op: 'add' | 'remove'; id: string; address: string; voter: boolean; deadline: number; incarnation?: unknown };
-      return op === 'add' ? this.addMemberHere(id, address, voter, deadline, isIncarnation(incarnation) ? incarnation : undefined) : this.removeMemberHere(id, deadline);
-    }));
+      return { index, outcome: await o.mediator.query(type, payload) };
+    });
+    serveRpc(t, MEMBER_RPC, (_from, r) => (r.op === 'add' ? this.members.add(r.id, r.address, r.voter, r.deadline, r.incarnation) : this.members.remove(r.id, r.deadline)));
     // A joining node asks any member it can reach; that member finds the leader for it.
-    t.onRequest(RPC.join, (from, payload) => this.serveForwarded(() => {
-      const { id, address, deadline, incarnation } = JSON.parse(dec.decode(payload)) as { id: string; address: string; deadline: number; incarnation?: unknown };
+    serveRpc(t, JOIN_RPC, (from, { id, address, deadline, incarnation }) => {
       if (id !== from) throw new CatgaError('INVALID_MEMBER', `${from} cannot ask to join as ${id}`, 400);
-      return this.addMember(id, address, true, Math.min(deadline, Date.now() + JOIN_ATTEMPT_MS), isIncarnation(incarnation) ? incarnation : undefined);
-    }));
-    t.onRequest(RPC.transfer, (_from, payload) => this.serveForwarded(() => {
-      const { to, deadline } = JSON.parse(dec.decode(payload)) as { to: string | null; deadline: number };
-      return this.transferHere(to, deadline);
-    }));
+      return this.addMember(id, address, true, Math.min(deadline, Date.now() + JOIN_ATTEMPT_MS), incarnation);
+    });
+    serveRpc(t, TRANSFER_RPC, (_from, { to, deadline }) => this.transferHere(to, deadline));
   }
 
   // ---- commands and events -------------------------------------------------------------------
@@ -154,7 +120,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
    */
   private submit(data: Uint8Array, deadline: number, retrySafe: boolean): Promise<{ index: number; outcomes: CommandOutcome[] }> {
     return this.onLeader('propose', deadline, () => withDeadline(this.proposeHere(data), deadline, 'command'),
-      (leader, left) => this.o.transport.request(leader, RPC.propose, data, left), (e) => this.mayRetry(e, retrySafe));
+      (leader, left) => callRpc(this.o.transport, leader, PROPOSE_RPC, data, left), (e) => this.mayRetry(e, retrySafe));
   }
 
   /** Refusals that prove nothing was appended, or any refusal when idempotency keys make retries safe. */
@@ -192,16 +158,6 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
     return new CatgaError('NOT_LEADER', leader ? `the leader is ${leader}` : 'no leader is known', 503, leader);
   }
 
-  /** Runs a forwarded call and packs its outcome, errors included, for the caller. */
-  private async serveForwarded<T>(f: () => Promise<T> | T): Promise<Uint8Array> {
-    try {
-      return pack<T>({ ok: true, value: await f() });
-    } catch (err) {
-      const e = asCatgaError(err);
-      return pack<T>({ ok: false, code: e.code, message: e.message, status: e.status, leader: e.leader });
-    }
-  }
-
   // ---- queries -------------------------------------------------------------------------------
 
   async query(type: string, payload: unknown, requested: Consistency | null, deadline: number, caller?: Caller): Promise<{ index: number; outcome: CommandOutcome; consistency: Consistency }> {
@@ -219,7 +175,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
       return { ...(await here()), consistency };
     }
     const served = await this.onLeader('query', deadline, here,
-      (leader, left) => this.o.transport.request(leader, RPC.query, enc.encode(JSON.stringify({ type, payload })), left));
+      (leader, left) => callRpc(this.o.transport, leader, QUERY_RPC, { type, payload }, left));
     return { ...served, consistency };
   }
 
@@ -244,7 +200,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
    * call never reached a leader).
    */
   private async onLeader<T>(what: string, deadline: number, here: () => Promise<T> | T,
-    remote: (leader: NodeId, leftMs: number) => Promise<Uint8Array>,
+    remote: (leader: NodeId, leftMs: number) => Promise<T>,
     retry: (e: CatgaError) => boolean = (e) => e.code === 'NOT_LEADER' || e.code === 'PEER_UNAVAILABLE' || e.code === 'NO_LEADER'): Promise<T> {
     let last: CatgaError | null = null;
     while (Date.now() < deadline) {
@@ -253,7 +209,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
         if (leader === this.o.id) return await here();
         if (leader === null) { await sleep(RETRY_PAUSE_MS); continue; }
         this.o.metrics.forwarded.inc({ kind: what });
-        return unpack<T>(await remote(leader, Math.max(1, deadline - Date.now())));
+        return await remote(leader, Math.max(1, deadline - Date.now()));
       } catch (err) {
         last = asCatgaError(err);
         if (!retry(last)) throw last;
@@ -312,81 +268,13 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
 
   /** `incarnation`: the storage incarnation the member speaks as, when it asked itself (join). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }> {
-    return this.onLeader('member', deadline, () => this.addMemberHere(id, address, voter, deadline, incarnation),
-      (leader, left) => this.o.transport.request(leader, RPC.member, enc.encode(JSON.stringify({ op: 'add', id, address, voter, deadline, incarnation })), left));
+    return this.onLeader('member', deadline, () => this.members.add(id, address, voter, deadline, incarnation),
+      (leader, left) => callRpc(this.o.transport, leader, MEMBER_RPC, incarnation === undefined ? { op: 'add', id, address, voter, deadline } : { op: 'add', id, address, voter, deadline, incarnation }, left));
   }
 
   removeMember(id: string, deadline: number): Promise<{ index: number }> {
-    return this.onLeader('member', deadline, () => this.removeMemberHere(id, deadline),
-      (leader, left) => this.o.transport.request(leader, RPC.member, enc.encode(JSON.stringify({ op: 'remove', id, address: '', voter: false, deadline })), left));
-  }
-
-  /**
-   * Level-triggered: adds `id` as a learner if absent (or updates its address), replaces it when it
-   * speaks as another incarnation than the one recorded (its disk was wiped: the new disk enters as a
-   * learner), and, when a voter is wanted, promotes it once it has caught up, recording the
-   * incarnation it answers with. Calling it again is harmless.
-   */
-  private async addMemberHere(id: string, address: string, voter: boolean, deadline: number, claimed?: string): Promise<{ index: number }> {
-    const driver = this.o.driver;
-    if (id === this.o.id) throw new CatgaError('INVALID_MEMBER', `${id} is this leader`, 400);
-    for (;;) {
-      if (!driver.isLeader) throw this.notLeader();
-      const st = driver.status();
-      const speaksAs = claimed ?? driver.staleIncarnationOf(id);
-      const recorded = st.conf.incarnations?.[id];
-      let cc: ConfChange | null = null;
-      const known = id in st.conf.addresses;
-      if (!known) cc = speaksAs === undefined ? { type: 'addLearner', node: id, address } : { type: 'addLearner', node: id, address, incarnation: speaksAs };
-      else if (speaksAs !== undefined && speaksAs !== recorded && (recorded !== undefined || st.conf.voters.includes(id))) {
-        cc = { type: 'replace', node: id, address, incarnation: speaksAs };
-      } else if (st.conf.addresses[id] !== address) cc = { type: 'updateAddress', node: id, address };
-      else if (voter && st.conf.learners.includes(id) && this.caughtUp(st, id)) {
-        const incarnation = recorded ?? st.progress[id]?.incarnation ?? undefined;
-        cc = incarnation === undefined ? { type: 'promote', node: id } : { type: 'promote', node: id, incarnation };
-      }
-      if (cc !== null) {
-        const index = await withDeadline(driver.proposeConfChange(cc), deadline, 'membership change');
-        this.o.log.info('member_change', { change: cc.type, member: id, index, ...(cc.type === 'replace' ? { formerIncarnation: recorded ?? null, incarnation: cc.incarnation } : {}) });
-        continue;
-      }
-      const done = !voter || st.conf.voters.includes(id);
-      if (done) return this.committedConf(st, deadline);
-      if (Date.now() >= deadline) throw new CatgaError('NOT_CAUGHT_UP', `${id} was added as a learner but has not caught up yet; it is promoted when it has (retry)`, 503);
-      await sleep(50);
-    }
-  }
-
-  /**
-   * A configuration shows on the leader once appended, before it commits: "already done" is only
-   * answered once everything appended by then (the configuration entry with it) has committed.
-   */
-  private async committedConf(st: RaftStatus, deadline: number): Promise<{ index: number }> {
-    const driver = this.o.driver;
-    while (driver.status().commit < st.lastIndex) {
-      if (!driver.isLeader) throw this.notLeader();
-      if (Date.now() >= deadline) throw new CatgaError('TIMEOUT', 'membership change: appended, not yet committed within the deadline (the outcome is unknown)', 503);
-      await sleep(20);
-    }
-    return { index: st.lastIndex };
-  }
-
-  private caughtUp(st: RaftStatus, id: string): boolean {
-    const p = st.progress[id];
-    return p !== undefined && p.match + PROMOTE_MAX_LAG >= st.lastIndex && p.recentActive;
-  }
-
-  private async removeMemberHere(id: string, deadline: number): Promise<{ index: number }> {
-    const driver = this.o.driver;
-    if (!driver.isLeader) throw this.notLeader();
-    const st = driver.status();
-    if (!(id in st.conf.addresses)) return this.committedConf(st, deadline);
-    // Removing the leader itself needs no transfer first: the core commits the removal without
-    // counting itself, then steps down and hands over to a caught-up voter. (A transfer first
-    // could be undone by the next election, which the removed leader may win again.)
-    const index = await withDeadline(driver.proposeConfChange({ type: 'remove', node: id }), deadline, 'membership change');
-    this.o.log.info('member_change', { change: 'remove', member: id, index });
-    return { index };
+    return this.onLeader('member', deadline, () => this.members.remove(id, deadline),
+      (leader, left) => callRpc(this.o.transport, leader, MEMBER_RPC, { op: 'remove', id, deadline }, left));
   }
 
   transferLeadership(to: string | null, deadline: number): Promise<{ leader: string }> {
@@ -394,7 +282,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
     // A pod's preStop hook asks every node: on a follower with no target there is nothing to do.
     if (to === null && !driver.isLeader && driver.softState.leader !== null) return Promise.resolve({ leader: driver.softState.leader });
     return this.onLeader('transfer', deadline, () => this.transferHere(to, deadline),
-      (leader, left) => this.o.transport.request(leader, RPC.transfer, enc.encode(JSON.stringify({ to, deadline })), left));
+      (leader, left) => callRpc(this.o.transport, leader, TRANSFER_RPC, { to, deadline }, left));
   }
 
   private async transferHere(to: string | null, deadline: number): Promise<{ leader: string }> {

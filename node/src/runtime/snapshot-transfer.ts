@@ -19,8 +19,10 @@ import {
 } from '../state/snapshot-stream.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { Logger } from '../common/logger.js';
+import { CatgaError } from '../common/errors.js';
+import { sleep } from './deadline.js';
+import { callRpc, encodeChunkError, serveRpc, SNAPSHOT_CHUNK_RPC, type ChunkReply, type ChunkRequest } from './peer-rpc.js';
 
-export const SNAPSHOT_CHUNK_RPC = 'snapshot.chunk';
 /** A pinned view no receiver asked for in this long is closed (the newest one always stays). */
 const PIN_IDLE_MS = 60_000;
 const CHUNK_TIMEOUT_MS = 10_000;
@@ -86,7 +88,7 @@ export class SnapshotTransfer {
   constructor(o: SnapshotTransferOptions) {
     this.o = o;
     this.chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-    o.transport.onRequest(SNAPSHOT_CHUNK_RPC, async (from, payload) => this.serve(from, payload));
+    serveRpc(o.transport, SNAPSHOT_CHUNK_RPC, (from, req) => this.serve(from, req), encodeChunkError);
   }
 
   // ---- Sender ---------------------------------------------------------------------------------
@@ -120,15 +122,14 @@ export class SnapshotTransfer {
     }
   }
 
-  private async serve(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
-    const { index, cursor } = JSON.parse(Buffer.from(payload).toString('utf8')) as { index: number; cursor: string };
+  private serve(from: NodeId, { index, cursor }: ChunkRequest): ChunkReply {
     this.closeIdle();
     // After a restart nothing is pinned; the snapshot at the applied index is the engine's state now.
     const pin = this.pins.get(index) ?? (index === this.o.sm.appliedIndex ? this.pin(index) : undefined);
     if (pin === undefined) {
       this.o.log.warn('snapshot_chunk_refused', { to: from, index, reason: `no snapshot at ${index} here any more (newest ${this.newest}): taking a new one` });
       this.o.onStale();
-      return response({ ok: false, code: 'SNAPSHOT_GONE', message: `snapshot ${index} is no longer held; newest is ${this.newest}` });
+      throw new CatgaError('SNAPSHOT_GONE', `snapshot ${index} is no longer held; newest is ${this.newest}`, 410);
     }
     pin.lastUsed = Date.now();
     const start = decodeCursor(cursor);
@@ -136,7 +137,7 @@ export class SnapshotTransfer {
     const { chunk, records, next } = readChunk(pin.view, start, this.chunkBytes);
     this.o.metrics.bytesSent(chunk.byteLength);
     if (next === null) this.o.log.info('snapshot_transfer_served', { to: from, index });
-    return response({ ok: true, records, next: next === null ? null : encodeCursor(next) }, chunk);
+    return { records, next: next === null ? null : encodeCursor(next), chunk };
   }
 
   // ---- Receiver -------------------------------------------------------------------------------
@@ -195,15 +196,15 @@ export class SnapshotTransfer {
       staging = this.o.sm.engine.stage();
       for (;;) {
         if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
-        let reply: { header: ReplyHeader; chunk: Uint8Array };
+        let reply: ChunkReply;
         let records: ChunkRecord[];
         try {
-          const request = Buffer.from(JSON.stringify({ index: descriptor.index, cursor: encodeCursor(cursor) }), 'utf8');
-          reply = parseResponse(await this.o.transport.request(message.from, SNAPSHOT_CHUNK_RPC, request, CHUNK_TIMEOUT_MS));
-          records = reply.header.ok ? decodeChunk(reply.chunk) : [];
-          if (reply.header.ok && records.length !== reply.header.records) throw new SnapshotFormatError('chunk record count differs from its reply');
+          reply = await callRpc(this.o.transport, message.from, SNAPSHOT_CHUNK_RPC, { index: descriptor.index, cursor: encodeCursor(cursor) }, CHUNK_TIMEOUT_MS);
+          records = decodeChunk(reply.chunk);
+          if (records.length !== reply.records) throw new SnapshotFormatError('chunk record count differs from its reply');
           failures = 0;
         } catch (err) {
+          if (err instanceof CatgaError && err.code === 'SNAPSHOT_GONE') throw new Abandoned(`${err.code}: ${err.message}`);
           // A broken link, a slow sender or a damaged chunk: ask again from the same cursor.
           retries++;
           failures++;
@@ -213,7 +214,6 @@ export class SnapshotTransfer {
           await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(retries, 5)));
           continue;
         }
-        if (!reply.header.ok) throw new Abandoned(`${reply.header.code}: ${reply.header.message}`);
         if (fetch.cancelled) throw new Abandoned('a newer snapshot arrived');
         this.stage(staging, records, totals);
         totals.bytes += reply.chunk.byteLength;
@@ -222,8 +222,8 @@ export class SnapshotTransfer {
           totals.loggedAt = totals.bytes;
           this.o.log.info('snapshot_transfer_progress', { from: message.from, index: descriptor.index, receivedBytes: totals.bytes });
         }
-        if (reply.header.next === null) break;
-        cursor = decodeCursor(reply.header.next);
+        if (reply.next === null) break;
+        cursor = decodeCursor(reply.next);
       }
       const mismatch = totalsMismatch(totals, descriptor);
       if (mismatch !== null) throw new Abandoned(`staged state does not match its descriptor (${mismatch})`);
@@ -260,22 +260,3 @@ export class SnapshotTransfer {
 }
 
 class Abandoned extends Error {}
-
-type ReplyHeader = { ok: true; records: number; next: string | null } | { ok: false; code: string; message: string };
-
-function response(header: ReplyHeader, chunk?: Uint8Array): Uint8Array {
-  const head = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(head.length);
-  return Buffer.concat(chunk === undefined ? [len, head] : [len, head, chunk]);
-}
-
-function parseResponse(bytes: Uint8Array): { header: ReplyHeader; chunk: Uint8Array } {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const len = buf.readUInt32BE(0);
-  return { header: JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as ReplyHeader, chunk: buf.subarray(4 + len) };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -3,12 +3,10 @@
 // the active one, proposes `catga.modules.activate` raising it to the lowest of them (see
 // catga/module-versions.ts). A voter that does not answer holds the gate closed: nothing is raised
 // until every voter has answered in the same round.
-import { ACTIVATE_COMMAND, MAX_ACTIVATIONS_PER_ENTRY, parseVersionReport, versionsToActivate, type VersionMap } from '../catga/module-versions.js';
+import { ACTIVATE_COMMAND, MAX_ACTIVATIONS_PER_ENTRY, versionsToActivate, type VersionMap } from '../catga/module-versions.js';
 import type { NodeId } from '../raft/types.js';
 import type { Logger } from '../common/logger.js';
 
-/** Peer RPC a node answers with its running versions (JSON: module → version). */
-export const VERSIONS_RPC = 'versions';
 /** How often the leader looks. */
 export const VERSION_GATE_INTERVAL_MS = 1_000;
 /** How long one voter may take to answer. */
@@ -22,8 +20,8 @@ export interface VersionGateHost {
   voters(): readonly NodeId[];
   /** The active version of a module in this node's applied state. */
   active(module: string): number;
-  /** Asks a peer for its report (the raw answer of VERSIONS_RPC). */
-  ask(peer: NodeId, timeoutMs: number): Promise<Uint8Array>;
+  /** Asks a peer for its report (VERSIONS_RPC of runtime/peer-rpc.ts, checked); rejects when it does not answer one. */
+  ask(peer: NodeId, timeoutMs: number): Promise<VersionMap>;
   /** Proposes the activation as one of the node's own commands. */
   propose(type: string, payload: unknown, deadline: number): Promise<void>;
 }
@@ -53,7 +51,7 @@ export class VersionGate {
       const reports = await Promise.all(h.voters().map(async (id): Promise<VersionMap | null> => {
         if (id === h.self) return h.running;
         try {
-          return parseVersionReport(new TextDecoder().decode(await h.ask(id, VERSION_REPORT_TIMEOUT_MS)));
+          return await h.ask(id, VERSION_REPORT_TIMEOUT_MS);
         } catch {
           return null;
         }

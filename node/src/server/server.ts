@@ -22,6 +22,7 @@ import { Access, forbidden, type ApiToken, type Principal, type Scope } from './
 import {
   checkJsonContentType, deadlineOf, errorBody, hasBody, okBody, readJson, sendError, sendJson,
 } from './http-util.js';
+import { NODE_ID_PATTERN } from '../membership/static-peers.js';
 
 export interface ServerOptions {
   readonly api: NodeApi;
@@ -434,7 +435,7 @@ export class CatgaServer {
     app.post('/v1/cluster/members', guard, express.json({ limit: 16 * 1024, strict: true }), async (req, res, next) => {
       try {
         const b = (req.body ?? {}) as { id?: unknown; address?: unknown; voter?: unknown; incarnation?: unknown };
-        if (typeof b.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(b.id)) throw new CatgaError('INVALID_MEMBER', 'id must be 1-63 letters, digits, ".", "_" or "-"', 400);
+        if (typeof b.id !== 'string' || !NODE_ID_PATTERN.test(b.id)) throw new CatgaError('INVALID_MEMBER', 'id must be 1-63 letters, digits, ".", "_" or "-"', 400);
         if (typeof b.address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b.address)) throw new CatgaError('INVALID_MEMBER', 'address must be host:port (the peer port)', 400);
         if (b.voter !== undefined && typeof b.voter !== 'boolean') throw new CatgaError('INVALID_MEMBER', 'voter must be a boolean', 400);
         if (b.incarnation !== undefined && !isIncarnation(b.incarnation)) throw new CatgaError('INVALID_MEMBER', `incarnation must be a string of 1 to ${MAX_INCARNATION_LENGTH} characters`, 400);

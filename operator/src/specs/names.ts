@@ -30,6 +30,8 @@ export const ENV_HANDLERS = 'CATGA_HANDLERS';
 export const ENV_TICK_MS = 'CATGA_TICK_MS';
 export const ENV_ELECTION_TICKS = 'CATGA_ELECTION_TICKS';
 export const ENV_HEARTBEAT_TICKS = 'CATGA_HEARTBEAT_TICKS';
+/** Off in every pod: the operator alone adds, replaces and promotes members (node/src/runtime/membership.ts). */
+export const ENV_AUTO_JOIN = 'CATGA_AUTO_JOIN';
 
 export const GENERATED_CLUSTER_SECRET_KEY = 'cluster-secret';
 export const GENERATED_ADMIN_TOKEN_KEY = 'admin-token';

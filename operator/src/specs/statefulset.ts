@@ -6,7 +6,7 @@ import type { V1Container, V1EnvVar, V1PersistentVolumeClaim, V1StatefulSet } fr
 import type { ResolvedSpec } from '../api/defaults.js';
 import { MAX_REPLICAS } from '../api/defaults.js';
 import {
-  type ClusterRef, CONTAINER_NAME, DATA_DIR, DATA_VOLUME, ENV_ADMIN_TOKEN, ENV_API_TOKENS, ENV_BOOTSTRAP_EXPECT,
+  type ClusterRef, CONTAINER_NAME, DATA_DIR, DATA_VOLUME, ENV_ADMIN_TOKEN, ENV_API_TOKENS, ENV_AUTO_JOIN, ENV_BOOTSTRAP_EXPECT,
   ENV_CLUSTER_ID, ENV_CLUSTER_SECRET, ENV_DATA_DIR, ENV_DNS_NAME, ENV_ELECTION_TICKS, ENV_HANDLERS, ENV_HEARTBEAT_TICKS,
   ENV_NODE_ID, ENV_TICK_MS, HTTP_PORT, HTTP_PORT_NAME, PEER_PORT, PEER_PORT_NAME, commonLabels, dnsName,
   headlessServiceName, ownerReference, selectorLabels, statefulSetName,
@@ -67,9 +67,11 @@ function nodeEnv(input: StatefulSetInput): V1EnvVar[] {
     { name: ENV_TICK_MS, value: String(spec.raft.tickMs) },
     { name: ENV_ELECTION_TICKS, value: String(spec.raft.electionTicks) },
     { name: ENV_HEARTBEAT_TICKS, value: String(spec.raft.heartbeatTicks) },
+    // The operator decides membership: its pods never ask to join by themselves (spec.env cannot turn that back on).
+    { name: ENV_AUTO_JOIN, value: 'false' },
   ];
   if (spec.handlers !== undefined) env.push({ name: ENV_HANDLERS, value: spec.handlers });
-  return [...env, ...(podTls(ref, input.tls)?.env ?? []), ...(spec.env ?? [])];
+  return [...env, ...(podTls(ref, input.tls)?.env ?? []), ...(spec.env ?? []).filter((e) => e.name !== ENV_AUTO_JOIN)];
 }
 
 function nodeContainer(input: StatefulSetInput): V1Container {

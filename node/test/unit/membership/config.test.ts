@@ -1,7 +1,7 @@
 // Pure membership functions: the first configuration, pod names and ordinals, static peer lists.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initialConfiguration, mayBootstrap, MembershipError, ordinalOf, parsePodName, parseStaticPeers } from '../../../src/membership/index.js';
+import { initialConfiguration, MembershipError, parsePodName, parseStaticPeers } from '../../../src/membership/index.js';
 
 const isCode = (code: string) => (err: unknown) => err instanceof MembershipError && err.code === code;
 
@@ -33,14 +33,10 @@ test('initialConfiguration refuses nonsense', () => {
   assert.throws(() => initialConfiguration('x', 3, 'x-hl', 70800));
 });
 
-test('pod names, ordinals and who may bootstrap', () => {
+test('pod names: <name>-<ordinal>, nothing else', () => {
   assert.deepStrictEqual(parsePodName('my-app-12'), { name: 'my-app', ordinal: 12 });
-  assert.equal(ordinalOf('x-0'), 0);
+  assert.deepStrictEqual(parsePodName('x-0'), { name: 'x', ordinal: 0 });
   for (const bad of ['x', 'x-', '-1', 'x-01', 'x-a']) assert.throws(() => parsePodName(bad), isCode('INVALID_NODE_ID'), bad);
-  assert.equal(mayBootstrap('x-0', 3), true);
-  assert.equal(mayBootstrap('x-2', 3), true);
-  assert.equal(mayBootstrap('x-3', 3), false, 'a scaled-up pod joins as a learner instead');
-  assert.equal(mayBootstrap('x-10', 3), false);
 });
 
 test('parseStaticPeers: catga dev peer lists', () => {

@@ -26,7 +26,8 @@ const sample = (text: string, series: string): number | undefined => {
 
 test('peer activity and voters follow the Raft status at each scrape', async () => {
   let status = leaderStatus({ n2: peer(true, true), n3: peer(false, true), n4: peer(true, false) });
-  const m = new NodeMetrics(() => status);
+  const m = new NodeMetrics();
+  m.observeRaft(() => status);
   let text = await m.registry.metrics();
   assert.equal(sample(text, 'catga_raft_peer_active{peer="n2",voter="true"}'), 1);
   assert.equal(sample(text, 'catga_raft_peer_active{peer="n3",voter="true"}'), 0);
@@ -42,7 +43,8 @@ test('peer activity and voters follow the Raft status at each scrape', async () 
 });
 
 test('every handshake refusal reason is a series from the start, at 0, and counts up from there', async () => {
-  const m = new NodeMetrics(() => leaderStatus({}));
+  const m = new NodeMetrics();
+  m.observeRaft(() => leaderStatus({}));
   let text = await m.registry.metrics();
   for (const reason of HANDSHAKE_REJECT_REASONS) assert.equal(sample(text, `catga_peer_handshakes_rejected_total{reason="${reason}"}`), 0, reason);
   m.peerRejected.inc({ reason: 'node_id_mismatch' });
@@ -53,7 +55,8 @@ test('every handshake refusal reason is a series from the start, at 0, and count
 test('data volume gauges read the file system of the data directory; the exposition passes promtool', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'catga-metrics-'));
   try {
-    const m = new NodeMetrics(() => leaderStatus({ n2: peer(true, true) }), dir);
+    const m = new NodeMetrics(dir);
+    m.observeRaft(() => leaderStatus({ n2: peer(true, true) }));
     const text = await m.registry.metrics();
     const fs = statfsSync(dir);
     assert.equal(sample(text, 'catga_data_volume_size_bytes'), fs.blocks * fs.bsize);

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../../src/local/local-cluster.js';
 import type { ConfState } from '../../../src/raft/types.js';
 import { createLogger } from '../../../src/common/logger.js';
-import { freshIncarnations, PROBE_RPC } from '../../../src/runtime/node.js';
+import { freshIncarnations } from '../../../src/runtime/membership.js';
+import { PROBE_RPC, serveRpc } from '../../../src/runtime/peer-rpc.js';
 import { PeerDirectory } from '../../../src/runtime/peer-directory.js';
 import { createPeerTransport } from '../../../src/transport/index.js';
 import type { PeerTransport } from '../../../src/transport/types.js';
@@ -26,7 +27,7 @@ describe('a restored first member probing a restored cluster that already runs',
   before(async () => {
     const [runningPort, proberPort] = await Promise.all([freePort(), freePort()]);
     running = createPeerTransport({ id: 'n1', clusterId: 'restored', secret: SECRET, listenHost: '127.0.0.1', listenPort: runningPort! });
-    running.onRequest(PROBE_RPC, async () => new TextEncoder().encode(JSON.stringify({ established: true, incarnation: 'inc-n1', restoredFrom: 'sha-A', restoredStart: { from: 'sha-A', conf } })));
+    serveRpc(running, PROBE_RPC, () => ({ established: true, incarnation: 'inc-n1', restoredFrom: 'sha-A', addresses: conf.addresses, restoredStart: { from: 'sha-A', conf } }));
     await running.start();
     prober = createPeerTransport({ id: 'n2', clusterId: 'restored', secret: SECRET, listenHost: '127.0.0.1', listenPort: proberPort! });
     await prober.start();
