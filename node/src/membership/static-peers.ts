@@ -17,7 +17,7 @@ export function parseStaticPeers(spec: string): ConfState {
     const id = eq < 0 ? '' : item.slice(0, eq);
     const address = item.slice(eq + 1);
     if (!NODE_ID_PATTERN.test(id)) throw new MembershipError('INVALID_STATIC_PEERS', `"${item}": expected id=host:port with a plain id`);
-    if (parseHostPort(address) === null) throw new MembershipError('INVALID_STATIC_PEERS', `"${item}": "${address}" is not host:port`);
+    if (parseHostPort(address) === null) throw new MembershipError('INVALID_STATIC_PEERS', `"${item}": "${address}" is not host:port; expected id=host:port`);
     if (Object.hasOwn(addresses, id)) throw new MembershipError('INVALID_STATIC_PEERS', `node ${id} is listed twice`);
     voters.push(id);
     addresses[id] = address;

@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseApiTokens, type ApiToken } from '../server/auth.js';
 import type { TlsFiles, TlsMaterial } from '../transport/tls.js';
-import { NODE_ID_PATTERN } from '../membership/static-peers.js';
+import { MembershipError } from '../membership/errors.js';
+import { NODE_ID_PATTERN, parseStaticPeers } from '../membership/static-peers.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -201,12 +202,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   const httpPort = int('httpPort');
   const peerPort = int('peerPort');
 
-  const staticPeers: Record<string, string> = {};
-  for (const item of list('staticPeers')) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=([^=\s]+:\d{1,5})$/.exec(item);
-    if (!m) throw new ConfigError(`${where('staticPeers')}: expected id=host:port, got "${item}"`);
-    staticPeers[m[1]!] = m[2]!;
-  }
+  const staticPeers = readStaticPeers(raw('staticPeers'), where('staticPeers'));
   const dnsName = raw('dnsName') ?? null;
   const dnsServer = raw('dnsServer') ?? null;
   if (dnsServer !== null && !/^[^\s:]+(:\d{1,5})?$/.test(dnsServer)) {
@@ -339,6 +335,17 @@ function settingText(value: SettingValue): string {
   if (Array.isArray(value)) return value.join(',');
   if (typeof value === 'object') return Object.entries(value).map(([id, address]) => `${id}=${address}`).join(',');
   return String(value);
+}
+
+/** CATGA_PEERS as id → host:port, read by membership's one parser (ids, addresses, duplicates). */
+function readStaticPeers(spec: string | undefined, setting: string): Record<string, string> {
+  if (spec === undefined || spec.trim() === '') return {};
+  try {
+    return { ...parseStaticPeers(spec).addresses };
+  } catch (err) {
+    if (err instanceof MembershipError) throw new ConfigError(`${setting}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**
