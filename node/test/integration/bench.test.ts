@@ -104,7 +104,7 @@ test('catga bench --only=tls alone is refused: TLS repeats the put and fan-out r
   const tmp = mkdtempSync(join(tmpdir(), 'catga-bench-test-'));
   try {
     const { code, stderr } = await runBench(tmp, ['--only=tls']);
-    assert.equal(code, 1);
+    assert.equal(code, 2, 'a usage error exits 2, as every catga verb does');
     assert.match(stderr, /--only=tls repeats the put and fan-out rows on TLS: add put or fanout/);
     assert.deepEqual(readdirSync(tmp), [], 'a refused run started something');
   } finally {
