@@ -168,10 +168,14 @@ export function encodeErrorReply(err: unknown): Uint8Array {
   return json({ ok: false, code: e.code, message: e.message, status: e.status, leader: e.leader });
 }
 
-/** Reads the envelope; returns the ok value's raw field or throws the carried error. */
-function openEnvelope(kind: string, o: Record<string, unknown>): unknown {
+/** Reads the envelope; returns the fields of the ok value (an object) or throws the carried error. */
+function openEnvelope(kind: string, o: Record<string, unknown>): Fields {
   const f = new Fields(kind, 'reply', o);
-  if (f.boolean('ok')) return o['value'];
+  if (f.boolean('ok')) {
+    const value = o['value'];
+    if (!isPlainObject(value)) throw badPeerRpc(kind, 'reply', 'value must be an object');
+    return new Fields(kind, 'reply', value);
+  }
   const status = f.count('status');
   if (status < 400 || status > 599) throw badPeerRpc(kind, 'reply', 'status must be an HTTP error status (400-599)');
   throw new CatgaError(f.string('code', 64), f.string('message'), status, f.nullableNodeId('leader'));
@@ -183,11 +187,7 @@ function defineRpc<Req, Res>(kind: string, request: Codec<Req>, readReply: (f: F
     encodeRequest: (req) => request.encode(req),
     decodeRequest: (bytes) => request.decode(bytes),
     encodeReply: (value) => json({ ok: true, value }),
-    decodeReply: (bytes) => {
-      const value = openEnvelope(kind, parseObject(kind, 'reply', bytes, maxReplyBytes));
-      if (!isPlainObject(value)) throw badPeerRpc(kind, 'reply', 'value must be an object');
-      return readReply(new Fields(kind, 'reply', value));
-    },
+    decodeReply: (bytes) => readReply(openEnvelope(kind, parseObject(kind, 'reply', bytes, maxReplyBytes))),
   };
 }
 
@@ -290,10 +290,12 @@ export const VERSIONS_RPC: PeerRpc<null, VersionMap> = defineRpc('versions', emp
 
 export interface ChunkRequest { readonly index: number; readonly cursor: string }
 export interface ChunkReply { readonly records: number; readonly next: string | null; readonly chunk: Uint8Array }
+const chunkRequest = jsonRequest('snapshot.chunk', (f): ChunkRequest => ({ index: f.count('index'), cursor: f.string('cursor') }), MAX_CONTROL_RPC_BYTES);
 /** A snapshot receiver asks the sender for the chunk after `cursor`; the reply is the envelope, then the chunk's bytes. */
 export const SNAPSHOT_CHUNK_RPC: PeerRpc<ChunkRequest, ChunkReply> = {
   kind: 'snapshot.chunk',
-  ...(({ encode, decode }) => ({ encodeRequest: encode, decodeRequest: decode }))(jsonRequest('snapshot.chunk', (f) => ({ index: f.count('index'), cursor: f.string('cursor') }), MAX_CONTROL_RPC_BYTES)),
+  encodeRequest: chunkRequest.encode,
+  decodeRequest: chunkRequest.decode,
   encodeReply: ({ records, next, chunk }) => withTail(json({ ok: true, value: { records, next } }), chunk),
   decodeReply: (bytes) => {
     const kind = 'snapshot.chunk';
@@ -301,9 +303,7 @@ export const SNAPSHOT_CHUNK_RPC: PeerRpc<ChunkRequest, ChunkReply> = {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const len = view.getUint32(0);
     if (len > MAX_CONTROL_RPC_BYTES || 4 + len > bytes.byteLength) throw badPeerRpc(kind, 'reply', `header length ${len} exceeds the reply or ${MAX_CONTROL_RPC_BYTES} bytes`);
-    const value = openEnvelope(kind, parseObject(kind, 'reply', bytes.subarray(4, 4 + len), null));
-    if (!isPlainObject(value)) throw badPeerRpc(kind, 'reply', 'value must be an object');
-    const f = new Fields(kind, 'reply', value);
+    const f = openEnvelope(kind, parseObject(kind, 'reply', bytes.subarray(4, 4 + len), null));
     return { records: f.count('records'), next: f.nullableString('next'), chunk: bytes.subarray(4 + len) };
   },
 };

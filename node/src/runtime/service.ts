@@ -269,7 +269,7 @@ export class NodeService implements Omit<NodeApi, 'metrics' | 'isShuttingDown' |
   /** `incarnation`: the storage incarnation the member speaks as, when it asked itself (join). */
   addMember(id: string, address: string, voter: boolean, deadline: number, incarnation?: string): Promise<{ index: number }> {
     return this.onLeader('member', deadline, () => this.members.add(id, address, voter, deadline, incarnation),
-      (leader, left) => callRpc(this.o.transport, leader, MEMBER_RPC, incarnation === undefined ? { op: 'add', id, address, voter, deadline } : { op: 'add', id, address, voter, deadline, incarnation }, left));
+      (leader, left) => callRpc(this.o.transport, leader, MEMBER_RPC, { op: 'add', id, address, voter, deadline, incarnation }, left));
   }
 
   removeMember(id: string, deadline: number): Promise<{ index: number }> {
