@@ -76,7 +76,7 @@ export async function freshIncarnations(transport: PeerTransport, peers: PeerDir
       if (mismatched.length > 0) log.warn('bootstrap_backup_mismatch', { members: mismatched, restoredFrom, reason: 'these first members were not restored from the same backup as this one: restore every first member from the same backup' });
       log.info('bootstrap_waiting_for_members', { members: others, answers: answers.map((a) => a.kind) });
     }
-    await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * (attempt + 1))));
+    await sleep(Math.min(2_000, 100 * (attempt + 1)));
   }
 }
 
