@@ -67,6 +67,8 @@ export class EventLog {
   /** Every event with index > floor is held; events at or below it may be gone. */
   private floorIndex = 0;
   private lastIndexSeen = 0;
+  /** Entries whose events the ring let go since the last `takeEvicted`, oldest first, each once. */
+  private evicted: number[] = [];
   private readonly listeners = new Set<EventListener>();
   private readonly followers = new Set<{ readonly live: EventListener; readonly onCompacted: () => void }>();
 
@@ -105,16 +107,32 @@ export class EventLog {
     this.bytes = 0;
     this.floorIndex = floor;
     this.lastIndexSeen = floor;
+    this.evicted = [];
+  }
+
+  /**
+   * The entries whose events the ring evicted since the last call (the mediator deletes their rows
+   * from the engine, so the kept rows never outgrow the ring's bounds).
+   */
+  takeEvicted(): readonly number[] {
+    const out = this.evicted;
+    this.evicted = [];
+    return out;
   }
 
   /**
    * Refills the ring from events kept in the state engine (`persisted-events.ts`), at start or after
-   * a snapshot: every event after `floor` up to `lastIndex`, entries in log order. Ends every follow.
+   * a snapshot: every event after `floor` up to `lastIndex`, entries in log order. Entries at or
+   * below `floor` are not held but reported by `takeEvicted`, so their rows go. Ends every follow.
    */
   restore(floor: number, lastIndex: number, entries: Iterable<readonly WireEvent[]>): void {
     this.reset(floor);
     for (const wires of entries) {
       const index = (wires[0] as WireEvent).index;
+      if (index <= floor) {
+        this.evicted.push(index);
+        continue;
+      }
       assert.ok(index > this.lastIndexSeen && index <= lastIndex, `EventLog: kept entry ${index} outside (${this.lastIndexSeen}, ${lastIndex}]`);
       this.lastIndexSeen = index;
       for (const wire of wires) this.hold(wire);
@@ -240,6 +258,7 @@ export class EventLog {
     this.head = (this.head + 1) % this.maxEvents;
     this.count--;
     this.bytes -= oldest.bytes.length;
+    if (this.evicted[this.evicted.length - 1] !== oldest.index) this.evicted.push(oldest.index);
     // Its entry may now be incomplete, so it can no longer be resumed from.
     if (oldest.index > this.floorIndex) this.floorIndex = oldest.index;
   }

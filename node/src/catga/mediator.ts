@@ -15,8 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { APPLICATION_CALLER, MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBehaviors, type Behavior, type Caller, type EdgeCall, type CommandContext, type Logger, type ModuleDefinition, type QueryCall, type QueryContext } from './api.js';
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
-import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions, type WireEvent } from './events.js';
-import { keepEvents, keepSince, keptEvents, keptSince } from './persisted-events.js';
+import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
+import { forgetEvents, keepEvents, keepSince, keptEvents, keptSince } from './persisted-events.js';
 import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions, type IdempotencyRow } from './idempotency.js';
 import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
@@ -96,7 +96,6 @@ const consoleLogger: Logger = {
 };
 
 const NO_EVENTS: readonly CatgaEvent[] = Object.freeze([]);
-const NO_WIRES: readonly WireEvent[] = Object.freeze([]);
 const NO_RESULTS: readonly CommandResult[] = Object.freeze([]);
 /** Commands only the node itself sends (through `prepareCommands(..., 'node')`): to a client they do not exist. */
 const NODE_ONLY_COMMANDS: ReadonlySet<string> = new Set([REACTOR_DONE_COMMAND, ACTIVATE_COMMAND]);
@@ -322,16 +321,19 @@ export class Mediator {
   applyBatch(entries: readonly Entry[]): AppliedEntry[] {
     if (entries.length === 0) return [];
     const last = (entries[entries.length - 1] as Entry).index;
-    const window = this.events.maxEvents;
-    const applied = this.state.batch(last, () => entries.map((entry) => {
+    const applied = this.state.batch(last, () => {
+      const writer = this.state.writer;
       if (this.eventsKeptSince === null) {
         this.eventsKeptSince = this.appliedIndex;
-        keepSince(this.state.writer, this.eventsKeptSince);
+        keepSince(writer, this.eventsKeptSince);
       }
-      const a = this.applyOne(entry);
-      keepEvents(this.state.writer, a.index, a.events.length === 0 ? NO_WIRES : a.events.map((e) => e.wire), window);
-      return a;
-    }));
+      forgetEvents(writer, this.events.takeEvicted());
+      return entries.map((entry) => {
+        const a = this.applyOne(entry);
+        if (a.events.length > 0) keepEvents(writer, a.index, a.events.map((e) => e.wire));
+        return a;
+      });
+    });
     for (const a of applied) {
       this.events.append(a.index, a.events);
       if (a.events.length > 0) this.dispatcher.dispatch(a.events);
@@ -546,9 +548,13 @@ export class Mediator {
     };
     this.idempotency.load(this.state.idempotencyClock, rows());
     // The events of the last entries come back from the engine: subscribers resume across restarts.
+    // Rows are complete after `ev-since`. Versions before rows mirrored the ring deleted them by a
+    // count window without moving it, hence the second bound; rows at or below the floor are read
+    // only to be deleted (the ring reports them evicted).
     this.eventsKeptSince = keptSince(engine);
-    const floor = this.eventsKeptSince === null ? this.appliedIndex : Math.max(this.eventsKeptSince, this.appliedIndex - this.events.maxEvents);
-    this.events.restore(floor, this.appliedIndex, keptEvents(engine, floor));
+    const since = this.eventsKeptSince ?? this.appliedIndex;
+    const floor = Math.max(since, this.appliedIndex - this.events.maxEvents);
+    this.events.restore(floor, this.appliedIndex, keptEvents(engine, since));
   }
 
   // ---- Reads -------------------------------------------------------------------------------------

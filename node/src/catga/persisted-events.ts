@@ -2,11 +2,12 @@
 // a restarted node still serves `GET /v1/events?from=` for entries its log holds: the state engine
 // is not replayed at start, and events cannot be recomputed without the state they were raised on.
 // One row per entry that raised events, in the engine's `meta` table under `ev:` + the index (8
-// bytes big-endian, so rows sort in log order), written in the entry's apply transaction; the row
-// of entry i - window goes when entry i is applied, so at most `window` entries are kept (the
-// event ring's own bound). Value: per event, type length (u16), type, wire length (u32), wire bytes.
+// bytes big-endian, so rows sort in log order), written in the entry's apply transaction. The rows
+// mirror the in-memory event ring: when the ring evicts an entry's events (by count or by bytes),
+// the next apply transaction deletes its row, so the engine holds at most the ring's bounds plus
+// one batch. Value: per event, type length (u16), type, wire length (u32), wire bytes.
 // Key `ev-since` holds the index after which rows are complete (data written before events were
-// kept, or imported, has none): the ring's floor is never below it.
+// kept, or imported, has none; rows deleted move it up): the ring's floor is never below it.
 import type { KeyValue, ReadView, WriteTx } from '../state/engine.js';
 import type { WireEvent } from './events.js';
 
@@ -33,9 +34,15 @@ function rowKey(index: number): Buffer {
   return key;
 }
 
-/** Records entry `index`'s events (if any) and forgets entry `index - window`'s. */
-export function keepEvents(tx: WriteTx, index: number, wires: readonly WireEvent[], window: number): void {
-  if (index > window) tx.delete('meta', rowKey(index - window));
+/** Deletes the rows of `indexes` (ascending: the entries the ring let go); rows are complete after the last. */
+export function forgetEvents(tx: WriteTx, indexes: readonly number[]): void {
+  if (indexes.length === 0) return;
+  for (const index of indexes) tx.delete('meta', rowKey(index));
+  keepSince(tx, indexes[indexes.length - 1] as number);
+}
+
+/** Records entry `index`'s events (none: no row). */
+export function keepEvents(tx: WriteTx, index: number, wires: readonly WireEvent[]): void {
   if (wires.length === 0) return;
   let size = 0;
   for (const w of wires) size += 6 + Buffer.byteLength(w.type, 'utf8') + w.bytes.length;

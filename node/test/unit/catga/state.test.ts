@@ -201,3 +201,24 @@ test('a restarted node serves the events of the entries its engine holds (the en
   const kept = reloaded.events.since(8);
   assert.ok(kept.ok && kept.value.length === 4);
 });
+
+test('the events kept in the engine are bounded by the ring\'s bytes too, and a restart resumes exactly from what is left', async () => {
+  // Each kv.changed carries its 20 KB value: a ring of 100 events but 64 KB holds three of them.
+  const value = 'x'.repeat(20_000);
+  const events = { maxEvents: 100, maxBytes: 64 * 1024 };
+  const engine = new MemoryStateEngine();
+  const log = new TestLog(newMediator([], { engine, events }));
+  for (let i = 0; i < 12; i++) log.send('kv.put', { key: `big${i}`, value });
+  const rows = engine.range('meta', { prefix: Buffer.from('ev:'), limit: 1_000 });
+  // The ring's three entries, and at most one batch of rows the ring let go (deleted in the next batch).
+  assert.ok(rows.length <= 4, `${rows.length} event rows kept for a ring of 3 entries`);
+  await engine.sync();
+  const restarted = newMediator([], { engine: new MemoryStateEngine(engine.crashImage(0)), events });
+  const floor = restarted.events.floor;
+  assert.ok(floor >= 9 && floor < 12, `floor ${floor}`);
+  const resumed = restarted.events.since(floor);
+  assert.ok(resumed.ok);
+  // Every entry after the floor has its event: nothing between the floor and the first kept row is lost.
+  assert.deepEqual(resumed.value.map((w) => w.index), Array.from({ length: 12 - floor }, (_, k) => floor + 1 + k));
+  assert.ok(!restarted.events.since(floor - 1).ok);
+});
