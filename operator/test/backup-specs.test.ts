@@ -35,7 +35,7 @@ test('spec.backup: a CronJob runs `catga backup` one at a time, with the retenti
   assert.equal(c.image, 'catga/node:1');
   assert.deepEqual(c.args, [
     'backup', '--to', 's3://backups/orders', '--endpoint', 'http://s3.shop.svc:8333', '--from', 'http://orders.shop.svc:8080',
-    '--keep', '5', '--max-age', '30d', '--result-file', '/dev/termination-log',
+    '--prefer-follower', '--keep', '5', '--max-age', '30d', '--result-file', '/dev/termination-log',
   ]);
   assert.equal(c.terminationMessagePath, '/dev/termination-log');
   const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value ?? `${e.valueFrom!.secretKeyRef!.name}/${e.valueFrom!.secretKeyRef!.key}`]));
@@ -47,7 +47,7 @@ test('spec.backup: a CronJob runs `catga backup` one at a time, with the retenti
   // Without an endpoint (AWS S3) or a max age, neither flag is passed.
   const plain = resolveSpec({ backup: { schedule: '@daily', objectStore: { bucket: 'b', credentialsSecretRef: { name: 's' } } } });
   const args = backupCronJob(ref, plain as typeof plain & { backup: ResolvedBackup }, { kind: 'disabled' }).spec!.jobTemplate.spec!.template.spec!.containers[0]!.args!;
-  assert.deepEqual(args.filter((a) => a.startsWith('--')), ['--to', '--from', '--keep', '--result-file']);
+  assert.deepEqual(args.filter((a) => a.startsWith('--')), ['--to', '--from', '--prefer-follower', '--keep', '--result-file']);
   assert.equal(args[2], 's3://b');
 });
 

@@ -54,8 +54,8 @@ function backupLabels(name: string): Record<string, string> {
 const CA_VOLUME = 'tls-ca';
 
 /**
- * The CronJob taking spec.backup's backups: one at a time, from any ready member through the
- * client Service; over HTTPS checked against the cluster's CA when the pods have TLS (`tls`).
+ * The CronJob taking spec.backup's backups: one at a time, from a caught-up follower found through
+ * the client Service; over HTTPS checked against the cluster's CA when the pods have TLS (`tls`).
  */
 export function backupCronJob(ref: ClusterRef, spec: ResolvedSpec & { backup: ResolvedBackup }, tls: TlsMode): V1CronJob {
   const { backup } = spec;
@@ -63,7 +63,10 @@ export function backupCronJob(ref: ClusterRef, spec: ResolvedSpec & { backup: Re
   const caSecret = mountedTlsSecret(ref, tls);
   const args = [
     'backup', '--to', storeLocation(backup.objectStore), ...endpointArgs(backup.objectStore),
-    '--from', `${caSecret === null ? 'http' : 'https'}://${clientServiceName(ref.name)}.${ref.namespace}.svc:${HTTP_PORT}`,
+    // The client Service is only the way in: the backup streams from a caught-up follower (each
+    // member reached at its pod name under the headless Service, which its certificate names),
+    // from the leader only when no follower qualifies.
+    '--from', `${caSecret === null ? 'http' : 'https'}://${clientServiceName(ref.name)}.${ref.namespace}.svc:${HTTP_PORT}`, '--prefer-follower',
     '--keep', String(backup.retention.keep),
     ...(backup.retention.maxAgeDays === undefined ? [] : ['--max-age', `${backup.retention.maxAgeDays}d`]),
     '--result-file', RESULT_PATH,
