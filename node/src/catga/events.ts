@@ -90,10 +90,6 @@ export class EventLog {
     return this.lastIndexSeen;
   }
 
-  get size(): number {
-    return this.count;
-  }
-
   /** Forgets everything: the state machine was restored from a snapshot at `floor`. Ends every `follow`. */
   reset(floor: number): void {
     for (const follower of this.followers) {

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SPECS, specDefault, specLimits, type Spec } from '../runtime/config.js';
+import { NODE_USAGE, SPECS, specDefault, specLimits, type Spec } from '../runtime/config.js';
 import { USAGE } from './usage.js';
 import { USAGE as SIM_USAGE } from '../sim/cli.js';
 import { USAGE as BENCH_USAGE } from '../bench/cli.js';
@@ -50,11 +50,20 @@ export function renderConfigurationDoc(): string {
     '',
     '`catga node` runs one cluster member (the container entrypoint). Every setting is a flag and a',
     '`CATGA_*` environment variable; a flag wins over the variable, and an empty variable counts as',
-    'unset. Flags are `--flag value`, `--flag=value`, a bare `--flag` (true) or `--no-flag` (false);',
-    'an unknown flag stops the node. A value out of its limits stops the node with a message naming',
-    'the flag and the variable (code `CONFIG_INVALID`); nothing downstream re-validates. An embedded',
-    'node (`startNode` in an application) takes the same settings by the names in the `setting`',
-    'column, checked the same way.',
+    'unset. A setting of type int or text is given as `--flag value` or `--flag=value` (a value that',
+    'starts with `-` only as `--flag=value`). A setting of type bool is a switch: `--flag` for true,',
+    '`--no-flag` for false; it takes no value, so `--flag=true`, `--flag=false` and `--flag false` are',
+    'refused (its variable takes `true`/`false` or `1`/`0`). An unknown flag, a missing value, a switch',
+    'given a value or a stray argument stops the node with a message naming it, the usage below, and',
+    'exit status 2. A value out of its limits stops the node (exit status 2) with a message naming the',
+    'flag and the variable (code `CONFIG_INVALID`); nothing downstream re-validates. An embedded node',
+    '(`startNode` in an application) takes the same settings by the names in the `setting` column,',
+    'checked by the same parsers; there a bool setting is `true`/`false` (or the text its variable',
+    'takes).',
+    '',
+    '```text',
+    NODE_USAGE,
+    '```',
     '',
     'Checks across settings: `CATGA_PEERS` and `CATGA_DNS_NAME` are exclusive; with DNS membership',
     'the node id must end in `-<ordinal>`; `CATGA_BOOTSTRAP_EXPECT` is at most the number of static',

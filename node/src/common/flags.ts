@@ -8,9 +8,15 @@ export class FlagError extends Error {
 }
 
 export type FlagSpec = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly multiple?: boolean; readonly short?: string }>>;
-type Values<S extends FlagSpec> = {
-  [K in keyof S]?: S[K]['type'] extends 'boolean' ? (S[K]['multiple'] extends true ? boolean[] : boolean) : S[K]['multiple'] extends true ? string[] : string;
-};
+type Option = FlagSpec[string];
+/** A flag's value: a switch's boolean, a string, or either for a spec built at run time (its type not a literal). */
+type Single<O extends Option> = O['type'] extends 'boolean' ? boolean : O['type'] extends 'string' ? string : string | boolean;
+type Values<S extends FlagSpec> = { [K in keyof S]?: S[K]['multiple'] extends true ? Single<S[K]>[] : Single<S[K]> };
+
+/** `allowNegative`: every switch `--x` also has `--no-x` (false). */
+export interface FlagOptions {
+  readonly allowNegative?: boolean;
+}
 
 /** Flags read per a spec, and the arguments that are not flags. */
 export interface FlagsAndArguments<S extends FlagSpec> {
@@ -19,18 +25,18 @@ export interface FlagsAndArguments<S extends FlagSpec> {
 }
 
 /** The flags of `argv` per `spec` (no positional arguments); FlagError on anything else. */
-export function readFlags<S extends FlagSpec>(argv: readonly string[], spec: S): Values<S> {
-  return parseFlags(argv, spec, false).values;
+export function readFlags<S extends FlagSpec>(argv: readonly string[], spec: S, options: FlagOptions = {}): Values<S> {
+  return parseFlags(argv, spec, false, options).values;
 }
 
 /** The flags of `argv` per `spec` and the arguments that are not flags; FlagError on an unknown flag or a missing value. */
 export function readFlagsAndArguments<S extends FlagSpec>(argv: readonly string[], spec: S): FlagsAndArguments<S> {
-  return parseFlags(argv, spec, true);
+  return parseFlags(argv, spec, true, {});
 }
 
-function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: S, allowPositionals: boolean): FlagsAndArguments<S> {
+function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: S, allowPositionals: boolean, options: FlagOptions): FlagsAndArguments<S> {
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals });
+    const { values, positionals } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals, allowNegative: options.allowNegative === true });
     return { values: values as Values<S>, positionals };
   } catch (err) {
     throw new FlagError((err as Error).message);

@@ -9,6 +9,7 @@ import { parseApiTokens, type ApiToken } from '../server/auth.js';
 import type { TlsFiles, TlsMaterial } from '../transport/tls.js';
 import { MembershipError } from '../membership/errors.js';
 import { NODE_ID_PATTERN, parseStaticPeers } from '../membership/static-peers.js';
+import { readFlags, type FlagSpec } from '../common/flags.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -142,35 +143,49 @@ export const SPECS = {
 type IntSetting = { [K in Setting]: (typeof SPECS)[K] extends { readonly type: 'int' } ? K : never }[Setting];
 type BoolSetting = { [K in Setting]: (typeof SPECS)[K] extends { readonly type: 'bool' } ? K : never }[Setting];
 
+/** The settings given by flags or by an application's object, as text (a switch as `true` or `false`). */
+type GivenSettings = ReadonlyMap<Setting, string>;
+
 /**
- * `--flag value`, `--flag=value`, bare `--flag` (true) and `--no-flag` (false) into a map. Unknown
- * flags are an error.
+ * The flags of `catga node`, one per setting: a true/false setting is a switch (`--flag`, or
+ * `--no-flag` for false) that takes no value; every other takes one (`--flag value` or
+ * `--flag=value`), checked by the setting's own parser in loadConfig.
  */
-export function parseFlags(argv: readonly string[]): Map<string, string> {
-  const known = new Set<string>(Object.values(SPECS).map((s) => s.flag));
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (eq < 0 && name.startsWith('no-') && known.has(name.slice(3))) {
-      out.set(name.slice(3), 'false');
-      continue;
-    }
-    if (!known.has(name)) throw new ConfigError(`unknown flag --${name}`);
-    if (eq >= 0) out.set(name, arg.slice(eq + 1));
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out.set(name, argv[++i]!);
-    else out.set(name, 'true');
+const NODE_FLAGS: FlagSpec = Object.fromEntries(
+  (Object.values(SPECS) as readonly Spec[]).map((s) => [s.flag, { type: s.type === 'bool' ? 'boolean' : 'string' }]),
+);
+
+/** Usage of `catga node`, printed after a flag it refuses. */
+export const NODE_USAGE = [
+  'usage: catga node [--flag value | --flag=value | --switch | --no-switch]...',
+  '  a true/false setting is a switch and takes no value (--open-access or --no-open-access, not --open-access=true);',
+  '  catga node --help lists every flag and its CATGA_* variable',
+].join('\n');
+
+/** The settings `argv` gives; FlagError naming the flag on an unknown flag, a missing value, a switch given a value or a stray argument. */
+function readNodeFlags(argv: readonly string[]): GivenSettings {
+  const values = readFlags(argv, NODE_FLAGS, { allowNegative: true });
+  const given = new Map<Setting, string>();
+  for (const [key, s] of Object.entries(SPECS) as [Setting, Spec][]) {
+    const value = values[s.flag];
+    if (value !== undefined) given.set(key, String(value));
   }
-  return out;
+  return given;
 }
 
+/**
+ * The configuration of `argv` (flags of `catga node`) over `env`: FlagError on a flag it refuses,
+ * ConfigError on a value a setting refuses.
+ */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): NodeConfig {
-  const flags = parseFlags(argv);
+  return resolveConfig(readNodeFlags(argv), env);
+}
+
+/** Each setting from `given`, else from its variable in `env`, else its default; every limit checked. */
+function resolveConfig(given: GivenSettings, env: NodeJS.ProcessEnv): NodeConfig {
   const raw = (key: Setting): string | undefined => {
     const s = SPECS[key];
-    const v = flags.get(s.flag) ?? env[s.env];
+    const v = given.get(key) ?? env[s.env];
     return v === undefined || v === '' ? undefined : v;
   };
   const where = (key: Setting) => `${SPECS[key].env} (--${SPECS[key].flag})`;
@@ -261,7 +276,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   }
   const openAccess = bool('openAccess');
   if (!openAccess && apiTokens.length === 0 && adminToken === null) {
-    throw new ConfigError(`no credentials: set ${where('apiTokens')} or ${where('adminToken')}, or ask for ${where('openAccess')}=true on a trusted machine`);
+    throw new ConfigError(`no credentials: set ${where('apiTokens')} or ${where('adminToken')}, or ask for open access (${SPECS.openAccess.env}=true or --${SPECS.openAccess.flag}) on a trusted machine`);
   }
 
   const headersTimeoutMs = int('headersTimeoutMs');
@@ -349,16 +364,18 @@ function readStaticPeers(spec: string | undefined, setting: string): Record<stri
 }
 
 /**
- * The configuration of `settings`, checked exactly as `catga node` checks its flags (a setting the
- * object leaves out may come from `env`). Throws ConfigError naming the setting's flag and variable.
+ * The configuration of `settings`, checked by the same parsers as the flags of `catga node` (a
+ * setting the object leaves out may come from `env`). The values are handed over as text, not
+ * rebuilt into flags: a true/false setting may be `false` or `'false'` here, as in its variable.
+ * Throws ConfigError naming the setting's flag and variable.
  */
 export function configFromSettings(settings: NodeSettings, env: NodeJS.ProcessEnv = {}): NodeConfig {
-  const argv: string[] = [];
+  const given = new Map<Setting, string>();
   for (const [key, value] of Object.entries(settings) as [string, SettingValue | undefined][]) {
     if (!Object.hasOwn(SPECS, key)) throw new ConfigError(`unknown setting ${JSON.stringify(key)}; the settings are ${Object.keys(SPECS).join(', ')}`);
-    if (value !== undefined) argv.push(`--${SPECS[key as Setting].flag}=${settingText(value)}`);
+    if (value !== undefined) given.set(key as Setting, settingText(value));
   }
-  return loadConfig(argv, env);
+  return resolveConfig(given, env);
 }
 
 /** A setting's default as text ('' when it has none), and its limits ('' when it has none). */

@@ -86,13 +86,12 @@ export interface SeedResult {
 
 /** Ticks a healed cluster gets to elect a leader, commit a fresh proposal everywhere and serve a read. */
 export const LIVENESS_BOUND_TICKS = 400;
-const MIN_FAULT_TICKS = 80;
-const MAX_FAULT_TICKS = 300;
-const MIN_VOTERS = 3;
-const MAX_VOTERS = 5;
-const MAX_LEARNERS = 1;
-const MAX_BATCH = 8;
-const MAX_PAD_BYTES = 24;
+/** How long one fault phase lasts, in ticks (the last one is cut short to leave LIVENESS_BOUND_TICKS). */
+const FAULT_TICKS = { min: 80, max: 300 } as const;
+/** The membership changes the simulator proposes keep 3 to 5 voters, and at most one learner at a time. */
+const MEMBERSHIP = { minVoters: 3, maxVoters: 5, maxLearners: 1 } as const;
+/** A client's proposal: up to 8 entries in one turn of the driver, each its id and up to 24 random bytes. */
+const PROPOSAL = { maxBatch: 8, maxPadBytes: 24 } as const;
 /** Ticks a node keeps running after its removal commits, before the simulator retires it. */
 const MAX_RETIRE_DELAY_TICKS = 30;
 
@@ -414,11 +413,11 @@ class Simulation implements SimContext {
   private startFaultPhase(): void {
     const p = this.prng;
     const remaining = this.options.steps - this.tickNo - LIVENESS_BOUND_TICKS;
-    if (remaining < MIN_FAULT_TICKS && this.tickNo > 0) {
+    if (remaining < FAULT_TICKS.min && this.tickNo > 0) {
       this.finished = true;
       return;
     }
-    const length = Math.max(1, Math.min(remaining, p.range(MIN_FAULT_TICKS, MAX_FAULT_TICKS)));
+    const length = Math.max(1, Math.min(remaining, p.range(FAULT_TICKS.min, FAULT_TICKS.max)));
     this.phaseEnd = this.tickNo + length;
     const { kind, profile } = drawFaultProfile(p);
     this.profile = profile;
@@ -608,7 +607,7 @@ class Simulation implements SimContext {
     const p = this.prng;
     const leaders = this.liveNodes().filter((n) => n.role === 'leader');
     const target = leaders.length > 0 && p.chance(0.85) ? p.pick(leaders) : this.pickLive();
-    if (target !== null) this.propose(target, p.chance(0.1) ? p.range(2, MAX_BATCH) : 1, () => undefined);
+    if (target !== null) this.propose(target, p.chance(0.1) ? p.range(2, PROPOSAL.maxBatch) : 1, () => undefined);
   }
 
   /**
@@ -632,7 +631,7 @@ class Simulation implements SimContext {
   }
 
   private proposalData(id: number): Uint8Array {
-    const data = new Uint8Array(PROPOSAL_ID_BYTES + this.prng.int(MAX_PAD_BYTES + 1));
+    const data = new Uint8Array(PROPOSAL_ID_BYTES + this.prng.int(PROPOSAL.maxPadBytes + 1));
     data[0] = id >>> 24;
     data[1] = (id >>> 16) & 0xff;
     data[2] = (id >>> 8) & 0xff;
@@ -678,7 +677,7 @@ class Simulation implements SimContext {
     const status = leader.core.status();
     const { voters, learners } = status.conf;
     const options: (() => void)[] = [];
-    if (learners.length < MAX_LEARNERS && voters.length < MAX_VOTERS && this.nodes.size < MAX_SIM_NODES) {
+    if (learners.length < MEMBERSHIP.maxLearners && voters.length < MEMBERSHIP.maxVoters && this.nodes.size < MAX_SIM_NODES) {
       options.push(() => this.addLearner(leader));
     }
     for (const learner of learners) {
@@ -688,12 +687,12 @@ class Simulation implements SimContext {
       const caughtUp = progress !== undefined && progress.match >= status.commit;
       // As the service does: the incarnation recorded when it was added, else the one it answers with.
       const incarnation = status.conf.incarnations?.[learner] ?? progress?.incarnation ?? null;
-      if (voters.length < MAX_VOTERS && node?.live === true && incarnation !== null && (caughtUp || p.chance(0.3))) {
+      if (voters.length < MEMBERSHIP.maxVoters && node?.live === true && incarnation !== null && (caughtUp || p.chance(0.3))) {
         options.push(() => this.proposeConf(leader, { type: 'promote', node: learner, incarnation }));
       }
       options.push(() => this.proposeConf(leader, { type: 'remove', node: learner }));
     }
-    if (voters.length > MIN_VOTERS) {
+    if (voters.length > MEMBERSHIP.minVoters) {
       options.push(() => this.proposeConf(leader, { type: 'remove', node: p.pick(voters) }));
     }
     if (options.length > 0) p.pick(options)();

@@ -92,43 +92,60 @@ export function proofMatches(expected: Buffer, received: Uint8Array): boolean {
   return received.length === expected.length && timingSafeEqual(expected, received);
 }
 
-export interface Hello {
+/**
+ * The fields of a handshake message after its tag, in wire order: `'string'` is a length-prefixed
+ * string (at most MAX_STRING_BYTES), a number is that many raw bytes. Writer and reader both
+ * follow it, so the two cannot disagree on a layout.
+ */
+type Layout = Readonly<Record<string, 'string' | number>>;
+type Fields<L extends Layout> = { readonly [K in keyof L]: L[K] extends 'string' ? string : Uint8Array };
+
+/** HELLO after its tag and version byte (the version comes first: the rest is known only for ours). */
+const HELLO_BODY = { clusterId: 'string', dialerId: 'string', listenerId: 'string', nonce: NONCE_BYTES } as const;
+const CHALLENGE = { listenerId: 'string', nonce: NONCE_BYTES, proof: PROOF_BYTES } as const;
+const AUTH = { proof: PROOF_BYTES } as const;
+const WELCOME = {} as const;
+
+export interface Hello extends Fields<typeof HELLO_BODY> {
   readonly version: number;
-  readonly clusterId: string;
-  readonly dialerId: string;
-  readonly listenerId: string;
-  readonly nonce: Uint8Array;
+}
+export type Challenge = Fields<typeof CHALLENGE>;
+
+function writeFields<L extends Layout>(w: ByteWriter, layout: L, values: Fields<L>): void {
+  for (const name in layout) {
+    const value = values[name];
+    if (typeof value === 'string') w.string(value);
+    else w.raw(value);
+  }
+}
+
+/** The fields of `layout`, which must end the record. */
+function readFields<L extends Layout>(r: ByteReader, layout: L): Fields<L> {
+  const fields: Record<string, string | Uint8Array> = {};
+  for (const [name, kind] of Object.entries(layout)) fields[name] = kind === 'string' ? r.string(MAX_STRING_BYTES) : r.rawView(kind);
+  r.expectEnd();
+  return fields as Fields<L>;
 }
 
 export function writeHello(w: ByteWriter, h: Hello): void {
   w.u8(TAG_HELLO);
   w.u8(h.version);
-  w.string(h.clusterId);
-  w.string(h.dialerId);
-  w.string(h.listenerId);
-  w.raw(h.nonce);
-}
-
-export interface Challenge {
-  readonly listenerId: string;
-  readonly nonce: Uint8Array;
-  readonly proof: Uint8Array;
+  writeFields(w, HELLO_BODY, h);
 }
 
 export function writeChallenge(w: ByteWriter, c: Challenge): void {
   w.u8(TAG_CHALLENGE);
-  w.string(c.listenerId);
-  w.raw(c.nonce);
-  w.raw(c.proof);
+  writeFields(w, CHALLENGE, c);
 }
 
 export function writeAuth(w: ByteWriter, proof: Uint8Array): void {
   w.u8(TAG_AUTH);
-  w.raw(proof);
+  writeFields(w, AUTH, { proof });
 }
 
 export function writeWelcome(w: ByteWriter): void {
   w.u8(TAG_WELCOME);
+  writeFields(w, WELCOME, {});
 }
 
 function expectTag(r: ByteReader, tag: number, name: string): void {
@@ -144,36 +161,20 @@ export function readHelloVersion(r: ByteReader): number {
 
 /** Reads the rest of a HELLO of PROTOCOL_VERSION, after `readHelloVersion`. */
 export function readHelloBody(r: ByteReader): Hello {
-  const hello: Hello = {
-    version: PROTOCOL_VERSION,
-    clusterId: r.string(MAX_STRING_BYTES),
-    dialerId: r.string(MAX_STRING_BYTES),
-    listenerId: r.string(MAX_STRING_BYTES),
-    nonce: r.rawView(NONCE_BYTES),
-  };
-  r.expectEnd();
-  return hello;
+  return { version: PROTOCOL_VERSION, ...readFields(r, HELLO_BODY) };
 }
 
 export function readChallenge(r: ByteReader): Challenge {
   expectTag(r, TAG_CHALLENGE, 'CHALLENGE');
-  const challenge: Challenge = {
-    listenerId: r.string(MAX_STRING_BYTES),
-    nonce: r.rawView(NONCE_BYTES),
-    proof: r.rawView(PROOF_BYTES),
-  };
-  r.expectEnd();
-  return challenge;
+  return readFields(r, CHALLENGE);
 }
 
 export function readAuth(r: ByteReader): Uint8Array {
   expectTag(r, TAG_AUTH, 'AUTH');
-  const proof = r.rawView(PROOF_BYTES);
-  r.expectEnd();
-  return proof;
+  return readFields(r, AUTH).proof;
 }
 
 export function readWelcome(r: ByteReader): void {
   expectTag(r, TAG_WELCOME, 'WELCOME');
-  r.expectEnd();
+  readFields(r, WELCOME);
 }

@@ -11,13 +11,12 @@ import { ByteWriter } from './bytes.js';
 import { decodeMessageFrom, MAX_MESSAGE_TAG } from './codec.js';
 import type { TransportContext } from './context.js';
 import { CodecError, errorCodeOf } from './errors.js';
+import { receivePeerMessage, type PeerConnectionEnd } from './peer-messages.js';
 import {
   beginRecord,
   endRecord,
-  forEachRecord,
   nextBatch,
   readRequest,
-  readSingleRecord,
   type RequestRecord,
   singleRecord,
   TAG_REQUEST,
@@ -64,7 +63,7 @@ const RESPONSE_OVERHEAD_BYTES = 32;
 
 type InboundState = 'hello' | 'auth' | 'open' | 'closed';
 
-export class InboundConnection {
+export class InboundConnection implements PeerConnectionEnd {
   private state: InboundState = 'hello';
   /** The authenticated peer id; '' until the handshake completes. */
   peer: NodeId = '';
@@ -89,7 +88,7 @@ export class InboundConnection {
     this.preAuthBudget = watchPreAuthBytes(socket, ctx.limits.maxPreAuthBytes, (read) =>
       this.refuse('handshake_too_large', `${read} bytes before the handshake completed`),
     );
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onSocketMessage(data as Buffer, isBinary));
+    ws.on('message', (data: RawData, isBinary: boolean) => receivePeerMessage(ctx, 'inbound', this, data as Buffer, isBinary));
     ws.on('close', () => this.onSocketClose());
     ws.on('error', (err: Error) => ctx.log('inbound_socket_error', { peer: this.peer, remoteAddress, error: err.message }));
   }
@@ -104,32 +103,19 @@ export class InboundConnection {
     return closeWithin(this.ws, code, reason, this.host.ctx.limits.closeGraceMs);
   }
 
-  private onSocketMessage(data: Buffer, isBinary: boolean): void {
-    try {
-      if (!isBinary) throw new CodecError('text frame');
-      switch (this.state) {
-        case 'hello':
-          this.onHello(readSingleRecord(data));
-          return;
-        case 'auth':
-          this.onAuth(readSingleRecord(data));
-          return;
-        case 'open':
-          forEachRecord(data, this.onRecord);
-          return;
-        case 'closed':
-          return;
-      }
-    } catch (err) {
-      if (!(err instanceof CodecError)) throw err;
-      if (this.state === 'open') {
-        this.host.ctx.metrics.onBadFrame?.(this.peer);
-        this.host.ctx.log('peer_bad_frame', { peer: this.peer, direction: 'inbound', error: err.message });
-        void this.close(CLOSE_CODES.bad_frame, 'bad frame');
-      } else {
-        this.refuse('bad_frame', err.message);
-      }
-    }
+  get connected(): boolean {
+    return this.state === 'open';
+  }
+
+  /** PeerConnectionEnd: HELLO, then AUTH; nothing once closed. */
+  onHandshakeRecord(r: ByteReader): void {
+    if (this.state === 'hello') this.onHello(r);
+    else if (this.state === 'auth') this.onAuth(r);
+  }
+
+  /** PeerConnectionEnd: a bad frame after the handshake closes this connection only. */
+  closeAfterBadFrame(): void {
+    void this.close(CLOSE_CODES.bad_frame, 'bad frame');
   }
 
   private onHello(r: ByteReader): void {
@@ -190,7 +176,8 @@ export class InboundConnection {
     this.host.authenticated(this);
   }
 
-  private readonly onRecord = (r: ByteReader): void => {
+  /** PeerConnectionEnd: a Raft message or a request from the authenticated peer. */
+  readonly onRecord = (r: ByteReader): void => {
     const tag = r.buf[r.pos]!;
     if (tag >= 1 && tag <= MAX_MESSAGE_TAG) {
       const msg = decodeMessageFrom(r);
@@ -247,7 +234,8 @@ export class InboundConnection {
     this.host.closed(this);
   }
 
-  private refuse(reason: HandshakeRejectReason, detail: string): void {
+  /** PeerConnectionEnd: we refuse the dialer (wrong secret, cluster or node, garbage during the handshake). */
+  refuse(reason: HandshakeRejectReason, detail: string): void {
     if (this.state === 'closed') return;
     const ctx = this.host.ctx;
     ctx.metrics.onHandshakeRejected?.(reason, 'inbound');

@@ -13,14 +13,13 @@ import { encodeMessageInto } from './codec.js';
 import type { TransportContext } from './context.js';
 import { PEER_PATH } from './context.js';
 import { CodecError, PeerError } from './errors.js';
+import { receivePeerMessage, type PeerConnectionEnd } from './peer-messages.js';
 import {
   beginRecord,
   endRecord,
-  forEachRecord,
   MAX_KIND_BYTES,
   nextBatch,
   readResponse,
-  readSingleRecord,
   singleRecord,
   TAG_RESPONSE,
   writeRequest,
@@ -78,7 +77,7 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-export class OutboundLink {
+export class OutboundLink implements PeerConnectionEnd {
   private state: LinkState = 'idle';
   private readonly target: HostPort;
   private ws: WebSocket | null = null;
@@ -341,7 +340,7 @@ export class OutboundLink {
       );
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (attempt === this.attemptId) this.onSocketMessage(data as Buffer, isBinary);
+      if (attempt === this.attemptId) receivePeerMessage(this.ctx, 'outbound', this, data as Buffer, isBinary);
     });
     ws.on('close', (code: number) => {
       if (attempt === this.attemptId) this.onSocketClose(code);
@@ -356,33 +355,19 @@ export class OutboundLink {
     });
   }
 
-  private onSocketMessage(data: Buffer, isBinary: boolean): void {
-    try {
-      if (!isBinary) throw new CodecError('text frame');
-      switch (this.state) {
-        case 'challenge':
-          this.onChallenge(readSingleRecord(data));
-          return;
-        case 'welcome':
-          readWelcome(readSingleRecord(data));
-          this.onOpen();
-          return;
-        case 'open':
-          forEachRecord(data, this.onResponseRecord);
-          return;
-        default:
-          return;
-      }
-    } catch (err) {
-      if (!(err instanceof CodecError)) throw err;
-      if (this.state === 'open') {
-        this.ctx.metrics.onBadFrame?.(this.peer);
-        this.ctx.log('peer_bad_frame', { peer: this.peer, direction: 'outbound', error: err.message });
-        this.abandonWithCode(CLOSE_CODES.bad_frame, 'bad frame');
-      } else {
-        this.refuse('bad_frame', err.message);
-      }
+  /** PeerConnectionEnd: CHALLENGE, then WELCOME. */
+  onHandshakeRecord(r: ByteReader): void {
+    if (this.state === 'challenge') {
+      this.onChallenge(r);
+    } else if (this.state === 'welcome') {
+      readWelcome(r);
+      this.onOpen();
     }
+  }
+
+  /** PeerConnectionEnd: a bad frame after the handshake drops this connection; the link redials. */
+  closeAfterBadFrame(): void {
+    this.abandonWithCode(CLOSE_CODES.bad_frame, 'bad frame');
   }
 
   private onChallenge(r: ByteReader): void {
@@ -417,7 +402,8 @@ export class OutboundLink {
     if (this.queuedRecords > 0 && this.flushHandle === null) this.flushHandle = setImmediate(this.flush);
   }
 
-  private readonly onResponseRecord = (r: ByteReader): void => {
+  /** PeerConnectionEnd: an answer to one of our requests. */
+  readonly onRecord = (r: ByteReader): void => {
     const tag = r.u8();
     if (tag !== TAG_RESPONSE) throw new CodecError(`unexpected tag ${tag} on an outbound connection`);
     const response = readResponse(r);
@@ -439,8 +425,8 @@ export class OutboundLink {
     this.disconnect('backoff', `socket closed (${code})`);
   }
 
-  /** We refuse the listener (wrong secret, wrong node, garbage during the handshake). */
-  private refuse(reason: HandshakeRejectReason, detail: string): void {
+  /** PeerConnectionEnd: we refuse the listener (wrong secret, wrong node, garbage during the handshake). */
+  refuse(reason: HandshakeRejectReason, detail: string): void {
     this.ctx.metrics.onHandshakeRejected?.(reason, 'outbound');
     this.ctx.log('handshake_rejected', { peer: this.peer, direction: 'outbound', reason, detail });
     if (reason === 'handshake_too_large') {

@@ -3,18 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runBackupCli, runRestoreCli } from '../../../src/cli/backup.js';
-
-/** Runs `run(argv)`, returning its exit code and what it wrote to stderr. */
-async function stderrOf(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; text: string }> {
-  const write = process.stderr.write;
-  let text = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => { text += String(chunk); return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), text };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+import { stderrOf } from '../cli/stderr-of.js';
 
 const cases: readonly [string, (argv: string[]) => Promise<number>, string[], string, string][] = [
   ['backup: unknown flag', runBackupCli, ['--to=/tmp/x', '--bogus'], '--bogus', 'catga backup --to <dir'],

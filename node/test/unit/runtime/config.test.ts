@@ -1,7 +1,8 @@
 // Configuration parsing: defaults, flags over environment, and refusals that name the variable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, parseFlags } from '../../../src/runtime/config.js';
+import { FlagError } from '../../../src/common/flags.js';
+import { ConfigError, configFromSettings, loadConfig, SPECS, type Spec } from '../../../src/runtime/config.js';
 
 /** The least a node needs besides its id: a credential (here the admin token) and a cluster secret. */
 const CREDS = { CATGA_ADMIN_TOKEN: 'admin-token-123', CATGA_CLUSTER_SECRET: 'cluster-secret-0123456789' };
@@ -59,10 +60,80 @@ test('bad values stop the start with a message naming the variable and what it e
   }
 });
 
-test('unknown flags and stray arguments are refused', () => {
-  assert.throws(() => parseFlags(['--no-such-flag']), /unknown flag --no-such-flag/);
-  assert.throws(() => parseFlags(['stray']), /unexpected argument/);
-  assert.equal(parseFlags(['--cpu-prof']).get('cpu-prof'), 'true');
+test('every int setting is read from --flag value and --flag=value', () => {
+  const env = { ...CREDS, CATGA_NODE_ID: 'n1' };
+  for (const [key, s] of Object.entries(SPECS) as [string, Spec][]) {
+    if (s.type !== 'int') continue;
+    const value = s.def + 1; // within the limits and away from the default, for every int setting
+    for (const argv of [[`--${s.flag}`, String(value)], [`--${s.flag}=${value}`]]) {
+      assert.equal(loadConfig(argv, env)[key as keyof ReturnType<typeof loadConfig>], value, argv.join(' '));
+    }
+  }
+});
+
+test('every bool setting is a switch: --flag is true and --no-flag false, over its variable', () => {
+  for (const [key, s] of Object.entries(SPECS) as [string, Spec][]) {
+    if (s.type !== 'bool') continue;
+    const field = key as keyof ReturnType<typeof loadConfig>;
+    assert.equal(loadConfig([`--${s.flag}`], { ...CREDS, CATGA_NODE_ID: 'n1', [s.env]: 'false' })[field], true, s.flag);
+    assert.equal(loadConfig([`--no-${s.flag}`], { ...CREDS, CATGA_NODE_ID: 'n1', [s.env]: 'true' })[field], false, s.flag);
+    assert.equal(loadConfig([`--${s.flag}`, `--no-${s.flag}`], { ...CREDS, CATGA_NODE_ID: 'n1' })[field], false, `${s.flag}: the last one wins`);
+  }
+  // --open-access is the credential the node would otherwise refuse to start without.
+  assert.equal(loadConfig(['--open-access'], { CATGA_NODE_ID: 'n1' }).openAccess, true);
+});
+
+test('text settings by flag, a value starting with a dash only as --flag=value, the last of a repeated flag', () => {
+  const c = loadConfig(
+    ['--node-id', 'n2', '--peers=n1=127.0.0.1:7001,n2=127.0.0.1:7002', '--cluster-id=-blue', '--handlers', 'a.js,b.js', '--data-dir=/tmp/one', '--data-dir=/tmp/two'],
+    CREDS,
+  );
+  assert.equal(c.nodeId, 'n2');
+  assert.deepEqual(c.staticPeers, { n1: '127.0.0.1:7001', n2: '127.0.0.1:7002' });
+  assert.equal(c.advertisePeer, '127.0.0.1:7002');
+  assert.equal(c.clusterId, '-blue');
+  assert.deepEqual(c.handlers, ['a.js', 'b.js']);
+  assert.equal(c.dataDir, '/tmp/two');
+  assert.equal(loadConfig(['--api-tokens=app-token-1'], { CATGA_NODE_ID: 'n1' }).apiTokens[0]?.token, 'app-token-1');
+});
+
+test('flags it refuses are a FlagError naming the flag: unknown, no value, a switch given a value, stray', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--no-such-flag'], /Unknown option '--no-such-flag'/],
+    [['--no-http-port'], /Unknown option '--no-http-port'/],
+    [['-x'], /Unknown option '-x'/],
+    [['--http-port'], /'--http-port <value>' argument missing/],
+    [['--http-port', '--tick-ms', '20'], /'--http-port' argument is ambiguous/],
+    [['--builtins=true'], /'--builtins' does not take an argument/],
+    [['--builtins=false'], /'--builtins' does not take an argument/],
+    [['--no-builtins=false'], /'--builtins' does not take an argument/],
+    [['--open-access', 'true'], /Unexpected argument 'true'/],
+    [['stray'], /Unexpected argument 'stray'/],
+  ];
+  for (const [argv, re] of cases) {
+    assert.throws(() => loadConfig(argv, { ...CREDS, CATGA_NODE_ID: 'n1' }), (e: unknown) => e instanceof FlagError && re.test(e.message), argv.join(' '));
+  }
+  for (const s of Object.values(SPECS) as Spec[]) {
+    if (s.type === 'bool') assert.throws(() => loadConfig([`--${s.flag}=true`], CREDS), FlagError, s.flag);
+    else assert.throws(() => loadConfig([`--${s.flag}`], CREDS), FlagError, s.flag);
+  }
+});
+
+test('a value a setting refuses is a ConfigError naming the flag and the variable, given by flag too', () => {
+  assert.throws(() => loadConfig(['--http-port=eighty'], { ...CREDS, CATGA_NODE_ID: 'n1' }), (e: unknown) => e instanceof ConfigError && /CATGA_HTTP_PORT \(--http-port\): expected an integer from 1 to 65535, got "eighty"/.test(e.message));
+  assert.throws(() => loadConfig(['--log-level', 'loud'], { ...CREDS, CATGA_NODE_ID: 'n1' }), (e: unknown) => e instanceof ConfigError && /CATGA_LOG_LEVEL/.test(e.message));
+});
+
+test('an application\'s settings object: bools as booleans or the text of their variable, unknown names refused', () => {
+  const base = { nodeId: 'n1', adminToken: 'admin-token-123' };
+  assert.equal(configFromSettings({ ...base, builtins: false }).builtins, false);
+  assert.equal(configFromSettings({ ...base, builtins: 'false' }).builtins, false);
+  assert.equal(configFromSettings({ ...base, autoJoin: false }, { CATGA_AUTO_JOIN: 'true' }).autoJoin, false);
+  assert.equal(configFromSettings({ ...base, openAccess: true }, {}).openAccess, true);
+  assert.equal(configFromSettings({ ...base, clusterId: '-blue', httpPort: 9001, handlers: ['a.js', 'b.js'] }).clusterId, '-blue');
+  assert.deepEqual(configFromSettings({ ...base, staticPeers: { n1: '127.0.0.1:7001' }, clusterSecret: CREDS.CATGA_CLUSTER_SECRET }).staticPeers, { n1: '127.0.0.1:7001' });
+  assert.throws(() => configFromSettings({ ...base, builtins: 'off' }), /CATGA_BUILTINS \(--builtins\): expected true\/false, got "off"/);
+  assert.throws(() => configFromSettings({ ...base, nodeID: 'x' } as never), /unknown setting "nodeID"/);
 });
 
 test('no open access unless asked for: a node without any token refuses to start, naming the choices', () => {
@@ -122,10 +193,8 @@ test('the built-in modules are on by default; CATGA_BUILTINS=false or --no-built
   assert.equal(loadConfig([], env).builtins, true);
   assert.equal(loadConfig([], { ...env, CATGA_BUILTINS: 'false' }).builtins, false);
   assert.equal(loadConfig(['--no-builtins'], env).builtins, false);
-  assert.equal(loadConfig(['--builtins=false'], env).builtins, false);
   assert.equal(loadConfig(['--builtins'], { ...env, CATGA_BUILTINS: 'false' }).builtins, true);
   assert.throws(() => loadConfig([], { ...env, CATGA_BUILTINS: 'off' }), /CATGA_BUILTINS \(--builtins\): expected true\/false, got "off"/);
-  assert.throws(() => parseFlags(['--no-such-thing']), /unknown flag --no-such-thing/);
 });
 
 test('TLS reload interval: 10 s by default, 100 ms to 1 h', () => {

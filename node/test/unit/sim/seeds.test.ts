@@ -11,29 +11,28 @@ const SEEDS = Number(process.env['CATGA_SIM_SEEDS'] ?? 200);
 /** 5-node seeds start far from the 3-node ones so that they explore other schedules. */
 const FIVE_NODE_FIRST_SEED = 1_000_001;
 
+/** What a run of seeds did, summed over its seeds. */
+interface Totals { commits: number; heals: number; diskSeeds: number; diskFaults: number; wipes: number }
+
 /** Runs like `catga sim` would: every DEFAULT_DISK_EVERY-th seed on the real storage code. */
-async function runMany(first: number, count: number, nodes: number): Promise<{ failures: string[]; commits: number; heals: number; diskSeeds: number; diskFaults: number; wipes: number }> {
+async function runMany(first: number, count: number, nodes: number): Promise<Totals & { failures: string[] }> {
   const o: SimCliOptions = { seeds: count, firstSeed: first, nodes, steps: DEFAULT_STEPS, trace: false, diskEvery: DEFAULT_DISK_EVERY, faults: null };
   const failures: string[] = [];
-  let commits = 0;
-  let heals = 0;
-  let diskSeeds = 0;
-  let diskFaults = 0;
-  let wipes = 0;
+  const totals: Totals = { commits: 0, heals: 0, diskSeeds: 0, diskFaults: 0, wipes: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const disk = usesDisk(o, seed);
-    if (disk) diskSeeds++;
     const r = await runSeed({
       seed, nodes, steps: DEFAULT_STEPS, traceCapacity: REPORT_EVENTS, traceSink: null, faults: null,
       store: disk ? simulatedDiskStore : memoryStore,
     });
-    commits += r.stats.maxCommit;
-    heals += r.stats.heals;
-    diskFaults += r.stats.diskFaults;
-    wipes += r.stats.wipes;
+    totals.commits += r.stats.maxCommit;
+    totals.heals += r.stats.heals;
+    totals.diskSeeds += disk ? 1 : 0;
+    totals.diskFaults += r.stats.diskFaults;
+    totals.wipes += r.stats.wipes;
     if (r.violation !== null) failures.push(describeViolation(o, r).join('\n'));
   }
-  return { failures, commits, heals, diskSeeds, diskFaults, wipes };
+  return { failures, ...totals };
 }
 
 test(`${SEEDS} seeds with 3 nodes: no violations`, { timeout: 300_000 }, async () => {
