@@ -91,7 +91,7 @@ export interface ReadState {
 // receiver's is answered or dropped per the Raft rules; a higher term makes the receiver step down
 // (except for pre-votes, which never change terms).
 
-interface Envelope {
+export interface Envelope {
   readonly from: NodeId;
   readonly to: NodeId;
   readonly term: Term;

@@ -1,13 +1,14 @@
 // The binary encoding of Raft messages (the `Message` union of raft/types.ts).
 //
 // Layout: [tag u8][from str][to str][term varint][sender incarnation str, empty for none] then the
-// type's fields in declaration order.
+// type's fields: for the fixed-size messages, in the order of their FIELDS layout, which the
+// encoder and the decoder both follow; append and snapshot are written out by hand.
 // Numbers are unsigned LEB128 varints (≤ 2^53 - 1), booleans one byte (0/1), strings and byte
 // strings a varint length then the bytes. Entries: [term][index][type u8: 0 normal, 1 conf][data].
 // A snapshot carries meta.index, meta.term, the ConfState (voters, learners, then address
 // pairs in the map's order, then incarnation pairs likewise) and its data. The encoding is canonical: whatever decodes re-encodes
 // to the same bytes. Decoded `data` fields are views into the input buffer (no copy).
-import type { ConfState, Entry, EntryType, Message, MessageType } from '../raft/types.js';
+import type { AppendRequest, ConfState, Entry, EntryType, Envelope, InstallSnapshot, Message, MessageType } from '../raft/types.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import { CodecError } from './errors.js';
 
@@ -37,6 +38,69 @@ const ENTRY_TYPE_CODE: Readonly<Record<EntryType, number>> = { normal: 0, conf: 
 /** Smallest encoded entry: term, index, type and data length of one byte each. */
 const MIN_ENTRY_BYTES = 4;
 
+/** The messages made of fixed fields only: all but append and snapshot. */
+type FixedMessage = Exclude<Message, AppendRequest | InstallSnapshot>;
+type FixedType = FixedMessage['type'];
+type FieldKind = 'varint' | 'bool' | 'string';
+/** The fixed message whose `type` may be T (vote and preVote share one interface). */
+type FixedMessageOf<T extends FixedType> = FixedMessage extends infer M ? (M extends { readonly type: infer U } ? (T extends U ? M : never) : never) : never;
+/** Every body field of M (all but the envelope) with the kind its value type is written as. */
+type FieldLayout<M> = {
+  readonly [K in Exclude<keyof M, keyof Envelope | 'type'>]-?: M[K] extends number ? 'varint' : M[K] extends boolean ? 'bool' : 'string';
+};
+
+const VOTE_FIELDS = { lastLogIndex: 'varint', lastLogTerm: 'varint', transfer: 'bool' } as const;
+const VOTE_RESPONSE_FIELDS = { reject: 'bool' } as const;
+const CONTEXT_FIELDS = { context: 'string' } as const;
+/**
+ * The body of each fixed message, in wire order (an object literal keeps its keys' order). The
+ * types make a layout name every field of its message with the kind of the field's value.
+ */
+const FIELDS: { readonly [T in FixedType]: FieldLayout<FixedMessageOf<T>> } = {
+  vote: VOTE_FIELDS,
+  preVote: VOTE_FIELDS,
+  voteResp: VOTE_RESPONSE_FIELDS,
+  preVoteResp: VOTE_RESPONSE_FIELDS,
+  appendResp: { index: 'varint', reject: 'bool', hintIndex: 'varint', hintTerm: 'varint' },
+  heartbeat: { commit: 'varint', context: 'string' },
+  heartbeatResp: CONTEXT_FIELDS,
+  timeoutNow: {},
+  readIndex: CONTEXT_FIELDS,
+  readIndexResp: { context: 'string', index: 'varint', reject: 'bool' },
+};
+/** FIELDS as arrays, walked by index on the hot path. */
+const FIELD_LISTS = Object.fromEntries(
+  Object.entries(FIELDS).map(([type, layout]) => [type, Object.entries(layout) as [string, FieldKind][]]),
+) as unknown as Readonly<Record<FixedType, readonly (readonly [string, FieldKind])[]>>;
+/** Tag byte → message type; index 0 and the tags past MAX_MESSAGE_TAG are undefined. */
+const TYPE_OF_TAG: readonly (MessageType | undefined)[] = (() => {
+  const types: (MessageType | undefined)[] = new Array(MAX_MESSAGE_TAG + 1).fill(undefined);
+  for (const [type, tag] of Object.entries(TAG_OF)) types[tag] = type as MessageType;
+  return types;
+})();
+
+function writeFields(w: ByteWriter, msg: FixedMessage): void {
+  const fields = FIELD_LISTS[msg.type];
+  const values = msg as unknown as Readonly<Record<string, unknown>>;
+  for (let i = 0; i < fields.length; i++) {
+    const [name, kind] = fields[i]!;
+    const value = values[name];
+    if (kind === 'varint') w.varint(value as number);
+    else if (kind === 'bool') w.bool(value as boolean);
+    else w.string(value as string);
+  }
+}
+
+function readFields(r: ByteReader, type: FixedType, from: string, to: string, term: number): FixedMessage {
+  const fields = FIELD_LISTS[type];
+  const msg: Record<string, unknown> = { type, from, to, term };
+  for (let i = 0; i < fields.length; i++) {
+    const [name, kind] = fields[i]!;
+    msg[name] = kind === 'varint' ? r.varint() : kind === 'bool' ? r.bool() : r.string(MAX_STRING_BYTES);
+  }
+  return msg as unknown as FixedMessage;
+}
+
 export function encodeMessageInto(w: ByteWriter, msg: Message): void {
   w.u8(TAG_OF[msg.type]);
   w.string(msg.from);
@@ -44,16 +108,6 @@ export function encodeMessageInto(w: ByteWriter, msg: Message): void {
   w.varint(msg.term);
   w.string(msg.inc ?? '');
   switch (msg.type) {
-    case 'vote':
-    case 'preVote':
-      w.varint(msg.lastLogIndex);
-      w.varint(msg.lastLogTerm);
-      w.bool(msg.transfer);
-      return;
-    case 'voteResp':
-    case 'preVoteResp':
-      w.bool(msg.reject);
-      return;
     case 'append': {
       w.varint(msg.prevIndex);
       w.varint(msg.prevTerm);
@@ -69,20 +123,6 @@ export function encodeMessageInto(w: ByteWriter, msg: Message): void {
       }
       return;
     }
-    case 'appendResp':
-      w.varint(msg.index);
-      w.bool(msg.reject);
-      w.varint(msg.hintIndex);
-      w.varint(msg.hintTerm);
-      return;
-    case 'heartbeat':
-      w.varint(msg.commit);
-      w.string(msg.context);
-      return;
-    case 'heartbeatResp':
-    case 'readIndex':
-      w.string(msg.context);
-      return;
     case 'snapshot': {
       const { meta, data } = msg.snapshot;
       w.varint(meta.index);
@@ -91,13 +131,8 @@ export function encodeMessageInto(w: ByteWriter, msg: Message): void {
       w.bytes(data);
       return;
     }
-    case 'timeoutNow':
-      return;
-    case 'readIndexResp':
-      w.string(msg.context);
-      w.varint(msg.index);
-      w.bool(msg.reject);
-      return;
+    default:
+      writeFields(w, msg);
   }
 }
 
@@ -128,25 +163,12 @@ export function decodeMessageFrom(r: ByteReader): Message {
   const to = r.string(MAX_STRING_BYTES);
   const term = r.varint();
   const inc = r.string(MAX_STRING_BYTES);
+  const type = TYPE_OF_TAG[tag];
   let msg: Message;
-  switch (tag) {
-    case 1:
-    case 2:
-      msg = {
-        type: tag === 1 ? 'vote' : 'preVote',
-        from,
-        to,
-        term,
-        lastLogIndex: r.varint(),
-        lastLogTerm: r.varint(),
-        transfer: r.bool(),
-      };
-      break;
-    case 3:
-    case 4:
-      msg = { type: tag === 3 ? 'voteResp' : 'preVoteResp', from, to, term, reject: r.bool() };
-      break;
-    case 5: {
+  switch (type) {
+    case undefined:
+      throw new CodecError(`unknown message tag ${tag}`);
+    case 'append': {
       const prevIndex = r.varint();
       const prevTerm = r.varint();
       const commit = r.varint();
@@ -159,53 +181,18 @@ export function decodeMessageFrom(r: ByteReader): Message {
         if (typeCode > 1) throw new CodecError(`bad entry type ${typeCode}`);
         entries[i] = { term: entryTerm, index, type: typeCode === 0 ? 'normal' : 'conf', data: r.bytes(r.remaining) };
       }
-      msg = { type: 'append', from, to, term, prevIndex, prevTerm, entries, commit };
+      msg = { type, from, to, term, prevIndex, prevTerm, entries, commit };
       break;
     }
-    case 6:
-      msg = {
-        type: 'appendResp',
-        from,
-        to,
-        term,
-        index: r.varint(),
-        reject: r.bool(),
-        hintIndex: r.varint(),
-        hintTerm: r.varint(),
-      };
-      break;
-    case 7:
-      msg = { type: 'heartbeat', from, to, term, commit: r.varint(), context: r.string(MAX_STRING_BYTES) };
-      break;
-    case 8:
-      msg = { type: 'heartbeatResp', from, to, term, context: r.string(MAX_STRING_BYTES) };
-      break;
-    case 9: {
+    case 'snapshot': {
       const index = r.varint();
       const snapTerm = r.varint();
       const conf = decodeConfState(r);
-      msg = { type: 'snapshot', from, to, term, snapshot: { meta: { index, term: snapTerm, conf }, data: r.bytes(r.remaining) } };
+      msg = { type, from, to, term, snapshot: { meta: { index, term: snapTerm, conf }, data: r.bytes(r.remaining) } };
       break;
     }
-    case 10:
-      msg = { type: 'timeoutNow', from, to, term };
-      break;
-    case 11:
-      msg = { type: 'readIndex', from, to, term, context: r.string(MAX_STRING_BYTES) };
-      break;
-    case 12:
-      msg = {
-        type: 'readIndexResp',
-        from,
-        to,
-        term,
-        context: r.string(MAX_STRING_BYTES),
-        index: r.varint(),
-        reject: r.bool(),
-      };
-      break;
     default:
-      throw new CodecError(`unknown message tag ${tag}`);
+      msg = readFields(r, type, from, to, term);
   }
   r.expectEnd();
   return inc === '' ? msg : { ...msg, inc };
