@@ -119,6 +119,9 @@ async function clusterView(base: string, access: NodeAccess): Promise<ClusterVie
   return (JSON.parse(await bodyText(res)) as { value: ClusterViewDoc }).value;
 }
 
+/** A member's URL (from its peer address) answered as another member. */
+class WrongMemberError extends Error {}
+
 /**
  * The member to stream from with --prefer-follower: `entry` (any member, e.g. a Service) names the
  * leader, the leader names the members and their health, each healthy follower tells its applied
@@ -138,13 +141,18 @@ async function preferFollower(entry: string, access: NodeAccess): Promise<{ url:
   const viewOf = async (id: string): Promise<ClusterViewDoc> => {
     const url = urlOf(id);
     const view = await clusterView(url, access);
-    if (view.id !== id) throw new Error(`${url} is member ${view.id}, not ${id}: the members' API is not at the host of their peer address on the port of --from; name one member with --from alone`);
+    if (view.id !== id) throw new WrongMemberError(`${url} is member ${view.id}, not ${id}: the members' API is not at the host of their peer address on the port of --from; name one member with --from alone`);
     return view;
   };
   const leader = await viewOf(first.leader);
   if (leader.role !== 'leader') throw new Error(`${leader.id} is no longer the leader: retry`);
   const probes = new Map<string, FollowerProbe>(await Promise.all(leader.members.filter((m) => m.id !== leader.id && m.healthy).map(async (m) => {
-    const probe = await viewOf(m.id).then((v): FollowerProbe => ({ appliedIndex: v.appliedIndex }), () => null);
+    // A follower that cannot be reached is passed over; one whose URL reaches another member means
+    // no follower can be reached at all, which must not pass for "none qualifies" (a leader backup).
+    const probe = await viewOf(m.id).then((v): FollowerProbe => ({ appliedIndex: v.appliedIndex }), (err: unknown) => {
+      if (err instanceof WrongMemberError) throw err;
+      return null;
+    });
     return [m.id, probe] as const;
   })));
   const choice = chooseBackupSource(leader, probes);

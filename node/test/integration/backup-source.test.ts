@@ -121,13 +121,17 @@ describe('catga backup --prefer-follower', { timeout: 120_000 }, () => {
     assert.match(r.err, /backing up from the leader n1 \(.*\): the cluster has no follower/);
   });
 
-  test('members whose API is not on the port of --from are a clear error', async () => {
+  test('members whose API is not on the port of --from are a clear error, entered by the leader or a follower', async () => {
     const c = await TestCluster.start({ nodes: 3 });
     try {
-      await c.leader();
-      const r = await backup(['--from', c.url(0), '--prefer-follower']);
-      assert.equal(r.code, 1);
-      assert.match(r.err, /is member n1, not n\d: the members' API is not at the host of their peer address on the port of --from/);
+      const leader = await c.leader();
+      // Entered by the leader, the followers' probes reach the leader itself: a wrong member, not one
+      // that "did not answer" (which once fell back to backing up the leader).
+      for (const entry of [leader, (leader + 1) % 3]) {
+        const r = await backup(['--from', c.url(entry), '--prefer-follower']);
+        assert.equal(r.code, 1, `entered by n${entry + 1}: ${r.err}`);
+        assert.match(r.err, new RegExp(`is member n${entry + 1}, not n\\d: the members' API is not at the host of their peer address on the port of --from`));
+      }
     } finally {
       await c.close();
     }
