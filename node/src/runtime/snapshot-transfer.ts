@@ -2,14 +2,20 @@
 // descriptor (state/snapshot-stream.ts); the data travels here, as chunk requests the receiver
 // makes to the sender: one chunk in flight (the flow control), each checksummed, resumable from the
 // last chunk received after a broken link.
-//  - Sender (whoever took the snapshot, normally the leader): `take(index)` pins a read view of the
-//    engine at the applied index, the snapshot's index; chunks are served from it while a receiver
-//    uses it. Pinning costs one read transaction, never a copy of the state.
+//  - Sender (whoever took the snapshot, normally the leader): chunks are served from a read view
+//    of the engine pinned at the snapshot's index. Pinning costs one read transaction, never a copy
+//    of the state, but while a view is open the engine cannot reuse the pages that writes since
+//    then replaced: its file grows with every write (13 MB/s under a put load here). So a view is
+//    held only for a receiver: a snapshot taken on schedule is pinned when a receiver asks for it
+//    while the state is still at its index; otherwise the receiver is told it is gone, and the next
+//    snapshot, taken at once for it, is pinned when taken. A view no receiver asked for in
+//    PIN_IDLE_MS is closed.
 //  - Receiver: a snapshot message whose state this node does not hold is held back from the core;
 //    its data is staged into the engine's second slot (never in memory as a whole), verified
 //    against the descriptor, swapped in durably, and only then is the message handed to the core,
 //    which persists it and acknowledges. A crash at any point leaves either the old state or the
 //    new one, each with its own applied index.
+import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import type { InstallSnapshot, Index, NodeId, SnapshotMeta } from '../raft/types.js';
 import type { PinnedView, Staging, StateEngine } from '../state/engine.js';
@@ -23,11 +29,12 @@ import { CatgaError } from '../common/errors.js';
 import { sleep } from './deadline.js';
 import { callRpc, encodeChunkError, serveRpc, SNAPSHOT_CHUNK_RPC, type ChunkReply, type ChunkRequest } from './peer-rpc.js';
 
-/** A pinned view no receiver asked for in this long is closed (the newest one always stays). */
-const PIN_IDLE_MS = 60_000;
 const CHUNK_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 5_000;
+/** A pinned view no receiver asked for in this long is closed: longer than a receiver's longest wait between two requests. */
+const PIN_IDLE_MS = 20_000;
+assert.ok(PIN_IDLE_MS > CHUNK_TIMEOUT_MS + RETRY_MAX_MS, 'a retrying receiver must find its view still pinned');
 /** Chunk requests failing in a row (link down, damaged chunks) before a transfer is given up; the leader sends the snapshot again later. */
 const MAX_CONSECUTIVE_FAILURES = 20;
 /** Progress is logged every this many bytes received. */
@@ -81,6 +88,9 @@ export class SnapshotTransfer {
   private readonly chunkBytes: number;
   private readonly pins = new Map<Index, Pin>();
   private newest: Index = 0;
+  /** A receiver asked for a snapshot no longer held: the next one taken is pinned for it. */
+  private pinNext = false;
+  private readonly idleTimer: NodeJS.Timeout;
   private fetch: Fetch | null = null;
   /** The transfer running or last run; never rejects. */
   private running: Promise<void> = Promise.resolve();
@@ -89,17 +99,18 @@ export class SnapshotTransfer {
     this.o = o;
     this.chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     serveRpc(o.transport, SNAPSHOT_CHUNK_RPC, (from, req) => this.serve(from, req), encodeChunkError);
+    this.idleTimer = setInterval(() => this.closeIdle(), PIN_IDLE_MS / 4).unref();
   }
 
   // ---- Sender ---------------------------------------------------------------------------------
 
-  /** Pins the state at the applied index (the caller's snapshot index) and returns its descriptor. */
+  /** The descriptor of the state at the applied index (the caller's snapshot index); pinned if a receiver waits for one. */
   take(): Uint8Array {
     const sm = this.o.sm;
     const index = sm.appliedIndex;
-    this.pin(index);
+    if (this.pinNext) this.pin(index);
+    this.pinNext = false;
     this.newest = index;
-    this.closeIdle();
     return encodeDescriptor({ format: 2, index, stateBytes: sm.stateBytes, idemRows: sm.idempotencyKeys });
   }
 
@@ -115,7 +126,7 @@ export class SnapshotTransfer {
   private closeIdle(): void {
     const now = Date.now();
     for (const [index, pin] of this.pins) {
-      if (index !== this.newest && now - pin.lastUsed > PIN_IDLE_MS) {
+      if (now - pin.lastUsed > PIN_IDLE_MS) {
         pin.view.close();
         this.pins.delete(index);
       }
@@ -123,11 +134,12 @@ export class SnapshotTransfer {
   }
 
   private serve(from: NodeId, { index, cursor }: ChunkRequest): ChunkReply {
-    this.closeIdle();
-    // After a restart nothing is pinned; the snapshot at the applied index is the engine's state now.
+    // Not pinned yet (or any more, or since a restart): while the state is still at the
+    // snapshot's index, the engine's state now is the snapshot.
     const pin = this.pins.get(index) ?? (index === this.o.sm.appliedIndex ? this.pin(index) : undefined);
     if (pin === undefined) {
-      this.o.log.warn('snapshot_chunk_refused', { to: from, index, reason: `no snapshot at ${index} here any more (newest ${this.newest}): taking a new one` });
+      this.o.log.warn('snapshot_chunk_refused', { to: from, index, reason: `the state moved past snapshot ${index} (newest ${this.newest}) and no view of it is pinned: taking a new one` });
+      this.pinNext = true;
       this.o.onStale();
       throw new CatgaError('SNAPSHOT_GONE', `snapshot ${index} is no longer held; newest is ${this.newest}`, 410);
     }
@@ -253,6 +265,7 @@ export class SnapshotTransfer {
   }
 
   close(): void {
+    clearInterval(this.idleTimer);
     if (this.fetch !== null) this.fetch.cancelled = true;
     for (const pin of this.pins.values()) pin.view.close();
     this.pins.clear();

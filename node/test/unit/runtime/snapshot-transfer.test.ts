@@ -1,14 +1,20 @@
 // The snapshot transfer between two mediators over an in-process request/response link whose
 // failures the test decides: a snapshot message is held back until its state is staged, verified
 // and swapped in, a broken link or a damaged chunk resumes from the last chunk, a sender that lost
-// the snapshot makes the receiver give up (old state intact) and the sender take a new one.
+// the snapshot makes the receiver give up (old state intact) and the sender take a new one; a
+// snapshot holds no read view of an LMDB engine unless a receiver needs it, so the engine's file
+// does not grow with the writes that follow it.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Mediator } from '../../../src/catga/index.js';
 import type { InstallSnapshot, Message, NodeId } from '../../../src/raft/types.js';
 import type { Logger } from '../../../src/common/logger.js';
 import { SnapshotTransfer, type TransferStateMachine } from '../../../src/runtime/snapshot-transfer.js';
 import type { PeerTransport } from '../../../src/transport/types.js';
+import { LmdbStateEngine } from '../../../src/state/lmdb-engine.js';
 import { dumpState, newMediator, TestLog } from '../catga/helpers.js';
 
 type Handler = (from: NodeId, payload: Uint8Array) => Promise<Uint8Array>;
@@ -68,8 +74,8 @@ interface Pair {
   stale: number;
 }
 
-function pair(): Pair {
-  const leader = new TestLog(newMediator());
+function pair(leaderMediator = newMediator()): Pair {
+  const leader = new TestLog(leaderMediator);
   for (let i = 0; i < 60; i++) leader.send('kv.put', { key: `k${i}`, value: 'x'.repeat(200) }, `key${i}`);
   const follower = newMediator();
   const link = new Link();
@@ -163,4 +169,39 @@ test('a newer snapshot arriving mid-transfer supersedes the one in flight: one s
   assert.deepEqual(p.delivered, [second]);
   assert.equal(p.follower.appliedIndex, 70);
   assert.ok(events.includes('snapshot_transfer_superseded'));
+});
+
+test('a snapshot taken on schedule pins nothing: the engine reuses its pages; one a receiver asked for is pinned until the receiver is done', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'catga-transfer-'));
+  const engine = new LmdbStateEngine(dir);
+  try {
+    // A small event ring: its rows in the engine are data that grows the file up to the ring's bound.
+    const p = pair(newMediator([], { engine, events: { maxEvents: 64 } }));
+    const fileBytes = (): number => statSync(join(dir, 'data.mdb')).size;
+    const rewrite = (rounds: number): void => {
+      for (let i = 0; i < rounds; i++) p.leader.commands(Array.from({ length: 16 }, (_, k) => ({ type: 'kv.put', payload: { key: `k${k * 3 + (i % 3)}`, value: 'y'.repeat(200 + (i % 7)) } })));
+    };
+    rewrite(100);
+    const before = fileBytes();
+    const scheduled = p.sender.take();
+    rewrite(2_000);
+    // A read view held over these 2,000 write transactions would keep every page they replaced: 30 MB and more.
+    assert.ok(fileBytes() < before + 1024 * 1024, `engine file ${before} → ${fileBytes()} bytes while a snapshot was held`);
+    // A receiver asks for the scheduled snapshot after the state moved past it: gone, and the next one is pinned for it.
+    const index = p.leader.mediator.appliedIndex;
+    p.receiver.intercept(message(scheduled, index - 2_000), 0);
+    await settled(p);
+    assert.equal(p.stale, 1);
+    const wanted = message(p.sender.take(), index);
+    rewrite(50);
+    assert.equal(p.receiver.intercept(wanted, 0), true);
+    await settled(p);
+    assert.equal(p.delivered.length, 1, 'served from the view pinned when it was taken, although the state moved on');
+    assert.equal(p.follower.appliedIndex, index);
+    p.sender.close();
+    p.receiver.close();
+  } finally {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
