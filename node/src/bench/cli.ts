@@ -15,7 +15,7 @@ import { LocalCluster } from '../local/local-cluster.js';
 import { LocalPki } from '../local/local-pki.js';
 import { etcdBodies, startEtcd } from './etcd.js';
 import { Connection, requestOnce, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
-import { stateBench, type StateBenchResult } from './state-bench.js';
+import { stateBench, type NodeMemory, type StateBenchResult } from './state-bench.js';
 
 /** The parts of a run, selectable with --only; `tls` repeats the put and fan-out rows selected on a TLS cluster. */
 const SECTIONS = ['put', 'local', 'linearizable', 'batch', 'fanout', 'tls', 'state'] as const;
@@ -379,7 +379,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
         ...soaked.samples.map(([t, ...mb]) => `| ${t} | ${mb.map((x) => fmt(x)).join(' | ')} |`));
     }
     if (state !== null) {
-      const mem = (m: { id: string; rssMb: number; anonMb: number; fileMb: number }) => `${m.id} ${fmt(m.rssMb)} (anon ${fmt(m.anonMb)}, file ${fmt(m.fileMb)})`;
+      const mem = (m: NodeMemory) => `${m.id} ${fmt(m.rssMb)} (anon ${fmt(m.anonMb)}: heap ${fmt(m.heapMb)}, buffers ${fmt(m.externalMb)}; file ${fmt(m.fileMb)}: engine map ${fmt(m.engineMapMb)})`;
       lines.push('', '| large state | figure |', '|---|---|',
         `| state loaded | ${state.stateMb} MB in ${fmt(state.loadSeconds, 1)} s, ${state.loadErrors} errors |`,
         `| leader changes during the load | ${state.leaderChanges} |`,

@@ -1,7 +1,7 @@
 // The large-state row of `catga bench`: a 3-node cluster loaded with N MB of kv values (60 KB
 // each, batches of 15, four loaders), then: leader changes during the load, each node's RSS
 // (resident total, and its anonymous and file-backed parts: file-backed pages are the engine's
-// memory map, reclaimable page cache), a fourth member's catch-up time (it joins, receives the
+// memory map, reclaimable page cache; of those, the engine's map, V8's heap and Buffers), a fourth member's catch-up time (it joins, receives the
 // streamed snapshot, and serves a linearizable read of the last key), and a follower's restart
 // time (SIGTERM, start, until /readyz answers 200). A benchmark: it reports, never asserts.
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,11 @@ export interface NodeMemory {
   readonly rssMb: number;
   readonly anonMb: number;
   readonly fileMb: number;
+  /** Of fileMb, the pages of the state engine's map (its `.mdb` files) resident in this process. */
+  readonly engineMapMb: number;
+  /** Of anonMb, V8's used heap and the memory outside it that JavaScript objects hold (Buffers). */
+  readonly heapMb: number;
+  readonly externalMb: number;
 }
 
 export interface StateBenchResult {
@@ -34,10 +39,27 @@ export interface StateBenchResult {
   readonly restarted: NodeMemory;
 }
 
-function memory(id: string, pid: number): NodeMemory {
+/** Resident kB of the mappings in `/proc/<pid>/smaps` whose file name ends with `suffix`. */
+function residentOfMappings(pid: number, suffix: string): number {
+  let kb = 0;
+  let counting = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) counting = line.trimEnd().endsWith(suffix);
+    else if (counting && line.startsWith('Rss:')) kb += Number(/(\d+) kB/.exec(line)?.[1] ?? 0);
+  }
+  return kb;
+}
+
+async function memory(m: { id: string; url: string; proc: { pid?: number } | null }): Promise<NodeMemory> {
+  const pid = m.proc?.pid;
+  if (pid === undefined) throw new Error(`state bench: ${m.id} is not running`);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
-  return { id, rssMb: kb('VmRSS'), anonMb: kb('RssAnon'), fileMb: kb('RssFile') };
+  const mb = async (name: string): Promise<number> => (await metric(m.url, name)) / 2 ** 20;
+  return {
+    id: m.id, rssMb: kb('VmRSS'), anonMb: kb('RssAnon'), fileMb: kb('RssFile'), engineMapMb: residentOfMappings(pid, '.mdb') / 1024,
+    heapMb: await mb('nodejs_heap_size_used_bytes'), externalMb: await mb('nodejs_external_memory_bytes'),
+  };
 }
 
 async function json(url: string, init?: RequestInit): Promise<{ status: number; body: { ok: boolean; value?: unknown } }> {
@@ -101,7 +123,7 @@ export async function stateBench(dir: string, stateMb: number, log: (s: string) 
     const loadSeconds = (performance.now() - started) / 1000;
     const changesAfter = await Promise.all(c.members.slice(0, 3).map((m) => metric(m.url, 'catga_raft_leader_changes_total')));
     const leaderChanges = Math.max(...changesAfter.map((n, i) => n - changesBefore[i]!));
-    const afterLoad = c.members.slice(0, 3).map((m) => memory(m.id, m.proc!.pid!));
+    const afterLoad = await Promise.all(c.members.slice(0, 3).map(memory));
     log(`  state ${stateMb} MB loaded in ${loadSeconds.toFixed(1)} s, ${errors} errors, ${leaderChanges} leader changes; RSS MB ${afterLoad.map((m) => m.rssMb.toFixed(0)).join('/')}`);
 
     const joinStarted = performance.now();
@@ -112,7 +134,7 @@ export async function stateBench(dir: string, stateMb: number, log: (s: string) 
     }, 600_000);
     const catchUpSeconds = (performance.now() - joinStarted) / 1000;
     const snapshotBytesReceived = await metric(newcomer.url, 'catga_snapshot_received_bytes_total');
-    const newMember = memory(newcomer.id, newcomer.proc!.pid!);
+    const newMember = await memory(newcomer);
     log(`  new member caught up in ${catchUpSeconds.toFixed(1)} s (${(snapshotBytesReceived / 2 ** 20).toFixed(0)} MB of snapshot), RSS ${newMember.rssMb.toFixed(0)} MB`);
 
     const leaderNow = await leaderUrl(c);
@@ -122,7 +144,7 @@ export async function stateBench(dir: string, stateMb: number, log: (s: string) 
     const back = c.start(follower);
     await until('the restarted follower to be ready', async () => (await fetch(`${back.url}/readyz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).status === 200, 120_000);
     const restartSeconds = (performance.now() - restartStarted) / 1000;
-    const restarted = memory(back.id, back.proc!.pid!);
+    const restarted = await memory(back);
     log(`  follower restarted and ready in ${restartSeconds.toFixed(2)} s`);
     return { stateMb, loadSeconds, loadErrors: errors, leaderChanges, afterLoad, catchUpSeconds, snapshotBytesReceived, newMember, restartSeconds, restarted };
   } finally {

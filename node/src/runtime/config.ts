@@ -10,6 +10,7 @@ import type { TlsFiles, TlsMaterial } from '../transport/tls.js';
 import { MembershipError } from '../membership/errors.js';
 import { NODE_ID_PATTERN, parseStaticPeers } from '../membership/static-peers.js';
 import { readFlags, type FlagSpec } from '../common/flags.js';
+import { DEFAULT_EVENT_LOG_MAX_BYTES } from '../catga/events.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -55,6 +56,7 @@ export interface NodeConfig {
   readonly wsBacklogEvents: number;
   readonly wsBufferBytes: number;
   readonly eventRingSize: number;
+  readonly eventRingBytes: number;
   readonly idempotencyWindowMs: number;
   /** Bytes of module state (keys + values) beyond which growing commands fail with 507 STATE_QUOTA_EXCEEDED. */
   readonly stateQuotaBytes: number;
@@ -119,7 +121,7 @@ export const SPECS = {
   electionTicks: { env: 'CATGA_ELECTION_TICKS', flag: 'election-ticks', help: 'election timeout in ticks', type: 'int', def: 10, min: 3, max: 1000 },
   heartbeatTicks: { env: 'CATGA_HEARTBEAT_TICKS', flag: 'heartbeat-ticks', help: 'heartbeat interval in ticks', type: 'int', def: 1, min: 1, max: 1000 },
   snapshotEntries: { env: 'CATGA_SNAPSHOT_ENTRIES', flag: 'snapshot-entries', help: 'applied entries between snapshots', type: 'int', def: 10_000, min: 16, max: 100_000_000 },
-  snapshotBytes: { env: 'CATGA_SNAPSHOT_BYTES', flag: 'snapshot-bytes', help: 'bytes of applied entries between snapshots, whichever of the two comes first', type: 'int', def: 64 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40 },
+  snapshotBytes: { env: 'CATGA_SNAPSHOT_BYTES', flag: 'snapshot-bytes', help: 'bytes of applied entries between snapshots, whichever of the two comes first (with the quarter kept behind a snapshot, the bound on the log held in memory)', type: 'int', def: 16 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40 },
   snapshotRetain: { env: 'CATGA_SNAPSHOT_RETAIN', flag: 'snapshot-retain', help: 'entries kept in the log behind a snapshot', type: 'int', def: 1_000, min: 0, max: 10_000_000 },
   requestTimeoutMs: { env: 'CATGA_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', help: 'per-request deadline', type: 'int', def: 5_000, min: 50, max: 600_000 },
   maxBodyBytes: { env: 'CATGA_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest request body', type: 'int', def: 1 << 20, min: 1024, max: 64 << 20 },
@@ -131,6 +133,7 @@ export const SPECS = {
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed', type: 'int', def: 256 * 1024 * 1024, min: 64 * 1024, max: 16 * 1024 * 1024 * 1024 },
   stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it are refused with STATE_QUOTA_EXCEEDED', type: 'int', def: 8 * 1024 ** 3, min: 1024, max: 2 ** 50 },
   eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume', type: 'int', def: 100_000, min: 16, max: 100_000_000 },
+  eventRingBytes: { env: 'CATGA_EVENT_RING_BYTES', flag: 'event-ring-bytes', help: 'bytes of events (their wire form) kept for resume, whichever of the two bounds comes first; in memory, and as much again in the state engine', type: 'int', def: DEFAULT_EVENT_LOG_MAX_BYTES, min: 1024 * 1024, max: 2 ** 40 },
   idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered', type: 'int', def: 600_000, min: 1_000, max: 7 * 24 * 3_600_000 },
   shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period', type: 'int', def: 10_000, min: 100, max: 600_000 },
   logLevel: { env: 'CATGA_LOG_LEVEL', flag: 'log-level', help: 'debug, info, warn or error', type: 'text', defText: 'info' },
@@ -330,6 +333,7 @@ function resolveConfig(given: GivenSettings, env: NodeJS.ProcessEnv): NodeConfig
     wsBacklogEvents: int('wsBacklogEvents'),
     wsBufferBytes: int('wsBufferBytes'),
     eventRingSize: int('eventRingSize'),
+    eventRingBytes: int('eventRingBytes'),
     idempotencyWindowMs: int('idempotencyWindowMs'),
     stateQuotaBytes: int('stateQuotaBytes'),
     shutdownGraceMs: int('shutdownGraceMs'),

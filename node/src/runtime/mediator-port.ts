@@ -49,7 +49,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     quotaBytes: cfg.stateQuotaBytes,
     behaviors: given.behaviors ?? [],
     idempotency: { windowMs: cfg.idempotencyWindowMs },
-    events: { maxEvents: cfg.eventRingSize },
+    events: { maxEvents: cfg.eventRingSize, maxBytes: cfg.eventRingBytes },
     maxBatchCommands: cfg.maxBatchCommands,
     queryTimeoutMs: cfg.requestTimeoutMs,
     logger: {
