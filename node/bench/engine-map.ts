@@ -3,26 +3,16 @@
 // and those older than a window deleted, alone or interleaved with puts of new state. LMDB reads
 // a row's pages as it frees them, so the map, not only the file, holds what was deleted.
 // Run: node node/dist/bench/engine-map.js [rows] [window rows]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { residentOfMappings } from '../src/bench/state-bench.js';
 import { LmdbStateEngine } from '../src/state/lmdb-engine.js';
 
 const ROWS = Number(process.argv[2] ?? 17_000);
 const WINDOW = Number(process.argv[3] ?? 546); // 32 MiB of 60 KB rows
 const PER_TX = 15;
 const VALUE = Buffer.alloc(60 * 1024, 7);
-
-/** Resident MiB of this process's mappings of `.mdb` files. */
-function mapResidentMb(): number {
-  let kb = 0;
-  let counting = false;
-  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) counting = line.trimEnd().endsWith('.mdb');
-    else if (counting && line.startsWith('Rss:')) kb += Number(/(\d+) kB/.exec(line)?.[1] ?? 0);
-  }
-  return kb / 1024;
-}
 
 const key = (prefix: string, i: number): Buffer => Buffer.from(`${prefix}${String(i).padStart(8, '0')}`);
 
@@ -41,7 +31,7 @@ async function run(mode: 'state puts only' | 'event rows only' | 'both'): Promis
       });
     }
     const windowMb = (WINDOW * VALUE.length) / 2 ** 20;
-    console.log(`${mode}: ${ROWS} rows of 60 KB, window ${windowMb.toFixed(0)} MiB -> map resident ${mapResidentMb().toFixed(0)} MiB`);
+    console.log(`${mode}: ${ROWS} rows of 60 KB, window ${windowMb.toFixed(0)} MiB -> map resident ${(residentOfMappings(process.pid, '.mdb') / 1024).toFixed(0)} MiB`);
   } finally {
     await engine.close();
     rmSync(dir, { recursive: true, force: true });

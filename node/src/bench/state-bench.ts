@@ -1,9 +1,10 @@
 // The large-state row of `catga bench`: a 3-node cluster loaded with N MB of kv values (60 KB
 // each, batches of 15, four loaders), then: leader changes during the load, each node's RSS
-// (resident total, and its anonymous and file-backed parts: file-backed pages are the engine's
-// memory map, reclaimable page cache; of those, the engine's map, V8's heap and Buffers), a fourth member's catch-up time (it joins, receives the
-// streamed snapshot, and serves a linearizable read of the last key), and a follower's restart
-// time (SIGTERM, start, until /readyz answers 200). A benchmark: it reports, never asserts.
+// (resident total; its anonymous part, with V8's heap and Buffers in it; its file-backed part,
+// with the engine's memory map in it, reclaimable page cache), a fourth member's catch-up time (it
+// joins, receives the streamed snapshot, and serves a linearizable read of the last key), and a
+// follower's restart time (SIGTERM, start, until /readyz answers 200). A benchmark: it reports,
+// never asserts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalCluster } from '../local/local-cluster.js';
@@ -40,7 +41,7 @@ export interface StateBenchResult {
 }
 
 /** Resident kB of the mappings in `/proc/<pid>/smaps` whose file name ends with `suffix`. */
-function residentOfMappings(pid: number, suffix: string): number {
+export function residentOfMappings(pid: number, suffix: string): number {
   let kb = 0;
   let counting = false;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
@@ -55,10 +56,11 @@ async function memory(m: { id: string; url: string; proc: { pid?: number } | nul
   if (pid === undefined) throw new Error(`state bench: ${m.id} is not running`);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
-  const mb = async (name: string): Promise<number> => (await metric(m.url, name)) / 2 ** 20;
+  const metrics = await metricsText(m.url);
+  const mb = (name: string): number => metricIn(metrics, name) / 2 ** 20;
   return {
     id: m.id, rssMb: kb('VmRSS'), anonMb: kb('RssAnon'), fileMb: kb('RssFile'), engineMapMb: residentOfMappings(pid, '.mdb') / 1024,
-    heapMb: await mb('nodejs_heap_size_used_bytes'), externalMb: await mb('nodejs_external_memory_bytes'),
+    heapMb: mb('nodejs_heap_size_used_bytes'), externalMb: mb('nodejs_external_memory_bytes'),
   };
 }
 
@@ -67,10 +69,18 @@ async function json(url: string, init?: RequestInit): Promise<{ status: number; 
   return { status: res.status, body: (await res.json()) as { ok: boolean; value?: unknown } };
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).text();
+async function metricsText(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).text();
+}
+
+/** The value of the unlabelled series `name` in a scrape, 0 when absent. */
+function metricIn(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  return metricIn(await metricsText(url), name);
 }
 
 async function until(what: string, f: () => Promise<boolean>, timeoutMs: number): Promise<void> {

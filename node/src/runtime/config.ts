@@ -10,7 +10,7 @@ import type { TlsFiles, TlsMaterial } from '../transport/tls.js';
 import { MembershipError } from '../membership/errors.js';
 import { NODE_ID_PATTERN, parseStaticPeers } from '../membership/static-peers.js';
 import { readFlags, type FlagSpec } from '../common/flags.js';
-import { DEFAULT_EVENT_LOG_MAX_BYTES } from '../catga/events.js';
+import { DEFAULT_EVENT_LOG_MAX_BYTES, DEFAULT_EVENT_LOG_MAX_EVENTS } from '../catga/events.js';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -132,7 +132,7 @@ export const SPECS = {
   wsBacklogEvents: { env: 'CATGA_WS_BACKLOG', flag: 'ws-backlog', help: 'events queued for one WebSocket subscriber before it is closed', type: 'int', def: 10_000, min: 16, max: 10_000_000 },
   wsBufferBytes: { env: 'CATGA_WS_BUFFER_BYTES', flag: 'ws-buffer-bytes', help: 'event bytes written to all WebSocket subscribers and not yet flushed, node-wide; beyond it the subscriber holding the most is closed', type: 'int', def: 256 * 1024 * 1024, min: 64 * 1024, max: 16 * 1024 * 1024 * 1024 },
   stateQuotaBytes: { env: 'CATGA_STATE_QUOTA_BYTES', flag: 'state-quota-bytes', help: 'bytes of module state (keys + values) beyond which commands that grow it are refused with STATE_QUOTA_EXCEEDED', type: 'int', def: 8 * 1024 ** 3, min: 1024, max: 2 ** 50 },
-  eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume', type: 'int', def: 100_000, min: 16, max: 100_000_000 },
+  eventRingSize: { env: 'CATGA_EVENT_RING', flag: 'event-ring', help: 'events kept in memory for resume', type: 'int', def: DEFAULT_EVENT_LOG_MAX_EVENTS, min: 16, max: 100_000_000 },
   eventRingBytes: { env: 'CATGA_EVENT_RING_BYTES', flag: 'event-ring-bytes', help: 'bytes of events (their wire form) kept for resume, whichever of the two bounds comes first; in memory, and as much again in the state engine', type: 'int', def: DEFAULT_EVENT_LOG_MAX_BYTES, min: 1024 * 1024, max: 2 ** 40 },
   idempotencyWindowMs: { env: 'CATGA_IDEMPOTENCY_WINDOW_MS', flag: 'idempotency-window-ms', help: 'how long idempotency keys are remembered', type: 'int', def: 600_000, min: 1_000, max: 7 * 24 * 3_600_000 },
   shutdownGraceMs: { env: 'CATGA_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'SIGTERM grace period', type: 'int', def: 10_000, min: 100, max: 600_000 },
