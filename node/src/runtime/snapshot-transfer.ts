@@ -141,7 +141,7 @@ export class SnapshotTransfer {
       this.o.log.warn('snapshot_chunk_refused', { to: from, index, reason: `the state moved past snapshot ${index} (newest ${this.newest}) and no view of it is pinned: taking a new one` });
       this.pinNext = true;
       this.o.onStale();
-      throw new CatgaError('SNAPSHOT_GONE', `snapshot ${index} is no longer held; newest is ${this.newest}`, 410);
+      throw new CatgaError('SNAPSHOT_GONE', `snapshot ${index} is no longer held (the state is at ${this.o.sm.appliedIndex}); the leader takes a new one for this receiver`, 410);
     }
     pin.lastUsed = Date.now();
     const start = decodeCursor(cursor);

@@ -54,6 +54,11 @@ export async function until<T>(what: string, f: () => Promise<T | null | undefin
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
+/** Waits until node `i`'s log has a line matching `pattern` (a node logs before the test reads, not always before it answers). */
+export function logShows(c: TestCluster, i: number, pattern: RegExp, timeoutMs = 20_000): Promise<true> {
+  return until(`node ${i + 1} to log ${pattern}`, () => pattern.test(c.log(i)), timeoutMs, 20);
+}
+
 /** A LocalCluster in a temporary directory, with captured logs and cluster-view helpers. */
 export class TestCluster {
   private readonly logs = new Map<string, string[]>();

@@ -5,7 +5,7 @@
 // The state size is CATGA_IT_STATE_MB (default 64; the README reports a 256 MB run).
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { ADMIN_TOKEN, http, queryReq, sleep, TestCluster, until } from './cluster.js';
+import { ADMIN_TOKEN, http, logShows, queryReq, sleep, TestCluster, until } from './cluster.js';
 
 const STATE_MB = Number(process.env.CATGA_IT_STATE_MB ?? '64');
 const VALUE_BYTES = 60 * 1024;
@@ -52,10 +52,6 @@ async function linearizableRead(c: TestCluster, i: number, key: string): Promise
 }
 
 /** Waits until the log of node `i` shows `pattern`. */
-function logShows(c: TestCluster, i: number, pattern: RegExp, timeoutMs: number): Promise<true> {
-  return until(`node ${i + 1} to log ${pattern}`, () => pattern.test(c.log(i)), timeoutMs, 20);
-}
-
 const budgetMs = 60_000 + STATE_MB * 1_500;
 
 describe(`a new member catches up by a streamed snapshot of ${STATE_MB} MB`, { timeout: budgetMs * 4 }, () => {
