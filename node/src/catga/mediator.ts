@@ -16,7 +16,7 @@ import { APPLICATION_CALLER, MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBeh
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
-import { forgetEvents, keepEvents, keepSince, keptEvents, keptSince } from './persisted-events.js';
+import { decodeRecord, encodeRecord, takeLegacyRows } from './persisted-events.js';
 import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions, type IdempotencyRow } from './idempotency.js';
 import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
@@ -29,6 +29,8 @@ import { ACTIVATE_COMMAND, VERSIONS_MODULE, activeVersion, checkRunnable, module
 import type { Entry } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
 import { MemoryStateEngine } from '../state/memory-engine.js';
+import { EventStore, type EventRecord } from '../state/event-store.js';
+import { MemorySegmentFiles } from '../state/memory-event-files.js';
 
 export const DEFAULT_MAX_BATCH_COMMANDS = 1_000;
 /** Bound on one encoded entry; keep it below the Raft core's maxBytesPerMessage. */
@@ -48,6 +50,8 @@ export interface MediatorOptions {
   readonly modules: readonly ModuleDefinition[];
   /** Where the replicated state lives; an in-memory engine when absent (tests). */
   readonly engine?: StateEngine;
+  /** Where the events of recent entries survive restarts; in memory when absent (tests). */
+  readonly eventStore?: EventStore;
   /**
    * Bytes of module state (keys + values) beyond which commands that grow it fail with
    * STATE_QUOTA_EXCEEDED. Written into each command entry this node proposes. Absent: no quota.
@@ -198,8 +202,8 @@ export class Mediator {
   private readonly dispatcher: EventDispatcher;
   private readonly observer: MediatorObserver;
   private readonly logger: Logger;
-  /** Entries after this index have their events kept in the engine (persisted-events.ts); null: not yet. */
-  private eventsKeptSince: number | null = null;
+  /** The events of the ring's entries, kept across restarts (persisted-events.ts). */
+  readonly eventStore: EventStore;
   /** The digest being computed, shared by every caller until it ends. */
   private digesting: Promise<StateDigest> | null = null;
   /** Commands refused by the quota since start (not replicated). */
@@ -209,6 +213,7 @@ export class Mediator {
     this.logger = options.logger ?? consoleLogger;
     this.observer = options.observer ?? {};
     this.state = new ReplicatedState(options.engine ?? new MemoryStateEngine());
+    this.eventStore = options.eventStore ?? new EventStore(new MemorySegmentFiles());
     this.running = runningVersions(options.modules);
     const behaviors = options.behaviors ?? [];
     checkBehaviors(behaviors, 'node');
@@ -322,17 +327,15 @@ export class Mediator {
     if (entries.length === 0) return [];
     const last = (entries[entries.length - 1] as Entry).index;
     const applied = this.state.batch(last, () => {
-      const writer = this.state.writer;
-      if (this.eventsKeptSince === null) {
-        this.eventsKeptSince = this.appliedIndex;
-        keepSince(writer, this.eventsKeptSince);
-      }
-      forgetEvents(writer, this.events.takeEvicted());
-      return entries.map((entry) => {
-        const a = this.applyOne(entry);
-        if (a.events.length > 0) keepEvents(writer, a.index, a.events.map((e) => e.wire));
-        return a;
-      });
+      const evicted = this.events.takeEvicted();
+      if (evicted.length > 0) this.eventStore.forget(evicted[evicted.length - 1] as number);
+      const results = entries.map((entry) => this.applyOne(entry));
+      // Before the engine commits the batch: a crash between the two leaves the frame past the
+      // engine's applied index, which the next open cuts (the replay writes it again).
+      const records: EventRecord[] = [];
+      for (const a of results) if (a.events.length > 0) records.push(encodeRecord(a.index, a.events.map((e) => e.wire)));
+      this.eventStore.append(last, records);
+      return results;
     });
     for (const a of applied) {
       this.events.append(a.index, a.events);
@@ -547,14 +550,32 @@ export class Mediator {
       }
     };
     this.idempotency.load(this.state.idempotencyClock, rows());
-    // The events of the last entries come back from the engine: subscribers resume across restarts.
-    // Rows are complete after `ev-since`. Versions before rows mirrored the ring deleted them by a
-    // count window without moving it, hence the second bound; rows at or below the floor are read
-    // only to be deleted (the ring reports them evicted).
-    this.eventsKeptSince = keptSince(engine);
-    const since = this.eventsKeptSince ?? this.appliedIndex;
-    const floor = Math.max(since, this.appliedIndex - this.events.maxEvents);
-    this.events.restore(floor, this.appliedIndex, keptEvents(engine, since));
+    this.reloadEvents();
+  }
+
+  /**
+   * The events of the last entries come back from the event store, so subscribers resume across
+   * restarts; after a snapshot, events restart at its index. Records at or below the floor are
+   * read only to be let go (the ring reports them evicted).
+   */
+  private reloadEvents(): void {
+    const store = this.eventStore;
+    const legacy = takeLegacyRows(this.state.engine);
+    if (legacy !== null && legacy.since <= this.appliedIndex) {
+      // Rows an older version kept in the engine (its data directory, snapshot or backup).
+      store.align(legacy.since);
+      store.append(this.appliedIndex, legacy.records.filter((r) => r.index > legacy.since && r.index <= this.appliedIndex));
+    }
+    const { outcome, lastBefore } = store.align(this.appliedIndex);
+    if (outcome !== 'kept') {
+      this.logger.info('event_store_aligned', {
+        outcome, lastBefore, appliedIndex: this.appliedIndex,
+        ...(outcome === 'restarted' && lastBefore !== null ? { note: `the events of entries after ${Math.min(lastBefore, this.appliedIndex)} up to ${this.appliedIndex} are not held here (a snapshot replaced the state, or a machine crash lost unsynced events): subscribers resume after ${this.appliedIndex}` } : {}),
+      });
+    }
+    const floor = Math.max(store.floor as number, this.appliedIndex - this.events.maxEvents);
+    const records = store.read(store.floor as number);
+    this.events.restore(floor, this.appliedIndex, (function* () { for (const r of records) yield decodeRecord(r); })());
   }
 
   // ---- Reads -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { Entry, Index } from '../raft/types.js';
 import type { StateEngine } from '../state/engine.js';
+import type { EventStore } from '../state/event-store.js';
 import { decodeDescriptor } from '../state/snapshot-stream.js';
 import { Mediator, ModuleVersionError, builtinModules, httpStatusFor, loadHandlerModules, openApiDocument, stampEntry, type AppliedEntry, type Behavior, type ModuleDefinition, type Result } from '../catga/index.js';
 import type { CommandOutcome, WireEvent } from '../server/api.js';
@@ -40,12 +41,13 @@ function outcomeOf(r: Result<unknown>): CommandOutcome {
  * `given`: what the application passes in (an embedded node): modules, loaded after the handler
  * files, and node-wide behaviours. `onBehind`: a snapshot from the leader holds a module version this node's code is older than.
  */
-export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, onBehind: (err: ModuleVersionError) => void, given: { readonly modules?: readonly ModuleDefinition[]; readonly behaviors?: readonly Behavior[] } = {}): Promise<NodeMediator> {
+export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, log: Logger, engine: StateEngine, eventStore: EventStore, onBehind: (err: ModuleVersionError) => void, given: { readonly modules?: readonly ModuleDefinition[]; readonly behaviors?: readonly Behavior[] } = {}): Promise<NodeMediator> {
   const user = [...await loadHandlerModules(cfg.handlers), ...given.modules ?? []];
   if (user.length > 0) log.info('handlers_loaded', { modules: user.length, paths: cfg.handlers, builtins: cfg.builtins });
   const mediator = new Mediator({
     modules: [...(cfg.builtins ? builtinModules : []), ...user],
     engine,
+    eventStore,
     quotaBytes: cfg.stateQuotaBytes,
     behaviors: given.behaviors ?? [],
     idempotency: { windowMs: cfg.idempotencyWindowMs },
@@ -79,7 +81,11 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       assert.equal(decodeDescriptor(data).index, index, 'restore: snapshot descriptor and metadata disagree');
       assert.equal(mediator.appliedIndex, index, `restore: the core installed snapshot ${index} but the state engine holds ${mediator.appliedIndex}`);
     },
-    sync: () => engine.sync(),
+    // The event store first: events no less durable than the state they came from.
+    sync: async () => {
+      await eventStore.sync();
+      await engine.sync();
+    },
   });
 
   const transferable: TransferStateMachine = {

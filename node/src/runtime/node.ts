@@ -21,6 +21,8 @@ import { Membership } from './membership.js';
 import { PeerContact } from './peer-contact.js';
 import { createMediatorPort, type NodeMediator } from './mediator-port.js';
 import { LmdbStateEngine } from '../state/lmdb-engine.js';
+import { EventStore } from '../state/event-store.js';
+import { DirectorySegmentFiles } from '../state/event-files.js';
 import { encodeDescriptor } from '../state/snapshot-stream.js';
 import { SnapshotTransfer } from './snapshot-transfer.js';
 import { SNAPSHOT_META_KEY } from '../state/snapshot-stream.js';
@@ -111,12 +113,14 @@ async function openLocalState(cfg: NodeConfig, extras: NodeExtras, log: Logger, 
     log.warn('wal_torn_tail_dropped', { records: recovered.tornRecordsDropped });
   }
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
+  const events = new EventStore(new DirectorySegmentFiles(join(cfg.dataDir, 'events')));
   let mediator: NodeMediator;
   try {
-    mediator = await createMediatorPort(cfg, metrics, log, engine, (err) => stops.behind(err), extras);
+    mediator = await createMediatorPort(cfg, metrics, log, engine, events, (err) => stops.behind(err), extras);
   } catch (err) {
     // Bad modules, or code older than the state's active versions: release the data directory
     // (an embedding application may try again in the same process).
+    events.close();
     await engine.close();
     await storage.close();
     throw err;
@@ -475,6 +479,7 @@ class NodeRuntime implements RunningNode {
     membership.close();
     await transport.close();
     await local.storage.close();
+    local.mediator.mediator.eventStore.close();
     await local.engine.close();
     log.info('shutdown_complete', { reason });
     if (exitCode !== 0) process.exitCode = exitCode;

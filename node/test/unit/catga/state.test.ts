@@ -13,6 +13,11 @@ import { decodeChunk, readChunk, type Cursor } from '../../../src/state/snapshot
 import { dumpState, entry, newMediator, only, TestLog } from './helpers.js';
 import { importImageV1, parseImageV1 } from '../../../src/catga/image-v1.js';
 import { encodeDescriptor } from '../../../src/state/snapshot-stream.js';
+import { EventStore } from '../../../src/state/event-store.js';
+import { MemorySegmentFiles } from '../../../src/state/memory-event-files.js';
+import { encodeRecord } from '../../../src/catga/persisted-events.js';
+import type { Mediator } from '../../../src/catga/mediator.js';
+import type { EventLogOptions, WireEvent } from '../../../src/catga/events.js';
 
 const scanner = defineModule({
   name: 'scan',
@@ -179,46 +184,116 @@ test('a data directory from before the state engine: its v1 snapshot image is im
   assert.throws(() => importImageV1(m, parseImageV1(data)!, 20), /empty state engine/);
 });
 
+/** A mediator over an engine and event files a crash left (`keepBatches` unsynced engine batches, `keepBytes` unsynced event bytes). */
+function afterCrash(engine: MemoryStateEngine, files: MemorySegmentFiles, keepBatches: number, keepBytes: number, events?: EventLogOptions): Mediator {
+  return newMediator([], { engine: new MemoryStateEngine(engine.crashImage(keepBatches)), eventStore: new EventStore(new MemorySegmentFiles(files.crashImage(keepBytes))), ...(events === undefined ? {} : { events }) });
+}
+
+/** The events a mediator serves after `from`, comparable across mediators. */
+function served(m: Mediator, from: number): [number, string, string][] {
+  const r = m.events.since(from);
+  assert.ok(r.ok, `events after ${from}: ${r.ok ? '' : r.message}`);
+  return r.value.map((w) => [w.index, w.type, w.bytes.toString()]);
+}
+
 test('a restarted node serves the events of the entries its engine holds (the engine is not replayed at start)', async () => {
   const engine = new MemoryStateEngine();
-  const log = new TestLog(newMediator([], { engine }));
+  const files = new MemorySegmentFiles();
+  const log = new TestLog(newMediator([], { engine, eventStore: new EventStore(files) }));
   for (let i = 0; i < 12; i++) log.send('kv.put', { key: `e${i}`, value: i });
+  await log.mediator.eventStore.sync();
   await engine.sync();
-  const before = log.mediator.events.since(0);
-  assert.ok(before.ok && before.value.length === 12);
-  // A crash after the last sync: the restarted mediator reloads from the engine alone.
-  const restarted = newMediator([], { engine: new MemoryStateEngine(engine.crashImage(0)) });
+  const before = served(log.mediator, 0);
+  assert.equal(before.length, 12);
+  // A machine crash after the last sync: the restarted mediator reloads from the engine and the event store.
+  const restarted = afterCrash(engine, files, 0, 0);
   assert.equal(restarted.appliedIndex, 12);
-  const after = restarted.events.since(5);
-  assert.ok(after.ok);
-  assert.deepEqual(after.value.map((w) => [w.index, w.type, w.bytes.toString()]), before.value.filter((w) => w.index > 5).map((w) => [w.index, w.type, w.bytes.toString()]));
+  assert.deepEqual(served(restarted, 5), before.filter(([index]) => index > 5));
   // A window of 4 entries: only their events are kept, and the floor says so.
   const small = new MemoryStateEngine();
-  const windowed = new TestLog(newMediator([], { engine: small, events: { maxEvents: 4 } }));
+  const smallFiles = new MemorySegmentFiles();
+  const windowed = new TestLog(newMediator([], { engine: small, eventStore: new EventStore(smallFiles, 64), events: { maxEvents: 4 } }));
   for (let i = 0; i < 12; i++) windowed.send('kv.put', { key: `e${i}`, value: i });
-  const reloaded = newMediator([], { engine: new MemoryStateEngine(small.crashImage(small.unsyncedTransactions)), events: { maxEvents: 4 } });
+  const reloaded = afterCrash(small, smallFiles, small.unsyncedTransactions, Infinity, { maxEvents: 4 });
   assert.equal(reloaded.events.floor, 8);
-  const kept = reloaded.events.since(8);
-  assert.ok(kept.ok && kept.value.length === 4);
+  assert.equal(served(reloaded, 8).length, 4);
+  // The store let go of whole segments the ring no longer needs: at 64 bytes a segment holds one
+  // frame here, so what is left is the ring's 4 entries and the one it let go in the last batch.
+  assert.equal(smallFiles.list().length, 5);
 });
 
-test('the events kept in the engine are bounded by the ring\'s bytes too, and a restart resumes exactly from what is left', async () => {
+test('a crash at any point, the engine and the event store losing their unsynced tails independently: the events after the floor are exactly those of the applied entries', async () => {
+  const engine = new MemoryStateEngine();
+  const files = new MemorySegmentFiles();
+  const uncrashed = new TestLog(newMediator([], { engine, eventStore: new EventStore(files) }));
+  for (let i = 0; i < 6; i++) uncrashed.send('kv.put', { key: `a${i}`, value: i });
+  await uncrashed.mediator.eventStore.sync();
+  await engine.sync();
+  for (let i = 0; i < 6; i++) uncrashed.commands([{ type: 'kv.put', payload: { key: `b${i}`, value: 'x'.repeat(i * 10) } }, { type: 'kv.delete', payload: { key: `a${i}` } }]);
+  const unsyncedBytes = Math.max(...files.list().map((n) => files.read(n).length));
+  const all = served(uncrashed.mediator, 0);
+  let cases = 0;
+  for (let keep = 0; keep <= engine.unsyncedTransactions; keep++) {
+    // Every byte of the unsynced frames: whole frames, torn frames, none, all.
+    for (const keepBytes of [...Array.from({ length: unsyncedBytes + 1 }, (_, b) => b), Infinity]) {
+      const m = afterCrash(engine, files, keep, keepBytes);
+      const applied = m.appliedIndex;
+      assert.equal(applied, 6 + keep);
+      const floor = m.events.floor;
+      assert.ok(floor <= applied);
+      // Nothing past the applied index, nothing missing or different after the floor.
+      assert.deepEqual(served(m, floor), all.filter(([index]) => index > floor && index <= applied), `engine keeping ${keep} batches, events ${keepBytes} bytes`);
+      // The replay of the log continues the events without a gap.
+      for (const e of uncrashed.entries.slice(applied)) m.apply(e);
+      assert.deepEqual(served(m, floor), all.filter(([index]) => index > floor), `after replay: engine ${keep}, events ${keepBytes}`);
+      cases++;
+    }
+  }
+  assert.ok(cases > 100, `${cases} crash points`);
+  // A process crash keeps everything: the floor stays where it was.
+  assert.equal(afterCrash(engine, files, engine.unsyncedTransactions, Infinity).events.floor, 0);
+});
+
+test('the events kept are bounded by the ring\'s bytes too, and a restart resumes exactly from what is left', async () => {
   // Each kv.changed carries its 20 KB value: a ring of 100 events but 64 KB holds three of them.
   const value = 'x'.repeat(20_000);
   const events = { maxEvents: 100, maxBytes: 64 * 1024 };
   const engine = new MemoryStateEngine();
-  const log = new TestLog(newMediator([], { engine, events }));
+  const files = new MemorySegmentFiles();
+  const log = new TestLog(newMediator([], { engine, eventStore: new EventStore(files, 32 * 1024), events }));
   for (let i = 0; i < 12; i++) log.send('kv.put', { key: `big${i}`, value });
-  const rows = engine.range('meta', { prefix: Buffer.from('ev:'), limit: 1_000 });
-  // The ring's three entries, and at most one batch of rows the ring let go (deleted in the next batch).
-  assert.ok(rows.length <= 4, `${rows.length} event rows kept for a ring of 3 entries`);
+  // The ring's three entries, and at most a segment (two frames) and one batch the ring let go.
+  const kept = files.list().reduce((n, name) => n + files.read(name).length, 0);
+  assert.ok(kept < 6 * 20_500, `${kept} bytes of events kept for a ring of 3 entries`);
+  await log.mediator.eventStore.sync();
   await engine.sync();
-  const restarted = newMediator([], { engine: new MemoryStateEngine(engine.crashImage(0)), events });
+  const restarted = afterCrash(engine, files, 0, 0, events);
   const floor = restarted.events.floor;
   assert.ok(floor >= 9 && floor < 12, `floor ${floor}`);
-  const resumed = restarted.events.since(floor);
-  assert.ok(resumed.ok);
-  // Every entry after the floor has its event: nothing between the floor and the first kept row is lost.
-  assert.deepEqual(resumed.value.map((w) => w.index), Array.from({ length: 12 - floor }, (_, k) => floor + 1 + k));
+  // Every entry after the floor has its event: nothing between the floor and the first kept record is lost.
+  assert.deepEqual(served(restarted, floor).map(([index]) => index), Array.from({ length: 12 - floor }, (_, k) => floor + 1 + k));
   assert.ok(!restarted.events.since(floor - 1).ok);
+});
+
+test('events an older version kept as rows in the engine move to the event store, and the rows go', () => {
+  const engine = new MemoryStateEngine();
+  const log = new TestLog(newMediator([], { engine }));
+  for (let i = 0; i < 5; i++) log.send('kv.put', { key: `old${i}`, value: i });
+  const expected = served(log.mediator, 0);
+  // The rows as the older version wrote them: `ev-since`, then one `ev:` row per entry.
+  engine.write((tx) => {
+    const since = Buffer.alloc(8);
+    tx.put('meta', Buffer.from('ev-since'), since);
+    for (const index of [1, 2, 3, 4, 5]) {
+      const key = Buffer.concat([Buffer.from('ev:'), Buffer.alloc(8)]);
+      key.writeBigUInt64BE(BigInt(index), 3);
+      tx.put('meta', key, encodeRecord(index, (log.mediator.events.since(index - 1) as { value: WireEvent[] }).value.filter((w) => w.index === index)).bytes);
+    }
+  });
+  const files = new MemorySegmentFiles();
+  const upgraded = newMediator([], { engine, eventStore: new EventStore(files) });
+  assert.deepEqual(served(upgraded, 0), expected);
+  assert.deepEqual(engine.range('meta', { prefix: Buffer.from('ev'), limit: 10 }), []);
+  // Moved for good: a restart on the same files serves them from the store.
+  assert.deepEqual(served(newMediator([], { engine, eventStore: new EventStore(new MemorySegmentFiles(files.crashImage(Infinity))) }), 0), expected);
 });
