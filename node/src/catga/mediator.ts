@@ -16,7 +16,7 @@ import { APPLICATION_CALLER, MAX_EVENTS_PER_COMMAND, TYPE_NAME_PATTERN, checkBeh
 import { EventDispatcher } from './dispatcher.js';
 import { decodeEntry, encodeCommandEntry, encodeEventEntry, type CommandRequest } from './entry.js';
 import { EventLog, makeEvent, type CatgaEvent, type EventLogOptions } from './events.js';
-import { decodeRecord, encodeRecord, takeLegacyRows } from './persisted-events.js';
+import { decodeRecord, encodeRecord, eventRows, takeEventRows } from './persisted-events.js';
 import { IdempotencyTable, MAX_IDEMPOTENCY_KEY_LENGTH, payloadFingerprint, type IdempotencyOptions, type IdempotencyRow } from './idempotency.js';
 import type { MediatorObserver } from './observer.js';
 import { Registry, type BoundCommand, type BoundQuery } from './registry.js';
@@ -27,7 +27,7 @@ import { ReplicatedState } from './replicated-state.js';
 import { REACTOR_DONE_COMMAND, reactorProgressModule } from './reactor-progress.js';
 import { ACTIVATE_COMMAND, VERSIONS_MODULE, activeVersion, checkRunnable, moduleVersionsModule, runningVersions, type VersionMap } from './module-versions.js';
 import type { Entry } from '../raft/types.js';
-import type { StateEngine } from '../state/engine.js';
+import type { KeyValue, StateEngine } from '../state/engine.js';
 import { MemoryStateEngine } from '../state/memory-engine.js';
 import { EventStore, type EventRecord } from '../state/event-store.js';
 import { MemorySegmentFiles } from '../state/memory-event-files.js';
@@ -560,22 +560,30 @@ export class Mediator {
    */
   private reloadEvents(): void {
     const store = this.eventStore;
-    const legacy = takeLegacyRows(this.state.engine);
-    if (legacy !== null && legacy.since <= this.appliedIndex) {
-      // Rows an older version kept in the engine (its data directory, snapshot or backup).
-      store.align(legacy.since);
-      store.append(this.appliedIndex, legacy.records.filter((r) => r.index > legacy.since && r.index <= this.appliedIndex));
+    const rows = takeEventRows(this.state.engine);
+    if (rows !== null && rows.since <= this.appliedIndex) {
+      // The events a snapshot carried, or rows an older version kept in the engine.
+      store.align(rows.since);
+      store.append(this.appliedIndex, rows.records.filter((r) => r.index > rows.since && r.index <= this.appliedIndex));
     }
     const { outcome, lastBefore } = store.align(this.appliedIndex);
-    if (outcome !== 'kept') {
+    if (outcome !== 'kept' && lastBefore !== null) {
       this.logger.info('event_store_aligned', {
         outcome, lastBefore, appliedIndex: this.appliedIndex,
-        ...(outcome === 'restarted' && lastBefore !== null ? { note: `the events of entries after ${Math.min(lastBefore, this.appliedIndex)} up to ${this.appliedIndex} are not held here (a snapshot replaced the state, or a machine crash lost unsynced events): subscribers resume after ${this.appliedIndex}` } : {}),
+        ...(outcome === 'restarted' ? { note: `the events of entries after ${Math.min(lastBefore, this.appliedIndex)} up to ${this.appliedIndex} are not held here (a snapshot replaced the state, or a machine crash lost unsynced events): subscribers resume after ${this.appliedIndex}` } : {}),
       });
     }
     const floor = Math.max(store.floor as number, this.appliedIndex - this.events.maxEvents);
     const records = store.read(store.floor as number);
     this.events.restore(floor, this.appliedIndex, (function* () { for (const r of records) yield decodeRecord(r); })());
+  }
+
+  /** The events this node holds, as the rows a snapshot of its current state carries (persisted-events.ts). */
+  eventRowsForSnapshot(): KeyValue[] {
+    const floor = this.events.floor;
+    const held = this.events.since(floor, null, Number.MAX_SAFE_INTEGER);
+    assert.ok(held.ok, 'the ring serves from its own floor');
+    return eventRows(floor, held.value);
   }
 
   // ---- Reads -------------------------------------------------------------------------------------

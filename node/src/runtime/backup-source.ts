@@ -19,7 +19,8 @@ export const NODE_VERSION: string = (createRequire(import.meta.url)('../../../pa
 
 
 export interface BackupSourceOptions {
-  readonly sm: TransferStateMachine;
+  /** A backup carries the state, not the events (a restored cluster is a new cluster: nobody resumes on it). */
+  readonly sm: Omit<TransferStateMachine, 'eventRows'>;
   readonly nodeId: string;
   readonly clusterId: string;
   readonly raft: () => { readonly term: number; readonly conf: ConfState };

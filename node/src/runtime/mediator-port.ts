@@ -93,6 +93,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
     get appliedIndex() { return mediator.appliedIndex; },
     get stateBytes() { return mediator.state.stateBytes; },
     get idempotencyKeys() { return mediator.idempotency.size; },
+    eventRows: () => mediator.eventRowsForSnapshot(),
     reload: () => {
       try {
         mediator.reload();

@@ -18,10 +18,10 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import type { InstallSnapshot, Index, NodeId, SnapshotMeta } from '../raft/types.js';
-import type { PinnedView, Staging, StateEngine } from '../state/engine.js';
+import type { KeyValue, PinnedView, Staging, StateEngine } from '../state/engine.js';
 import {
   DEFAULT_CHUNK_BYTES, decodeChunk, decodeCursor, decodeDescriptor, emptyTotals, encodeCursor, encodeDescriptor, readChunk, SNAPSHOT_META_KEY, SnapshotFormatError,
-  stageRecords, tallyRecords, totalsMismatch, type ChunkRecord, type Cursor, type SnapshotDescriptor, type StreamTotals,
+  stageRecords, tallyRecords, totalsMismatch, withMetaRows, type ChunkRecord, type Cursor, type SnapshotDescriptor, type StreamTotals,
 } from '../state/snapshot-stream.js';
 import type { PeerTransport } from '../transport/types.js';
 import type { Logger } from '../common/logger.js';
@@ -46,6 +46,8 @@ export interface TransferStateMachine {
   readonly appliedIndex: Index;
   readonly stateBytes: number;
   readonly idempotencyKeys: number;
+  /** The recent events a snapshot of the current state carries, as `meta` rows (catga/persisted-events.ts). */
+  eventRows(): KeyValue[];
   /** Re-read the engine after a swap. */
   reload(): void;
 }
@@ -117,7 +119,9 @@ export class SnapshotTransfer {
   private pin(index: Index): Pin {
     let pin = this.pins.get(index);
     if (pin === undefined) {
-      pin = { view: this.o.sm.engine.pin(), lastUsed: Date.now() };
+      // Pinned while the state is at `index`: the events held now are those of the snapshot.
+      assert.equal(this.o.sm.appliedIndex, index, `pinning snapshot ${index} at applied ${this.o.sm.appliedIndex}`);
+      pin = { view: withMetaRows(this.o.sm.engine.pin(), this.o.sm.eventRows()), lastUsed: Date.now() };
       this.pins.set(index, pin);
     }
     return pin;

@@ -8,7 +8,7 @@
 // A cursor names the last record sent; the next chunk starts after it.
 import assert from 'node:assert/strict';
 import { crc32c } from '../storage/crc32c.js';
-import { TABLES, type KeyValue, type ReadView, type Staging, type Table } from './engine.js';
+import { hasPrefix, TABLES, type KeyValue, type PinnedView, type ReadView, type Staging, type Table } from './engine.js';
 
 export const SNAPSHOT_FORMAT = 2;
 /** Engine meta key holding the metadata of the last snapshot swapped in (for recovery). */
@@ -183,4 +183,23 @@ export function decodeCursor(s: string): Cursor | null {
   const table = s.slice(0, colon) as Table;
   if (colon < 0 || !TABLES.includes(table)) throw new SnapshotFormatError('snapshot cursor is malformed');
   return { table, after: Buffer.from(s.slice(colon + 1), 'base64') };
+}
+
+/**
+ * `view` with `rows` (sorted by key, none of them in `view`) added to its `meta` table: what a
+ * snapshot carries besides the engine's state (the sender's recent events, persisted-events.ts).
+ */
+export function withMetaRows(view: PinnedView, rows: readonly KeyValue[]): PinnedView {
+  const byKey = new Map(rows.map((r) => [Buffer.from(r.key).toString('latin1'), r.value]));
+  return {
+    get: (table, key) => (table === 'meta' ? byKey.get(Buffer.from(key).toString('latin1')) : undefined) ?? view.get(table, key),
+    range(table, options) {
+      const own = view.range(table, options);
+      if (table !== 'meta') return own;
+      const after = options.after;
+      const extra = rows.filter((r) => hasPrefix(r.key, options.prefix) && (after === undefined || Buffer.compare(r.key, after) > 0)).slice(0, options.limit);
+      return [...own, ...extra].sort((a, b) => Buffer.compare(a.key, b.key)).slice(0, options.limit);
+    },
+    close: () => view.close(),
+  };
 }

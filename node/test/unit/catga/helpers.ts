@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { builtinModules, Mediator, silentLogger, type AppliedEntry, type CommandInput, type MediatorOptions, type ModuleDefinition } from '../../../src/catga/index.js';
 import type { Entry } from '../../../src/raft/types.js';
 import { TABLES } from '../../../src/state/engine.js';
-import { decodeChunk, readChunk, type Cursor } from '../../../src/state/snapshot-stream.js';
+import { decodeChunk, readChunk, withMetaRows, type Cursor } from '../../../src/state/snapshot-stream.js';
 
 export function newMediator(extra: readonly ModuleDefinition[] = [], options: Partial<MediatorOptions> = {}): Mediator {
   return new Mediator({ modules: [...builtinModules, ...extra], logger: silentLogger, ...options });
@@ -68,7 +68,7 @@ export function dumpState(mediator: Mediator): string[] {
 
 /** Moves `from`'s state into `to` the way a snapshot travels: pinned view, chunks, stage, swap, reload. */
 export async function transferState(from: Mediator, to: Mediator, chunkBytes = 256): Promise<number> {
-  const view = from.state.engine.pin();
+  const view = withMetaRows(from.state.engine.pin(), from.eventRowsForSnapshot());
   const stage = to.state.engine.stage();
   let cursor: Cursor | null = null;
   let chunks = 0;

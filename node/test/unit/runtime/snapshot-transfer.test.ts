@@ -60,6 +60,7 @@ function machine(m: Mediator): TransferStateMachine {
     get appliedIndex() { return m.appliedIndex; },
     get stateBytes() { return m.state.stateBytes; },
     get idempotencyKeys() { return m.idempotency.size; },
+    eventRows: () => m.eventRowsForSnapshot(),
     reload: () => m.reload(),
   };
 }
@@ -108,6 +109,11 @@ test('a snapshot is held back until its state is staged, verified and swapped in
   assert.deepEqual(p.delivered, [m]);
   assert.equal(p.follower.appliedIndex, 60);
   assert.deepEqual(dumpState(p.follower).filter((r) => !r.startsWith('meta 736e617073686f74')), dumpState(p.leader.mediator));
+  // The leader's recent events came along (into the event store, not the engine): subscribers resume here.
+  const events = (x: Mediator) => { const r = x.events.since(0); assert.ok(r.ok); return r.value.map((w) => [w.index, w.type, w.bytes.toString()]); };
+  assert.equal(events(p.follower).length, 60);
+  assert.deepEqual(events(p.follower), events(p.leader.mediator));
+  assert.deepEqual([...p.follower.eventStore.read(0)].map((r) => r.index), Array.from({ length: 60 }, (_, i) => i + 1));
   assert.ok(p.link.requests > 10, `${p.link.requests} chunk requests`);
   assert.equal(p.receiver.intercept(m, 0), false, 'once the state is here the core may take the message');
   assert.equal(p.receiver.intercept(message(p.sender.take(), 60), 60), false, 'a snapshot the core is past is left to the core');
