@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_PROCESS_ENV } from '../common/process-env.js';
 import type { LocalPki } from './local-pki.js';
 
 export const CATGA_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -83,6 +84,7 @@ export class LocalCluster {
     const m = this.members[i]!;
     if (m.proc !== null && m.proc.exitCode === null && m.proc.signalCode === null) throw new Error(`${m.id} is already running`);
     const env: Record<string, string> = {
+      ...NODE_PROCESS_ENV,
       ...(process.env as Record<string, string>),
       CATGA_NODE_ID: m.id,
       CATGA_DATA_DIR: m.dataDir,
