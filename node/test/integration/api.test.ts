@@ -367,6 +367,30 @@ describe('API of a 3-node cluster', { timeout: 150_000 }, () => {
     assert.equal(nowhere.body.error?.code, 'NOT_FOUND');
   });
 
+  test('a follower killed and restarted serves the events from before the kill, from its own event files', async () => {
+    const a = await c.leader();
+    const [b] = others(a);
+    const tag = randomUUID().slice(0, 8);
+    const start = (await c.cluster(a)).commitIndex;
+    const written: number[] = [];
+    for (let i = 0; i < 40; i++) written.push(await put(c.url(a), `restart-${tag}`, i));
+    await until(`n${b + 1} applied the writes`, async () => (await c.cluster(b)).appliedIndex >= written[written.length - 1]!);
+    await c.kill(b, 'SIGKILL');
+    c.startNode(b);
+    await until(`n${b + 1} ready again`, async () => (await http(`${c.url(b)}/readyz`, 'GET')).status === 200, 30_000);
+    // Its engine is not replayed at start: the events come back from events/, not from the log.
+    const s = await EventStream.open(c.url(b), `?types=kv.changed&from=${start}`);
+    try {
+      const mine = () => s.events.filter((e) => (e.data as { key?: string }).key === `restart-${tag}`);
+      await s.waitFor('the 40 events from before the kill', () => mine().length >= 40, 30_000);
+      assert.deepEqual(mine().map((e) => e.index), written);
+      assert.equal(s.closedBy, null);
+    } finally {
+      await s.close();
+    }
+    assert.doesNotMatch(c.log(b), /"event":"event_store_aligned"[^\n]*"outcome":"restarted"/);
+  });
+
   test('a subscriber that disconnects and resumes with ?from=<last index> gets every event exactly once, in order, while writes flow', async () => {
     const a = await c.leader();
     const [b, cc] = others(a);
