@@ -555,8 +555,8 @@ export class Mediator {
 
   /**
    * The events of the last entries come back from the event store, so subscribers resume across
-   * restarts; after a snapshot, events restart at its index. Records at or below the floor are
-   * read only to be let go (the ring reports them evicted).
+   * restarts; after a snapshot, from the events it carried (or from its index when it carried
+   * none). Records at or below the floor are read only to be let go (the ring reports them evicted).
    */
   private reloadEvents(): void {
     const store = this.eventStore;
