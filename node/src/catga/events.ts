@@ -112,8 +112,8 @@ export class EventLog {
   }
 
   /**
-   * The entries whose events the ring evicted since the last call (the mediator deletes their rows
-   * from the engine, so the kept rows never outgrow the ring's bounds).
+   * The entries whose events the ring evicted since the last call (the mediator lets the event
+   * store drop them, so what it keeps never outgrows the ring's bounds by more than a segment).
    */
   takeEvicted(): readonly number[] {
     const out = this.evicted;
@@ -122,9 +122,9 @@ export class EventLog {
   }
 
   /**
-   * Refills the ring from events kept in the state engine (`persisted-events.ts`), at start or after
-   * a snapshot: every event after `floor` up to `lastIndex`, entries in log order. Entries at or
-   * below `floor` are not held but reported by `takeEvicted`, so their rows go. Ends every follow.
+   * Refills the ring from the event store (`state/event-store.ts`), at start or after a snapshot:
+   * every event after `floor` up to `lastIndex`, entries in log order. Entries at or below `floor`
+   * are not held but reported by `takeEvicted`, so the store lets them go. Ends every follow.
    */
   restore(floor: number, lastIndex: number, entries: Iterable<readonly WireEvent[]>): void {
     this.reset(floor);
