@@ -43,9 +43,8 @@ export function makeEvent(index: number, type: string, data: JsonValue, ts: numb
 export const DEFAULT_EVENT_LOG_MAX_EVENTS = 100_000;
 /**
  * Bound on the ring's size, counted in bytes of the events' wire form (CATGA_EVENT_RING_BYTES).
- * Events of up to 335 bytes meet the count bound first. Measured with 60 KB events: each MiB of
- * it costs a node about a MiB of Buffers and, through the persisted rows it deletes, more than a
- * MiB of the engine's map (README, "Large state").
+ * Events of up to 335 bytes meet the count bound first. Each MiB of it costs a node about a MiB of
+ * Buffers, and as much in its event store on disk (README, "Large state").
  */
 export const DEFAULT_EVENT_LOG_MAX_BYTES = 32 * 1024 * 1024;
 /** Bound on the events one `since` call returns (whole entries are never split, see `since`). */
