@@ -562,9 +562,10 @@ export class Mediator {
     const store = this.eventStore;
     const rows = takeEventRows(this.state.engine);
     if (rows !== null && rows.since <= this.appliedIndex) {
-      // The events a snapshot carried, or rows an older version kept in the engine.
+      // The events a snapshot carried, or rows an older version kept in the engine (complete
+      // after `since`, which is the applied index itself when its sender held no event).
       store.align(rows.since);
-      store.append(this.appliedIndex, rows.records.filter((r) => r.index > rows.since && r.index <= this.appliedIndex));
+      if (rows.since < this.appliedIndex) store.append(this.appliedIndex, rows.records.filter((r) => r.index > rows.since && r.index <= this.appliedIndex));
     }
     const { outcome, lastBefore } = store.align(this.appliedIndex);
     if (outcome !== 'kept' && lastBefore !== null) {

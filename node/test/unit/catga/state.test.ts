@@ -15,7 +15,7 @@ import { importImageV1, parseImageV1 } from '../../../src/catga/image-v1.js';
 import { encodeDescriptor } from '../../../src/state/snapshot-stream.js';
 import { EventStore } from '../../../src/state/event-store.js';
 import { MemorySegmentFiles } from '../../../src/state/memory-event-files.js';
-import { encodeRecord } from '../../../src/catga/persisted-events.js';
+import { encodeRecord, eventRows } from '../../../src/catga/persisted-events.js';
 import type { Mediator } from '../../../src/catga/mediator.js';
 import type { EventLogOptions, WireEvent } from '../../../src/catga/events.js';
 
@@ -296,4 +296,20 @@ test('events an older version kept as rows in the engine move to the event store
   assert.deepEqual(engine.range('meta', { prefix: Buffer.from('ev'), limit: 10 }), []);
   // Moved for good: a restart on the same files serves them from the store.
   assert.deepEqual(served(newMediator([], { engine, eventStore: new EventStore(new MemorySegmentFiles(files.crashImage(Infinity))) }), 0), expected);
+});
+
+test('a snapshot whose sender held no event (its rows complete from the snapshot\'s own index) reloads', () => {
+  const engine = new MemoryStateEngine();
+  const log = new TestLog(newMediator([], { engine }));
+  for (let i = 0; i < 5; i++) log.send('kv.put', { key: `k${i}`, value: i });
+  // The rows such a snapshot carries, beside its state at index 5: complete after 5, none after.
+  engine.write((tx) => { for (const r of eventRows(5, [])) tx.put('meta', r.key, r.value); });
+  const reloaded = newMediator([], { engine: new MemoryStateEngine(engine.crashImage(engine.unsyncedTransactions)) });
+  assert.equal(reloaded.appliedIndex, 5);
+  assert.equal(reloaded.events.floor, 5);
+  assert.deepEqual(served(reloaded, 5), []);
+  // The events go on from there.
+  const next = new TestLog(reloaded);
+  next.send('kv.put', { key: 'k5', value: 5 });
+  assert.deepEqual(served(reloaded, 5).map(([index]) => index), [6]);
 });
