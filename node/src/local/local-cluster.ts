@@ -2,6 +2,7 @@
 // `catga dev`, the benchmark and the integration tests start. Each member has its own ports and
 // data directory; members beyond `bootstrapExpect` join the others when started.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,17 +37,52 @@ export interface LocalClusterOptions {
   readonly output?: (id: string, chunk: string) => void;
 }
 
-/** A free TCP port on `host`, chosen by the kernel. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Lowest port below which local members' ports are chosen. */
+const PORT_FLOOR = 10_000;
+/** Ports `freePort` handed out in this process: never twice, even to calls that run at once. */
+const handedOut = new Set<number>();
+
+/** The lowest port the kernel picks source ports of outgoing connections from (Linux), else null. */
+function ephemeralLow(): number | null {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isSafeInteger(low) ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+function listenOnce(port: number, host: string): Promise<number | null> {
+  return new Promise((resolve) => {
     const s = createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+    s.once('error', () => resolve(null));
+    s.listen(port, host, () => {
+      const bound = (s.address() as { port: number }).port;
+      s.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A free TCP port on `host`. A member keeps its ports across restarts, so they are chosen below
+ * the kernel's range of source ports: a port the kernel picks (listen on 0) is one it may give to
+ * an outgoing connection (a peer's reconnect, a client's request) while the member is down, and
+ * the member could not listen on it again.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const low = ephemeralLow();
+  for (let tries = 0; low !== null && low > PORT_FLOOR + 1_000 && tries < 100; tries++) {
+    const port = PORT_FLOOR + Math.floor(Math.random() * (low - PORT_FLOOR));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if ((await listenOnce(port, host)) !== null) return port;
+    handedOut.delete(port);
+  }
+  const port = await listenOnce(0, host);
+  if (port === null) throw new Error(`no free port on ${host}`);
+  handedOut.add(port);
+  return port;
 }
 
 export class LocalCluster {

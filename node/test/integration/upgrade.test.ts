@@ -88,7 +88,7 @@ describe('rolling upgrade of a module from version 1 to 2', () => {
         await until(`n${i + 1} back with v2 and caught up`, async () => {
           const [mine, other] = await Promise.all([state(i), c.cluster((i + 1) % 3)]);
           return mine.modules['ledger']?.running === 2 && mine.appliedIndex >= other.commitIndex - 50;
-        }, 30_000, 100);
+        }, 30_000, 100).catch((err: unknown) => { throw new Error(`${String(err)}\n${c.dumpLogs()}`); });
       }
       // Every command committed before the last v1 node went away ran version 1.
       assert.ok(lastV1Commit > 0);
