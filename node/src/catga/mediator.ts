@@ -579,6 +579,12 @@ export class Mediator {
     this.events.restore(floor, this.appliedIndex, (function* () { for (const r of records) yield decodeRecord(r); })());
   }
 
+  /** Makes every applied batch durable: the event store first, so events are no less durable than the state they came from. */
+  async sync(): Promise<void> {
+    await this.eventStore.sync();
+    await this.state.engine.sync();
+  }
+
   /** The events this node holds, as the rows a snapshot of its current state carries (persisted-events.ts). */
   eventRowsForSnapshot(): KeyValue[] {
     const floor = this.events.floor;

@@ -81,11 +81,7 @@ export async function createMediatorPort(cfg: NodeConfig, metrics: NodeMetrics, 
       assert.equal(decodeDescriptor(data).index, index, 'restore: snapshot descriptor and metadata disagree');
       assert.equal(mediator.appliedIndex, index, `restore: the core installed snapshot ${index} but the state engine holds ${mediator.appliedIndex}`);
     },
-    // The event store first: events no less durable than the state they came from.
-    sync: async () => {
-      await eventStore.sync();
-      await engine.sync();
-    },
+    sync: () => mediator.sync(),
   });
 
   const transferable: TransferStateMachine = {

@@ -16,7 +16,7 @@ import { encodeDescriptor } from '../../../src/state/snapshot-stream.js';
 import { EventStore } from '../../../src/state/event-store.js';
 import { MemorySegmentFiles } from '../../../src/state/memory-event-files.js';
 import { encodeRecord, eventRows } from '../../../src/catga/persisted-events.js';
-import type { Mediator } from '../../../src/catga/mediator.js';
+import type { Mediator, MediatorOptions } from '../../../src/catga/mediator.js';
 import type { EventLogOptions, WireEvent } from '../../../src/catga/events.js';
 
 const scanner = defineModule({
@@ -189,6 +189,13 @@ function afterCrash(engine: MemoryStateEngine, files: MemorySegmentFiles, keepBa
   return newMediator([], { engine: new MemoryStateEngine(engine.crashImage(keepBatches)), eventStore: new EventStore(new MemorySegmentFiles(files.crashImage(keepBytes))), ...(events === undefined ? {} : { events }) });
 }
 
+/** A mediator over an in-memory engine and event files, for crash images of both. */
+function withEventFiles(options: Partial<MediatorOptions> = {}, segmentBytes?: number): { engine: MemoryStateEngine; files: MemorySegmentFiles; log: TestLog } {
+  const engine = new MemoryStateEngine();
+  const files = new MemorySegmentFiles();
+  return { engine, files, log: new TestLog(newMediator([], { engine, eventStore: new EventStore(files, segmentBytes), ...options })) };
+}
+
 /** The events a mediator serves after `from`, comparable across mediators. */
 function served(m: Mediator, from: number): [number, string, string][] {
   const r = m.events.since(from);
@@ -197,12 +204,9 @@ function served(m: Mediator, from: number): [number, string, string][] {
 }
 
 test('a restarted node serves the events of the entries its engine holds (the engine is not replayed at start)', async () => {
-  const engine = new MemoryStateEngine();
-  const files = new MemorySegmentFiles();
-  const log = new TestLog(newMediator([], { engine, eventStore: new EventStore(files) }));
+  const { engine, files, log } = withEventFiles();
   for (let i = 0; i < 12; i++) log.send('kv.put', { key: `e${i}`, value: i });
-  await log.mediator.eventStore.sync();
-  await engine.sync();
+  await log.mediator.sync();
   const before = served(log.mediator, 0);
   assert.equal(before.length, 12);
   // A machine crash after the last sync: the restarted mediator reloads from the engine and the event store.
@@ -210,9 +214,7 @@ test('a restarted node serves the events of the entries its engine holds (the en
   assert.equal(restarted.appliedIndex, 12);
   assert.deepEqual(served(restarted, 5), before.filter(([index]) => index > 5));
   // A window of 4 entries: only their events are kept, and the floor says so.
-  const small = new MemoryStateEngine();
-  const smallFiles = new MemorySegmentFiles();
-  const windowed = new TestLog(newMediator([], { engine: small, eventStore: new EventStore(smallFiles, 64), events: { maxEvents: 4 } }));
+  const { engine: small, files: smallFiles, log: windowed } = withEventFiles({ events: { maxEvents: 4 } }, 64);
   for (let i = 0; i < 12; i++) windowed.send('kv.put', { key: `e${i}`, value: i });
   const reloaded = afterCrash(small, smallFiles, small.unsyncedTransactions, Infinity, { maxEvents: 4 });
   assert.equal(reloaded.events.floor, 8);
@@ -223,12 +225,9 @@ test('a restarted node serves the events of the entries its engine holds (the en
 });
 
 test('a crash at any point, the engine and the event store losing their unsynced tails independently: the events after the floor are exactly those of the applied entries', async () => {
-  const engine = new MemoryStateEngine();
-  const files = new MemorySegmentFiles();
-  const uncrashed = new TestLog(newMediator([], { engine, eventStore: new EventStore(files) }));
+  const { engine, files, log: uncrashed } = withEventFiles();
   for (let i = 0; i < 6; i++) uncrashed.send('kv.put', { key: `a${i}`, value: i });
-  await uncrashed.mediator.eventStore.sync();
-  await engine.sync();
+  await uncrashed.mediator.sync();
   for (let i = 0; i < 6; i++) uncrashed.commands([{ type: 'kv.put', payload: { key: `b${i}`, value: 'x'.repeat(i * 10) } }, { type: 'kv.delete', payload: { key: `a${i}` } }]);
   const unsyncedBytes = Math.max(...files.list().map((n) => files.read(n).length));
   const all = served(uncrashed.mediator, 0);
@@ -258,15 +257,12 @@ test('the events kept are bounded by the ring\'s bytes too, and a restart resume
   // Each kv.changed carries its 20 KB value: a ring of 100 events but 64 KB holds three of them.
   const value = 'x'.repeat(20_000);
   const events = { maxEvents: 100, maxBytes: 64 * 1024 };
-  const engine = new MemoryStateEngine();
-  const files = new MemorySegmentFiles();
-  const log = new TestLog(newMediator([], { engine, eventStore: new EventStore(files, 32 * 1024), events }));
+  const { engine, files, log } = withEventFiles({ events }, 32 * 1024);
   for (let i = 0; i < 12; i++) log.send('kv.put', { key: `big${i}`, value });
   // The ring's three entries, and at most a segment (two frames) and one batch the ring let go.
   const kept = files.list().reduce((n, name) => n + files.read(name).length, 0);
   assert.ok(kept < 6 * 20_500, `${kept} bytes of events kept for a ring of 3 entries`);
-  await log.mediator.eventStore.sync();
-  await engine.sync();
+  await log.mediator.sync();
   const restarted = afterCrash(engine, files, 0, 0, events);
   const floor = restarted.events.floor;
   assert.ok(floor >= 9 && floor < 12, `floor ${floor}`);
