@@ -137,7 +137,7 @@ export class EventStore {
     return this.segments[this.segments.length - 1]?.last ?? null;
   }
 
-  /** Segment files on disk (what tests check).*/
+  /** Segment files on disk (what tests check). */
   get segmentCount(): number {
     return this.segments.length;
   }
