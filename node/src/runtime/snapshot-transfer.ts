@@ -7,9 +7,12 @@
 //    of the state, but while a view is open the engine cannot reuse the pages that writes since
 //    then replaced: its file grows with every write (13 MB/s under a put load here). So a view is
 //    held only for a receiver: a snapshot taken on schedule is pinned when a receiver asks for it
-//    while the state is still at its index; otherwise the receiver is told it is gone, and the next
-//    snapshot, taken at once for it, is pinned when taken. A view no receiver asked for in
-//    PIN_IDLE_MS is closed.
+//    while the state is still at its index; otherwise the receiver is told it is gone, a new
+//    snapshot is taken at once, and from then on every snapshot taken is pinned until a receiver
+//    asks for one of them. Not only the first: the core sends its newest snapshot, and under load
+//    more are taken on schedule before it sends again. Of the views no receiver has asked for, the
+//    two newest are kept (one may be on its way to a receiver while the next is taken). A view no
+//    receiver asked for in PIN_IDLE_MS is closed.
 //  - Receiver: a snapshot message whose state this node does not hold is held back from the core;
 //    its data is staged into the engine's second slot (never in memory as a whole), verified
 //    against the descriptor, swapped in durably, and only then is the message handed to the core,
@@ -76,7 +79,12 @@ export interface SnapshotTransferOptions {
 interface Pin {
   readonly view: PinnedView;
   lastUsed: number;
+  /** A receiver has asked for it. */
+  asked: boolean;
 }
+
+/** Views pinned for a waiting receiver that no receiver has asked for yet, newest first, beyond which the older are closed. */
+const MAX_UNASKED_PINS = 2;
 
 interface Fetch {
   readonly message: InstallSnapshot;
@@ -90,8 +98,11 @@ export class SnapshotTransfer {
   private readonly chunkBytes: number;
   private readonly pins = new Map<Index, Pin>();
   private newest: Index = 0;
-  /** A receiver asked for a snapshot no longer held: the next one taken is pinned for it. */
-  private pinNext = false;
+  /**
+   * Since when a receiver waits, having asked for a snapshot no longer held: every snapshot taken is
+   * pinned until a receiver asks for a pinned one, or none has asked for anything in PIN_IDLE_MS.
+   */
+  private receiverWaitingSince: number | null = null;
   private readonly idleTimer: NodeJS.Timeout;
   private fetch: Fetch | null = null;
   /** The transfer running or last run; never rejects. */
@@ -110,8 +121,10 @@ export class SnapshotTransfer {
   take(): Uint8Array {
     const sm = this.o.sm;
     const index = sm.appliedIndex;
-    if (this.pinNext) this.pin(index);
-    this.pinNext = false;
+    if (this.receiverWaitingSince !== null) {
+      this.pin(index);
+      this.closeUnasked((_index, rank) => rank >= MAX_UNASKED_PINS);
+    }
     this.newest = index;
     return encodeDescriptor({ format: 2, index, stateBytes: sm.stateBytes, idemRows: sm.idempotencyKeys });
   }
@@ -121,14 +134,26 @@ export class SnapshotTransfer {
     if (pin === undefined) {
       // Pinned while the state is at `index`: the events held now are those of the snapshot.
       assert.equal(this.o.sm.appliedIndex, index, `pinning snapshot ${index} at applied ${this.o.sm.appliedIndex}`);
-      pin = { view: withMetaRows(this.o.sm.engine.pin(), this.o.sm.eventRows()), lastUsed: Date.now() };
+      pin = { view: withMetaRows(this.o.sm.engine.pin(), this.o.sm.eventRows()), lastUsed: Date.now(), asked: false };
       this.pins.set(index, pin);
     }
     return pin;
   }
 
+  /** Closes the views no receiver has asked for that `drop` picks, given their index and rank (0 = newest). */
+  private closeUnasked(drop: (index: Index, rank: number) => boolean): void {
+    const unasked = [...this.pins].filter(([, pin]) => !pin.asked).sort(([a], [b]) => b - a);
+    unasked.forEach(([index, pin], rank) => {
+      if (!drop(index, rank)) return;
+      pin.view.close();
+      this.pins.delete(index);
+    });
+  }
+
   private closeIdle(): void {
     const now = Date.now();
+    // The receiver went away (or was removed); if it comes back, its request makes it wait again.
+    if (this.receiverWaitingSince !== null && now - this.receiverWaitingSince > PIN_IDLE_MS) this.receiverWaitingSince = null;
     for (const [index, pin] of this.pins) {
       if (now - pin.lastUsed > PIN_IDLE_MS) {
         pin.view.close();
@@ -143,11 +168,17 @@ export class SnapshotTransfer {
     const pin = this.pins.get(index) ?? (index === this.o.sm.appliedIndex ? this.pin(index) : undefined);
     if (pin === undefined) {
       this.o.log.warn('snapshot_chunk_refused', { to: from, index, reason: `the state moved past snapshot ${index} (newest ${this.newest}) and no view of it is pinned: taking a new one` });
-      this.pinNext = true;
+      this.receiverWaitingSince = Date.now();
       this.o.onStale();
       throw new CatgaError('SNAPSHOT_GONE', `snapshot ${index} is no longer held (the state is at ${this.o.sm.appliedIndex}); the leader takes a new one for this receiver`, 410);
     }
     pin.lastUsed = Date.now();
+    if (!pin.asked) {
+      // The receiver has its snapshot: the older ones pinned for it are not needed.
+      pin.asked = true;
+      this.receiverWaitingSince = null;
+      this.closeUnasked((older) => older < index);
+    }
     const start = decodeCursor(cursor);
     if (start === null) this.o.log.info('snapshot_transfer_serving', { to: from, index });
     const { chunk, records, next } = readChunk(pin.view, start, this.chunkBytes);

@@ -211,3 +211,36 @@ test('a snapshot taken on schedule pins nothing: the engine reuses its pages; on
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a receiver waiting for a snapshot: every one taken until it asks is pinned, for the core sends its newest, not the one taken for the receiver', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'catga-transfer-'));
+  const engine = new LmdbStateEngine(dir);
+  try {
+    const p = pair(newMediator([], { engine }));
+    const write = (n: number): void => { for (let i = 0; i < n; i++) p.leader.send('kv.put', { key: `w${i % 7}`, value: i }); };
+    const scheduled = p.sender.take();
+    write(20);
+    p.receiver.intercept(message(scheduled, p.leader.mediator.appliedIndex - 20), 0);
+    await settled(p);
+    assert.equal(p.stale, 1);
+    // The snapshot taken for the receiver, then more on schedule before the core sends again (under
+    // load, every few hundred milliseconds): the core sends the newest of them.
+    p.sender.take();
+    write(20);
+    p.sender.take();
+    write(20);
+    const index = p.leader.mediator.appliedIndex;
+    const newest = message(p.sender.take(), index);
+    write(20);
+    assert.equal(p.receiver.intercept(newest, 0), true);
+    await settled(p);
+    assert.equal(p.delivered.length, 1, 'the newest snapshot is served although the state moved on');
+    assert.equal(p.follower.appliedIndex, index);
+    assert.equal(p.stale, 1);
+    p.sender.close();
+    p.receiver.close();
+  } finally {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
