@@ -84,6 +84,15 @@ function proposalDropped(): CatgaError {
   return new CatgaError('PROPOSAL_DROPPED', 'a new leader replaced the entry before it committed; it was not applied', 503);
 }
 
+/** How many of `committed` (in index order) come before the first of `appended`: those are already durable. */
+function durablePrefix(committed: readonly Entry[], appended: readonly Entry[]): number {
+  if (appended.length === 0) return committed.length;
+  const firstNew = appended[0]!.index;
+  let n = 0;
+  while (n < committed.length && committed[n]!.index < firstNew) n++;
+  return n;
+}
+
 /** Most proposals taken into one core call; the rest wait for the next turn of the loop. */
 export const MAX_PROPOSALS_PER_TURN = 4096;
 /** Most received messages stepped per turn, so ticks and Ready processing are never starved. */
@@ -442,6 +451,12 @@ export class RaftDriver {
    *    here because no response is stepped until this save has finished (the loop is serial), so
    *    the leader's own entries are durable before any acknowledgement can count them. Only when
    *    term and vote are unchanged: a vote or a new term is always durable before anyone hears of it.
+   *  - committed entries this node already holds durably are applied while the save runs, not
+   *    after it (etcd applies beside its WAL write): a leader's Ready carries the entries its
+   *    followers just acknowledged together with new ones to persist, and their proposers need
+   *    not wait for that fsync. Every entry before the first of this Ready's was persisted by an
+   *    earlier Ready (saves are serial); committed entries among this Ready's own (a follower
+   *    that learns of their commit with them, a single-voter leader) wait for the save.
    */
   private async handleReady(rd: Ready): Promise<void> {
     const hard = rd.hardState;
@@ -452,9 +467,20 @@ export class RaftDriver {
     const sendFirst = (leading && rd.snapshot === null && !termOrVoteChanged) || faults?.sendBeforeSave === true;
     const transport = this.o.transport;
     if (sendFirst) for (const m of rd.messages) transport.send(m);
+    let toApply = rd.committedEntries;
     if (mustSync) {
       const toWrite = hard ?? this.unsyncedHard;
       const saved = this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
+      const durable = rd.snapshot === null ? durablePrefix(rd.committedEntries, rd.entries) : 0;
+      if (durable > 0) {
+        try {
+          this.applyEntries(durable === toApply.length ? toApply : toApply.slice(0, durable));
+        } catch (err) {
+          saved.catch(() => {}); // the apply's failure stops the node; the save's outcome no longer matters
+          throw err;
+        }
+        toApply = durable === toApply.length ? [] : toApply.slice(durable);
+      }
       if (leading && faults?.leaderSkipsSaveWait === true) saved.catch((err: unknown) => this.fail(err));
       else await saved;
       const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1]!.term : rd.snapshot?.meta.term;
@@ -469,7 +495,7 @@ export class RaftDriver {
       if (m.type === 'snapshot') this.o.log.info('snapshot_sent', { to: m.to, index: m.snapshot.meta.index, reason: 'the follower needs entries the log no longer holds' });
     }
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
+    if (toApply.length > 0) this.applyEntries(toApply);
     for (const rs of rd.readStates) {
       const readers = this.readsInFlight.get(rs.context);
       if (readers === undefined) continue;

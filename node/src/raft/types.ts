@@ -192,7 +192,9 @@ export type MessageType = Message['type'];
  *     after the snapshot index), then `entries` (an entry at an index already on disk replaces it
  *     and everything after it), then `hardState` (if any) — durably (fsync);
  *  2. send `messages`;
- *  3. install `snapshot` into the state machine (if any), then apply `committedEntries` in order;
+ *  3. install `snapshot` into the state machine (if any), then apply `committedEntries` in order
+ *     (those before the first of `entries` are already durable and may be applied while step 1
+ *     runs: only entries persisted here are ever applied);
  *  4. hand `readStates` to waiting readers (each is served once applied index ≥ its index);
  *  5. call `advance()`.
  * `softState` is set when role, leader or term changed since the previous Ready.

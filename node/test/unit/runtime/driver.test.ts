@@ -1,11 +1,14 @@
+// The driver's rules checked one by one on a real core (the simulator checks them all together):
 // ReadIndex answers reach only the read they were asked for: a follower that restarted numbers its
 // reads from 1 again, so an answer to a read of its previous start, delivered late, must not answer
 // a read of this one (it carries an older index). Found by the simulator running this driver
 // (READ_LINEARIZABILITY, 2 seeds in 5,000 at 5 nodes) once read contexts were only a counter.
+// Dropped proposals are answered as such; committed entries apply during the save of newer ones,
+// and never before their own save.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRaft, defaultRaftConfig } from '../../../src/raft/index.js';
-import type { Index, Message, NodeId } from '../../../src/raft/types.js';
+import type { Entry, Index, Message, NodeId } from '../../../src/raft/types.js';
 import { RaftDriver } from '../../../src/driver/driver.js';
 import type { Logger } from '../../../src/common/logger.js';
 import { realTimers } from '../../../src/driver/timers.js';
@@ -15,19 +18,38 @@ const VOTERS: NodeId[] = ['n1', 'n2', 'n3'];
 /** The term of the entries a bootstrapped log starts with (committed from the start). */
 const BOOTSTRAP_TERM = 1;
 
-/** One start of node `id` over an empty log; `sent` collects what it sends. */
-function startNode(startId: string, id: NodeId = 'n2'): { driver: RaftDriver; sent: Message[]; receive: (m: Message) => void } {
+/** Saves that finish when the test says: `hold` makes the next ones wait until `release`. */
+class HeldStorage {
+  held = false;
+  private waiting: Array<() => void> = [];
+  /** Indexes of the entries whose save has finished. */
+  readonly durable: Index[] = [];
+  save = (_s: unknown, entries: readonly Entry[]): Promise<void> => new Promise((resolve) => {
+    const done = (): void => { for (const e of entries) this.durable.push(e.index); resolve(); };
+    if (this.held) this.waiting.push(done); else done();
+  });
+  saveSnapshot = (): Promise<void> => Promise.resolve();
+  get pending(): number { return this.waiting.length; }
+  release(): void {
+    this.held = false;
+    for (const done of this.waiting.splice(0)) done();
+  }
+}
+
+/** One start of node `id` over an empty log; `sent` collects what it sends, `applied` the indexes it applied. */
+function startNode(startId: string, id: NodeId = 'n2', storage: Pick<HeldStorage, 'save' | 'saveSnapshot'> = new HeldStorage()): { driver: RaftDriver; sent: Message[]; applied: Index[]; receive: (m: Message) => void } {
   const core = createRaft(defaultRaftConfig(id, () => 0.5), {
     hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], applied: 0,
     bootstrap: { voters: VOTERS, learners: [], addresses: Object.fromEntries(VOTERS.map((id) => [id, `${id}:7000`])) },
   });
   const sent: Message[] = [];
+  const applied: Index[] = [];
   let receive: (m: Message) => void = () => undefined;
   const driver = new RaftDriver({
     core,
-    storage: { save: () => Promise.resolve(), saveSnapshot: () => Promise.resolve() },
+    storage,
     transport: { send: (m) => sent.push(m), onMessage: (h) => { receive = h; } },
-    stateMachine: { applyBatch: (es) => es.map(() => null), snapshot: () => new Uint8Array(), restore: () => undefined, sync: () => Promise.resolve() },
+    stateMachine: { applyBatch: (es) => es.map((e) => { applied.push(e.index); return null; }), snapshot: () => new Uint8Array(), restore: () => undefined, sync: () => Promise.resolve() },
     log: quiet,
     timers: realTimers,
     startId,
@@ -40,7 +62,7 @@ function startNode(startId: string, id: NodeId = 'n2'): { driver: RaftDriver; se
     onFatal: (err) => { throw err; },
   });
   driver.start();
-  return { driver, sent, receive: (m) => receive(m) };
+  return { driver, sent, applied, receive: (m) => receive(m) };
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -120,3 +142,71 @@ test('a proposal whose entry a later leader cut is dropped, even when its index 
   assert.deepEqual(answers, ['z PROPOSAL_DROPPED'], 'z is answered as soon as its index holds another entry');
   await n1.driver.stop();
 });
+
+test('a leader applies the entries its followers acknowledged while the save of newer ones runs, never an entry before its own save', async () => {
+  const disk = new HeldStorage();
+  const n1 = startNode('start', 'n1', disk);
+  try {
+    await leaderAppliesWhileSaving(n1, disk);
+  } finally {
+    disk.release(); // a failed check must not leave the driver waiting on a save for ever
+    await n1.driver.stop();
+  }
+});
+
+async function leaderAppliesWhileSaving(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
+  const term = await win(n1);
+  const ack = (index: Index): void => n1.receive({ type: 'appendResp', from: 'n2', to: 'n1', term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+  ack(n1.driver.status().lastIndex); // the term's first entry: n2 is caught up
+  await turn();
+  const answers: string[] = [];
+  void n1.driver.propose(new Uint8Array([1])).then(() => answers.push('x'));
+  await turn();
+  const x = n1.driver.status().lastIndex;
+  assert.ok(disk.durable.includes(x) && !n1.applied.includes(x), 'x is saved, not yet committed');
+
+  // In one turn n2's acknowledgement of x commits it and y is appended; y's save stays running.
+  ack(x);
+  disk.held = true;
+  void n1.driver.propose(new Uint8Array([2])).then(() => answers.push('y'));
+  await turn();
+  await turn();
+  const y = n1.driver.status().lastIndex;
+  assert.equal(disk.pending, 1, 'the save of y is running');
+  assert.ok(n1.applied.includes(x), `x is applied while the save of y runs: applied ${JSON.stringify(n1.applied)}`);
+  assert.deepEqual(answers, ['x'], 'x\'s proposer is answered without waiting for the save of y');
+  assert.ok(!n1.applied.includes(y), 'y is not applied');
+
+  disk.release();
+  await turn();
+  ack(y);
+  for (let i = 0; i < 4 && !answers.includes('y'); i++) await turn();
+  assert.ok(n1.applied.includes(y) && answers.includes('y'), 'y is applied once saved and acknowledged');
+}
+
+test('a follower that learns of entries and their commit in one message applies them only once they are saved', async () => {
+  const disk = new HeldStorage();
+  const n2 = startNode('start', 'n2', disk);
+  try {
+    await followerWaitsForItsSave(n2, disk);
+  } finally {
+    disk.release();
+    await n2.driver.stop();
+  }
+});
+
+async function followerWaitsForItsSave(n2: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
+  n2.receive({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, context: '' });
+  await turn();
+  const base = n2.driver.status().lastIndex;
+  disk.held = true;
+  const entries: Entry[] = [{ index: base + 1, term: BOOTSTRAP_TERM, type: 'normal', data: new Uint8Array([7]) }];
+  n2.receive({ type: 'append', from: 'n1', to: 'n2', term: 1, prevIndex: base, prevTerm: BOOTSTRAP_TERM, entries, commit: base + 1 });
+  await turn();
+  await turn();
+  assert.equal(disk.pending, 1, 'the save of the entry is running');
+  assert.ok(!n2.applied.includes(base + 1), `the entry was applied before its save: applied ${JSON.stringify(n2.applied)}`);
+  disk.release();
+  for (let i = 0; i < 4 && !n2.applied.includes(base + 1); i++) await turn();
+  assert.ok(n2.applied.includes(base + 1), 'the entry is applied once saved');
+}
