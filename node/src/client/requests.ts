@@ -76,6 +76,9 @@ export class Requester {
       }
       if (result.code === 'CLIENT_CLOSED') return failure('CLIENT_CLOSED', result.message);
       if (!result.refused && !call.repeatable) return failure('OUTCOME_UNKNOWN', `${result.message}; not retried: the request may have been applied (send an idempotency key to make it retryable)`);
+      // A retry the call's own deadline cut short says nothing new: the answer a node gave before
+      // it (a 503 saying why) tells the caller more than "no endpoint answered".
+      if (result.code === 'ATTEMPT_TIMEOUT' && !last.ok && last.status !== 0 && Date.now() >= call.deadline) return last;
       last = failure('UNAVAILABLE', `no endpoint answered; last: ${result.message}`);
       index++;
       if (++failuresInRound >= this.endpoints.length) {
