@@ -473,13 +473,14 @@ export class RaftDriver {
       const saved = this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
       const durable = rd.snapshot === null ? durablePrefix(rd.committedEntries, rd.entries) : 0;
       if (durable > 0) {
+        const early = toApply.slice(0, durable);
+        toApply = toApply.slice(durable);
         try {
-          this.applyEntries(durable === toApply.length ? toApply : toApply.slice(0, durable));
+          this.applyEntries(early);
         } catch (err) {
           saved.catch(() => {}); // the apply's failure stops the node; the save's outcome no longer matters
           throw err;
         }
-        toApply = durable === toApply.length ? [] : toApply.slice(durable);
       }
       if (leading && faults?.leaderSkipsSaveWait === true) saved.catch((err: unknown) => this.fail(err));
       else await saved;

@@ -18,7 +18,7 @@ const VOTERS: NodeId[] = ['n1', 'n2', 'n3'];
 /** The term of the entries a bootstrapped log starts with (committed from the start). */
 const BOOTSTRAP_TERM = 1;
 
-/** Saves that finish when the test says: `hold` makes the next ones wait until `release`. */
+/** Saves that finish when the test says: while `held`, new saves wait until `release`. */
 class HeldStorage {
   held = false;
   private waiting: Array<() => void> = [];
@@ -143,16 +143,19 @@ test('a proposal whose entry a later leader cut is dropped, even when its index 
   await n1.driver.stop();
 });
 
-test('a leader applies the entries its followers acknowledged while the save of newer ones runs, never an entry before its own save', async () => {
+/** Runs `check` on node `id` over a disk whose saves it can hold, and stops the node whatever happens. */
+async function withHeldDisk(id: NodeId, check: (n: ReturnType<typeof startNode>, disk: HeldStorage) => Promise<void>): Promise<void> {
   const disk = new HeldStorage();
-  const n1 = startNode('start', 'n1', disk);
+  const n = startNode('start', id, disk);
   try {
-    await leaderAppliesWhileSaving(n1, disk);
+    await check(n, disk);
   } finally {
     disk.release(); // a failed check must not leave the driver waiting on a save for ever
-    await n1.driver.stop();
+    await n.driver.stop();
   }
-});
+}
+
+test('a leader applies the entries its followers acknowledged while the save of newer ones runs, never an entry before its own save', () => withHeldDisk('n1', leaderAppliesWhileSaving));
 
 async function leaderAppliesWhileSaving(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
   const term = await win(n1);
@@ -184,16 +187,7 @@ async function leaderAppliesWhileSaving(n1: ReturnType<typeof startNode>, disk: 
   assert.ok(n1.applied.includes(y) && answers.includes('y'), 'y is applied once saved and acknowledged');
 }
 
-test('a follower that learns of entries and their commit in one message applies them only once they are saved', async () => {
-  const disk = new HeldStorage();
-  const n2 = startNode('start', 'n2', disk);
-  try {
-    await followerWaitsForItsSave(n2, disk);
-  } finally {
-    disk.release();
-    await n2.driver.stop();
-  }
-});
+test('a follower that learns of entries and their commit in one message applies them only once they are saved', () => withHeldDisk('n2', followerWaitsForItsSave));
 
 async function followerWaitsForItsSave(n2: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
   n2.receive({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, context: '' });
