@@ -1,10 +1,10 @@
 // The Raft driver: the one owner of a node's Raft core. It turns timers, received messages,
 // proposals and read requests into core calls, and each Ready into I/O in the order Raft needs
-// (persist, then send, then apply, then advance). Every core call happens inside `run()`, never
-// while a save is in flight, so the core is only ever touched by one logical thread; callers get
-// promises that settle when their entry is applied or their read index is known. Time comes from
-// `DriverTimers`: the simulator runs this same driver on a virtual clock (sim/node.ts), so the
-// persist/send/apply policy below is what its safety checker sees.
+// (persist, then send, then apply, then advance; a leader overlaps its own save with the rest).
+// Every core call happens inside `run()`, so the core is only ever touched by one logical thread;
+// callers get promises that settle when their entry is applied or their read index is known. Time
+// comes from `DriverTimers`: the simulator runs this same driver on a virtual clock (sim/node.ts),
+// so the persist/send/apply policy below is what its safety checker sees.
 import { strict as assert } from 'node:assert';
 import type {
   ConfChange, ConfState, Entry, HardState, Index, InstallSnapshot, Message, NodeId, RaftCore, RaftStatus, Ready, Snapshot, SoftState, Term,
@@ -41,7 +41,7 @@ export interface StateMachine {
 export interface DriverFaults {
   /** Every node sends a Ready's messages (votes, acknowledgements) before its save is durable. */
   readonly sendBeforeSave?: boolean;
-  /** A leader goes on without waiting for its own save: acknowledgements count its entries before they are durable. */
+  /** A leader reports its entries persisted when their save starts: acknowledgements count them before they are durable. */
   readonly leaderSkipsSaveWait?: boolean;
 }
 
@@ -82,15 +82,6 @@ export interface DriverOptions {
 /** The answer to a proposal whose entry a later leader replaced: it was not, and will not be, applied. */
 function proposalDropped(): CatgaError {
   return new CatgaError('PROPOSAL_DROPPED', 'a new leader replaced the entry before it committed; it was not applied', 503);
-}
-
-/** How many of `committed` (in index order) come before the first of `appended`: those are already durable. */
-function durablePrefix(committed: readonly Entry[], appended: readonly Entry[]): number {
-  if (appended.length === 0) return committed.length;
-  const firstNew = appended[0]!.index;
-  let n = 0;
-  while (n < committed.length && committed[n]!.index < firstNew) n++;
-  return n;
 }
 
 /** Most proposals taken into one core call; the rest wait for the next turn of the loop. */
@@ -158,6 +149,13 @@ export class RaftDriver {
   /** The hard state last made durable, and a newer commit-only one not yet written (see handleReady). */
   private persistedHard: HardState;
   private unsyncedHard: HardState | null = null;
+  /**
+   * A leader's save that runs while the loop goes on (see handleReady), null when none. It never
+   * rejects: a failure stops the driver. New proposals wait for it and form the next batch.
+   */
+  private inFlightSave: Promise<void> | null = null;
+  /** The last entry of a handed-off save that finished, reported to the core at the next turn. */
+  private savedUpTo: { readonly index: Index; readonly term: Term } | null = null;
   private idleResolvers: Array<() => void> = [];
   /** A save hit a full disk and is being retried: new proposals are refused with 507 DISK_FULL. */
   private diskFullSince: number | null = null;
@@ -286,7 +284,7 @@ export class RaftDriver {
 
   /** Resolves when no Ready is being processed (graceful shutdown flushes through this). */
   idle(): Promise<void> {
-    if (!this.running && !this.scheduled) return Promise.resolve();
+    if (!this.running && !this.scheduled && this.inFlightSave === null) return Promise.resolve();
     return new Promise((r) => this.idleResolvers.push(r));
   }
 
@@ -361,7 +359,6 @@ export class RaftDriver {
         this.feedCore();
         if (!this.core.hasReady()) break;
         await this.handleReady(this.core.ready());
-        this.core.advance();
         this.statusCache = null;
         this.afterAdvance();
         await this.maybeSnapshot();
@@ -374,15 +371,22 @@ export class RaftDriver {
       this.statusCache = null;
     }
     if (this.failed !== null) return;
-    const more = this.inbox.length > 0 || this.proposals.length > 0 || this.controls.length > 0 ||
-      this.readsQueued.length > 0 || this.ticksDue > 0;
+    const proposing = this.inFlightSave === null && (this.proposals.length > 0 || this.controls.length > 0);
+    const more = this.inbox.length > 0 || proposing || this.readsQueued.length > 0 || this.ticksDue > 0 || this.savedUpTo !== null;
     if (more && !this.stopped) this.schedule();
-    else for (const r of this.idleResolvers.splice(0)) r();
+    else if (this.inFlightSave === null) for (const r of this.idleResolvers.splice(0)) r();
   }
 
-  /** Hands everything that arrived since the last turn to the core. */
+  /**
+   * Hands everything that arrived since the last turn to the core. Proposals and controls wait
+   * while a leader's save runs: they would only queue behind it, and together they make one batch.
+   */
   private feedCore(): void {
     const core = this.core;
+    if (this.savedUpTo !== null) {
+      core.persisted(this.savedUpTo.index, this.savedUpTo.term);
+      this.savedUpTo = null;
+    }
     for (; this.ticksDue > 0; this.ticksDue--) core.tick();
 
     const inbox = this.inbox;
@@ -399,9 +403,9 @@ export class RaftDriver {
     }
     this.inbox = n === inbox.length ? [] : inbox.slice(n);
 
-    for (const c of this.controls.splice(0)) this.control(c);
+    if (this.inFlightSave === null) for (const c of this.controls.splice(0)) this.control(c);
 
-    if (this.proposals.length > 0) {
+    if (this.proposals.length > 0 && this.inFlightSave === null) {
       const batch = this.proposals.length <= MAX_PROPOSALS_PER_TURN ? this.proposals : this.proposals.slice(0, MAX_PROPOSALS_PER_TURN);
       this.proposals = batch === this.proposals ? [] : this.proposals.slice(MAX_PROPOSALS_PER_TURN);
       const res = batch.length === 1 ? core.propose(batch[0]!.data) : core.proposeBatch(batch.map((p) => p.data));
@@ -444,59 +448,117 @@ export class RaftDriver {
   }
 
   /**
-   * Persist, send, apply. Two refinements of the plain order, both from the Raft literature:
+   * Persist, send, apply, then acknowledge the Ready. Refinements of the plain order, from the
+   * Raft literature and etcd:
    *  - a hard state whose only change is the commit index needs no fsync (etcd's MustSync rule):
    *    a lost commit index is learnt again from the leader. It is written with the next save.
-   *  - a leader sends its appends before its own fsync ends (Raft dissertation §10.2.1). Safe
-   *    here because no response is stepped until this save has finished (the loop is serial), so
-   *    the leader's own entries are durable before any acknowledgement can count them. Only when
-   *    term and vote are unchanged: a vote or a new term is always durable before anyone hears of it.
-   *  - committed entries this node already holds durably are applied while the save runs, not
-   *    after it (etcd applies beside its WAL write): a leader's Ready carries the entries its
-   *    followers just acknowledged together with new ones to persist, and their proposers need
-   *    not wait for that fsync. Every entry before the first of this Ready's was persisted by an
-   *    earlier Ready (saves are serial); committed entries among this Ready's own (a follower
-   *    that learns of their commit with them, a single-voter leader) wait for the save.
+   *  - committed entries are applied while the save runs: the core hands out only entries already
+   *    durable here (etcd applies beside its WAL write too).
+   *  - a leader does not wait for its own save (Raft dissertation §10.2.1, etcd's asynchronous
+   *    storage writes): it sends its appends at once, hands the Ready off and goes on stepping
+   *    acknowledgements and applying what they commit while its fsync runs. Safe because the core
+   *    counts the leader's own entries toward commit only once `persisted` reports them, and none
+   *    of a leader's messages promises durability. Only while term and vote are unchanged and no
+   *    snapshot comes: a vote or a new term is always durable before anyone hears of it. New
+   *    proposals wait for the save (feedCore), so there is one save in flight at most, and saves
+   *    complete in order.
    */
   private async handleReady(rd: Ready): Promise<void> {
     const hard = rd.hardState;
     const termOrVoteChanged = hard !== null && (hard.term !== this.persistedHard.term || hard.vote !== this.persistedHard.vote);
+    const leading = this.soft.role === 'leader' && (rd.softState?.role ?? 'leader') === 'leader';
+    if (leading && rd.snapshot === null && !termOrVoteChanged) {
+      this.handOff(rd);
+      return;
+    }
+    await this.settleSave();
     const mustSync = rd.snapshot !== null || rd.entries.length > 0 || termOrVoteChanged;
-    const faults = this.o.faults;
-    const leading = this.soft.role === 'leader';
-    const sendFirst = (leading && rd.snapshot === null && !termOrVoteChanged) || faults?.sendBeforeSave === true;
+    const sendFirst = this.o.faults?.sendBeforeSave === true;
     const transport = this.o.transport;
     if (sendFirst) for (const m of rd.messages) transport.send(m);
-    let toApply = rd.committedEntries;
+    // A snapshot replaces the state first; otherwise the committed entries go in at once.
+    const applyNow = rd.snapshot === null && rd.committedEntries.length > 0;
     if (mustSync) {
       const toWrite = hard ?? this.unsyncedHard;
-      const saved = this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
-      const durable = rd.snapshot === null ? durablePrefix(rd.committedEntries, rd.entries) : 0;
-      if (durable > 0) {
-        const early = toApply.slice(0, durable);
-        toApply = toApply.slice(durable);
-        try {
-          this.applyEntries(early);
-        } catch (err) {
-          saved.catch(() => {}); // the apply's failure stops the node; the save's outcome no longer matters
-          throw err;
-        }
-      }
-      if (leading && faults?.leaderSkipsSaveWait === true) saved.catch((err: unknown) => this.fail(err));
-      else await saved;
-      const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1]!.term : rd.snapshot?.meta.term;
-      if (last !== undefined) this.lastPersistedTerm = last;
-      if (toWrite !== null) this.persistedHard = toWrite;
       this.unsyncedHard = null;
-    } else if (hard !== null) {
-      this.unsyncedHard = hard;
+      const saved = this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
+      try {
+        if (applyNow) this.applyEntries(rd.committedEntries);
+      } catch (err) {
+        saved.catch(() => {}); // the apply's failure stops the node; the save's outcome no longer matters
+        throw err;
+      }
+      await saved;
+      this.savedThrough(rd.entries, rd.snapshot, toWrite);
+    } else {
+      if (hard !== null) this.unsyncedHard = hard;
+      if (applyNow) this.applyEntries(rd.committedEntries);
     }
     if (!sendFirst) for (const m of rd.messages) transport.send(m);
-    for (const m of rd.messages) {
+    this.logSnapshotsSent(rd.messages);
+    if (rd.snapshot !== null) {
+      this.installSnapshot(rd.snapshot);
+      if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
+    }
+    this.finishReady(rd);
+    this.core.advance();
+  }
+
+  /** A leader's Ready: its save (if it has entries) runs on while everything else happens now. */
+  private handOff(rd: Ready): void {
+    const transport = this.o.transport;
+    for (const m of rd.messages) transport.send(m);
+    this.logSnapshotsSent(rd.messages);
+    if (rd.entries.length > 0) this.startSave(rd.entries, rd.hardState ?? this.unsyncedHard);
+    else if (rd.hardState !== null) this.unsyncedHard = rd.hardState;
+    if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
+    this.finishReady(rd);
+    this.core.handOff();
+  }
+
+  /** Starts the save of a handed-off Ready's entries; `savedUpTo` tells the core once it is durable. */
+  private startSave(entries: readonly Entry[], hard: HardState | null): void {
+    assert.equal(this.inFlightSave, null, 'a leader proposed while its last save was still running');
+    const last = entries[entries.length - 1]!;
+    const reached = { index: last.index, term: last.term };
+    this.unsyncedHard = null;
+    if (this.o.faults?.leaderSkipsSaveWait === true) this.savedUpTo = reached;
+    this.inFlightSave = this.saveWhenRoom(() => this.o.storage.save(null, entries, hard)).then(
+      () => {
+        this.inFlightSave = null;
+        this.savedThrough(entries, null, hard);
+        this.savedUpTo = reached;
+        this.schedule();
+      },
+      (err: unknown) => {
+        this.inFlightSave = null;
+        this.fail(err);
+      },
+    );
+  }
+
+  /** Waits for a handed-off save, so the next save follows it on disk; throws if it failed. */
+  private async settleSave(): Promise<void> {
+    if (this.inFlightSave === null) return;
+    await this.inFlightSave;
+    if (this.failed !== null) throw this.failed;
+  }
+
+  /** Book-keeping once a save is durable: the last persisted term and hard state. */
+  private savedThrough(entries: readonly Entry[], snapshot: Snapshot | null, hard: HardState | null): void {
+    const last = entries.length > 0 ? entries[entries.length - 1]!.term : snapshot?.meta.term;
+    if (last !== undefined) this.lastPersistedTerm = last;
+    if (hard !== null) this.persistedHard = hard;
+  }
+
+  private logSnapshotsSent(messages: readonly Message[]): void {
+    for (const m of messages) {
       if (m.type === 'snapshot') this.o.log.info('snapshot_sent', { to: m.to, index: m.snapshot.meta.index, reason: 'the follower needs entries the log no longer holds' });
     }
-    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    if (toApply.length > 0) this.applyEntries(toApply);
+  }
+
+  /** The end of every Ready: waiting readers learn their index, and the role change is published. */
+  private finishReady(rd: Ready): void {
     for (const rs of rd.readStates) {
       const readers = this.readsInFlight.get(rs.context);
       if (readers === undefined) continue;
@@ -595,6 +657,7 @@ export class RaftDriver {
       this.pendingCompaction = null;
       // A snapshot installed from the leader meanwhile may already cover it.
       if (pending.index <= this.snapshotIndex) return;
+      await this.settleSave(); // the storage compacts a log no save is appending to
       const snap = this.core.compact(pending.index, pending.data, pending.retain);
       await this.saveWhenRoom(() => this.o.storage.saveSnapshot(snap, Math.max(0, pending.index - pending.retain)));
       const covered = this.appliedSizes.splice(0, pending.index - this.snapshotIndex);

@@ -20,7 +20,7 @@ export class RaftLog {
   private readonly entries: Entry[] = [];
   /** Entries up to here are durable or handed out for persisting by the pending Ready. */
   stable: Index;
-  /** Entries up to here are durable: their Ready was acknowledged by advance(). */
+  /** Entries up to here are durable: acknowledged by advance() or persisted(). */
   persisted: Index;
   committed: Index;
   /** Entries up to here were handed out to be applied (by this or an earlier Ready). */
@@ -211,15 +211,19 @@ export class RaftLog {
     return this.stable >= this.lastIndex() ? [] : this.entries.slice(this.stable - this.offset);
   }
 
-  /** The next committed entries to apply (at most `max`), all persisted or in the same Ready. */
+  /**
+   * The next committed entries to apply (at most `max`): only those durable here. An entry
+   * committed by the others' acknowledgements while this node's own write of it still runs waits
+   * for that write, so the state machine never holds an entry the log on disk lacks.
+   */
   nextCommitted(max: number): Entry[] {
     const from = this.applying + 1;
-    const to = Math.min(this.committed, this.lastIndex(), this.applying + max);
+    const to = Math.min(this.committed, this.persisted, this.applying + max);
     if (to < from) return [];
     return this.entries.slice(from - this.offset - 1, to - this.offset);
   }
 
   hasNextCommitted(): boolean {
-    return this.applying < Math.min(this.committed, this.lastIndex());
+    return this.applying < Math.min(this.committed, this.persisted);
   }
 }

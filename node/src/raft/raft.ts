@@ -92,8 +92,8 @@ export class Raft implements RaftCore {
   readStates: ReadState[] = [];
   private prevSoft: SoftState;
   private prevHard: HardState;
-  /** What the last ready() handed out (apply and persist cursors), until advance() acknowledges it. */
-  private outstanding: { readonly applying: Index; readonly stable: Index } | null = null;
+  /** What the last ready() handed out (apply and persist cursors), until advance() or handOff() acknowledges it. */
+  private outstanding: { readonly applying: Index; readonly stable: Index; readonly snapshot: boolean } | null = null;
   private readonly matchScratch: number[] = [];
 
   constructor(config: RaftConfig, restore: RaftRestore) {
@@ -239,7 +239,7 @@ export class Raft implements RaftCore {
     this.log.stable = this.log.lastIndex();
     const committedEntries = this.log.nextCommitted(MAX_COMMITTED_ENTRIES_PER_READY);
     if (committedEntries.length > 0) this.log.applying = committedEntries[committedEntries.length - 1]!.index;
-    this.outstanding = { applying: this.log.applying, stable: this.log.stable };
+    this.outstanding = { applying: this.log.applying, stable: this.log.stable, snapshot: snapshot !== null };
     const messages = this.msgs;
     const readStates = this.readStates;
     this.msgs = [];
@@ -261,9 +261,28 @@ export class Raft implements RaftCore {
     this.outstanding = null;
     this.log.applied = Math.max(this.log.applied, done.applying);
     // A truncation since ready() lowered `stable`: only what is still in the log counts as persisted.
-    const persisted = Math.min(done.stable, this.log.stable);
-    if (persisted <= this.log.persisted) return;
-    this.log.persisted = persisted;
+    this.markPersisted(Math.min(done.stable, this.log.stable));
+  }
+
+  handOff(): void {
+    const done = this.outstanding;
+    invariant(done !== null, 'handOff() without a ready()');
+    invariant(!done.snapshot, 'a Ready with a snapshot is acknowledged by advance() only, once the snapshot is durable');
+    this.outstanding = null;
+    this.log.applied = Math.max(this.log.applied, done.applying);
+  }
+
+  persisted(index: Index, term: Term): void {
+    invariant(index <= this.log.stable || this.log.term(index) !== term, `persisted ${index} beyond what was handed out (${this.log.stable})`);
+    // Entries a later leader replaced since they were handed out prove nothing about the log now;
+    // the save that wrote the replacements reports them in turn.
+    if (this.log.term(index) !== term) return;
+    this.markPersisted(index);
+  }
+
+  private markPersisted(index: Index): void {
+    if (index <= this.log.persisted) return;
+    this.log.persisted = index;
     // The leader's own entries count toward commit only now (see maybeCommit).
     if (this.role === 'leader' && this.maybeCommit()) this.afterLeaderCommit();
   }

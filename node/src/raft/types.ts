@@ -193,10 +193,15 @@ export type MessageType = Message['type'];
  *     and everything after it), then `hardState` (if any) — durably (fsync);
  *  2. send `messages`;
  *  3. install `snapshot` into the state machine (if any), then apply `committedEntries` in order
- *     (those before the first of `entries` are already durable and may be applied while step 1
- *     runs: only entries persisted here are ever applied);
+ *     (they are all durable here already, so they may be applied while step 1 runs);
  *  4. hand `readStates` to waiting readers (each is served once applied index ≥ its index);
  *  5. call `advance()`.
+ * Or, for a Ready without a snapshot: do 2–4 while step 1 runs, call `handOff()` instead of
+ * `advance()` (the next Ready may then be taken), and `persisted(index, term)` once the save is
+ * durable. Saves must complete in the order their Readies were taken. The core counts a leader's
+ * own entries toward commit, and hands out entries for applying, only as far as they are durable,
+ * so sending and stepping acknowledgements meanwhile is safe; but `messages` that promise
+ * durability (votes, a follower's acknowledgements) must still wait for their save.
  * `softState` is set when role, leader or term changed since the previous Ready.
  */
 export interface Ready {
@@ -344,5 +349,12 @@ export interface RaftCore {
   ready(): Ready;
   /** Acknowledges the last `ready()`: what it asked to persist is durable and applied. */
   advance(): void;
+  /**
+   * Acknowledges the last `ready()` (which has no snapshot) while its save still runs: its
+   * committed entries are applied, its messages sent. `persisted` reports the save later.
+   */
+  handOff(): void;
+  /** The log up to `index`, whose entry there has `term`, is durable (a save handed off earlier finished). */
+  persisted(index: Index, term: Term): void;
   status(): RaftStatus;
 }

@@ -16,7 +16,15 @@ function solo(): RaftCore {
   });
 }
 
-test('the first Ready persists and applies the bootstrap entries; an idle core has nothing', () => {
+/** Takes and acknowledges every pending Ready. */
+function drain(core: RaftCore): void {
+  while (core.hasReady()) {
+    core.ready();
+    core.advance();
+  }
+}
+
+test('the first Ready persists the bootstrap entries, the next applies them; an idle core has nothing', () => {
   const core = solo();
   const rd = core.ready();
   assert.deepEqual(rd.entries.map((e) => [e.index, e.term, e.type]), [
@@ -25,15 +33,16 @@ test('the first Ready persists and applies the bootstrap entries; an idle core h
   ]);
   assert.deepEqual(rd.hardState, { term: 1, vote: null, commit: 2 });
   assert.equal(rd.softState, null, 'still a follower of no one');
-  assert.deepEqual(rd.committedEntries.map((e) => e.index), [1, 2]);
+  assert.deepEqual(rd.committedEntries, [], 'committed, but not applied before they are durable');
+  core.advance();
+  assert.deepEqual(core.ready().committedEntries.map((e) => e.index), [1, 2]);
   core.advance();
   assert.equal(core.hasReady(), false);
 });
 
 test('hard and soft state appear only when they change; entries are only the unstable suffix', () => {
   const core = solo();
-  core.ready();
-  core.advance();
+  drain(core);
   core.campaign();
   const elected = core.ready();
   assert.deepEqual(elected.softState, { role: 'leader', leader: 's', term: 2 });
@@ -67,6 +76,7 @@ test('ready() twice without advance() is a contract violation; input between the
   core.campaign();
   core.advance();
   const rd = core.ready();
+  assert.deepEqual(rd.committedEntries.map((e) => e.index), [1, 2], 'applied once the first Ready made them durable');
   assert.equal(rd.softState?.role, 'leader');
   assert.deepEqual(rd.entries.map((e) => e.index), [3]);
   core.advance();
@@ -75,8 +85,7 @@ test('ready() twice without advance() is a contract violation; input between the
 
 test('compact() refuses an index beyond what was applied, and returns the snapshot to persist', () => {
   const core = solo();
-  core.ready();
-  core.advance();
+  drain(core);
   core.campaign();
   assert.ok(core.propose(bytes('x')).ok);
   assert.throws(() => core.compact(4, bytes('sm'), 0), (e: Error & { code?: string }) => e.code === 'RAFT_INVARIANT');
@@ -105,4 +114,71 @@ test("a follower's ack does not commit an entry the leader has not persisted yet
   assert.ok(a.status().commit < r.index, 'a and b count only if a has x on disk');
   a.advance();
   assert.equal(a.status().commit, r.index, 'durable on a and b: committed');
+});
+
+test('a handed-off Ready: the next may be taken at once; its entries count and apply only once persisted() reports them', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  c.elect('a');
+  const a = c.core('a');
+  const x = a.propose(bytes('x'));
+  assert.ok(x.ok);
+  const rd = a.ready();
+  assert.deepEqual(rd.entries.map((e) => e.index), [x.index]);
+  a.handOff(); // a's save of x runs on
+  for (const id of ['b', 'c']) {
+    for (const m of rd.messages) if (m.to === id) assert.ok(c.core(id).step(m).ok);
+    c.process(id);
+  }
+  for (const m of c.queue.splice(0)) if (m.to === 'a') assert.ok(a.step(m).ok);
+  assert.equal(a.status().commit, x.index, 'b and c hold x durably: committed without a');
+  const next = a.ready();
+  assert.deepEqual(next.committedEntries, [], 'but a does not apply x before its own write of it ends');
+  a.handOff();
+  a.persisted(x.index, x.term);
+  assert.deepEqual(a.ready().committedEntries.map((e) => e.index), [x.index]);
+  a.advance();
+});
+
+test('persisted() of entries a later leader replaced since proves nothing: the replacements apply only once their own save reports', () => {
+  const core = createRaft(defaultRaftConfig('c', seeded(5)), {
+    hardState: { term: 0, vote: null, commit: 0 },
+    snapshot: null,
+    entries: [],
+    bootstrap: confOf(['a', 'b', 'c']),
+    applied: 0,
+  });
+  drain(core);
+  const base = core.status().lastIndex;
+  const at = base + 1;
+  const append = (from: string, term: number, data: string, commit: number) => core.step({
+    type: 'append', from, to: 'c', term, prevIndex: base, prevTerm: 1, commit,
+    entries: [{ term, index: at, type: 'normal', data: bytes(data) }],
+  });
+  assert.ok(append('a', 2, 'x', base).ok);
+  const rd = core.ready();
+  assert.deepEqual(rd.entries.map((e) => e.term), [2]);
+  core.handOff(); // the save of x runs on
+  assert.ok(append('b', 3, 'y', at).ok, 'the leader of term 3 replaces x with y and commits it');
+  core.persisted(at, 2); // the save of x ends
+  const next = core.ready();
+  assert.deepEqual(next.entries.map((e) => e.term), [3], 'y is to be saved');
+  assert.deepEqual(next.committedEntries, [], 'y is committed but not durable here: x being saved says nothing of y');
+  core.advance();
+  assert.deepEqual(core.ready().committedEntries.map((e) => new TextDecoder().decode(e.data)), ['y']);
+  core.advance();
+});
+
+test('a Ready with a snapshot is never handed off: the snapshot must be durable before anything counts it', () => {
+  const core = createRaft(defaultRaftConfig('c', seeded(5)), {
+    hardState: { term: 0, vote: null, commit: 0 },
+    snapshot: null,
+    entries: [],
+    bootstrap: confOf(['a', 'b', 'c']),
+    applied: 0,
+  });
+  drain(core);
+  const snapshot = { meta: { index: 50, term: 2, conf: confOf(['a', 'b', 'c']) }, data: bytes('sm') };
+  assert.ok(core.step({ type: 'snapshot', from: 'a', to: 'c', term: 2, snapshot }).ok);
+  assert.equal(core.ready().snapshot, snapshot);
+  assert.throws(() => core.handOff(), (e: Error & { code?: string }) => e.code === 'RAFT_INVARIANT');
 });

@@ -204,3 +204,43 @@ async function followerWaitsForItsSave(n2: ReturnType<typeof startNode>, disk: H
   for (let i = 0; i < 4 && !n2.applied.includes(base + 1); i++) await turn();
   assert.ok(n2.applied.includes(base + 1), 'the entry is applied once saved');
 }
+
+test('a leader steps acknowledgements while its own save runs: it answers what they commit, applies nothing it has not saved, and batches new proposals behind the save', () => withHeldDisk('n1', leaderGoesOnWhileSaving));
+
+async function leaderGoesOnWhileSaving(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
+  const term = await win(n1);
+  const ack = (from: NodeId, index: Index): void => n1.receive({ type: 'appendResp', from, to: 'n1', term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+  ack('n2', n1.driver.status().lastIndex);
+  await turn();
+  const answers: string[] = [];
+  void n1.driver.propose(new Uint8Array([1])).then(() => answers.push('x'));
+  await turn();
+  const x = n1.driver.status().lastIndex;
+  assert.ok(disk.durable.includes(x), 'x is saved');
+
+  disk.held = true;
+  void n1.driver.propose(new Uint8Array([2])).then(() => answers.push('y'));
+  await turn();
+  const y = n1.driver.status().lastIndex;
+  assert.equal(disk.pending, 1, 'the save of y is running');
+
+  // n2's acknowledgement of x arrives while y is being saved: x commits and is answered now.
+  ack('n2', x);
+  for (let i = 0; i < 4 && !answers.includes('x'); i++) await turn();
+  assert.deepEqual(answers, ['x'], `x is answered while the save of y runs: applied ${JSON.stringify(n1.applied)}`);
+
+  // Both followers hold y: committed without n1, but n1 has not saved it, so it does not apply it.
+  ack('n2', y);
+  ack('n3', y);
+  void n1.driver.propose(new Uint8Array([3])).then(() => answers.push('z'), () => undefined); // refused at stop: never committed
+  await turn();
+  await turn();
+  assert.equal(n1.driver.status().commit, y, 'y is committed by n2 and n3');
+  assert.ok(!n1.applied.includes(y), 'y is not applied before n1 saved it');
+  assert.equal(n1.driver.status().lastIndex, y, 'z waits for the save of y');
+
+  disk.release();
+  for (let i = 0; i < 4 && !answers.includes('y'); i++) await turn();
+  assert.ok(answers.includes('y'), 'y is answered once saved');
+  assert.equal(n1.driver.status().lastIndex, y + 1, 'z is appended once the save of y ended');
+}
