@@ -284,7 +284,7 @@ export class RaftDriver {
 
   /** Resolves when no Ready is being processed (graceful shutdown flushes through this). */
   idle(): Promise<void> {
-    if (!this.running && !this.scheduled && this.inFlightSave === null) return Promise.resolve();
+    if (this.failed !== null || (!this.running && !this.scheduled && this.inFlightSave === null)) return Promise.resolve();
     return new Promise((r) => this.idleResolvers.push(r));
   }
 
@@ -699,6 +699,7 @@ export class RaftDriver {
     this.failed = err;
     this.o.log.error('raft_driver_failed', { err });
     this.failAll(new CatgaError('NODE_FAILED', 'the node stopped after a storage failure', 503));
+    for (const r of this.idleResolvers.splice(0)) r(); // a failed driver does no more work: stop() must not wait for it
     this.o.onFatal(err);
   }
 

@@ -21,23 +21,29 @@ const BOOTSTRAP_TERM = 1;
 /** Saves that finish when the test says: while `held`, new saves wait until `release`. */
 class HeldStorage {
   held = false;
-  private waiting: Array<() => void> = [];
+  private waiting: Array<(err?: Error) => void> = [];
   /** Indexes of the entries whose save has finished. */
   readonly durable: Index[] = [];
-  save = (_s: unknown, entries: readonly Entry[]): Promise<void> => new Promise((resolve) => {
-    const done = (): void => { for (const e of entries) this.durable.push(e.index); resolve(); };
+  save = (_s: unknown, entries: readonly Entry[]): Promise<void> => new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      if (err !== undefined) return reject(err);
+      for (const e of entries) this.durable.push(e.index);
+      resolve();
+    };
     if (this.held) this.waiting.push(done); else done();
   });
   saveSnapshot = (): Promise<void> => Promise.resolve();
   get pending(): number { return this.waiting.length; }
-  release(): void {
+  release(err?: Error): void {
     this.held = false;
-    for (const done of this.waiting.splice(0)) done();
+    for (const done of this.waiting.splice(0)) done(err);
   }
 }
 
 /** One start of node `id` over an empty log; `sent` collects what it sends, `applied` the indexes it applied. */
-function startNode(startId: string, id: NodeId = 'n2', storage: Pick<HeldStorage, 'save' | 'saveSnapshot'> = new HeldStorage()): { driver: RaftDriver; sent: Message[]; applied: Index[]; receive: (m: Message) => void } {
+function startNode(
+  startId: string, id: NodeId = 'n2', storage: Pick<HeldStorage, 'save' | 'saveSnapshot'> = new HeldStorage(), onFatal: (err: unknown) => void = (err) => { throw err; },
+): { driver: RaftDriver; sent: Message[]; applied: Index[]; receive: (m: Message) => void } {
   const core = createRaft(defaultRaftConfig(id, () => 0.5), {
     hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], applied: 0,
     bootstrap: { voters: VOTERS, learners: [], addresses: Object.fromEntries(VOTERS.map((id) => [id, `${id}:7000`])) },
@@ -59,7 +65,7 @@ function startNode(startId: string, id: NodeId = 'n2', storage: Pick<HeldStorage
     snapshotRetain: 0,
     applied: 0,
     onConf: () => undefined,
-    onFatal: (err) => { throw err; },
+    onFatal,
   });
   driver.start();
   return { driver, sent, applied, receive: (m) => receive(m) };
@@ -244,3 +250,19 @@ async function leaderGoesOnWhileSaving(n1: ReturnType<typeof startNode>, disk: H
   assert.ok(answers.includes('y'), 'y is answered once saved');
   assert.equal(n1.driver.status().lastIndex, y + 1, 'z is appended once the save of y ended');
 }
+
+test('a leader\'s save that fails while it runs on stops the driver: its proposers are refused and stop() does not hang', async () => {
+  const disk = new HeldStorage();
+  const fatal: unknown[] = [];
+  const n1 = startNode('start', 'n1', disk, (err) => fatal.push(err));
+  await win(n1);
+  disk.held = true;
+  const answer = n1.driver.propose(new Uint8Array([1])).then(() => 'applied', (e: { code?: string }) => e.code);
+  await turn();
+  assert.equal(disk.pending, 1, 'the save runs');
+  const stopped = n1.driver.stop();
+  disk.release(new Error('EIO: fsync failed'));
+  await stopped;
+  assert.equal(await answer, 'NODE_FAILED');
+  assert.equal(fatal.length, 1, 'the node is told to stop');
+});
