@@ -23,6 +23,8 @@ export class Progress {
   recentActive = false;
   /** The incarnation the follower's answers carried (null before the first, or without incarnations). */
   incarnation: string | null = null;
+  /** The commit index the last append sent to the follower carried. */
+  sentCommit: Index = 0;
   readonly inflights: Inflights;
 
   constructor(next: Index, maxInflight: number, public voter: boolean) {
@@ -94,6 +96,14 @@ export class Progress {
     } else if (this.state === 'probe') {
       this.probeSent = true;
     }
+  }
+
+  /**
+   * Whether an append carrying commit index `commit` could move the follower's commit: not once
+   * an earlier one carried a commit covering everything sent to it (etcd's CanBumpCommit).
+   */
+  canBumpCommit(commit: Index): boolean {
+    return commit > this.sentCommit && this.sentCommit < this.next - 1;
   }
 
   /** No append may be sent now. */

@@ -11,6 +11,8 @@ import { hasQuorum, quorumIndex, voteOutcome } from './quorum.js';
 import { ReadOnly, type ReadRequest } from './readonly.js';
 import {
   bcastAppend,
+  bumpCommits,
+  commitBumpDue,
   bcastHeartbeat,
   handleAppend,
   handleAppendResp,
@@ -220,7 +222,7 @@ export class Raft implements RaftCore {
   // ---- Ready / advance ------------------------------------------------------------------------
 
   hasReady(): boolean {
-    if (this.msgs.length > 0 || this.readStates.length > 0) return true;
+    if (this.msgs.length > 0 || this.readStates.length > 0 || commitBumpDue(this)) return true;
     if (this.log.unstableSnapshot !== null || this.log.stable < this.log.lastIndex()) return true;
     if (this.softChanged() || this.hardChanged()) return true;
     return this.log.hasNextCommitted();
@@ -229,6 +231,7 @@ export class Raft implements RaftCore {
   ready(): Ready {
     invariant(this.outstanding === null, 'ready() called again before advance()');
     invariant(this.term >= this.prevHard.term && this.log.committed >= this.prevHard.commit, 'term or commit went backwards');
+    bumpCommits(this); // before `stable` moves: not while this leader's own write runs
     const softChanged = this.softChanged();
     const hardChanged = this.hardChanged();
     if (softChanged) this.prevSoft = this.softState();
@@ -580,7 +583,7 @@ export class Raft implements RaftCore {
     this.log.append(entries);
     this.syncConf();
     if (this.maybeCommit()) this.afterLeaderCommit();
-    else bcastAppend(this, false);
+    if (this.role === 'leader') bcastAppend(this, false);
   }
 
   /** Advances the commit index to what a majority of voters has, if that entry is of this term. */
@@ -610,14 +613,15 @@ export class Raft implements RaftCore {
   }
 
   /**
-   * After the commit index moved: tell everyone, and step down if this leader was removed. A
-   * removed leader hands over at once to a voter that has its whole log, rather than leave the
-   * cluster leaderless for an election timeout (the message is only a hint: if it is lost, the
-   * election timeout still elects someone).
+   * After the commit index moved: step down if this leader was removed (the followers hear of the
+   * commit at the next Ready otherwise: see bumpCommits). A removed leader tells everyone at once
+   * and hands over to a voter that has its whole log, rather than leave the cluster leaderless
+   * for an election timeout (the message is only a hint: if it is lost, the election timeout
+   * still elects someone).
    */
   afterLeaderCommit(): void {
-    bcastAppend(this, true);
     if (!this.promotable() && this.log.committed >= this.log.confs.lastConfIndex()) {
+      bcastAppend(this, true); // the last word of a leader that removed itself
       const successor = this.caughtUpVoter();
       this.becomeFollower(this.term, null);
       if (successor !== null) sendTimeoutNow(this, successor);

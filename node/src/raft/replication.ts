@@ -46,6 +46,7 @@ export function sendAppend(r: ReplicationHost, to: NodeId, sendIfEmpty: boolean)
   if (entries.length === 0 && !sendIfEmpty) return false;
   r.send({ type: 'append', from: r.id, to, term: r.term, prevIndex, prevTerm, entries, commit: r.log.committed });
   pr.sentEntries(entries.length > 0 ? entries[entries.length - 1]!.index : undefined);
+  pr.sentCommit = r.log.committed;
   return true;
 }
 
@@ -63,6 +64,26 @@ export function sendTimeoutNow(r: ReplicationHost, to: NodeId): void {
 
 export function bcastAppend(r: ReplicationHost, sendIfEmpty: boolean): void {
   for (const id of r.progress.keys()) sendAppend(r, id, sendIfEmpty);
+}
+
+/**
+ * A leader tells its followers a new commit index once per Ready, not once per acknowledgement,
+ * and not while its own write runs: the appends it sends when the write ends carry it anyway.
+ */
+function commitToSpread(r: ReplicationHost): boolean {
+  return r.role === 'leader' && r.log.persisted >= r.log.stable;
+}
+
+export function commitBumpDue(r: ReplicationHost): boolean {
+  if (!commitToSpread(r)) return false;
+  for (const pr of r.progress.values()) if (!pr.isPaused() && pr.canBumpCommit(r.log.committed)) return true;
+  return false;
+}
+
+/** Sends the commit index to every follower it could move (see commitToSpread). */
+export function bumpCommits(r: ReplicationHost): void {
+  if (!commitToSpread(r)) return;
+  for (const [id, pr] of r.progress) if (!pr.isPaused() && pr.canBumpCommit(r.log.committed)) sendAppend(r, id, true);
 }
 
 export function bcastHeartbeat(r: ReplicationHost, context: string): void {

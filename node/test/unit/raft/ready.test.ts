@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRaft, defaultRaftConfig, type RaftCore } from '../../../src/raft/index.js';
 import { bytes, Cluster, confOf, seeded } from './network.js';
+import type { AppendRequest, Message } from '../../../src/raft/types.js';
 
 function solo(): RaftCore {
   return createRaft(defaultRaftConfig('s', seeded(3)), {
@@ -181,4 +182,34 @@ test('a Ready with a snapshot is never handed off: the snapshot must be durable 
   assert.ok(core.step({ type: 'snapshot', from: 'a', to: 'c', term: 2, snapshot }).ok);
   assert.equal(core.ready().snapshot, snapshot);
   assert.throws(() => core.handOff(), (e: Error & { code?: string }) => e.code === 'RAFT_INVARIANT');
+});
+
+test('a leader tells its followers a commit once, with the appends it sends when its own write ends, not per acknowledgement while the write runs', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  c.elect('a');
+  const a = c.core('a');
+  const x = a.propose(bytes('x'));
+  assert.ok(x.ok);
+  const rd = a.ready();
+  a.handOff(); // a's write of x runs on
+  for (const id of ['b', 'c']) {
+    for (const m of rd.messages) if (m.to === id) assert.ok(c.core(id).step(m).ok);
+    c.process(id);
+  }
+  for (const m of c.queue.splice(0)) if (m.to === 'a') assert.ok(a.step(m).ok);
+  assert.equal(a.status().commit, x.index);
+  const appends = (r: { messages: readonly Message[] }) => r.messages.filter((m): m is AppendRequest => m.type === 'append');
+  if (a.hasReady()) {
+    assert.deepEqual(appends(a.ready()), [], 'no commit-only append while a\'s write runs');
+    a.handOff();
+  }
+  a.persisted(x.index, x.term);
+  const y = a.propose(bytes('y'));
+  assert.ok(y.ok);
+  const next = appends(a.ready());
+  assert.deepEqual(next.map((m) => [m.to, m.entries.map((e) => e.index), m.commit]), [['b', [y.index], x.index], ['c', [y.index], x.index]],
+    'one append per follower carries both y and the commit of x');
+  a.handOff();
+  a.persisted(y.index, y.term);
+  assert.equal(a.hasReady() && appends(a.ready()).length > 0, false, 'nothing more to tell until y commits');
 });
