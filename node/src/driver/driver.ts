@@ -479,8 +479,7 @@ export class RaftDriver {
     // A snapshot replaces the state first; otherwise the committed entries go in at once.
     const applyNow = rd.snapshot === null && rd.committedEntries.length > 0;
     if (mustSync) {
-      const toWrite = hard ?? this.unsyncedHard;
-      this.unsyncedHard = null;
+      const toWrite = this.hardToWrite(hard);
       const saved = this.saveWhenRoom(() => this.o.storage.save(rd.snapshot, rd.entries, toWrite));
       try {
         if (applyNow) this.applyEntries(rd.committedEntries);
@@ -509,7 +508,7 @@ export class RaftDriver {
     const transport = this.o.transport;
     for (const m of rd.messages) transport.send(m);
     this.logSnapshotsSent(rd.messages);
-    if (rd.entries.length > 0) this.startSave(rd.entries, rd.hardState ?? this.unsyncedHard);
+    if (rd.entries.length > 0) this.startSave(rd.entries, this.hardToWrite(rd.hardState));
     else if (rd.hardState !== null) this.unsyncedHard = rd.hardState;
     if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
     this.finishReady(rd);
@@ -521,7 +520,6 @@ export class RaftDriver {
     assert.equal(this.inFlightSave, null, 'a leader proposed while its last save was still running');
     const last = entries[entries.length - 1]!;
     const reached = { index: last.index, term: last.term };
-    this.unsyncedHard = null;
     if (this.o.faults?.leaderSkipsSaveWait === true) this.savedUpTo = reached;
     this.inFlightSave = this.saveWhenRoom(() => this.o.storage.save(null, entries, hard)).then(
       () => {
@@ -535,6 +533,13 @@ export class RaftDriver {
         this.fail(err);
       },
     );
+  }
+
+  /** The hard state a save writes: the Ready's own, or a commit-only one an earlier Ready left unwritten. */
+  private hardToWrite(hard: HardState | null): HardState | null {
+    const toWrite = hard ?? this.unsyncedHard;
+    this.unsyncedHard = null;
+    return toWrite;
   }
 
   /** Waits for a handed-off save, so the next save follows it on disk; throws if it failed. */

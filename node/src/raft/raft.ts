@@ -276,10 +276,10 @@ export class Raft implements RaftCore {
   }
 
   persisted(index: Index, term: Term): void {
-    invariant(index <= this.log.stable || this.log.term(index) !== term, `persisted ${index} beyond what was handed out (${this.log.stable})`);
     // Entries a later leader replaced since they were handed out prove nothing about the log now;
     // the save that wrote the replacements reports them in turn.
     if (this.log.term(index) !== term) return;
+    invariant(index <= this.log.stable, `persisted ${index} beyond what was handed out (${this.log.stable})`);
     this.markPersisted(index);
   }
 

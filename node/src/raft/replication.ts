@@ -74,16 +74,21 @@ function commitToSpread(r: ReplicationHost): boolean {
   return r.role === 'leader' && r.log.persisted >= r.log.stable;
 }
 
+/** An append may go to the follower now, and the commit index it carries would move the follower's. */
+function commitMoves(r: ReplicationHost, pr: Progress): boolean {
+  return !pr.isPaused() && pr.canBumpCommit(r.log.committed);
+}
+
 export function commitBumpDue(r: ReplicationHost): boolean {
   if (!commitToSpread(r)) return false;
-  for (const pr of r.progress.values()) if (!pr.isPaused() && pr.canBumpCommit(r.log.committed)) return true;
+  for (const pr of r.progress.values()) if (commitMoves(r, pr)) return true;
   return false;
 }
 
 /** Sends the commit index to every follower it could move (see commitToSpread). */
 export function bumpCommits(r: ReplicationHost): void {
   if (!commitToSpread(r)) return;
-  for (const [id, pr] of r.progress) if (!pr.isPaused() && pr.canBumpCommit(r.log.committed)) sendAppend(r, id, true);
+  for (const [id, pr] of r.progress) if (commitMoves(r, pr)) sendAppend(r, id, true);
 }
 
 export function bcastHeartbeat(r: ReplicationHost, context: string): void {

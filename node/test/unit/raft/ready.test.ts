@@ -7,14 +7,19 @@ import { createRaft, defaultRaftConfig, type RaftCore } from '../../../src/raft/
 import { bytes, Cluster, confOf, seeded } from './network.js';
 import type { AppendRequest, Message } from '../../../src/raft/types.js';
 
-function solo(): RaftCore {
-  return createRaft(defaultRaftConfig('s', seeded(3)), {
+/** A brand-new member `id` of a cluster of `voters`, over an empty log. */
+function member(id: string, voters: string[], seed: number): RaftCore {
+  return createRaft(defaultRaftConfig(id, seeded(seed)), {
     hardState: { term: 0, vote: null, commit: 0 },
     snapshot: null,
     entries: [],
-    bootstrap: confOf(['s']),
+    bootstrap: confOf(voters),
     applied: 0,
   });
+}
+
+function solo(): RaftCore {
+  return member('s', ['s'], 3);
 }
 
 /** Takes and acknowledges every pending Ready. */
@@ -90,10 +95,7 @@ test('compact() refuses an index beyond what was applied, and returns the snapsh
   core.campaign();
   assert.ok(core.propose(bytes('x')).ok);
   assert.throws(() => core.compact(4, bytes('sm'), 0), (e: Error & { code?: string }) => e.code === 'RAFT_INVARIANT');
-  while (core.hasReady()) {
-    core.ready();
-    core.advance();
-  }
+  drain(core);
   const snap = core.compact(4, bytes('sm'), 0);
   assert.deepEqual(snap.meta, { index: 4, term: 2, conf: confOf(['s']) });
   assert.equal(core.status().firstIndex, 5);
@@ -117,7 +119,11 @@ test("a follower's ack does not commit an entry the leader has not persisted yet
   assert.equal(a.status().commit, r.index, 'durable on a and b: committed');
 });
 
-test('a handed-off Ready: the next may be taken at once; its entries count and apply only once persisted() reports them', () => {
+/**
+ * Leader a proposes x and hands its Ready off (its write of x runs on); b and c persist x and
+ * acknowledge it, which commits x without a.
+ */
+function committedWhileLeaderWrites(): { a: RaftCore; x: { index: number; term: number } } {
   const c = new Cluster(['a', 'b', 'c']);
   c.elect('a');
   const a = c.core('a');
@@ -125,13 +131,18 @@ test('a handed-off Ready: the next may be taken at once; its entries count and a
   assert.ok(x.ok);
   const rd = a.ready();
   assert.deepEqual(rd.entries.map((e) => e.index), [x.index]);
-  a.handOff(); // a's save of x runs on
+  a.handOff();
   for (const id of ['b', 'c']) {
     for (const m of rd.messages) if (m.to === id) assert.ok(c.core(id).step(m).ok);
     c.process(id);
   }
   for (const m of c.queue.splice(0)) if (m.to === 'a') assert.ok(a.step(m).ok);
   assert.equal(a.status().commit, x.index, 'b and c hold x durably: committed without a');
+  return { a, x };
+}
+
+test('a handed-off Ready: the next may be taken at once; its entries count and apply only once persisted() reports them', () => {
+  const { a, x } = committedWhileLeaderWrites();
   const next = a.ready();
   assert.deepEqual(next.committedEntries, [], 'but a does not apply x before its own write of it ends');
   a.handOff();
@@ -141,13 +152,7 @@ test('a handed-off Ready: the next may be taken at once; its entries count and a
 });
 
 test('persisted() of entries a later leader replaced since proves nothing: the replacements apply only once their own save reports', () => {
-  const core = createRaft(defaultRaftConfig('c', seeded(5)), {
-    hardState: { term: 0, vote: null, commit: 0 },
-    snapshot: null,
-    entries: [],
-    bootstrap: confOf(['a', 'b', 'c']),
-    applied: 0,
-  });
+  const core = member('c', ['a', 'b', 'c'], 5);
   drain(core);
   const base = core.status().lastIndex;
   const at = base + 1;
@@ -170,13 +175,7 @@ test('persisted() of entries a later leader replaced since proves nothing: the r
 });
 
 test('a Ready with a snapshot is never handed off: the snapshot must be durable before anything counts it', () => {
-  const core = createRaft(defaultRaftConfig('c', seeded(5)), {
-    hardState: { term: 0, vote: null, commit: 0 },
-    snapshot: null,
-    entries: [],
-    bootstrap: confOf(['a', 'b', 'c']),
-    applied: 0,
-  });
+  const core = member('c', ['a', 'b', 'c'], 5);
   drain(core);
   const snapshot = { meta: { index: 50, term: 2, conf: confOf(['a', 'b', 'c']) }, data: bytes('sm') };
   assert.ok(core.step({ type: 'snapshot', from: 'a', to: 'c', term: 2, snapshot }).ok);
@@ -185,19 +184,7 @@ test('a Ready with a snapshot is never handed off: the snapshot must be durable 
 });
 
 test('a leader tells its followers a commit once, with the appends it sends when its own write ends, not per acknowledgement while the write runs', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.elect('a');
-  const a = c.core('a');
-  const x = a.propose(bytes('x'));
-  assert.ok(x.ok);
-  const rd = a.ready();
-  a.handOff(); // a's write of x runs on
-  for (const id of ['b', 'c']) {
-    for (const m of rd.messages) if (m.to === id) assert.ok(c.core(id).step(m).ok);
-    c.process(id);
-  }
-  for (const m of c.queue.splice(0)) if (m.to === 'a') assert.ok(a.step(m).ok);
-  assert.equal(a.status().commit, x.index);
+  const { a, x } = committedWhileLeaderWrites();
   const appends = (r: { messages: readonly Message[] }) => r.messages.filter((m): m is AppendRequest => m.type === 'append');
   if (a.hasReady()) {
     assert.deepEqual(appends(a.ready()), [], 'no commit-only append while a\'s write runs');

@@ -163,19 +163,28 @@ async function withHeldDisk(id: NodeId, check: (n: ReturnType<typeof startNode>,
 
 test('a leader applies the entries its followers acknowledged while the save of newer ones runs, never an entry before its own save', () => withHeldDisk('n1', leaderAppliesWhileSaving));
 
-async function leaderAppliesWhileSaving(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
+/**
+ * n1 wins, n2 acknowledges the term's first entry (caught up), and x is proposed and saved but
+ * not yet committed. `ack` delivers a follower's acknowledgement; `answers` names the answered.
+ */
+async function leaderSavedX(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<{ ack: (from: NodeId, index: Index) => void; answers: string[]; x: Index }> {
   const term = await win(n1);
-  const ack = (index: Index): void => n1.receive({ type: 'appendResp', from: 'n2', to: 'n1', term, index, reject: false, hintIndex: 0, hintTerm: 0 });
-  ack(n1.driver.status().lastIndex); // the term's first entry: n2 is caught up
+  const ack = (from: NodeId, index: Index): void => n1.receive({ type: 'appendResp', from, to: 'n1', term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+  ack('n2', n1.driver.status().lastIndex);
   await turn();
   const answers: string[] = [];
   void n1.driver.propose(new Uint8Array([1])).then(() => answers.push('x'));
   await turn();
   const x = n1.driver.status().lastIndex;
   assert.ok(disk.durable.includes(x) && !n1.applied.includes(x), 'x is saved, not yet committed');
+  return { ack, answers, x };
+}
+
+async function leaderAppliesWhileSaving(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
+  const { ack, answers, x } = await leaderSavedX(n1, disk);
 
   // In one turn n2's acknowledgement of x commits it and y is appended; y's save stays running.
-  ack(x);
+  ack('n2', x);
   disk.held = true;
   void n1.driver.propose(new Uint8Array([2])).then(() => answers.push('y'));
   await turn();
@@ -188,7 +197,7 @@ async function leaderAppliesWhileSaving(n1: ReturnType<typeof startNode>, disk: 
 
   disk.release();
   await turn();
-  ack(y);
+  ack('n2', y);
   for (let i = 0; i < 4 && !answers.includes('y'); i++) await turn();
   assert.ok(n1.applied.includes(y) && answers.includes('y'), 'y is applied once saved and acknowledged');
 }
@@ -214,15 +223,7 @@ async function followerWaitsForItsSave(n2: ReturnType<typeof startNode>, disk: H
 test('a leader steps acknowledgements while its own save runs: it answers what they commit, applies nothing it has not saved, and batches new proposals behind the save', () => withHeldDisk('n1', leaderGoesOnWhileSaving));
 
 async function leaderGoesOnWhileSaving(n1: ReturnType<typeof startNode>, disk: HeldStorage): Promise<void> {
-  const term = await win(n1);
-  const ack = (from: NodeId, index: Index): void => n1.receive({ type: 'appendResp', from, to: 'n1', term, index, reject: false, hintIndex: 0, hintTerm: 0 });
-  ack('n2', n1.driver.status().lastIndex);
-  await turn();
-  const answers: string[] = [];
-  void n1.driver.propose(new Uint8Array([1])).then(() => answers.push('x'));
-  await turn();
-  const x = n1.driver.status().lastIndex;
-  assert.ok(disk.durable.includes(x), 'x is saved');
+  const { ack, answers, x } = await leaderSavedX(n1, disk);
 
   disk.held = true;
   void n1.driver.propose(new Uint8Array([2])).then(() => answers.push('y'));
