@@ -81,33 +81,36 @@ function parseValue(bytes: Uint8Array): JsonValue {
 
 /** One module's committed state, read through the current engine view. */
 export class ModuleState implements ReadStore {
+  /** `module` and a NUL, before every key of the module in the engine (as a string and as bytes). */
+  private readonly keyPrefix: string;
   private readonly prefix: Buffer;
 
   constructor(
     readonly module: string,
     private readonly state: ReplicatedState,
   ) {
-    this.prefix = Buffer.from(`${module}\0`, 'utf8');
+    this.keyPrefix = `${module}\0`;
+    this.prefix = Buffer.from(this.keyPrefix, 'utf8');
   }
 
   /** The engine key of `key` in this module. */
   engineKey(key: string): Buffer {
-    return Buffer.concat([this.prefix, Buffer.from(key, 'utf8')]);
+    return Buffer.from(this.keyPrefix + key, 'utf8');
   }
 
-  /** The stored bytes of `key`, for byte accounting. */
-  raw(key: string): Uint8Array | undefined {
-    return this.state.reader.get('state', this.engineKey(key));
+  /** The stored bytes of `key`, valid only until the next engine read: decode or measure them at once. */
+  peek(key: string): Uint8Array | undefined {
+    return this.state.reader.peek('state', this.engineKey(key));
   }
 
   get(key: string): JsonValue | undefined {
     if (typeof key !== 'string') return undefined;
-    const bytes = this.raw(key);
+    const bytes = this.peek(key);
     return bytes === undefined ? undefined : parseValue(bytes);
   }
 
   has(key: string): boolean {
-    return typeof key === 'string' && this.raw(key) !== undefined;
+    return typeof key === 'string' && this.peek(key) !== undefined;
   }
 
   get size(): number {
@@ -146,38 +149,45 @@ interface Written {
   readonly bytes: Buffer;
 }
 type Write = Written | typeof DELETED;
+/** A key's committed row as a command saw it: its size (undefined: no row) and its value once parsed. */
+interface CommittedRow {
+  readonly bytes: number | undefined;
+  readonly value: JsonValue | undefined;
+}
 
 const compareUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** A command's view of its module state: reads through, writes buffered until `commit()`. */
 export class Transaction implements Store {
   private writes: Map<string, Write> | null = null;
-  /** Committed bytes of each key read or written: one engine read per key per command. */
-  private readonly committed = new Map<string, Uint8Array | undefined>();
+  /** What this command read of each key's committed row: one engine read per key, one parse per value. */
+  private readonly committed = new Map<string, CommittedRow>();
   private sizeDelta = 0;
 
   constructor(private readonly base: ModuleState) {}
 
-  private baseRaw(key: string): Uint8Array | undefined {
-    if (this.committed.has(key)) return this.committed.get(key);
-    const raw = this.base.raw(key);
-    this.committed.set(key, raw);
-    return raw;
+  /** The committed row of `key`, its value parsed if `parse` (and the row exists). */
+  private committedRow(key: string, parse: boolean): CommittedRow {
+    const known = this.committed.get(key);
+    if (known !== undefined && (!parse || known.bytes === undefined || known.value !== undefined)) return known;
+    const raw = this.base.peek(key);
+    const row = { bytes: raw?.byteLength, value: parse && raw !== undefined ? parseValue(raw) : undefined };
+    this.committed.set(key, row);
+    return row;
   }
 
   get(key: string): JsonValue | undefined {
     if (typeof key !== 'string') return undefined;
     const written = this.writes?.get(key);
     if (written !== undefined) return written === DELETED ? undefined : written.value;
-    const raw = this.baseRaw(key);
-    return raw === undefined ? undefined : parseValue(raw);
+    return this.committedRow(key, true).value;
   }
 
   has(key: string): boolean {
     if (typeof key !== 'string') return false;
     const written = this.writes?.get(key);
     if (written !== undefined) return written !== DELETED;
-    return this.baseRaw(key) !== undefined;
+    return this.committedRow(key, false).bytes !== undefined;
   }
 
   get size(): number {
@@ -230,9 +240,9 @@ export class Transaction implements Store {
     if (this.writes === null) return 0;
     let delta = 0;
     for (const [key, write] of this.writes) {
-      const old = this.baseRaw(key);
+      const old = this.committedRow(key, false).bytes;
       const keyBytes = Buffer.byteLength(key, 'utf8');
-      if (old !== undefined) delta -= keyBytes + old.byteLength;
+      if (old !== undefined) delta -= keyBytes + old;
       if (write !== DELETED) delta += keyBytes + write.bytes.byteLength;
     }
     return delta;

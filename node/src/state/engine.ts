@@ -32,7 +32,13 @@ export interface RangeOptions {
 }
 
 export interface ReadView {
+  /** A copy of the value: the caller may keep it. */
   get(table: Table, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * The value without a copy, valid only until the next call on the engine (LMDB reuses one
+   * buffer for every read): for a caller that decodes it at once, the apply path's reads.
+   */
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined;
   /** Keys in byte order; at most `limit` of them. */
   range(table: Table, options: RangeOptions): KeyValue[];
 }

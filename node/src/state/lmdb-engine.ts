@@ -37,6 +37,17 @@ function collect(iterable: Iterable<{ key: unknown; value: unknown }>): KeyValue
   return out;
 }
 
+/**
+ * lmdb-js's read into its one reused buffer (whose `length` it sets to the value's, unlike its
+ * `byteLength`): a view of that buffer, not the copy `get` allocates for every value.
+ */
+function peekIn(db: Database<Uint8Array, Uint8Array>, key: Uint8Array, options?: { transaction: Transaction }): Uint8Array | undefined {
+  // Both untyped in lmdb's declarations: the options argument and `lastSize`, the value's length.
+  const fast = db as unknown as { getBinaryFast(key: Uint8Array, options?: { transaction: Transaction }): Buffer | undefined; lastSize: number };
+  const bytes = fast.getBinaryFast(key, options);
+  return bytes === undefined ? undefined : bytes.subarray(0, fast.lastSize);
+}
+
 export class LmdbStateEngine implements StateEngine {
   private readonly env: RootDatabase;
   private readonly root: Database<Uint8Array, Uint8Array>;
@@ -75,6 +86,10 @@ export class LmdbStateEngine implements StateEngine {
     return this.dbs[table].get(key);
   }
 
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined {
+    return peekIn(this.dbs[table], key);
+  }
+
   range(table: Table, options: RangeOptions): KeyValue[] {
     return collect(this.dbs[table].getRange(rangeOptions(options)));
   }
@@ -84,6 +99,7 @@ export class LmdbStateEngine implements StateEngine {
     const tx: WriteTx = {
       // Inside transactionSync, lmdb-js reads through the write transaction: they see its writes.
       get: (table, key) => dbs[table].get(key),
+      peek: (table, key) => peekIn(dbs[table], key),
       range: (table, options) => collect(dbs[table].getRange(rangeOptions(options))),
       put: (table, key, value) => { dbs[table].putSync(key, value); },
       delete: (table, key) => { dbs[table].removeSync(key); },
@@ -97,6 +113,7 @@ export class LmdbStateEngine implements StateEngine {
     let open = true;
     return {
       get: (table, key) => dbs[table].get(key, { transaction }),
+      peek: (table, key) => peekIn(dbs[table], key, { transaction }),
       range: (table, options) => collect(dbs[table].getRange(rangeOptions(options, transaction))),
       close: () => {
         if (open) transaction.done();

@@ -55,6 +55,9 @@ class MapView implements PinnedView {
   get(table: Table, key: Uint8Array): Uint8Array | undefined {
     return this.maps[table].get(asString(key));
   }
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined {
+    return this.get(table, key);
+  }
   range(table: Table, options: RangeOptions): KeyValue[] {
     return rangeOf(this.maps[table], options);
   }
@@ -92,6 +95,10 @@ export class MemoryStateEngine implements StateEngine {
     return this.live[table].get(asString(key));
   }
 
+  peek(table: Table, key: Uint8Array): Uint8Array | undefined {
+    return this.get(table, key);
+  }
+
   range(table: Table, options: RangeOptions): KeyValue[] {
     return rangeOf(this.live[table], options);
   }
@@ -106,6 +113,9 @@ export class MemoryStateEngine implements StateEngine {
         const k = asString(key);
         const o = overlay[table];
         return o.has(k) ? o.get(k) : live[table].get(k);
+      },
+      peek(table, key) {
+        return tx.get(table, key);
       },
       range(table, options) {
         return rangeOf(live[table], options, overlay[table]);

@@ -191,8 +191,10 @@ export function decodeCursor(s: string): Cursor | null {
  */
 export function withMetaRows(view: PinnedView, rows: readonly KeyValue[]): PinnedView {
   const byKey = new Map(rows.map((r) => [Buffer.from(r.key).toString('latin1'), r.value]));
+  const added = (table: Table, key: Uint8Array) => (table === 'meta' ? byKey.get(Buffer.from(key).toString('latin1')) : undefined);
   return {
-    get: (table, key) => (table === 'meta' ? byKey.get(Buffer.from(key).toString('latin1')) : undefined) ?? view.get(table, key),
+    get: (table, key) => added(table, key) ?? view.get(table, key),
+    peek: (table, key) => added(table, key) ?? view.peek(table, key),
     range(table, options) {
       const own = view.range(table, options);
       if (table !== 'meta') return own;

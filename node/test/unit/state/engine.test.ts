@@ -58,6 +58,28 @@ for (const [name, make] of Object.entries(implementations)) {
       } finally { h.cleanup(); }
     });
 
+    it('peeks a value at its own length, in a write and in a pinned view alike', () => {
+      const h = make();
+      try {
+        const e = h.engine;
+        e.write((tx) => { tx.put('state', b('long'), b('x'.repeat(5000))); tx.put('state', b('short'), b('ab')); tx.put('state', b('empty'), b('')); });
+        // The long read first: LMDB's reused buffer then holds more bytes than the short value.
+        assert.equal(e.peek('state', b('long'))?.byteLength, 5000);
+        assert.equal(s(e.peek('state', b('short'))), 'ab');
+        assert.equal(e.peek('state', b('empty'))?.byteLength, 0);
+        assert.equal(e.peek('state', b('none')), undefined);
+        const pinned = e.pin();
+        e.write((tx) => {
+          tx.put('state', b('short'), b('abc'));
+          assert.equal(tx.peek('state', b('long'))?.byteLength, 5000);
+          assert.equal(s(tx.peek('state', b('short'))), 'abc');
+        });
+        assert.equal(pinned.peek('state', b('long'))?.byteLength, 5000);
+        assert.equal(s(pinned.peek('state', b('short'))), 'ab');
+        pinned.close();
+      } finally { h.cleanup(); }
+    });
+
     it('runs a write as one transaction: reads see its writes, a throw commits nothing', () => {
       const h = make();
       try {
