@@ -15,6 +15,7 @@ import { LocalCluster } from '../local/local-cluster.js';
 import { LocalPki } from '../local/local-pki.js';
 import { etcdBodies, startEtcd } from './etcd.js';
 import { Connection, requestOnce, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
+import { cpuPerOperation } from './process-cpu.js';
 import { stateBench, type NodeMemory, type StateBenchResult } from './state-bench.js';
 
 /** The parts of a run, selectable with --only; `tls` repeats the put and fan-out rows selected on a TLS cluster. */
@@ -44,6 +45,8 @@ interface Row {
   readonly etcd: LoadResult | null;
   /** The same load on the TLS cluster (put rows of a run with the tls section). */
   readonly catgaTls: LoadResult | null;
+  /** CPU microseconds the servers spent per operation, all nodes (process-cpu.ts); null: unknown. */
+  readonly cpuUsPerOp: { readonly catga: number | null; readonly etcd: number | null };
 }
 
 interface FanoutRow {
@@ -250,6 +253,10 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
+function cpuCell(us: number | null): string {
+  return us === null ? '?' : fmt(us);
+}
+
 /** The cost of TLS: each put and fan-out row beside its TLS twin, measured right after it. */
 function tlsCostLines(rows: readonly Row[], fanouts: readonly FanoutRow[]): string[] {
   const pairs: string[] = [];
@@ -291,6 +298,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     for (const c of tls ? [catga, tls] : [catga]) await Promise.all(c.urls.map((u) => waitFor(u, '/v1/commands/kv.put', '{"key":"warm","value":"up"}', 30_000, c.ca)));
     await Promise.all(etcd.urls.map((u) => waitFor(u, '/v3/kv/put', etcdBodies.put('warm', 'up'), 30_000)));
     idleRss = catga.cluster.members.map((m) => rssMb(m.proc!.pid!));
+    const catgaPids = catga.cluster.members.map((m) => m.proc!.pid!);
 
     const key = (n: number) => `key${n % KEYS}`;
     const put = (c: BenchCatga): LoadTarget => ({ urls: c.urls, ca: c.ca, path: '/v1/commands/kv.put', body: (n) => `{"key":"${key(n)}","value":"${VALUE}"}` });
@@ -305,12 +313,14 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     for (const w of workloads.filter((x) => o.only.has(x.section))) {
       for (const t of [w.catga, w.etcd, w.tls]) if (t) await runLoad(t, WARMUP_CONNECTIONS, o.warmupSeconds);
       for (const c of o.connections) {
-        const cr = await runLoad(w.catga, c, o.seconds);
+        const { result: cr, cpuUsPerOp: catgaCpu } = await cpuPerOperation(catgaPids, () => runLoad(w.catga, c, o.seconds));
         sampleRss();
-        const er = w.etcd ? await runLoad(w.etcd, c, o.seconds) : null;
+        const etcdTarget = w.etcd;
+        const measuredEtcd = etcdTarget ? await cpuPerOperation(etcd.pids, () => runLoad(etcdTarget, c, o.seconds)) : null;
+        const er = measuredEtcd?.result ?? null;
         sampleRss();
         const tr = w.tls ? await runLoad(w.tls, c, o.seconds) : null;
-        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er, catgaTls: tr });
+        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er, catgaTls: tr, cpuUsPerOp: { catga: catgaCpu, etcd: measuredEtcd?.cpuUsPerOp ?? null } });
         log(`  ${w.name} c=${c}: catga ${fmt(cr.perSecond)}/s${er ? `, etcd ${fmt(er.perSecond)}/s, ratio ${fmt(cr.perSecond / er.perSecond, 2)}` : ''}${tr ? `, catga TLS ${fmt(tr.perSecond)}/s` : ''}`);
       }
     }
@@ -318,9 +328,9 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     const batchTarget: LoadTarget = { urls: catga.urls, path: '/v1/commands', body: () => batchCommands };
     if (o.only.has('batch')) await runLoad(batchTarget, WARMUP_CONNECTIONS, o.warmupSeconds);
     for (const c of !o.only.has('batch') ? [] : o.quick ? [16] : [16, 64]) {
-      const r = await runLoad(batchTarget, c, o.seconds);
+      const { result: r, cpuUsPerOp } = await cpuPerOperation(catgaPids, () => runLoad(batchTarget, c, o.seconds));
       sampleRss();
-      rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null, catgaTls: null });
+      rows.push({ workload: 'batch x100 (commands/s = 100 x req/s)', connections: c, catga: r, etcd: null, catgaTls: null, cpuUsPerOp: { catga: cpuUsPerOp, etcd: null } });
       log(`  batch c=${c}: ${fmt(r.perSecond * 100)} commands/s`);
     }
 
@@ -357,9 +367,10 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     const lines: string[] = [];
     if (rows.length > 0) {
       lines.push(
-        '| workload | conns | catga ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | catga/etcd |',
-        '|---|---|---|---|---|---|---|---|---|',
-        ...rows.map((r) => `| ${r.workload} | ${r.connections} | ${fmt(r.catga.perSecond)} | ${fmt(r.catga.p50ms, 2)} | ${fmt(r.catga.p99ms, 2)} | ${r.etcd ? fmt(r.etcd.perSecond) : '-'} | ${r.etcd ? fmt(r.etcd.p50ms, 2) : '-'} | ${r.etcd ? fmt(r.etcd.p99ms, 2) : '-'} | ${r.etcd ? fmt(r.catga.perSecond / r.etcd.perSecond, 2) + 'x' : '-'} |`),
+        '| workload | conns | catga ops/s | p50 ms | p99 ms | CPU µs/op | etcd ops/s | p50 ms | p99 ms | CPU µs/op | catga/etcd |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+        ...rows.map((r) => `| ${r.workload} | ${r.connections} | ${fmt(r.catga.perSecond)} | ${fmt(r.catga.p50ms, 2)} | ${fmt(r.catga.p99ms, 2)} | ${cpuCell(r.cpuUsPerOp.catga)} | ${r.etcd ? fmt(r.etcd.perSecond) : '-'} | ${r.etcd ? fmt(r.etcd.p50ms, 2) : '-'} | ${r.etcd ? fmt(r.etcd.p99ms, 2) : '-'} | ${r.etcd ? cpuCell(r.cpuUsPerOp.etcd) : '-'} | ${r.etcd ? fmt(r.catga.perSecond / r.etcd.perSecond, 2) + 'x' : '-'} |`),
+        'CPU µs/op: user and system time of the servers (all three nodes) per operation, from /proc; the load generator\'s own is left out.',
         '');
     }
     if (fanouts.length > 0) {
