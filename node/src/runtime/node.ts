@@ -106,14 +106,15 @@ function descriptorOf(m: NodeMediator['mediator'], index: number): Uint8Array {
 
 /** Opens the WAL and the state engine, loads the modules, and reconciles where Raft starts. */
 async function openLocalState(cfg: NodeConfig, extras: NodeExtras, log: Logger, metrics: NodeMetrics, stops: StopRequests): Promise<LocalState> {
-  const storage = openFileStorage(cfg.dataDir, { onFsync: (s: number) => metrics.walFsync.observe(s) }, new NodeFileSystem(cfg.testDiskDelayMs));
+  const fs = new NodeFileSystem(cfg.testDiskDelayMs);
+  const storage = openFileStorage(cfg.dataDir, { onFsync: (s: number) => metrics.walFsync.observe(s) }, fs);
   const recovered = await storage.open();
   if (recovered.tornRecordsDropped > 0) {
     metrics.walTornRecords.inc(recovered.tornRecordsDropped);
     log.warn('wal_torn_tail_dropped', { records: recovered.tornRecordsDropped });
   }
   const engine = new LmdbStateEngine(join(cfg.dataDir, 'state'));
-  const events = new EventStore(new DirectorySegmentFiles(join(cfg.dataDir, 'events')));
+  const events = new EventStore(new DirectorySegmentFiles(join(cfg.dataDir, 'events'), fs));
   let mediator: NodeMediator;
   try {
     mediator = await createMediatorPort(cfg, metrics, log, engine, events, (err) => stops.behind(err), extras);

@@ -1,9 +1,11 @@
 // The segment files of the event store (event-store.ts) in a directory: appends with synchronous
 // writes (a batch's frame is in the page cache before the engine commits the batch), fsync on
-// `sync()` off the event loop. A file stays open for appends until it is removed or the store
-// closes; a removal during a sync closes its descriptor once that sync is done with it.
+// `sync()` off the event loop, the directory (new and removed names) through the node's file
+// system seam (storage/fs.ts), as the WAL's. A file stays open for appends until it is removed or
+// the store closes; a removal during a sync closes its descriptor once that sync is done with it.
 import { closeSync, fsync, mkdirSync, openSync, readdirSync, readFileSync, ftruncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FileSystem } from '../storage/fs.js';
 import type { SegmentFiles } from './event-store.js';
 
 function fsyncFd(fd: number): Promise<void> {
@@ -20,7 +22,7 @@ export class DirectorySegmentFiles implements SegmentFiles {
   private readonly syncing = new Map<number, number>();
   private readonly closeAfterSync: number[] = [];
 
-  constructor(dir: string) {
+  constructor(dir: string, private readonly fs: Pick<FileSystem, 'syncDir'>) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
   }
@@ -74,14 +76,7 @@ export class DirectorySegmentFiles implements SegmentFiles {
     for (const fd of fds) this.syncing.set(fd, (this.syncing.get(fd) ?? 0) + 1);
     try {
       await Promise.all(fds.map(fsyncFd));
-      if (directory) {
-        const dirFd = openSync(this.dir, 'r');
-        try {
-          await fsyncFd(dirFd);
-        } finally {
-          closeSync(dirFd);
-        }
-      }
+      if (directory) await this.fs.syncDir(this.dir);
     } finally {
       for (const fd of fds) {
         const users = (this.syncing.get(fd) as number) - 1;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EventStore, type EventRecord, type SegmentFiles } from '../../../src/state/event-store.js';
 import { DirectorySegmentFiles } from '../../../src/state/event-files.js';
+import { NodeFileSystem } from '../../../src/storage/fs-node.js';
 import { MemorySegmentFiles } from '../../../src/state/memory-event-files.js';
 
 const record = (index: number): EventRecord => ({ index, bytes: Buffer.from(`event of ${index}`) });
@@ -92,7 +93,7 @@ test('in a directory: the same store after reopening, and no descriptor left ope
   const fds = (): number => readdirSync('/proc/self/fd').length;
   const before = fds();
   try {
-    const open = (): EventStore => new EventStore(new DirectorySegmentFiles(dir), 100);
+    const open = (): EventStore => new EventStore(new DirectorySegmentFiles(dir, new NodeFileSystem()), 100);
     const store = open();
     store.align(0);
     fill(store, 0, 20);
@@ -127,7 +128,7 @@ test('in a directory: the same store after reopening, and no descriptor left ope
 test('both segment file kinds list, append, truncate and remove alike', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'catga-events-'));
   try {
-    for (const files of [new MemorySegmentFiles(), new DirectorySegmentFiles(dir)] as SegmentFiles[]) {
+    for (const files of [new MemorySegmentFiles(), new DirectorySegmentFiles(dir, new NodeFileSystem())] as SegmentFiles[]) {
       files.append('a.evs', Buffer.from('hello'));
       files.append('a.evs', Buffer.from(' world'));
       files.append('b.evs', Buffer.alloc(0));
@@ -140,6 +141,26 @@ test('both segment file kinds list, append, truncate and remove alike', async ()
       files.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the directory is synced through the file system seam only when a name came or went', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'catga-events-'));
+  const synced: string[] = [];
+  const files = new DirectorySegmentFiles(dir, { syncDir: async (d) => { synced.push(d); } });
+  try {
+    files.append('a.evs', Buffer.from('x'));
+    await files.sync();
+    assert.deepEqual(synced, [dir], 'a new file is a new name');
+    files.append('a.evs', Buffer.from('y'));
+    await files.sync();
+    assert.deepEqual(synced, [dir], 'an append to an open file changes no name');
+    files.remove('a.evs');
+    await files.sync();
+    assert.deepEqual(synced, [dir, dir], 'a removal is a name gone');
+  } finally {
+    files.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
