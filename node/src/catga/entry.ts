@@ -75,7 +75,12 @@ export function stampEntry(data: Uint8Array, ts: number, windowMs: number): Uint
   let rest = bytes.indexOf(COMMA, STAMP_PREFIX.length);
   assert.ok(rest > 0, 'stampEntry: entry without a body');
   if (bytes.subarray(rest + 1, rest + 5).toString('latin1') === '"w":') rest = bytes.indexOf(COMMA, rest + 1);
-  return Buffer.concat([STAMP_PREFIX, Buffer.from(`${ts},"w":${windowMs}`), bytes.subarray(rest)]);
+  // One allocation: the prefix and both numbers are ASCII, written straight into the result.
+  const head = `{"v":${ENTRY_FORMAT_VERSION},"ts":${ts},"w":${windowMs}`;
+  const out = Buffer.allocUnsafe(head.length + bytes.length - rest);
+  out.write(head, 0, 'latin1');
+  bytes.copy(out, head.length, rest);
+  return out;
 }
 
 function invalid(message: string): Result<DecodedEntry> {
@@ -95,7 +100,6 @@ export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
   if (v !== ENTRY_FORMAT_VERSION) return invalid(`unknown entry format ${JSON.stringify(v)}`);
   if (typeof ts !== 'number' || !Number.isFinite(ts)) return invalid('entry has no timestamp');
   if (w !== undefined && (typeof w !== 'number' || !Number.isSafeInteger(w) || w <= 0)) return invalid('entry has a malformed idempotency window');
-  const stamp = w === undefined ? { ts } : { ts, windowMs: w };
   if (Array.isArray(c)) {
     if (q !== undefined && !(Number.isSafeInteger(q) && (q as number) >= 0)) return invalid('entry has a malformed quota');
     const commands: CommandRequest[] = new Array(c.length);
@@ -105,12 +109,15 @@ export function decodeEntry(data: Uint8Array): Result<DecodedEntry> {
       if (wire.k !== undefined && typeof wire.k !== 'string') return invalid(`command ${i} has a malformed idempotency key`);
       commands[i] = { type: wire.t, payload: wire.p, idempotencyKey: wire.k };
     }
-    return ok({ kind: 'commands', ...stamp, quotaBytes: (q as number | undefined) ?? null, commands });
+    const quotaBytes = (q as number | undefined) ?? null;
+    // Literals, not a spread of the stamp: this runs for every entry on every node.
+    return ok(w === undefined ? { kind: 'commands', ts, quotaBytes, commands } : { kind: 'commands', ts, windowMs: w, quotaBytes, commands });
   }
   if (e !== null && typeof e === 'object') {
     const { t, d } = e as { t?: unknown; d?: unknown };
     if (typeof t !== 'string') return invalid('event has no type');
-    return ok({ kind: 'event', ...stamp, type: t, data: (d ?? null) as JsonValue });
+    const data = (d ?? null) as JsonValue;
+    return ok(w === undefined ? { kind: 'event', ts, type: t, data } : { kind: 'event', ts, windowMs: w, type: t, data });
   }
   return invalid('entry is neither a command batch nor an event');
 }

@@ -17,7 +17,6 @@ export const MAX_CONTROL_RPC_BYTES = 1024 * 1024;
 /** Longest string field of a control message (a query type, a cursor, a backup checksum, an error message). */
 export const MAX_RPC_STRING_LENGTH = 64 * 1024;
 
-const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -144,7 +143,8 @@ function parseObject(kind: string, part: 'request' | 'reply', bytes: Uint8Array,
   return v;
 }
 
-function json(v: unknown): Uint8Array { return enc.encode(JSON.stringify(v)); }
+/** JSON text as UTF-8 (a slice of Node's buffer pool: a TextEncoder allocates a backing store for each, 6x the time). */
+function json(v: unknown): Uint8Array { return Buffer.from(JSON.stringify(v), 'utf8'); }
 
 /** How one side of an RPC is written and read. */
 interface Codec<T> {
