@@ -32,6 +32,11 @@ export interface BenchOptions {
   only: ReadonlySet<Section>;
   /** Untimed load on each workload, for both systems, before its measured rows. */
   warmupSeconds: number;
+  /**
+   * Timed runs of each system per row, alternated (Catga, etcd, Catga, ...); the row shows each
+   * system's median run. Two runs of the same build differ by up to 15% on a shared host.
+   */
+  rounds: number;
   /** Seconds of put load (64 connections) with Catga's RSS sampled every SOAK_SAMPLE_MS; 0 = none. */
   soakSeconds: number;
   /** MB of state the large-state row loads (its own cluster, after the other rows). */
@@ -62,13 +67,16 @@ interface FanoutRow {
   readonly closedEarly: number;
 }
 
-export const USAGE = `catga bench [--quick] [--json] [--only=${SECTIONS.join(',')}] [--seconds=N] [--soak=SECONDS] [--state-mb=MB]`;
+export const USAGE = `catga bench [--quick] [--json] [--only=${SECTIONS.join(',')}] [--seconds=N] [--rounds=N] [--soak=SECONDS] [--state-mb=MB]`;
+
+/** Most alternated runs per row: each is `--seconds` long for each system. */
+const MAX_ROUNDS = 15;
 
 /** The options of `argv`; FlagError naming the flag on an unknown flag or a malformed value. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const f = readFlags(argv, {
     quick: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' },
-    seconds: { type: 'string' }, soak: { type: 'string' }, 'state-mb': { type: 'string' },
+    seconds: { type: 'string' }, rounds: { type: 'string' }, soak: { type: 'string' }, 'state-mb': { type: 'string' },
   });
   const quick = f.quick === true;
   const number = (name: 'seconds' | 'soak' | 'state-mb', fallback: number): number => {
@@ -85,11 +93,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     only.add(part as Section);
   }
   if (only.has('tls') && !only.has('put') && !only.has('fanout')) throw new FlagError('--only=tls repeats the put and fan-out rows on TLS: add put or fanout');
+  const rounds = f.rounds === undefined ? (quick ? 1 : 3) : Number(f.rounds);
+  if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new FlagError(`--rounds needs a whole number from 1 to ${MAX_ROUNDS}, got "${f.rounds}"`);
   return {
     quick,
     json: f.json === true,
     seconds: number('seconds', quick ? 1.5 : 5),
     warmupSeconds: quick ? 1 : 3,
+    rounds,
     connections: quick ? [1, 64] : [1, 16, 64, 256],
     subscribers: quick ? [1, 100] : [1, 100, 1000],
     eventsPerSecond: quick ? 2_000 : 10_000,
@@ -253,6 +264,14 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
+type Measured = Awaited<ReturnType<typeof cpuPerOperation<LoadResult>>>;
+
+/** The run with the median throughput (the upper one of an even count), with its latencies and CPU. */
+export function medianRun<T extends { readonly result: { readonly perSecond: number } }>(runs: readonly T[]): T {
+  if (runs.length === 0) throw new Error('medianRun: no runs');
+  return [...runs].sort((a, b) => a.result.perSecond - b.result.perSecond)[Math.floor(runs.length / 2)]!;
+}
+
 function cpuCell(us: number | null): string {
   return us === null ? '?' : fmt(us);
 }
@@ -313,15 +332,22 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     for (const w of workloads.filter((x) => o.only.has(x.section))) {
       for (const t of [w.catga, w.etcd, w.tls]) if (t) await runLoad(t, WARMUP_CONNECTIONS, o.warmupSeconds);
       for (const c of o.connections) {
-        const { result: cr, cpuUsPerOp: catgaCpu } = await cpuPerOperation(catgaPids, () => runLoad(w.catga, c, o.seconds));
-        sampleRss();
-        const etcdTarget = w.etcd;
-        const measuredEtcd = etcdTarget ? await cpuPerOperation(etcd.pids, () => runLoad(etcdTarget, c, o.seconds)) : null;
-        const er = measuredEtcd?.result ?? null;
-        sampleRss();
+        const catgaRuns: Measured[] = [];
+        const etcdRuns: Measured[] = [];
+        for (let round = 1; round <= o.rounds; round++) {
+          catgaRuns.push(await cpuPerOperation(catgaPids, () => runLoad(w.catga, c, o.seconds)));
+          sampleRss();
+          const etcdTarget = w.etcd;
+          if (etcdTarget !== null) etcdRuns.push(await cpuPerOperation(etcd.pids, () => runLoad(etcdTarget, c, o.seconds)));
+          sampleRss();
+          if (o.rounds > 1) log(`    ${w.name} c=${c} round ${round}: catga ${fmt(catgaRuns[round - 1]!.result.perSecond)}/s${w.etcd ? `, etcd ${fmt(etcdRuns[round - 1]!.result.perSecond)}/s` : ''}`);
+        }
+        const cm = medianRun(catgaRuns);
+        const em = etcdRuns.length > 0 ? medianRun(etcdRuns) : null;
+        const [cr, er] = [cm.result, em?.result ?? null];
         const tr = w.tls ? await runLoad(w.tls, c, o.seconds) : null;
-        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er, catgaTls: tr, cpuUsPerOp: { catga: catgaCpu, etcd: measuredEtcd?.cpuUsPerOp ?? null } });
-        log(`  ${w.name} c=${c}: catga ${fmt(cr.perSecond)}/s${er ? `, etcd ${fmt(er.perSecond)}/s, ratio ${fmt(cr.perSecond / er.perSecond, 2)}` : ''}${tr ? `, catga TLS ${fmt(tr.perSecond)}/s` : ''}`);
+        rows.push({ workload: w.name, connections: c, catga: cr, etcd: er, catgaTls: tr, cpuUsPerOp: { catga: cm.cpuUsPerOp, etcd: em?.cpuUsPerOp ?? null } });
+        log(`  ${w.name} c=${c}${o.rounds > 1 ? ' (medians)' : ''}: catga ${fmt(cr.perSecond)}/s${er ? `, etcd ${fmt(er.perSecond)}/s, ratio ${fmt(cr.perSecond / er.perSecond, 2)}` : ''}${tr ? `, catga TLS ${fmt(tr.perSecond)}/s` : ''}`);
       }
     }
     const batchCommands = JSON.stringify({ commands: Array.from({ length: 100 }, (_, i) => ({ type: 'kv.put', payload: { key: key(i), value: VALUE } })) });
@@ -360,7 +386,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
+  const result = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version, etcd: etcd.version }, quick: o.quick, rounds: o.rounds, rows, fanouts, rssMb: { catgaIdle: idleRss, catgaPeak: peakRss.catga, etcdPeak: peakRss.etcd }, soak: soaked, state };
   if (o.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
@@ -370,7 +396,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
         '| workload | conns | catga ops/s | p50 ms | p99 ms | CPU µs/op | etcd ops/s | p50 ms | p99 ms | CPU µs/op | catga/etcd |',
         '|---|---|---|---|---|---|---|---|---|---|---|',
         ...rows.map((r) => `| ${r.workload} | ${r.connections} | ${fmt(r.catga.perSecond)} | ${fmt(r.catga.p50ms, 2)} | ${fmt(r.catga.p99ms, 2)} | ${cpuCell(r.cpuUsPerOp.catga)} | ${r.etcd ? fmt(r.etcd.perSecond) : '-'} | ${r.etcd ? fmt(r.etcd.p50ms, 2) : '-'} | ${r.etcd ? fmt(r.etcd.p99ms, 2) : '-'} | ${r.etcd ? cpuCell(r.cpuUsPerOp.etcd) : '-'} | ${r.etcd ? fmt(r.catga.perSecond / r.etcd.perSecond, 2) + 'x' : '-'} |`),
-        'CPU µs/op: user and system time of the servers (all three nodes) per operation, from /proc; the load generator\'s own is left out.',
+        `${o.rounds > 1 ? `Each system's figures are its median of ${o.rounds} runs of ${o.seconds} s, the two systems alternated. ` : ''}CPU µs/op: user and system time of the servers (all three nodes) per operation, from /proc; the load generator's own is left out.`,
         '');
     }
     if (fanouts.length > 0) {

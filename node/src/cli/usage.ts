@@ -7,7 +7,7 @@ verbs:
   node     run one node (flags or CATGA_* environment; catga node --help lists them)
   dev      a local cluster on 127.0.0.1 running your handlers (--handlers a.ts,b.ts) or the built-in ones (--nodes 3)
   sim      deterministic simulation of the Raft core under faults (--seeds N --nodes 3|5 --steps K)
-  bench    the benchmark, side by side with etcd (--quick, --json, --only=..., --seconds=N, --soak=SECONDS)
+  bench    the benchmark, side by side with etcd (--quick, --json, --only=..., --seconds=N, --rounds=N, --soak=SECONDS)
   backup   back up a running cluster to a directory or S3 (--to, --from), or check one (backup verify <location>)
   restore  prepare a data directory from a backup, as a member of a new cluster (--from, --data-dir, --id)
 `;
