@@ -90,6 +90,12 @@ describe('catga backup --prefer-follower', { timeout: 120_000 }, () => {
     const urls = startMembers('three', HOSTS, http, peer);
     const leader = await leaderOf(urls);
     const leaderUrl = urls[Number(leader.slice(1)) - 1]!;
+    // A new leader counts a follower healthy once it has heard from it; before that no follower
+    // qualifies and the backup rightly falls back to the leader (seen in a CI run, 1 s after start).
+    await until('the leader in contact with both followers', async () => {
+      const { value } = (await (await fetch(`${leaderUrl}/v1/cluster`)).json()) as { value: { members: { id: string; healthy: boolean }[] } };
+      return value.members.every((m) => m.healthy) ? true : null;
+    });
     const first = await backup(['--from', leaderUrl, '--prefer-follower']);
     assert.equal(first.code, 0, first.err);
     assert.notEqual(first.out!['sourceNode'], leader);
