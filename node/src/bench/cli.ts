@@ -15,7 +15,7 @@ import { LocalCluster } from '../local/local-cluster.js';
 import { LocalPki } from '../local/local-pki.js';
 import { etcdBodies, startEtcd } from './etcd.js';
 import { Connection, requestOnce, runLoad, waitFor, type LoadResult, type LoadTarget } from './load.js';
-import { cpuPerOperation } from './process-cpu.js';
+import { cpuPerOperation, type CpuMeasured } from './process-cpu.js';
 import { stateBench, type NodeMemory, type StateBenchResult } from './state-bench.js';
 
 /** The parts of a run, selectable with --only; `tls` repeats the put and fan-out rows selected on a TLS cluster. */
@@ -264,8 +264,6 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
-type Measured = Awaited<ReturnType<typeof cpuPerOperation<LoadResult>>>;
-
 /** The run with the median throughput (the upper one of an even count), with its latencies and CPU. */
 export function medianRun<T extends { readonly result: { readonly perSecond: number } }>(runs: readonly T[]): T {
   if (runs.length === 0) throw new Error('medianRun: no runs');
@@ -332,15 +330,15 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     for (const w of workloads.filter((x) => o.only.has(x.section))) {
       for (const t of [w.catga, w.etcd, w.tls]) if (t) await runLoad(t, WARMUP_CONNECTIONS, o.warmupSeconds);
       for (const c of o.connections) {
-        const catgaRuns: Measured[] = [];
-        const etcdRuns: Measured[] = [];
+        const catgaRuns: CpuMeasured<LoadResult>[] = [];
+        const etcdRuns: CpuMeasured<LoadResult>[] = [];
+        const etcdTarget = w.etcd;
         for (let round = 1; round <= o.rounds; round++) {
           catgaRuns.push(await cpuPerOperation(catgaPids, () => runLoad(w.catga, c, o.seconds)));
           sampleRss();
-          const etcdTarget = w.etcd;
           if (etcdTarget !== null) etcdRuns.push(await cpuPerOperation(etcd.pids, () => runLoad(etcdTarget, c, o.seconds)));
           sampleRss();
-          if (o.rounds > 1) log(`    ${w.name} c=${c} round ${round}: catga ${fmt(catgaRuns[round - 1]!.result.perSecond)}/s${w.etcd ? `, etcd ${fmt(etcdRuns[round - 1]!.result.perSecond)}/s` : ''}`);
+          if (o.rounds > 1) log(`    ${w.name} c=${c} round ${round}: catga ${fmt(catgaRuns[round - 1]!.result.perSecond)}/s${etcdTarget !== null ? `, etcd ${fmt(etcdRuns[round - 1]!.result.perSecond)}/s` : ''}`);
         }
         const cm = medianRun(catgaRuns);
         const em = etcdRuns.length > 0 ? medianRun(etcdRuns) : null;

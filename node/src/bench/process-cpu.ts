@@ -33,8 +33,14 @@ export function processesCpuMs(pids: readonly number[]): number | null {
   return total;
 }
 
-/** Runs `work` and answers with its result and the CPU microseconds `pids` spent per operation during it (null: unknown). */
-export async function cpuPerOperation<T extends { readonly requests: number }>(pids: readonly number[], work: () => Promise<T>): Promise<{ readonly result: T; readonly cpuUsPerOp: number | null }> {
+/** A run's result and the CPU microseconds the measured processes spent per operation during it (null: unknown). */
+export interface CpuMeasured<T> {
+  readonly result: T;
+  readonly cpuUsPerOp: number | null;
+}
+
+/** Runs `work` and answers with its result and the CPU `pids` spent per operation during it. */
+export async function cpuPerOperation<T extends { readonly requests: number }>(pids: readonly number[], work: () => Promise<T>): Promise<CpuMeasured<T>> {
   const before = processesCpuMs(pids);
   const result = await work();
   const after = processesCpuMs(pids);

@@ -61,7 +61,8 @@ export function encodeEventEntry(entry: { readonly type: string; readonly data: 
   return Buffer.from(JSON.stringify({ v: ENTRY_FORMAT_VERSION, ts: entry.ts, e: { t: entry.type, d: entry.data } }), 'utf8');
 }
 
-const STAMP_PREFIX = Buffer.from(`{"v":${ENTRY_FORMAT_VERSION},"ts":`);
+const STAMP_PREFIX_TEXT = `{"v":${ENTRY_FORMAT_VERSION},"ts":`;
+const STAMP_PREFIX = Buffer.from(STAMP_PREFIX_TEXT);
 const COMMA = 0x2c;
 
 /**
@@ -76,7 +77,7 @@ export function stampEntry(data: Uint8Array, ts: number, windowMs: number): Uint
   assert.ok(rest > 0, 'stampEntry: entry without a body');
   if (bytes.subarray(rest + 1, rest + 5).toString('latin1') === '"w":') rest = bytes.indexOf(COMMA, rest + 1);
   // One allocation: the prefix and both numbers are ASCII, written straight into the result.
-  const head = `{"v":${ENTRY_FORMAT_VERSION},"ts":${ts},"w":${windowMs}`;
+  const head = `${STAMP_PREFIX_TEXT}${ts},"w":${windowMs}`;
   const out = Buffer.allocUnsafe(head.length + bytes.length - rest);
   out.write(head, 0, 'latin1');
   bytes.copy(out, head.length, rest);
